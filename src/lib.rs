@@ -1,0 +1,1 @@
+//! Shared code for the socket tutorial's binaries: one module per idea.

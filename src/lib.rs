@@ -1,1 +1,6 @@
 //! Shared code for the socket tutorial's binaries: one module per idea.
+
+pub mod cli;
+pub mod log;
+pub mod net;
+pub mod server;

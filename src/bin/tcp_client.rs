@@ -1,0 +1,140 @@
+//! tcp_client: the tutorial's `tcp_client.py`, step by step.
+//!
+//! Differences from the Python, and why: the prompt is shown only when stdin
+//! is a terminal, so piped input gives clean output; end of input ends the
+//! session instead of a crash; an empty line is not sent (TCP cannot carry an
+//! empty message, and the Python then waits forever for a reply); and a server
+//! that hangs up mid-session is reported in one line with exit code 1.
+
+use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
+use socket_tutorial::net;
+use std::io::{self, BufRead, IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+const PROGRAM: Program = Program {
+    name: "tcp_client",
+    help: "\
+tcp_client: sends each line of input to a TCP server and prints its reply (the tutorial's tcp_client.py)
+
+Usage: tcp_client [OPTIONS]
+
+Each line read from stdin is sent without its newline; the client then waits
+for one reply and prints `The corresponding contents of the server are:<reply>`.
+After sending `exit` or `exit()` (and printing the reply), or at the end of
+input, it closes the connection and exits 0. The prompt `Please your require:`
+appears only when stdin is a terminal. Empty lines are skipped.
+
+TCP is a byte stream: one read is taken as one reply, as in the Python, so a
+long reply may come in pieces and be printed against later lines.
+
+Options:
+      --host HOST   server to connect to: IPv4, IPv6 or a host name [default: 127.0.0.1]
+      --port N      server port [default: 10500]
+  -h, --help        print this help
+  -V, --version     print the version
+
+Exit status: 0 when the session ended normally, 1 when the connection failed
+or the server closed it, 2 for a bad argument.
+",
+};
+
+/// Large enough for any reply a line-sized message gets back in one read.
+const REPLY_BUFFER: usize = 64 * 1024;
+
+struct Config {
+    host: String,
+    port: u16,
+}
+
+impl Config {
+    fn parse(parser: &mut Parser) -> Result<Config, Error> {
+        let mut config = Config {
+            host: "127.0.0.1".into(),
+            port: 10500,
+        };
+        while let Some(arg) = parser.next()? {
+            match arg {
+                Arg::Long(ref name) if name == "host" => config.host = parser.string()?,
+                Arg::Long(ref name) if name == "port" => {
+                    config.port = parser.parse("a port number from 1 to 65535")?
+                }
+                arg => return Err(cli::unexpected(arg)),
+            }
+        }
+        Ok(config)
+    }
+}
+
+fn main() -> ExitCode {
+    cli::main(&PROGRAM, |parser| {
+        let config = Config::parse(parser)?;
+        // 1-2. Create the socket and connect to the server.
+        let mut stream = net::connect(&config.host, config.port)?;
+        let peer = stream
+            .peer_addr()
+            .map_err(|e| Error::io("reading the server's address", &e))?;
+        let stdin = io::stdin();
+        let interactive = stdin.is_terminal();
+        let mut input = stdin.lock();
+        let mut out = io::stdout().lock();
+        let mut line = Vec::new();
+        let mut reply = vec![0u8; REPLY_BUFFER];
+        loop {
+            // 3. Read what to send.
+            if interactive {
+                write!(out, "Please your require:")
+                    .and_then(|()| out.flush())
+                    .map_err(Error::stdout)?;
+            }
+            line.clear();
+            let read = input
+                .read_until(b'\n', &mut line)
+                .map_err(|e| Error::io("reading stdin", &e))?;
+            if read == 0 {
+                break;
+            }
+            let message = strip_newline(&line);
+            if message.is_empty() {
+                continue;
+            }
+            // 3. Send it.
+            stream.write_all(message).map_err(|e| lost(peer, &e))?;
+            // 4. Receive the server's reply and print it.
+            let n = read_reply(&mut stream, &mut reply).map_err(|e| lost(peer, &e))?;
+            if n == 0 {
+                return Err(Error::runtime(format!(
+                    "the server {peer} closed the connection"
+                )));
+            }
+            writeln!(
+                out,
+                "The corresponding contents of the server are:{}",
+                String::from_utf8_lossy(&reply[..n])
+            )
+            .map_err(Error::stdout)?;
+            if message == b"exit" || message == b"exit()" {
+                break;
+            }
+        }
+        // 5. Close the socket (when `stream` is dropped).
+        Ok(())
+    })
+}
+
+fn read_reply(stream: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+fn strip_newline(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn lost(peer: std::net::SocketAddr, err: &io::Error) -> Error {
+    Error::io(format!("connection to {peer} lost"), err)
+}

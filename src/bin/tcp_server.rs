@@ -1,0 +1,144 @@
+//! tcp_server: the tutorial's `tcp_server.py`, step by step.
+//!
+//! Differences from the Python, and why: each client is served by its own
+//! thread (the Python serves one client at a time, so a second client waits);
+//! a failed accept or a client's error is logged and the server goes on; a
+//! silent client is disconnected after `--idle-timeout`; and `--echo` turns it
+//! into a plain echo server for tools and benchmarks.
+
+use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
+use socket_tutorial::log::Log;
+use socket_tutorial::server::{Options, Server};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+const PROGRAM: Program = Program {
+    name: "tcp_server",
+    help: "\
+tcp_server: answers each message a TCP client sends (the tutorial's tcp_server.py)
+
+Usage: tcp_server [OPTIONS]
+
+For each client it prints `client info: IP:PORT`, then for every message
+`Require from client is:<text>` and replies `ok, Processing Request Completion！`;
+when the client closes it prints `service complete: IP:PORT`. Every client
+gets its own thread, so one slow client never delays another.
+
+TCP is a byte stream, not a sequence of messages: like the Python, this server
+takes whatever one read returns as one message (up to 4096 bytes), so a long
+message may arrive split in two, and two quick ones merged into one. The file
+protocol (download_server) shows how framing does this right.
+
+Options:
+      --bind ADDR          address to listen on: IPv4, IPv6 or a host name [default: 0.0.0.0]
+      --port N             port to listen on; 0 picks a free one [default: 10500]
+      --echo               reply with the exact bytes received (a plain echo server)
+      --quiet              do not print each message (connects and disconnects still are)
+      --max-clients N      clients served at once; past it a newcomer gets `server busy` [default: 10000]
+      --idle-timeout SECS  disconnect a client silent this long; 0 = never [default: 600]
+      --sequential         serve one client at a time, exactly like the Python loop
+  -h, --help               print this help
+  -V, --version            print the version
+
+The first line on stdout is `listening on IP:PORT`, with the port actually bound.
+",
+};
+
+/// What every message is answered with, unless `--echo`.
+const REPLY: &str = "ok, Processing Request Completion！";
+
+/// One read's worth: a whole line typed at a terminal (at most 4095 bytes) arrives in one read.
+const READ_BUFFER: usize = 4096;
+
+struct Config {
+    server: Options,
+    echo: bool,
+    quiet: bool,
+    sequential: bool,
+}
+
+impl Config {
+    fn parse(parser: &mut Parser) -> Result<Config, Error> {
+        let mut config = Config {
+            server: Options {
+                bind: "0.0.0.0".into(),
+                port: 10500,
+                max_clients: 10_000,
+                idle_timeout: Some(Duration::from_secs(600)),
+            },
+            echo: false,
+            quiet: false,
+            sequential: false,
+        };
+        while let Some(arg) = parser.next()? {
+            match arg {
+                Arg::Long(ref name) if name == "echo" => config.echo = true,
+                Arg::Long(ref name) if name == "quiet" => config.quiet = true,
+                Arg::Long(ref name) if name == "sequential" => config.sequential = true,
+                arg => {
+                    if !config.server.parse_arg(&arg, parser)? {
+                        return Err(cli::unexpected(arg));
+                    }
+                }
+            }
+        }
+        Ok(config)
+    }
+}
+
+fn main() -> ExitCode {
+    cli::main(&PROGRAM, |parser| {
+        let config = Arc::new(Config::parse(parser)?);
+        let log = Log::stdio();
+        // 1-3. Create the socket, bind it and listen (one call in Rust).
+        let listener = config.server.listen(&log)?;
+        // 4. Accept clients forever; each one is handled by `handle_connection`.
+        let handler_log = log.clone();
+        Server::new(listener, &config.server, &log)
+            .sequential(config.sequential)
+            .run(move |stream, addr| handle_connection(stream, addr, &config, &handler_log))
+    })
+}
+
+/// One client's session: the Python's inner `while True` loop.
+fn handle_connection(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    config: &Config,
+    log: &Log,
+) -> io::Result<()> {
+    log.out(format!("client info: {addr}"));
+    let mut buf = [0u8; READ_BUFFER];
+    loop {
+        // 5. Receive; 0 bytes means the client closed its side.
+        let n = match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        let message = &buf[..n];
+        // 6. Reply, then print what was asked.
+        if config.echo {
+            stream.write_all(message)?;
+        } else {
+            stream.write_all(REPLY.as_bytes())?;
+        }
+        if !config.quiet {
+            log.out(format!("Require from client is:{}", show(message)));
+        }
+    }
+    // 7. Close this client's socket (on drop) and say so.
+    log.out(format!("service complete: {addr}"));
+    Ok(())
+}
+
+/// The message as text for the log: invalid UTF-8 is shown as U+FFFD, and a line ending the client sent is not doubled.
+fn show(message: &[u8]) -> String {
+    let text = String::from_utf8_lossy(message);
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    text.strip_suffix('\r').unwrap_or(text).to_string()
+}

@@ -1,0 +1,163 @@
+//! Turning `--host`/`--bind` and `--port` into sockets, with errors a user can act on.
+
+use crate::cli::{describe_io, Error};
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
+
+/// Resolves a host (IPv4, IPv6 with or without brackets, or a name) and port.
+pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
+    // People copy IPv6 addresses from URLs and logs with their brackets on.
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if bare.is_empty() {
+        return Err(Error::runtime("empty host name"));
+    }
+    let addrs: Vec<SocketAddr> = match (bare, port).to_socket_addrs() {
+        Ok(addrs) => addrs.collect(),
+        Err(err) => {
+            return Err(Error::runtime(format!(
+                "cannot resolve host '{host}': {}",
+                lookup_reason(&err)
+            )))
+        }
+    };
+    if addrs.is_empty() {
+        return Err(Error::runtime(format!(
+            "cannot resolve host '{host}': it has no addresses"
+        )));
+    }
+    Ok(addrs)
+}
+
+fn lookup_reason(err: &io::Error) -> String {
+    // getaddrinfo's own text ("Name or service not known") is the clearest
+    // thing we have; std prefixes it with its own words.
+    let text = describe_io(err);
+    let text = text
+        .strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&text);
+    if text.is_empty() {
+        "host not found".to_string()
+    } else {
+        format!("host not found ({text})")
+    }
+}
+
+/// Connects to the first address of `host` that accepts.
+pub fn connect(host: &str, port: u16) -> Result<TcpStream, Error> {
+    let mut last = None;
+    for addr in resolve(host, port)? {
+        match TcpStream::connect(addr) {
+            Ok(stream) => return Ok(stream),
+            Err(err) => last = Some((addr, err)),
+        }
+    }
+    let (addr, err) = last.expect("resolve returns at least one address");
+    Err(connect_error(addr, &err))
+}
+
+/// The error for a failed connect, saying what the user most likely has to do.
+pub fn connect_error(addr: SocketAddr, err: &io::Error) -> Error {
+    let hint = match err.kind() {
+        io::ErrorKind::ConnectionRefused => " (is the server running on that port?)",
+        _ => "",
+    };
+    Error::runtime(format!(
+        "cannot connect to {addr}: {}{hint}",
+        describe_io(err)
+    ))
+}
+
+/// Binds a TCP listener on `bind`:`port` (port 0 picks a free port).
+pub fn bind_tcp(bind: &str, port: u16) -> Result<TcpListener, Error> {
+    bind_first(bind, port, TcpListener::bind)
+}
+
+/// Binds a UDP socket on `bind`:`port` (port 0 picks a free port).
+pub fn bind_udp(bind: &str, port: u16) -> Result<UdpSocket, Error> {
+    bind_first(bind, port, UdpSocket::bind)
+}
+
+fn bind_first<S>(
+    bind: &str,
+    port: u16,
+    bind_one: impl Fn(SocketAddr) -> io::Result<S>,
+) -> Result<S, Error> {
+    let mut last = None;
+    for addr in resolve(bind, port)? {
+        match bind_one(addr) {
+            Ok(socket) => return Ok(socket),
+            Err(err) => last = Some((addr, err)),
+        }
+    }
+    let (addr, err) = last.expect("resolve returns at least one address");
+    Err(bind_error(addr, &err))
+}
+
+fn bind_error(addr: SocketAddr, err: &io::Error) -> Error {
+    let hint = match err.kind() {
+        io::ErrorKind::AddrInUse => {
+            " (another program is using that port; --port 0 picks a free one)"
+        }
+        io::ErrorKind::PermissionDenied if addr.port() < 1024 => {
+            " (ports below 1024 need administrator rights)"
+        }
+        io::ErrorKind::AddrNotAvailable => " (that address does not belong to this machine)",
+        _ => "",
+    };
+    Error::runtime(format!(
+        "cannot listen on {addr}: {}{hint}",
+        describe_io(err)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_literals_with_and_without_brackets() {
+        assert_eq!(
+            resolve("127.0.0.1", 7).unwrap(),
+            vec!["127.0.0.1:7".parse().unwrap()]
+        );
+        assert_eq!(
+            resolve("[::1]", 7).unwrap(),
+            vec!["[::1]:7".parse().unwrap()]
+        );
+        assert_eq!(resolve("::1", 7).unwrap(), vec!["[::1]:7".parse().unwrap()]);
+    }
+
+    #[test]
+    fn unknown_host_says_so() {
+        let err = resolve("no-such-host.invalid", 7).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot resolve host 'no-such-host.invalid': host not found"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn address_in_use_says_so() {
+        let first = bind_tcp("127.0.0.1", 0).unwrap();
+        let port = first.local_addr().unwrap().port();
+        let err = bind_tcp("127.0.0.1", port).unwrap_err().to_string();
+        assert!(err.contains("address already in use"), "{err}");
+        assert!(err.contains("--port 0"), "{err}");
+    }
+
+    #[test]
+    fn refused_connection_says_so() {
+        // Bind then drop: the port is very likely free for the instant of the test.
+        let port = bind_tcp("127.0.0.1", 0)
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let err = connect("127.0.0.1", port).unwrap_err().to_string();
+        assert!(err.contains("connection refused"), "{err}");
+    }
+}

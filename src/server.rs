@@ -1,0 +1,287 @@
+//! The skeleton every TCP server shares: bind, the `listening on` line, and an accept loop that gives each client its own thread.
+//!
+//! The tutorial's servers handle one client at a time inside the accept loop,
+//! so a second client waits until the first one leaves. Here each accepted
+//! connection gets a thread of its own; the accept loop only accepts. Nothing a
+//! single client does (a failed accept, a reset, a hang) can end the loop.
+
+use crate::cli::{describe_io, Arg, Error, Parser};
+use crate::log::Log;
+use crate::net;
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+/// Stack for each client thread: enough for our handlers, small so ten thousand clients stay cheap.
+pub const CLIENT_STACK_BYTES: usize = 64 * 1024;
+
+/// How long the accept loop pauses after running out of file descriptors or memory, so it does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The options every server has: `--bind`, `--port`, `--max-clients`, `--idle-timeout`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub bind: String,
+    pub port: u16,
+    pub max_clients: usize,
+    /// `None` means never time out.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Options {
+    /// Takes one of the shared server options from the parser; returns `false` for any other argument.
+    pub fn parse_arg(&mut self, arg: &Arg, parser: &mut Parser) -> Result<bool, Error> {
+        let Arg::Long(name) = arg else {
+            return Ok(false);
+        };
+        match name.as_str() {
+            "bind" => self.bind = parser.string()?,
+            "port" => self.port = parser.parse("a port number from 0 to 65535")?,
+            "max-clients" => {
+                let n: usize = parser.parse("a number of clients, at least 1")?;
+                if n == 0 {
+                    return Err(Error::usage("--max-clients must be at least 1"));
+                }
+                self.max_clients = n;
+            }
+            "idle-timeout" => {
+                let secs: u64 = parser.parse("a number of seconds (0 = never)")?;
+                self.idle_timeout = (secs > 0).then(|| Duration::from_secs(secs));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Binds the listener and prints `listening on IP:PORT` as the first line of stdout.
+    pub fn listen(&self, log: &Log) -> Result<TcpListener, Error> {
+        let listener = net::bind_tcp(&self.bind, self.port)?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the bound address", &e))?;
+        announce(log, addr);
+        Ok(listener)
+    }
+}
+
+/// Prints the `listening on IP:PORT` line and flushes it at once: scripts and tests wait for it.
+pub fn announce(log: &Log, addr: SocketAddr) {
+    log.out(format!("listening on {addr}"));
+    log.flush();
+}
+
+/// An accept loop with its limits; call [`Server::run`] with the per-client handler.
+pub struct Server {
+    listener: TcpListener,
+    log: Log,
+    max_clients: usize,
+    idle_timeout: Option<Duration>,
+    sequential: bool,
+    busy_reply: Vec<u8>,
+    active: Arc<AtomicUsize>,
+}
+
+impl Server {
+    pub fn new(listener: TcpListener, options: &Options, log: &Log) -> Server {
+        Server {
+            listener,
+            log: log.clone(),
+            max_clients: options.max_clients,
+            idle_timeout: options.idle_timeout,
+            sequential: false,
+            busy_reply: b"server busy\n".to_vec(),
+            active: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Serve one client at a time in the accept loop itself, exactly as the tutorial does (for teaching and comparison).
+    pub fn sequential(mut self, yes: bool) -> Server {
+        self.sequential = yes;
+        self
+    }
+
+    /// What a client refused for `--max-clients` is sent before the connection is closed.
+    pub fn busy_reply(mut self, reply: &[u8]) -> Server {
+        self.busy_reply = reply.to_vec();
+        self
+    }
+
+    /// Accepts clients forever, running `handler` for each in its own thread.
+    ///
+    /// The handler owns the stream and reports how the conversation ended;
+    /// its errors are logged here, by the thread that owned the client.
+    pub fn run<H>(self, handler: H) -> !
+    where
+        H: Fn(TcpStream, SocketAddr) -> io::Result<()> + Send + Sync + 'static,
+    {
+        let handler = Arc::new(handler);
+        loop {
+            let (stream, addr) = match self.listener.accept() {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    self.log
+                        .err(format!("accept failed: {}", describe_io(&err)));
+                    if is_resource_exhaustion(&err) {
+                        thread::sleep(ACCEPT_BACKOFF);
+                    }
+                    continue;
+                }
+            };
+            if let Err(err) = self.prepare(&stream) {
+                self.log
+                    .err(format!("{addr}: error: {}", describe_io(&err)));
+                continue;
+            }
+            if self.sequential {
+                let outcome = handler(stream, addr);
+                report(&self.log, addr, self.idle_timeout, outcome);
+                continue;
+            }
+            if self.active.load(Ordering::Acquire) >= self.max_clients {
+                self.refuse_busy(stream, addr);
+                continue;
+            }
+            self.active.fetch_add(1, Ordering::AcqRel);
+            let slot = Slot(Arc::clone(&self.active));
+            let handler = Arc::clone(&handler);
+            let log = self.log.clone();
+            let idle = self.idle_timeout;
+            let spawned = thread::Builder::new()
+                .stack_size(CLIENT_STACK_BYTES)
+                .spawn(move || {
+                    let _slot = slot;
+                    let outcome = handler(stream, addr);
+                    report(&log, addr, idle, outcome);
+                });
+            // The closure (and with it the stream and the slot) is dropped on failure, so the client is closed and counted out.
+            if let Err(err) = spawned {
+                self.log.err(format!(
+                    "{addr}: cannot start a thread for this client: {}",
+                    describe_io(&err)
+                ));
+            }
+        }
+    }
+
+    fn prepare(&self, stream: &TcpStream) -> io::Result<()> {
+        // A client that stops reading is as idle as one that stops writing.
+        stream.set_read_timeout(self.idle_timeout)?;
+        stream.set_write_timeout(self.idle_timeout)
+    }
+
+    fn refuse_busy(&self, mut stream: TcpStream, addr: SocketAddr) {
+        // Never let a refused client block the accept loop: the reply fits in an empty socket buffer, or is dropped.
+        let _ = stream.set_nonblocking(true);
+        let _ = stream.write_all(&self.busy_reply);
+        self.log.out(format!(
+            "refused {addr}: server busy ({} clients connected, --max-clients {})",
+            self.active.load(Ordering::Acquire),
+            self.max_clients
+        ));
+    }
+}
+
+/// Holds one place in the client count; dropping it (even by a panic) frees the place.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn is_resource_exhaustion(err: &io::Error) -> bool {
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM on Linux: accept fails again at once until something is freed.
+    matches!(err.raw_os_error(), Some(24 | 23 | 105 | 12))
+}
+
+/// True when an I/O error is a read or write timeout (std reports these as `WouldBlock` on unix).
+pub fn is_timeout(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+fn report(log: &Log, addr: SocketAddr, idle: Option<Duration>, outcome: io::Result<()>) {
+    let Err(err) = outcome else {
+        return;
+    };
+    match err.kind() {
+        _ if is_timeout(&err) => {
+            let secs = idle.map(|d| d.as_secs()).unwrap_or(0);
+            log.out(format!(
+                "idle timeout: {addr} sent nothing for {secs} s, disconnected"
+            ));
+        }
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => {
+            log.out(format!("connection lost: {addr} ({})", describe_io(&err)));
+        }
+        _ => log.err(format!("{addr}: error: {}", describe_io(&err))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> Options {
+        Options {
+            bind: "0.0.0.0".into(),
+            port: 10500,
+            max_clients: 10,
+            idle_timeout: Some(Duration::from_secs(600)),
+        }
+    }
+
+    fn parse(args: &[&str]) -> Result<Options, Error> {
+        let mut opts = options();
+        let mut parser = Parser::new(args.iter().copied());
+        while let Some(arg) = parser.next()? {
+            if !opts.parse_arg(&arg, &mut parser)? {
+                return Err(crate::cli::unexpected(arg));
+            }
+        }
+        Ok(opts)
+    }
+
+    #[test]
+    fn shared_options_parse() {
+        let opts = parse(&[
+            "--bind",
+            "::1",
+            "--port=0",
+            "--max-clients",
+            "2",
+            "--idle-timeout",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!(opts.bind, "::1");
+        assert_eq!(opts.port, 0);
+        assert_eq!(opts.max_clients, 2);
+        assert_eq!(opts.idle_timeout, None);
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        assert!(matches!(parse(&["--port", "70000"]), Err(Error::Usage(_))));
+        assert!(matches!(
+            parse(&["--max-clients", "0"]),
+            Err(Error::Usage(_))
+        ));
+        assert!(matches!(
+            parse(&["--idle-timeout", "-1"]),
+            Err(Error::Usage(_))
+        ));
+        assert_eq!(
+            parse(&["--bogus"]),
+            Err(Error::usage("unknown option '--bogus'"))
+        );
+    }
+}

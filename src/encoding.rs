@@ -310,8 +310,20 @@ mod gbk {
         while i < bytes.len() {
             let b = bytes[i];
             if b < 0x80 {
-                out.push(char::from(b));
-                i += 1;
+                // ASCII runs in Chinese text are mostly short (spaces, digits,
+                // short words), where a byte at a time is quickest; only a
+                // run that reaches 16 bytes is worth copying a word at a time.
+                let start = i;
+                while let Some(&c) = bytes.get(i).filter(|c| c.is_ascii()) {
+                    out.push(char::from(c));
+                    i += 1;
+                    if i - start == 16 {
+                        let end = i + ascii_prefix_len(&bytes[i..]);
+                        out.push_str(std::str::from_utf8(&bytes[i..end]).expect("ASCII is UTF-8"));
+                        i = end;
+                        break;
+                    }
+                }
                 continue;
             }
             match bytes.get(i + 1) {
@@ -338,6 +350,28 @@ mod gbk {
         None
     }
 
+    /// Length of the leading run of ASCII bytes, checked a word at a time.
+    /// Little-endian words put the first byte lowest, so the lowest set high
+    /// bit marks the first non-ASCII byte.
+    fn ascii_prefix_len(bytes: &[u8]) -> usize {
+        const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+        let mut len = 0;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().expect("chunks are 8 bytes"));
+            let high = word & HIGH_BITS;
+            if high != 0 {
+                return len + (high.trailing_zeros() / 8) as usize;
+            }
+            len += 8;
+        }
+        len + chunks
+            .remainder()
+            .iter()
+            .take_while(|b| b.is_ascii())
+            .count()
+    }
+
     pub(super) fn encode(text: &str) -> Result<Vec<u8>, EncodeError> {
         let bytes = text.as_bytes();
         // Every character takes no more bytes in GBK than in UTF-8.
@@ -346,8 +380,18 @@ mod gbk {
         while i < bytes.len() {
             let b = bytes[i];
             if b < 0x80 {
-                out.push(b);
-                i += 1;
+                // Same short-run/long-run split as in `decode`.
+                let start = i;
+                while let Some(&c) = bytes.get(i).filter(|c| c.is_ascii()) {
+                    out.push(c);
+                    i += 1;
+                    if i - start == 16 {
+                        let end = i + ascii_prefix_len(&bytes[i..]);
+                        out.extend_from_slice(&bytes[i..end]);
+                        i = end;
+                        break;
+                    }
+                }
                 continue;
             }
             // `text` is valid UTF-8, so the continuation bytes are there.

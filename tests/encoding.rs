@@ -224,6 +224,31 @@ fn streaming_split_anywhere_matches_whole_decode() {
 }
 
 #[test]
+fn ascii_runs_of_every_length_survive_the_fast_path() {
+    // Long ASCII runs are copied a word at a time; check the hand-over back
+    // to the byte loop at every run length and alignment around it.
+    for lead in 0..3 {
+        for len in 0..70 {
+            let ascii: String = (0..len)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
+            let text = format!("{}{ascii}我{ascii}", "中".repeat(lead));
+            let mut bytes = b"\xd6\xd0".repeat(lead);
+            bytes.extend_from_slice(ascii.as_bytes());
+            bytes.extend_from_slice(b"\xce\xd2");
+            bytes.extend_from_slice(ascii.as_bytes());
+            assert_eq!(Encoding::Gbk.encode(&text), Ok(bytes.clone()), "{text:?}");
+            assert_eq!(Encoding::Gbk.decode_lossy(&bytes), text, "{bytes:02x?}");
+            bytes.push(0xce);
+            assert_eq!(
+                Encoding::Gbk.decode_lossy(&bytes),
+                format!("{text}\u{FFFD}")
+            );
+        }
+    }
+}
+
+#[test]
 fn gbk_character_split_across_reads_is_kept_whole() {
     let mut decoder = Encoding::Gbk.decoder();
     let mut out = String::new();

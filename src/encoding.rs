@@ -173,8 +173,9 @@ impl Decoder {
     }
 
     fn decode_utf8(&mut self, mut bytes: &[u8], out: &mut String) {
-        // Complete the held-back sequence one byte at a time: it is at most
-        // three bytes, and feeding it whole input would re-scan the input.
+        // Complete the held-back sequence first, a byte at a time, so the
+        // rest of the input can then be decoded where it lies instead of
+        // being copied behind the held bytes.
         while self.pending_len > 0 {
             let Some((&next, rest)) = bytes.split_first() else {
                 return;
@@ -245,7 +246,7 @@ mod gbk {
     const TRAILS: usize = 0xFF - 0x40;
 
     /// Number of two-byte sequences Python's gbk codec decodes.
-    pub(super) const PAIR_COUNT: usize = 21_791;
+    const PAIR_COUNT: usize = 21_791;
 
     const fn packed_at(i: usize) -> u16 {
         PACKED[2 * i] as u16 | (PACKED[2 * i + 1] as u16) << 8
@@ -261,7 +262,7 @@ mod gbk {
         while i < PACKED.len() / 2 {
             let cp = packed_at(i);
             if cp != 0 {
-                // The decoder turns entries into chars without re-checking.
+                // Checked once here so that `to_char` can never fail.
                 assert!(cp >= 0x80 && !(cp >= 0xD800 && cp <= 0xDFFF));
                 let lead = 0x81 + i / TRAILS;
                 let trail = 0x40 + i % TRAILS;
@@ -394,6 +395,7 @@ mod gbk {
                 }
                 continue;
             }
+            // Decoding the UTF-8 by hand is quicker than `chars()` here, and
             // `text` is valid UTF-8, so the continuation bytes are there.
             let (cp, len) = if b < 0xE0 {
                 (u16::from(b & 0x1F) << 6 | u16::from(bytes[i + 1] & 0x3F), 2)
@@ -406,9 +408,9 @@ mod gbk {
                 )
             } else {
                 // Beyond the BMP, where GBK has nothing.
-                (0, 4)
+                return Err(unencodable(text, i));
             };
-            let code = if len == 4 { 0 } else { ENCODE[usize::from(cp)] };
+            let code = ENCODE[usize::from(cp)];
             if code == 0 {
                 return Err(unencodable(text, i));
             }

@@ -1,15 +1,15 @@
-//! UTF-8 and GBK text codecs that behave exactly like Python's, so both ends of a socket see the same text.
-//!
-//! The Python tutorial sends every message as `.encode("gbk")` and reads it
-//! with `.decode("gbk")`. GBK here means precisely CPython's `gbk` codec: the
-//! decode table is generated from it by `tools/gen_gbk.py`, and lossy decoding
-//! places U+FFFD where `bytes.decode(enc, errors="replace")` does.
+//! UTF-8 and GBK codecs that match Python's byte for byte, so both ends of a socket see the same text.
 
 use std::error::Error;
 use std::fmt;
 use std::str::FromStr;
 
 /// A text encoding a peer may use on the wire.
+///
+/// The Python tutorial sends every message as `.encode("gbk")` and reads it
+/// with `.decode("gbk")`. GBK here means precisely CPython's `gbk` codec: the
+/// table is generated from it by `tools/gen_gbk.py`, and lossy decoding puts
+/// U+FFFD where `bytes.decode(enc, errors="replace")` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
     Utf8,

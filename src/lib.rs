@@ -1,6 +1,7 @@
 //! Shared code for the socket tutorial's binaries: one module per idea.
 
 pub mod cli;
+pub mod encoding;
 pub mod log;
 pub mod net;
 pub mod server;

@@ -1,6 +1,6 @@
 //! Confine every path a client names to one served directory, modelled on Go 1.24's `os.Root`.
 //!
-//! Every operation goes through one lookup, [`Root::walk`], which checks the name
+//! Every operation goes through one lookup, `Root::walk`, which checks the name
 //! lexically and then resolves it one component at a time from the root, following a
 //! symbolic link only while the result stays inside. On Linux the lookup holds each
 //! directory open and names the next step relative to that open directory (through

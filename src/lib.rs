@@ -4,4 +4,5 @@ pub mod cli;
 pub mod encoding;
 pub mod log;
 pub mod net;
+pub mod root;
 pub mod server;

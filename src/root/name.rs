@@ -1,0 +1,259 @@
+//! Lexical checks on a client's name, before any file is looked at, and safe display of names.
+
+use super::error::{RootError, RootErrorKind};
+
+/// Longest name a client may send, in bytes (Linux's PATH_MAX).
+pub const MAX_NAME_BYTES: usize = 4096;
+/// Longest single component, in bytes (NAME_MAX on every common file system).
+pub const MAX_COMPONENT_BYTES: usize = 255;
+/// Most components a name may have, counting `.` and `..`.
+pub const MAX_COMPONENTS: usize = 256;
+
+/// One step of a checked name: `.` has already been dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Part {
+    Name(Vec<u8>),
+    Parent,
+}
+
+/// A name that passed the lexical rules.
+#[derive(Debug)]
+pub(crate) struct Parsed {
+    pub parts: Vec<Part>,
+    /// The name ends in `/`, `/.` or `/..`: what it names must be a directory.
+    pub trailing_dir: bool,
+}
+
+/// Check a client's name; `allow_empty` lets "" mean the root itself (listings, stat).
+pub(crate) fn parse(raw: &[u8], allow_empty: bool) -> Result<Parsed, RootError> {
+    let bad = |detail: &str| Err(RootError::new(RootErrorKind::BadRequest, raw, detail));
+    if raw.len() > MAX_NAME_BYTES {
+        return bad("longer than 4096 bytes");
+    }
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return bad("not valid UTF-8");
+    };
+    if text.is_empty() {
+        if allow_empty {
+            return Ok(Parsed {
+                parts: Vec::new(),
+                trailing_dir: true,
+            });
+        }
+        return bad("empty name");
+    }
+    if text.chars().any(is_control) {
+        return bad("control character");
+    }
+    // A backslash is a separator on Windows and an escape everywhere else: no honest
+    // client needs one, and refusing it keeps `..\x` from meaning two things.
+    if text.contains('\\') {
+        return bad("backslash");
+    }
+    let b = text.as_bytes();
+    if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
+        return bad("drive letter");
+    }
+    if text.starts_with('/') {
+        return Err(RootError::new(RootErrorKind::Outside, raw, "absolute path"));
+    }
+
+    let comps: Vec<&str> = text.split('/').filter(|c| !c.is_empty()).collect();
+    if comps.len() > MAX_COMPONENTS {
+        return bad("more than 256 components");
+    }
+    let mut parts = Vec::with_capacity(comps.len());
+    let mut depth: usize = 0;
+    for comp in &comps {
+        if comp.len() > MAX_COMPONENT_BYTES {
+            return bad("a component is longer than 255 bytes");
+        }
+        match *comp {
+            "." => {}
+            ".." => {
+                // Lexically climbing above the root is refused even if a symbolic link
+                // on the way would have brought the physical path back inside.
+                let Some(up) = depth.checked_sub(1) else {
+                    return Err(RootError::new(
+                        RootErrorKind::Outside,
+                        raw,
+                        "climbs above the root with '..'",
+                    ));
+                };
+                depth = up;
+                parts.push(Part::Parent);
+            }
+            name => {
+                if is_windows_device(name) {
+                    return bad("reserved device name");
+                }
+                depth += 1;
+                parts.push(Part::Name(name.as_bytes().to_vec()));
+            }
+        }
+    }
+    let trailing_dir = text.ends_with('/') || comps.last().is_some_and(|c| *c == "." || *c == "..");
+    Ok(Parsed {
+        parts,
+        trailing_dir,
+    })
+}
+
+/// C0 controls, DEL and C1 controls: nothing a person types into a file name.
+fn is_control(c: char) -> bool {
+    let n = u32::from(c);
+    n < 0x20 || n == 0x7f || (0x80..=0x9f).contains(&n)
+}
+
+/// Names Windows maps to devices whatever the directory or extension ("nul.txt" is NUL).
+///
+/// The list is Microsoft's "Naming Files, Paths, and Namespaces" page (CON, PRN, AUX, NUL,
+/// COM0-9, LPT0-9 and the superscript-digit forms) plus CONIN$/CONOUT$, as Go's
+/// `filepath.IsLocal` refuses them. We refuse them on every system so that a tree served
+/// here can be copied to Windows, and a server ported there stays safe.
+fn is_windows_device(comp: &str) -> bool {
+    let stem = comp.split('.').next().unwrap_or(comp);
+    let stem = stem.trim_end_matches(' ').to_ascii_uppercase();
+    match stem.as_str() {
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$" => true,
+        s => s
+            .strip_prefix("COM")
+            .or_else(|| s.strip_prefix("LPT"))
+            .is_some_and(|digit| {
+                matches!(
+                    digit,
+                    "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "¹" | "²" | "³"
+                )
+            }),
+    }
+}
+
+/// Longest quoted part `display_name` shows, in characters of escaped output.
+const DISPLAY_MAX: usize = 120;
+
+/// A client's name made safe for a log line or an error message.
+///
+/// The result is quoted; invalid UTF-8 bytes become `\xNN`, control characters become
+/// `\n`, `\t`, `\r` or `\xNN` (C0, DEL) or `\u{85}` (C1), and invisible format characters
+/// that could reorder or hide text on a terminal (bidi overrides like `\u{202e}`,
+/// zero-width characters, BOM) become `\u{...}`. A long name is cut after
+/// about 120 characters and marked with an ellipsis and its length in bytes.
+pub fn display_name(raw: &[u8]) -> String {
+    let mut out = String::with_capacity(raw.len().min(DISPLAY_MAX) + 2);
+    out.push('"');
+    let mut shown = 0usize;
+    let mut cut = false;
+    'chunks: for chunk in raw.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            let piece = escape_char(c);
+            if !push_piece(&mut out, &mut shown, &piece) {
+                cut = true;
+                break 'chunks;
+            }
+        }
+        for b in chunk.invalid() {
+            if !push_piece(&mut out, &mut shown, &format!("\\x{b:02x}")) {
+                cut = true;
+                break 'chunks;
+            }
+        }
+    }
+    out.push('"');
+    if cut {
+        out.push_str(&format!("… ({} bytes)", raw.len()));
+    }
+    out
+}
+
+fn push_piece(out: &mut String, shown: &mut usize, piece: &str) -> bool {
+    let n = piece.chars().count();
+    if *shown + n > DISPLAY_MAX {
+        return false;
+    }
+    out.push_str(piece);
+    *shown += n;
+    true
+}
+
+fn escape_char(c: char) -> String {
+    match c {
+        '"' => "\\\"".to_string(),
+        '\\' => "\\\\".to_string(),
+        '\n' => "\\n".to_string(),
+        '\r' => "\\r".to_string(),
+        '\t' => "\\t".to_string(),
+        c if u32::from(c) < 0x20 || c == '\u{7f}' => format!("\\x{:02x}", u32::from(c)),
+        c if is_control(c) || is_invisible_format(c) => format!("\\u{{{:x}}}", u32::from(c)),
+        c => c.to_string(),
+    }
+}
+
+/// Format characters that change how the surrounding text looks without showing themselves.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0xad | 0x061c
+            | 0x180e
+            | 0x200b..=0x200f
+            | 0x2028..=0x202e
+            | 0x2060..=0x2069
+            | 0xfeff
+            | 0xfff9..=0xfffb
+            | 0xe0000..=0xe007f
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names_match_with_extensions_and_case() {
+        for n in [
+            "NUL",
+            "nul",
+            "Nul.txt",
+            "COM1",
+            "com9.log",
+            "LPT1",
+            "lpt0",
+            "CON",
+            "aux.tar.gz",
+            "PRN",
+            "CONIN$",
+            "COM¹",
+            "NUL ",
+        ] {
+            assert!(is_windows_device(n), "{n} should be a device name");
+        }
+        for n in [
+            "NULL",
+            "COM",
+            "COM10",
+            "LPT",
+            "console",
+            "nu",
+            "auxiliary",
+            "xCON",
+            "COMx",
+            "ÇOM1",
+            "ab€",
+        ] {
+            assert!(!is_windows_device(n), "{n} should not be a device name");
+        }
+    }
+
+    #[test]
+    fn trailing_dir_is_seen_for_slash_dot_and_dotdot() {
+        for (n, want) in [
+            ("a/", true),
+            ("a/.", true),
+            ("a/b/..", true),
+            ("a", false),
+            ("a/b", false),
+        ] {
+            let p = parse(n.as_bytes(), false).expect("valid name");
+            assert_eq!(p.trailing_dir, want, "{n}");
+        }
+    }
+}

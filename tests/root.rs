@@ -1,0 +1,1390 @@
+//! Integration tests for `socket_tutorial::root` on real directories, files and symbolic links.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use socket_tutorial::root::{
+    display_name, DirEntryInfo, EntryKind, Root, RootError, RootErrorKind,
+};
+
+/// Contents of every file planted outside the root; no operation may ever return it.
+const SENTINEL: &[u8] = b"TOP-SECRET-SENTINEL-5f1c";
+
+/// A unique directory under the system temp dir, removed (links not followed) on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "socket-tutorial-root-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir(&p).expect("create temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// tmp/ROOT is served; tmp/secret and tmp/outside/victim hold the sentinel.
+struct Fx {
+    tmp: TempDir,
+    dir: PathBuf,
+    root: Root,
+}
+
+fn fx() -> Fx {
+    let tmp = TempDir::new();
+    let dir = tmp.0.join("ROOT");
+    fs::create_dir(&dir).expect("mkdir ROOT");
+    fs::write(tmp.0.join("secret"), SENTINEL).expect("write sentinel");
+    fs::create_dir(tmp.0.join("outside")).expect("mkdir outside");
+    fs::write(tmp.0.join("outside/victim"), SENTINEL).expect("write victim");
+    let root = Root::open(&dir).expect("open root");
+    Fx { tmp, dir, root }
+}
+
+impl Fx {
+    fn file(&self, rel: &str, data: &[u8]) {
+        let p = self.dir.join(rel);
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent).expect("mkdir -p");
+        }
+        fs::write(p, data).expect("write file");
+    }
+    fn dir(&self, rel: &str) {
+        fs::create_dir_all(self.dir.join(rel)).expect("mkdir -p");
+    }
+    fn link(&self, rel: &str, target: &str) {
+        let p = self.dir.join(rel);
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent).expect("mkdir -p");
+        }
+        symlink(target, p).expect("symlink");
+    }
+    /// Everything outside ROOT, with file contents, to prove nothing there changed.
+    fn outside(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        snapshot(&self.tmp.0, &self.dir, &mut out);
+        out.sort();
+        out
+    }
+}
+
+fn snapshot(dir: &Path, skip: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+    for e in fs::read_dir(dir).expect("read_dir") {
+        let p = e.expect("entry").path();
+        if p == skip {
+            continue;
+        }
+        let m = fs::symlink_metadata(&p).expect("lstat");
+        if m.is_dir() {
+            out.push((p.clone(), b"<dir>".to_vec()));
+            snapshot(&p, skip, out);
+        } else if m.is_file() {
+            out.push((p.clone(), fs::read(&p).expect("read")));
+        } else {
+            out.push((p, b"<other>".to_vec()));
+        }
+    }
+}
+
+fn kind<T: std::fmt::Debug>(r: Result<T, RootError>) -> Result<T, RootErrorKind> {
+    r.map_err(|e| e.kind())
+}
+
+/// Open and read through the root, failing the test if the sentinel ever comes back.
+fn read(root: &Root, name: &[u8]) -> Result<Vec<u8>, RootErrorKind> {
+    let (mut f, meta) = kind(root.open_file(name))?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).expect("read opened file");
+    assert_eq!(
+        meta.len(),
+        buf.len() as u64,
+        "metadata is the opened file's"
+    );
+    assert!(
+        !buf.windows(SENTINEL.len()).any(|w| w == SENTINEL),
+        "sentinel leaked through {}",
+        display_name(name)
+    );
+    Ok(buf)
+}
+
+fn names(list: &[DirEntryInfo]) -> Vec<String> {
+    list.iter()
+        .map(|e| String::from_utf8_lossy(&e.name).into_owned())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Hostile names
+// ---------------------------------------------------------------------------------------
+
+/// Names refused before any file is looked at, by every operation alike.
+fn lexical_hostiles() -> Vec<(Vec<u8>, RootErrorKind)> {
+    use RootErrorKind::{BadRequest as B, Outside as O};
+    let mut v: Vec<(Vec<u8>, RootErrorKind)> = vec![
+        (b"/etc/passwd".to_vec(), O),
+        (b"/".to_vec(), O),
+        (b"//x".to_vec(), O),
+        (b"//etc/passwd".to_vec(), O),
+        (b"/../secret".to_vec(), O),
+        (b"..".to_vec(), O),
+        (b"../".to_vec(), O),
+        (b"../secret".to_vec(), O),
+        (b"../ROOT/a/f.txt".to_vec(), O),
+        (b"a/../../secret".to_vec(), O),
+        (b"a/../../b".to_vec(), O),
+        (b"./../secret".to_vec(), O),
+        (b"a/b/../../../secret".to_vec(), O),
+        (b"a/./../../outside/victim".to_vec(), O),
+        (b"..\\secret".to_vec(), B),
+        (b"a\\..\\..\\secret".to_vec(), B),
+        (b"C:\\x".to_vec(), B),
+        (b"c:/x".to_vec(), B),
+        (b"C:x".to_vec(), B),
+        (b"\\\\host\\share".to_vec(), B),
+        (b"a\0b".to_vec(), B),
+        (b"\0".to_vec(), B),
+        (b"a.txt\0.jpg".to_vec(), B),
+        (b"a\nb".to_vec(), B),
+        (b"a\rb".to_vec(), B),
+        (b"\x1b[31mred".to_vec(), B),
+        (b"a\x7fb".to_vec(), B),
+        ("a\u{85}b".as_bytes().to_vec(), B),
+        ("a\u{9b}31m".as_bytes().to_vec(), B),
+        (b"\xff\xfe".to_vec(), B),
+        (b"\xc0\xaf".to_vec(), B),
+        (b"a/\xed\xa0\x80".to_vec(), B),
+        (b"\xc0\xae\xc0\xae/secret".to_vec(), B),
+        ("x".repeat(5000).into_bytes(), B),
+        ("y".repeat(256).into_bytes(), B),
+        ("a/".repeat(300).into_bytes(), B),
+        ("a/".repeat(10_000).into_bytes(), B),
+        ("../".repeat(10_000).into_bytes(), B),
+    ];
+    for dev in [
+        "NUL",
+        "nul",
+        "nul.txt",
+        "CON",
+        "con.",
+        "PRN",
+        "AUX",
+        "aux.tar.gz",
+        "COM1",
+        "com9.log",
+        "LPT1",
+        "lpt9",
+        "a/NUL",
+        "NUL/a",
+        "CONIN$",
+        "Com1 ",
+    ] {
+        v.push((dev.as_bytes().to_vec(), B));
+    }
+    v
+}
+
+#[test]
+fn lexical_hostile_names_are_refused_by_every_operation() {
+    let f = fx();
+    f.file("a/b/f.txt", b"inside");
+    f.file("exists.txt", b"exists");
+    let before = f.outside();
+    let hostiles = lexical_hostiles();
+    assert!(hostiles.len() >= 50, "keep the table big");
+    for (name, want) in &hostiles {
+        let shown = display_name(name);
+        let r = &f.root;
+        assert_eq!(read(r, name), Err(*want), "open_file {shown}");
+        assert_eq!(kind(r.stat(name)).map(|_| ()), Err(*want), "stat {shown}");
+        assert_eq!(
+            kind(r.read_dir(name)).map(|_| ()),
+            Err(*want),
+            "read_dir {shown}"
+        );
+        assert_eq!(kind(r.create_dir(name)), Err(*want), "create_dir {shown}");
+        assert_eq!(
+            kind(r.create_upload(name)).map(|_| ()),
+            Err(*want),
+            "upload {shown}"
+        );
+        assert_eq!(kind(r.remove_file(name)), Err(*want), "remove_file {shown}");
+        assert_eq!(kind(r.remove_dir(name)), Err(*want), "remove_dir {shown}");
+        assert_eq!(
+            kind(r.rename(name, b"fresh")),
+            Err(*want),
+            "rename from {shown}"
+        );
+        assert_eq!(
+            kind(r.rename(b"exists.txt", name)),
+            Err(*want),
+            "rename to {shown}"
+        );
+    }
+    assert_eq!(f.outside(), before, "nothing outside the root changed");
+    assert_eq!(
+        fs::read(f.dir.join("exists.txt")).expect("still there"),
+        b"exists"
+    );
+    assert!(!f.dir.join("fresh").exists());
+}
+
+#[test]
+fn empty_name_is_the_root_only_for_listing_and_stat() {
+    let f = fx();
+    f.file("exists.txt", b"x");
+    let r = &f.root;
+    assert!(r.stat(b"").expect("stat root").is_dir());
+    assert_eq!(names(&r.read_dir(b"").expect("list root")), ["exists.txt"]);
+    use RootErrorKind::BadRequest as B;
+    assert_eq!(read(r, b""), Err(B));
+    assert_eq!(kind(r.create_dir(b"")), Err(B));
+    assert_eq!(kind(r.create_upload(b"")).map(|_| ()), Err(B));
+    assert_eq!(kind(r.remove_file(b"")), Err(B));
+    assert_eq!(kind(r.remove_dir(b"")), Err(B));
+    assert_eq!(kind(r.rename(b"", b"x")), Err(B));
+    assert_eq!(kind(r.rename(b"exists.txt", b"")), Err(B));
+}
+
+#[test]
+fn percent_signs_are_never_decoded() {
+    let f = fx();
+    let r = &f.root;
+    use RootErrorKind::NotFound as N;
+    for name in [
+        &b"%2e%2e/secret"[..],
+        b"%2e%2e%2fsecret",
+        b"%2E%2E/%2E%2E/secret",
+        b"..%2fsecret",
+    ] {
+        assert_eq!(read(r, name), Err(N), "{}", display_name(name));
+        assert_eq!(kind(r.stat(name)).map(|_| ()), Err(N));
+    }
+    assert_eq!(kind(r.create_dir(b"%2e%2e/x")), Err(N));
+    assert_eq!(kind(r.create_upload(b"%2e%2e/secret")).map(|_| ()), Err(N));
+    // And a file really named with percent signs is just a file.
+    f.file("%2e%2e/secret", b"percent");
+    assert_eq!(read(r, b"%2e%2e/secret"), Ok(b"percent".to_vec()));
+}
+
+/// Links that lead outside, or that we refuse to follow; each with names that use them.
+fn link_fixture() -> Fx {
+    let f = fx();
+    f.file("target", b"target");
+    f.dir("sub");
+    f.link("to_slash", "/");
+    f.link("to_etc", "/etc");
+    f.link("up", "../secret");
+    f.link("sub/up2", "../../secret");
+    f.link("upslash", "../");
+    f.link("dotdot", "..");
+    f.link("outdir", "../outside");
+    f.link("reenter", "../ROOT/target");
+    let abs_in = f.dir.join("target");
+    f.link("abs_in", abs_in.to_str().expect("utf-8 temp path"));
+    let abs_out = f.tmp.0.join("secret");
+    f.link("abs_out", abs_out.to_str().expect("utf-8 temp path"));
+    f.link("c1", "c2");
+    f.link("c2", "sub/c3");
+    f.link("sub/c3", "../../secret");
+    f.link("loop1", "loop2");
+    f.link("loop2", "loop1");
+    f.link("self", "self");
+    f.link("dev_null", "/dev/null");
+    f.link("proc_root", "/proc/self/root");
+    // Go's "symlink chain escapes": link => a/b/c/target, a/b => e, a/e => ../../ROOT
+    f.dir("g/a");
+    f.dir("g/c");
+    f.link("g/link", "a/b/c/target");
+    f.link("g/a/b", "e");
+    f.link("g/a/e", "../../../ROOT");
+    f
+}
+
+const LINK_HOSTILES: &[&str] = &[
+    "to_slash",
+    "to_slash/",
+    "to_slash/etc/passwd",
+    "to_slash/tmp",
+    "to_etc/passwd",
+    "up",
+    "up/",
+    "sub/up2",
+    "upslash",
+    "upslash/secret",
+    "upslash/ROOT/target",
+    "dotdot",
+    "dotdot/secret",
+    "dotdot/",
+    "outdir",
+    "outdir/",
+    "outdir/victim",
+    "reenter",
+    "reenter/",
+    "abs_in",
+    "abs_out",
+    "c1",
+    "sub/../c1",
+    "loop1",
+    "loop1/",
+    "loop2/x",
+    "self",
+    "dev_null",
+    "proc_root/etc/passwd",
+    "g/link",
+];
+
+#[test]
+fn symlinks_leading_outside_are_refused_for_reading() {
+    let f = link_fixture();
+    let before = f.outside();
+    let r = &f.root;
+    for name in LINK_HOSTILES {
+        let n = name.as_bytes();
+        assert_eq!(read(r, n), Err(RootErrorKind::Outside), "open_file {name}");
+        assert_eq!(
+            kind(r.stat(n)).map(|_| ()),
+            Err(RootErrorKind::Outside),
+            "stat {name}"
+        );
+        let listed = r.read_dir(n);
+        assert_eq!(
+            kind(listed).map(|_| ()),
+            Err(RootErrorKind::Outside),
+            "read_dir {name}"
+        );
+    }
+    assert_eq!(f.outside(), before);
+}
+
+#[test]
+fn writes_through_symlinks_leading_outside_are_refused() {
+    let f = link_fixture();
+    let before = f.outside();
+    let r = &f.root;
+    use RootErrorKind::Outside as O;
+    for dir in [
+        "to_slash/tmp",
+        "outdir",
+        "upslash",
+        "dotdot",
+        "abs_in/..",
+        "loop1",
+    ] {
+        let new = format!("{dir}/planted");
+        let n = new.as_bytes();
+        assert_eq!(kind(r.create_dir(n)), Err(O), "create_dir {new}");
+        assert_eq!(kind(r.create_upload(n)).map(|_| ()), Err(O), "upload {new}");
+        assert_eq!(kind(r.rename(b"target", n)), Err(O), "rename to {new}");
+    }
+    assert_eq!(kind(r.remove_file(b"outdir/victim")), Err(O));
+    assert_eq!(kind(r.remove_file(b"upslash/secret")), Err(O));
+    assert_eq!(kind(r.remove_dir(b"dotdot/outside")), Err(O));
+    assert_eq!(kind(r.rename(b"outdir/victim", b"stolen")), Err(O));
+    assert_eq!(kind(r.rename(b"dotdot/secret", b"stolen")), Err(O));
+    assert_eq!(f.outside(), before, "nothing outside the root changed");
+    assert!(!f.dir.join("stolen").exists());
+    assert_eq!(
+        fs::read(f.dir.join("target")).expect("target kept"),
+        b"target"
+    );
+}
+
+#[test]
+fn symlink_hop_limit_is_forty() {
+    let f = fx();
+    f.file("end", b"end");
+    // h0 -> h1 -> ... -> h39 -> end: exactly 40 links.
+    for i in 0..40 {
+        let next = if i == 39 {
+            "end".to_string()
+        } else {
+            format!("h{}", i + 1)
+        };
+        f.link(&format!("h{i}"), &next);
+    }
+    assert_eq!(read(&f.root, b"h0"), Ok(b"end".to_vec()));
+    f.link("h_extra", "h0");
+    let e = f
+        .root
+        .open_file(b"h_extra")
+        .expect_err("41 links is one too many");
+    assert_eq!(e.kind(), RootErrorKind::Outside);
+    assert!(e.to_string().contains("symbolic links"), "{e}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Go's rootTestCases (src/os/root_test.go), ported
+// ---------------------------------------------------------------------------------------
+
+struct GoCase {
+    name: &'static str,
+    fs: &'static [&'static str],
+    open: &'static str,
+    /// The file that should be reached; "" when nothing should be.
+    target: &'static str,
+    /// The final link itself, for operations that do not follow it.
+    ltarget: &'static str,
+    /// Expected error of a read, `None` for success.
+    want: Option<RootErrorKind>,
+}
+
+const GO_CASES: &[GoCase] = {
+    use RootErrorKind::{BadRequest as B, NotFound as N, Outside as O};
+    &[
+        GoCase {
+            name: "plain path",
+            fs: &[],
+            open: "target",
+            target: "target",
+            ltarget: "",
+            want: None,
+        },
+        GoCase {
+            name: "path in directory",
+            fs: &["a/b/c/"],
+            open: "a/b/c/target",
+            target: "a/b/c/target",
+            ltarget: "",
+            want: None,
+        },
+        GoCase {
+            name: "symlink",
+            fs: &["link => target"],
+            open: "link",
+            target: "target",
+            ltarget: "link",
+            want: None,
+        },
+        GoCase {
+            name: "symlink dotdot slash",
+            fs: &["link => ../"],
+            open: "link",
+            target: "",
+            ltarget: "link",
+            want: Some(O),
+        },
+        GoCase {
+            name: "symlink ending in slash",
+            fs: &["dir/", "link => dir/"],
+            open: "link/target",
+            target: "dir/target",
+            ltarget: "",
+            want: None,
+        },
+        GoCase {
+            name: "slash after symlink to file",
+            fs: &["link => ../ROOT/target"],
+            open: "link/",
+            target: "target",
+            ltarget: "",
+            want: Some(O),
+        },
+        GoCase {
+            name: "slash after symlink to dir",
+            fs: &["link => ../ROOT/target", "target/"],
+            open: "link/",
+            target: "",
+            ltarget: "",
+            want: Some(O),
+        },
+        GoCase {
+            name: "symlink dotdot dotdot slash",
+            fs: &["dir/link => ../../"],
+            open: "dir/link",
+            target: "",
+            ltarget: "dir/link",
+            want: Some(O),
+        },
+        GoCase {
+            name: "symlink chain",
+            fs: &[
+                "link => a/b/c/target",
+                "a/b => e",
+                "a/e => ../f",
+                "f => g/h/i",
+                "g/h/i => ..",
+                "g/c/",
+            ],
+            open: "link",
+            target: "g/c/target",
+            ltarget: "link",
+            want: None,
+        },
+        GoCase {
+            name: "path with dot",
+            fs: &["a/b/"],
+            open: "./a/./b/./target",
+            target: "a/b/target",
+            ltarget: "",
+            want: None,
+        },
+        GoCase {
+            name: "path with dotdot",
+            fs: &["a/b/"],
+            open: "a/../a/b/../../a/b/../b/target",
+            target: "a/b/target",
+            ltarget: "",
+            want: None,
+        },
+        GoCase {
+            name: "path with dotdot slash",
+            fs: &[],
+            open: "../",
+            target: "",
+            ltarget: "",
+            want: Some(O),
+        },
+        GoCase {
+            name: "path with dotdot dotdot slash",
+            fs: &["a/"],
+            open: "a/../../",
+            target: "",
+            ltarget: "",
+            want: Some(O),
+        },
+        GoCase {
+            name: "dotdot no symlink",
+            fs: &["a/"],
+            open: "a/../target",
+            target: "target",
+            ltarget: "",
+            want: None,
+        },
+        GoCase {
+            name: "dotdot after symlink",
+            fs: &["a => b/c", "b/c/"],
+            open: "a/../target",
+            target: "b/target",
+            ltarget: "",
+            want: None,
+        },
+        GoCase {
+            name: "dotdot before symlink",
+            fs: &["a => b/c", "b/c/"],
+            open: "b/../a/target",
+            target: "b/c/target",
+            ltarget: "",
+            want: None,
+        },
+        GoCase {
+            name: "symlink ends in dot",
+            fs: &["a => b/.", "b/"],
+            open: "a/target",
+            target: "b/target",
+            ltarget: "",
+            want: None,
+        },
+        GoCase {
+            name: "directory does not exist",
+            fs: &[],
+            open: "a/file",
+            target: "",
+            ltarget: "",
+            want: Some(N),
+        },
+        GoCase {
+            name: "empty path",
+            fs: &[],
+            open: "",
+            target: "",
+            ltarget: "",
+            want: Some(B),
+        },
+        GoCase {
+            name: "symlink cycle",
+            fs: &["a => a"],
+            open: "a",
+            target: "",
+            ltarget: "a",
+            want: Some(O),
+        },
+        GoCase {
+            name: "path escapes",
+            fs: &[],
+            open: "../ROOT/target",
+            target: "target",
+            ltarget: "",
+            want: Some(O),
+        },
+        GoCase {
+            name: "long path escapes",
+            fs: &["a/"],
+            open: "a/../../ROOT/target",
+            target: "target",
+            ltarget: "",
+            want: Some(O),
+        },
+        GoCase {
+            name: "absolute symlink",
+            fs: &["link => $ABS/target"],
+            open: "link",
+            target: "target",
+            ltarget: "link",
+            want: Some(O),
+        },
+        GoCase {
+            name: "relative symlink",
+            fs: &["link => ../ROOT/target"],
+            open: "link",
+            target: "target",
+            ltarget: "link",
+            want: Some(O),
+        },
+        GoCase {
+            name: "symlink chain escapes",
+            fs: &[
+                "link => a/b/c/target",
+                "a/b => e",
+                "a/e => ../../ROOT",
+                "c/",
+            ],
+            open: "link",
+            target: "c/target",
+            ltarget: "link",
+            want: Some(O),
+        },
+    ]
+};
+
+/// Go's makefs: "d/" is a directory, "a => b" a link, anything else a file holding its name.
+fn go_fx(case: &GoCase) -> Fx {
+    let f = fx();
+    for ent in case.fs {
+        let ent = ent.replace("$ABS", f.dir.to_str().expect("utf-8 temp path"));
+        if let Some((base, target)) = ent.split_once(" => ") {
+            f.link(base, target);
+        } else if ent.ends_with('/') {
+            f.dir(&ent);
+        } else {
+            f.file(&ent, ent.as_bytes());
+        }
+    }
+    f
+}
+
+#[test]
+fn go_root_cases_open_file() {
+    for case in GO_CASES {
+        let f = go_fx(case);
+        if !case.target.is_empty() {
+            f.file(case.target, b"target");
+        }
+        let got = read(&f.root, case.open.as_bytes());
+        match case.want {
+            None => assert_eq!(got, Ok(b"target".to_vec()), "{}", case.name),
+            Some(k) => assert_eq!(got, Err(k), "{}", case.name),
+        }
+    }
+}
+
+#[test]
+fn go_root_cases_read_dir() {
+    for case in GO_CASES {
+        let f = go_fx(case);
+        if !case.target.is_empty() {
+            f.dir(case.target);
+            f.file(&format!("{}/found", case.target), b"");
+        }
+        let got = f.root.read_dir(case.open.as_bytes());
+        if case.open.is_empty() {
+            // Unlike Go, "" names the root for listings: an `ls` with no argument.
+            assert!(got.is_ok(), "{}", case.name);
+            continue;
+        }
+        match case.want {
+            None => assert_eq!(names(&got.expect(case.name)), ["found"], "{}", case.name),
+            Some(_) => assert!(got.is_err(), "{}: want error", case.name),
+        }
+    }
+}
+
+#[test]
+fn go_root_cases_create_dir() {
+    for case in GO_CASES {
+        let f = go_fx(case);
+        let got = f.root.create_dir(case.open.as_bytes());
+        // Making a directory where a link stands is an error, though not an escape.
+        if case.want.is_some() || !case.ltarget.is_empty() {
+            assert!(got.is_err(), "{}: want error", case.name);
+            continue;
+        }
+        got.unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let m = fs::symlink_metadata(f.dir.join(case.target)).expect(case.name);
+        assert!(m.is_dir(), "{}", case.name);
+    }
+}
+
+#[test]
+fn go_root_cases_remove_file() {
+    for case in GO_CASES {
+        let f = go_fx(case);
+        let before = f.outside();
+        let mut target = case.target;
+        let mut want_err = case.want.is_some();
+        if !case.ltarget.is_empty() {
+            // Remove does not follow the last link: it removes the link itself.
+            target = case.ltarget;
+            want_err = false;
+        } else if !target.is_empty() {
+            f.file(target, b"");
+        }
+        let got = f.root.remove_file(case.open.as_bytes());
+        if want_err {
+            assert!(got.is_err(), "{}: want error", case.name);
+        } else {
+            got.unwrap_or_else(|e| panic!("{}: {e}", case.name));
+            assert!(
+                fs::symlink_metadata(f.dir.join(target)).is_err(),
+                "{}: removed",
+                case.name
+            );
+        }
+        assert_eq!(f.outside(), before, "{}", case.name);
+    }
+}
+
+#[test]
+fn go_root_cases_stat() {
+    for case in GO_CASES {
+        let f = go_fx(case);
+        if !case.target.is_empty() {
+            f.file(case.target, b"content");
+        }
+        let got = kind(f.root.stat(case.open.as_bytes())).map(|m| m.len());
+        if case.open.is_empty() {
+            // Unlike Go, "" names the root for stat, as for listings.
+            assert!(f.root.stat(b"").is_ok_and(|m| m.is_dir()), "{}", case.name);
+            continue;
+        }
+        match case.want {
+            None => assert_eq!(got, Ok(7), "{}", case.name),
+            Some(k) => assert_eq!(got, Err(k), "{}", case.name),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// What is served
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn nested_and_unusual_names_inside_are_served() {
+    let f = fx();
+    let long = "n".repeat(255);
+    let files: Vec<(String, &[u8])> = vec![
+        ("a/b/c.txt".into(), b"nested"),
+        ("with space.txt".into(), b"space"),
+        ("目录/文件 名.txt".into(), b"chinese"),
+        (".hidden".into(), b"dot"),
+        (".config/.rc".into(), b"dotdir"),
+        ("...".into(), b"three dots"),
+        ("..hidden".into(), b"two dots prefix"),
+        ("~".into(), b"tilde"),
+        ("note:b".into(), b"colon later"),
+        ("NULL.txt".into(), b"not a device"),
+        ("COM10".into(), b"not a device either"),
+        (
+            "rlo\u{202e}txt.exe".into(),
+            b"bidi is allowed, only escaped in logs",
+        ),
+        (long.clone(), b"long component"),
+    ];
+    for (name, data) in &files {
+        f.file(name, data);
+    }
+    for (name, data) in &files {
+        assert_eq!(read(&f.root, name.as_bytes()), Ok(data.to_vec()), "{name}");
+    }
+    for (name, want) in [
+        ("a/../a/b/c.txt", &b"nested"[..]),
+        ("./a/./b/./c.txt", b"nested"),
+        ("a//b///c.txt", b"nested"),
+        ("a/b/../../with space.txt", b"space"),
+        ("目录/../目录/文件 名.txt", b"chinese"),
+    ] {
+        assert_eq!(read(&f.root, name.as_bytes()), Ok(want.to_vec()), "{name}");
+    }
+}
+
+#[test]
+fn symlinks_inside_the_root_are_followed() {
+    let f = fx();
+    f.file("top.txt", b"top");
+    f.file("a/b/c.txt", b"nested");
+    f.link("file_link", "a/b/c.txt");
+    f.link("dir_link", "a");
+    f.link("a/b/up", "../../top.txt");
+    f.link("a/b/up_dir", "../..");
+    f.link("chain1", "chain2");
+    f.link("chain2", "dir_link/b/c.txt");
+    f.link("dot_link", ".");
+    let r = &f.root;
+    assert_eq!(read(r, b"file_link"), Ok(b"nested".to_vec()));
+    assert_eq!(read(r, b"dir_link/b/c.txt"), Ok(b"nested".to_vec()));
+    assert_eq!(read(r, b"a/b/up"), Ok(b"top".to_vec()));
+    assert_eq!(read(r, b"a/b/up_dir/top.txt"), Ok(b"top".to_vec()));
+    assert_eq!(read(r, b"chain1"), Ok(b"nested".to_vec()));
+    assert_eq!(read(r, b"dot_link/dot_link/top.txt"), Ok(b"top".to_vec()));
+    assert_eq!(
+        names(&r.read_dir(b"dir_link/").expect("list via link")),
+        ["b"]
+    );
+    assert!(r.stat(b"dir_link").expect("stat follows").is_dir());
+    assert_eq!(r.stat(b"file_link").expect("stat follows").len(), 6);
+    // A link to the root itself, used with "..", still cannot climb out.
+    assert_eq!(read(r, b"dot_link/../secret"), Err(RootErrorKind::Outside));
+    assert_eq!(
+        read(r, b"a/b/up_dir/../secret"),
+        Err(RootErrorKind::Outside)
+    );
+}
+
+#[test]
+fn stat_and_read_dir_describe_entries() {
+    let f = fx();
+    f.file("b.txt", b"12345");
+    f.file("a.txt", b"1");
+    f.dir("c_dir");
+    f.link("d_link", "../secret");
+    let _sock =
+        std::os::unix::net::UnixListener::bind(f.dir.join("e_sock")).expect("bind unix socket");
+    let r = &f.root;
+    let root_meta = r.stat(b".").expect("stat .");
+    assert!(root_meta.is_dir());
+    let list = r.read_dir(b".").expect("list .");
+    assert_eq!(list, r.read_dir(b"").expect("list \"\""));
+    assert_eq!(list, r.read_dir(b"./").expect("list ./"));
+    assert_eq!(
+        names(&list),
+        ["a.txt", "b.txt", "c_dir", "d_link", "e_sock"]
+    );
+    let kinds: Vec<EntryKind> = list.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            EntryKind::File,
+            EntryKind::File,
+            EntryKind::Dir,
+            EntryKind::Symlink,
+            EntryKind::Other
+        ]
+    );
+    assert_eq!(list[1].size, 5);
+    assert_eq!(
+        list[3].size,
+        "../secret".len() as u64,
+        "a link is described, not followed"
+    );
+    assert!(list.iter().all(|e| e.modified.is_some()));
+    assert_eq!(r.stat(b"b.txt").expect("stat").len(), 5);
+    assert_eq!(
+        kind(r.stat(b"b.txt/")).map(|_| ()),
+        Err(RootErrorKind::NotDirectory)
+    );
+    assert_eq!(
+        kind(r.read_dir(b"b.txt")).map(|_| ()),
+        Err(RootErrorKind::NotDirectory)
+    );
+    assert_eq!(
+        kind(r.read_dir(b"missing")).map(|_| ()),
+        Err(RootErrorKind::NotFound)
+    );
+    assert!(r.read_dir(b"c_dir").expect("empty dir").is_empty());
+}
+
+#[test]
+fn open_file_accepts_only_regular_files() {
+    let f = fx();
+    f.file("file", b"data");
+    f.dir("dir");
+    let _sock =
+        std::os::unix::net::UnixListener::bind(f.dir.join("sock")).expect("bind unix socket");
+    f.link("sock_link", "sock");
+    let r = &f.root;
+    use RootErrorKind::*;
+    assert_eq!(read(r, b"dir"), Err(IsDirectory));
+    assert_eq!(read(r, b"dir/"), Err(IsDirectory));
+    assert_eq!(read(r, b"."), Err(IsDirectory));
+    assert_eq!(read(r, b"dir/.."), Err(IsDirectory));
+    assert_eq!(read(r, b"file/"), Err(NotDirectory));
+    assert_eq!(read(r, b"file/."), Err(NotDirectory));
+    assert_eq!(read(r, b"file/x"), Err(NotDirectory));
+    assert_eq!(read(r, b"missing"), Err(NotFound));
+    assert_eq!(read(r, b"missing/x/y"), Err(NotFound));
+    assert_eq!(read(r, b"sock"), Err(PermissionDenied));
+    assert_eq!(read(r, b"sock_link"), Err(PermissionDenied));
+}
+
+#[test]
+fn a_fifo_is_refused_without_hanging() {
+    let f = fx();
+    let fifo = f.dir.join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("mkfifo unavailable; skipping");
+        return;
+    }
+    f.link("fifo_link", "fifo");
+    // No writer ever opens the FIFO: a blocking open would hang this test forever.
+    assert_eq!(read(&f.root, b"fifo"), Err(RootErrorKind::PermissionDenied));
+    assert_eq!(
+        read(&f.root, b"fifo_link"),
+        Err(RootErrorKind::PermissionDenied)
+    );
+    let listed = f.root.read_dir(b"").expect("list");
+    assert_eq!(
+        listed.iter().find(|e| e.name == b"fifo").map(|e| e.kind),
+        Some(EntryKind::Other)
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Writes
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn create_dir_rules() {
+    let f = fx();
+    f.dir("a");
+    f.link("link", "a");
+    f.link("out", "../outside");
+    let r = &f.root;
+    use RootErrorKind::*;
+    r.create_dir(b"a/new").expect("mkdir");
+    assert!(f.dir.join("a/new").is_dir());
+    r.create_dir(b"slash/").expect("mkdir with trailing slash");
+    assert!(f.dir.join("slash").is_dir());
+    r.create_dir(b"link/via_link")
+        .expect("an in-root link on the way is followed");
+    assert!(f.dir.join("a/via_link").is_dir());
+    assert_eq!(kind(r.create_dir(b"a")), Err(AlreadyExists));
+    assert_eq!(
+        kind(r.create_dir(b"link")),
+        Err(AlreadyExists),
+        "the link itself is there"
+    );
+    assert_eq!(kind(r.create_dir(b"out")), Err(AlreadyExists));
+    assert_eq!(kind(r.create_dir(b".")), Err(AlreadyExists));
+    assert_eq!(kind(r.create_dir(b"missing/new")), Err(NotFound));
+    assert!(fs::symlink_metadata(f.dir.join("link"))
+        .expect("link")
+        .file_type()
+        .is_symlink());
+}
+
+#[test]
+fn remove_file_rules() {
+    let f = fx();
+    f.file("doomed", b"x");
+    f.file("kept", b"x");
+    f.dir("dir");
+    f.link("out_link", "../secret");
+    let before = f.outside();
+    let r = &f.root;
+    use RootErrorKind::*;
+    r.remove_file(b"doomed").expect("remove");
+    assert!(!f.dir.join("doomed").exists());
+    assert_eq!(kind(r.remove_file(b"doomed")), Err(NotFound));
+    assert_eq!(kind(r.remove_file(b"dir")), Err(IsDirectory));
+    assert_eq!(kind(r.remove_file(b".")), Err(IsDirectory));
+    assert_eq!(kind(r.remove_file(b"kept/")), Err(NotDirectory));
+    r.remove_file(b"out_link")
+        .expect("a link is removed as itself");
+    assert!(fs::symlink_metadata(f.dir.join("out_link")).is_err());
+    assert_eq!(f.outside(), before, "the link's target is untouched");
+}
+
+#[test]
+fn remove_dir_rules() {
+    let f = fx();
+    f.dir("empty");
+    f.file("full/x", b"x");
+    f.file("file", b"x");
+    f.dir("real");
+    f.link("dir_link", "real");
+    let r = &f.root;
+    use RootErrorKind::*;
+    r.remove_dir(b"empty").expect("rmdir");
+    assert!(!f.dir.join("empty").exists());
+    assert_eq!(kind(r.remove_dir(b"full")), Err(NotEmpty));
+    assert_eq!(kind(r.remove_dir(b"file")), Err(NotDirectory));
+    assert_eq!(kind(r.remove_dir(b"dir_link")), Err(NotDirectory));
+    assert_eq!(kind(r.remove_dir(b"dir_link/")), Err(NotDirectory));
+    assert!(f.dir.join("real").is_dir(), "never removed through a link");
+    assert_eq!(kind(r.remove_dir(b".")), Err(BadRequest));
+    assert_eq!(kind(r.remove_dir(b"full/..")), Err(BadRequest));
+    assert_eq!(kind(r.remove_dir(b"gone")), Err(NotFound));
+}
+
+#[test]
+fn rename_rules() {
+    let f = fx();
+    f.file("a.txt", b"a");
+    f.file("b.txt", b"b");
+    f.file("d/inner", b"i");
+    f.link("l", "a.txt");
+    let r = &f.root;
+    use RootErrorKind::*;
+    r.rename(b"a.txt", b"d/moved.txt").expect("rename file");
+    assert_eq!(fs::read(f.dir.join("d/moved.txt")).expect("moved"), b"a");
+    r.rename(b"d", b"e").expect("rename dir");
+    assert_eq!(fs::read(f.dir.join("e/inner")).expect("moved dir"), b"i");
+    assert_eq!(kind(r.rename(b"b.txt", b"e/moved.txt")), Err(AlreadyExists));
+    assert_eq!(fs::read(f.dir.join("b.txt")).expect("source kept"), b"b");
+    assert_eq!(kind(r.rename(b"missing", b"x")), Err(NotFound));
+    assert_eq!(kind(r.rename(b"b.txt", b"nodir/x")), Err(NotFound));
+    assert_eq!(kind(r.rename(b"e", b"e/sub")), Err(BadRequest));
+    assert_eq!(kind(r.rename(b".", b"x")), Err(BadRequest));
+    assert_eq!(kind(r.rename(b"b.txt", b"x/")), Err(NotDirectory));
+    r.rename(b"l", b"l2").expect("a link is renamed as itself");
+    assert_eq!(
+        fs::read_link(f.dir.join("l2")).expect("still a link"),
+        Path::new("a.txt")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Uploads
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn upload_goes_to_a_temp_file_then_commits() {
+    let f = fx();
+    f.dir("dir");
+    let r = &f.root;
+    let mut up = r.create_upload(b"dir/new.bin").expect("start upload");
+    assert_eq!(up.resume_from(), 0);
+    up.file().write_all(b"hello world").expect("write");
+    let temp = f.dir.join("dir/.new.bin.part");
+    assert_eq!(
+        fs::read(&temp).expect("temp holds the data"),
+        b"hello world"
+    );
+    assert!(
+        !f.dir.join("dir/new.bin").exists(),
+        "nothing at the target before commit"
+    );
+    up.commit(11).expect("commit");
+    assert_eq!(
+        fs::read(f.dir.join("dir/new.bin")).expect("committed"),
+        b"hello world"
+    );
+    assert!(!temp.exists(), "the temp file was renamed away");
+}
+
+#[test]
+fn upload_replaces_an_existing_file() {
+    let f = fx();
+    f.file("doc.txt", b"old contents");
+    let mut up = f.root.create_upload(b"doc.txt").expect("start");
+    up.file().write_all(b"new").expect("write");
+    assert_eq!(
+        fs::read(f.dir.join("doc.txt")).expect("old still served meanwhile"),
+        b"old contents"
+    );
+    up.commit(3).expect("commit");
+    assert_eq!(fs::read(f.dir.join("doc.txt")).expect("replaced"), b"new");
+}
+
+#[test]
+fn upload_size_mismatch_is_refused_and_resumable() {
+    let f = fx();
+    let r = &f.root;
+    let mut up = r.create_upload(b"big.bin").expect("start");
+    up.file().write_all(b"half").expect("write");
+    let e = up.commit(8).expect_err("4 bytes is not 8");
+    assert_eq!(e.kind(), RootErrorKind::BadRequest);
+    assert!(e.to_string().contains("expected 8"), "{e}");
+    assert!(!f.dir.join("big.bin").exists());
+    let mut again = r.create_upload(b"big.bin").expect("resume");
+    assert_eq!(again.resume_from(), 4, "the partial is found again by name");
+    again.file().write_all(b"more").expect("write rest");
+    again.commit(8).expect("commit");
+    assert_eq!(fs::read(f.dir.join("big.bin")).expect("whole"), b"halfmore");
+}
+
+#[test]
+fn upload_resume_start_over_and_abort() {
+    let f = fx();
+    let r = &f.root;
+    let mut up = r.create_upload(b"r.bin").expect("start");
+    up.file().write_all(b"abc").expect("write");
+    drop(up); // connection lost: the partial stays
+    let mut up = r.create_upload(b"r.bin").expect("reopen");
+    assert_eq!(up.resume_from(), 3);
+    up.file().write_all(b"def").expect("append");
+    up.keep();
+    let mut up = r.create_upload(b"r.bin").expect("reopen");
+    assert_eq!(up.resume_from(), 6);
+    up.start_over().expect("truncate");
+    assert_eq!(up.resume_from(), 0);
+    up.file().write_all(b"xy").expect("write");
+    up.commit(2).expect("commit");
+    assert_eq!(fs::read(f.dir.join("r.bin")).expect("committed"), b"xy");
+    let up = r.create_upload(b"gone.bin").expect("start");
+    up.abort().expect("abort");
+    assert!(!f.dir.join(".gone.bin.part").exists());
+    assert_eq!(
+        r.create_upload(b"gone.bin").expect("fresh").resume_from(),
+        0
+    );
+}
+
+#[test]
+fn upload_target_rules() {
+    let f = fx();
+    f.dir("dir");
+    f.link("out_link", "../secret");
+    f.file("inside.txt", b"inside");
+    f.link("in_link", "inside.txt");
+    let before = f.outside();
+    let r = &f.root;
+    use RootErrorKind::*;
+    let up = |n: &[u8]| kind(r.create_upload(n)).map(|_| ());
+    assert_eq!(up(b"dir"), Err(IsDirectory));
+    assert_eq!(up(b"out_link"), Err(PermissionDenied));
+    assert_eq!(
+        up(b"in_link"),
+        Err(PermissionDenied),
+        "writes never go through a link"
+    );
+    assert_eq!(up(b"missing/file"), Err(NotFound));
+    assert_eq!(up(b"new/"), Err(BadRequest));
+    assert_eq!(up(b"."), Err(BadRequest));
+    assert_eq!(
+        up("u".repeat(250).as_bytes()),
+        Err(BadRequest),
+        "temp name would pass 255 bytes"
+    );
+    let mut ok = r
+        .create_upload("u".repeat(249).as_bytes())
+        .expect("longest uploadable name");
+    ok.file().write_all(b"x").expect("write");
+    ok.commit(1).expect("commit");
+    assert_eq!(f.outside(), before);
+    assert_eq!(fs::read(f.dir.join("inside.txt")).expect("kept"), b"inside");
+}
+
+#[test]
+fn planted_partials_are_not_written_through() {
+    let f = fx();
+    let before = f.outside();
+    let r = &f.root;
+    // A link where the partial would be: O_NOFOLLOW must stop us.
+    f.link(".a.part", "../secret");
+    assert_eq!(
+        kind(r.create_upload(b"a")).map(|_| ()),
+        Err(RootErrorKind::PermissionDenied)
+    );
+    // A hard link to a file outside: same inode, so appending would change it.
+    let hard = f.dir.join(".b.part");
+    if fs::hard_link(f.tmp.0.join("outside/victim"), &hard).is_ok() {
+        assert_eq!(
+            kind(r.create_upload(b"b")).map(|_| ()),
+            Err(RootErrorKind::PermissionDenied)
+        );
+        fs::remove_file(&hard).expect("remove planted hard link");
+    }
+    assert_eq!(f.outside(), before);
+}
+
+#[test]
+fn commit_refuses_a_target_that_became_a_link() {
+    let f = fx();
+    let before = f.outside();
+    let mut up = f.root.create_upload(b"t.txt").expect("start");
+    up.file().write_all(b"data").expect("write");
+    f.link("t.txt", "../secret");
+    assert_eq!(kind(up.commit(4)), Err(RootErrorKind::PermissionDenied));
+    assert_eq!(f.outside(), before);
+    assert_eq!(
+        fs::read(f.dir.join(".t.txt.part")).expect("partial kept"),
+        b"data"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors, display, the root itself
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn display_name_escapes_and_truncates() {
+    assert_eq!(display_name(b"plain.txt"), "\"plain.txt\"");
+    assert_eq!(display_name("文件.txt".as_bytes()), "\"文件.txt\"");
+    assert_eq!(display_name(b"a\nb\tc\rd"), r#""a\nb\tc\rd""#);
+    assert_eq!(display_name(b"nul\0here"), r#""nul\x00here""#);
+    assert_eq!(display_name(b"\x1b[31m\x7f"), r#""\x1b[31m\x7f""#);
+    assert_eq!(display_name(b"bad\xff\xfeutf8"), r#""bad\xff\xfeutf8""#);
+    assert_eq!(
+        display_name("evil\u{202e}txt.exe".as_bytes()),
+        r#""evil\u{202e}txt.exe""#
+    );
+    assert_eq!(display_name("c1\u{85}".as_bytes()), r#""c1\u{85}""#);
+    assert_eq!(display_name("zw\u{200b}".as_bytes()), r#""zw\u{200b}""#);
+    assert_eq!(display_name(br#"q"b\s"#), r#""q\"b\\s""#);
+    let long = display_name("x".repeat(5000).as_bytes());
+    assert!(long.ends_with("… (5000 bytes)"), "{long}");
+    assert!(long.chars().count() < 160, "{}", long.len());
+    let long_escapes = display_name(&[0u8; 5000]);
+    assert!(long_escapes.ends_with("… (5000 bytes)"));
+    assert!(!long_escapes.contains('\0'));
+}
+
+#[test]
+fn errors_are_readable_and_thread_safe() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<RootError>();
+    assert_send_sync::<Root>();
+    let f = fx();
+    let e = f.root.open_file(b"../etc/passwd").expect_err("outside");
+    assert_eq!(e.kind(), RootErrorKind::Outside);
+    assert_eq!(e.to_string(), e.message());
+    assert!(
+        e.to_string()
+            .starts_with("outside the served root: \"../etc/passwd\""),
+        "{e}"
+    );
+    let e = f.root.open_file(b"bad\nname").expect_err("control char");
+    assert!(e.to_string().contains(r"bad\nname"), "{e}");
+    assert!(!e.to_string().contains('\n'));
+    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(e);
+    assert!(boxed.to_string().starts_with("bad name"));
+    let e = f.root.open_file(b"missing").expect_err("missing");
+    assert_eq!(e.kind(), RootErrorKind::NotFound);
+}
+
+#[test]
+fn root_open_canonicalises_and_needs_a_directory() {
+    let tmp = TempDir::new();
+    fs::create_dir(tmp.0.join("real")).expect("mkdir");
+    fs::write(tmp.0.join("real/f"), b"f").expect("write");
+    fs::write(tmp.0.join("plain"), b"x").expect("write");
+    symlink("real", tmp.0.join("alias")).expect("symlink");
+    let via_alias = Root::open(&tmp.0.join("alias/./")).expect("open via link");
+    let canonical = fs::canonicalize(tmp.0.join("real")).expect("canonicalize");
+    assert_eq!(via_alias.path(), canonical);
+    assert_eq!(read(&via_alias, b"f"), Ok(b"f".to_vec()));
+    assert!(Root::open(&tmp.0.join("plain")).is_err());
+    assert!(Root::open(&tmp.0.join("missing")).is_err());
+}
+
+#[test]
+fn a_root_is_shared_between_threads() {
+    let f = fx();
+    f.file("shared.txt", b"shared");
+    let root = std::sync::Arc::new(f.root);
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let root = std::sync::Arc::clone(&root);
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    assert_eq!(read(&root, b"shared.txt"), Ok(b"shared".to_vec()));
+                    assert_eq!(read(&root, b"../secret"), Err(RootErrorKind::Outside));
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("reader thread");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The race: a directory on the way swapped for a link to the outside
+// ---------------------------------------------------------------------------------------
+
+/// While one thread keeps swapping `swap` between a real directory and a link to
+/// ../outside, reads and removals through `swap/` must never reach the outside.
+/// With full-path lookups this fails; the fd-anchored lookup on Linux must hold.
+#[cfg(target_os = "linux")]
+#[test]
+fn swapping_a_directory_for_a_link_never_escapes() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    const VICTIMS: usize = 300;
+    let f = fx();
+    assert!(f.root.fd_anchored(), "Linux test machines have /proc");
+    f.file("swap/f", b"inside");
+    for i in 0..VICTIMS {
+        f.file(&format!("swap/v{i}"), b"inside");
+        fs::write(f.tmp.0.join(format!("outside/v{i}")), SENTINEL).expect("outside victim");
+    }
+    fs::write(f.tmp.0.join("outside/f"), SENTINEL).expect("outside f");
+    f.link(".parked_link", "../outside");
+    let before = f.outside();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let stop = Arc::clone(&stop);
+        let d = f.dir.clone();
+        std::thread::spawn(move || {
+            let (swap, parked_dir, parked_link) = (
+                d.join("swap"),
+                d.join(".parked_dir"),
+                d.join(".parked_link"),
+            );
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let _ = fs::rename(&swap, &parked_dir);
+                let _ = fs::rename(&parked_link, &swap);
+                std::thread::yield_now();
+                let _ = fs::rename(&swap, &parked_link);
+                let _ = fs::rename(&parked_dir, &swap);
+                swaps += 1;
+                // Let the real directory stand for a moment, so lookups also succeed.
+                std::thread::sleep(Duration::from_micros(20));
+            }
+            swaps
+        })
+    };
+
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut removed = 0;
+    for i in 0..VICTIMS {
+        if Instant::now() > deadline {
+            break;
+        }
+        for _ in 0..20 {
+            if let Ok(data) = read(&f.root, b"swap/f") {
+                assert_eq!(data, b"inside");
+            }
+            let _ = f.root.create_dir(format!("swap/new{i}").as_bytes());
+        }
+        for _ in 0..200 {
+            if f.root.remove_file(format!("swap/v{i}").as_bytes()).is_ok() {
+                removed += 1;
+                break;
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().expect("swapper thread");
+    // Put the real directory back under its name for the checks below.
+    if f.dir.join(".parked_dir").is_dir() {
+        let _ = fs::rename(f.dir.join("swap"), f.dir.join(".parked_link"));
+        fs::rename(f.dir.join(".parked_dir"), f.dir.join("swap")).expect("unpark");
+    }
+    assert!(swaps > 0, "the swapper ran");
+    assert!(removed > 0, "some removals went through inside");
+    assert_eq!(
+        f.outside(),
+        before,
+        "nothing outside was removed, created or changed"
+    );
+}

@@ -1,1 +1,3 @@
 //! Shared code for the socket tutorial's binaries: one module per idea.
+
+pub mod protocol;

@@ -2,7 +2,11 @@
 
 pub mod cli;
 pub mod encoding;
+pub mod glob;
 pub mod log;
 pub mod net;
+pub mod progress;
+pub mod protocol;
 pub mod root;
 pub mod server;
+pub mod sha256;

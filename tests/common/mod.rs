@@ -1,0 +1,362 @@
+//! Helpers shared by the integration tests: run a binary, wait for a server's `listening on` line, kill it on drop.
+//!
+//! Nothing here sleeps to synchronise: a test waits for a line a process
+//! prints, or for a socket, always with [`TIMEOUT`] so a hang fails fast.
+
+#![allow(dead_code)] // each test file uses a different part of this module
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any single wait in a test may take before the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The path of one of the project's binaries, built by cargo for this test run.
+pub fn bin(name: &str) -> PathBuf {
+    assert_cmd::cargo::cargo_bin(name)
+}
+
+/// A `Command` for one of the project's binaries.
+pub fn command(name: &str) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(bin(name));
+    cmd.timeout(TIMEOUT);
+    cmd
+}
+
+/// Everything a finished command printed, for failure messages.
+pub fn describe(output: &Output) -> String {
+    format!(
+        "exit status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A directory of its own for one test, removed when dropped.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "socket-tutorial-{label}-{}-{n}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create the test's temp dir");
+        TempDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.path.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Which stream a line came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    Out(String),
+    Err(String),
+}
+
+impl Line {
+    pub fn text(&self) -> &str {
+        match self {
+            Line::Out(t) | Line::Err(t) => t,
+        }
+    }
+}
+
+/// A running process (usually a server) whose output lines the test can wait for; killed on drop.
+pub struct Running {
+    child: Child,
+    pub stdin: Option<ChildStdin>,
+    lines: Receiver<Line>,
+    seen: Arc<Mutex<Vec<Line>>>,
+    command: String,
+    /// The address from the `listening on` line, when the process is a server.
+    pub addr: Option<SocketAddr>,
+}
+
+/// Builds a [`Running`] process.
+pub struct Spawn {
+    cmd: Command,
+    text: String,
+    piped_stdin: bool,
+}
+
+impl Spawn {
+    /// One of the project's binaries.
+    pub fn new(name: &str) -> Spawn {
+        Spawn {
+            cmd: Command::new(bin(name)),
+            text: name.to_string(),
+            piped_stdin: false,
+        }
+    }
+
+    /// Any other program (a Python peer, `nc`).
+    pub fn program(program: &str) -> Spawn {
+        Spawn {
+            cmd: Command::new(program),
+            text: program.to_string(),
+            piped_stdin: false,
+        }
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Spawn
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        for arg in args {
+            self.text.push(' ');
+            self.text.push_str(&arg.as_ref().to_string_lossy());
+            self.cmd.arg(arg);
+        }
+        self
+    }
+
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Spawn {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Spawn {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Keep the child's stdin as a pipe the test writes to (otherwise it reads nothing).
+    pub fn piped_stdin(mut self) -> Spawn {
+        self.piped_stdin = true;
+        self
+    }
+
+    /// Starts the process without waiting for anything.
+    pub fn start(mut self) -> Running {
+        self.cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(if self.piped_stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
+        let mut child = self
+            .cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `{}`: {e}", self.text));
+        let (tx, rx) = mpsc::channel();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        forward(stdout, tx.clone(), Arc::clone(&seen), Line::Out);
+        forward(stderr, tx, Arc::clone(&seen), Line::Err);
+        Running {
+            stdin: child.stdin.take(),
+            child,
+            lines: rx,
+            seen,
+            command: self.text,
+            addr: None,
+        }
+    }
+
+    /// Starts a server and waits for its first stdout line, which must be `listening on IP:PORT`.
+    pub fn server(self) -> Running {
+        let mut running = self.start();
+        let first = running.next_line();
+        let addr = match &first {
+            Some(Line::Out(text)) => text
+                .strip_prefix("listening on ")
+                .and_then(|a| a.parse::<SocketAddr>().ok()),
+            _ => None,
+        };
+        match addr {
+            Some(addr) => running.addr = Some(addr),
+            None => panic!(
+                "`{}` did not start with `listening on IP:PORT` (got {first:?})\n{}",
+                running.command,
+                running.transcript()
+            ),
+        }
+        running
+    }
+}
+
+fn forward<R: Read + Send + 'static>(
+    stream: R,
+    tx: mpsc::Sender<Line>,
+    seen: Arc<Mutex<Vec<Line>>>,
+    wrap: fn(String) -> Line,
+) {
+    thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let text = String::from_utf8_lossy(&buf);
+                    let line = wrap(text.trim_end_matches(['\n', '\r']).to_string());
+                    seen.lock()
+                        .expect("no panics while locked")
+                        .push(line.clone());
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+}
+
+impl Running {
+    /// The server's address to connect to: an unspecified bind address (`0.0.0.0`, `::`) becomes loopback.
+    pub fn connect_addr(&self) -> SocketAddr {
+        let addr = self
+            .addr
+            .expect("this process printed a `listening on` line");
+        let ip = match addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        SocketAddr::new(ip, addr.port())
+    }
+
+    /// The port the server bound, as a string for `--port`.
+    pub fn port(&self) -> String {
+        self.connect_addr().port().to_string()
+    }
+
+    /// The next line from stdout or stderr, or `None` when both are closed; fails the test after [`TIMEOUT`].
+    pub fn next_line(&mut self) -> Option<Line> {
+        match self.lines.recv_timeout(TIMEOUT) {
+            Ok(line) => Some(line),
+            Err(RecvTimeoutError::Disconnected) => None,
+            Err(RecvTimeoutError::Timeout) => panic!(
+                "`{}` printed nothing for {TIMEOUT:?}\n{}",
+                self.command,
+                self.transcript()
+            ),
+        }
+    }
+
+    /// Waits for a line (on stdout or stderr) containing `needle`, returning it.
+    pub fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.text().contains(needle) => return line.text().to_string(),
+                Ok(_) => continue,
+                Err(_) => panic!(
+                    "`{}` never printed a line containing {needle:?}\n{}",
+                    self.command,
+                    self.transcript()
+                ),
+            }
+        }
+    }
+
+    /// Waits for the process to exit by itself; fails the test after [`TIMEOUT`].
+    ///
+    /// Its stdout and stderr close when it exits, so waiting for both to close
+    /// is waiting for the exit, without polling.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(_) => continue,
+                Err(RecvTimeoutError::Disconnected) => {
+                    return self.child.wait().expect("wait for the child")
+                }
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "`{}` did not exit within {TIMEOUT:?}\n{}",
+                    self.command,
+                    self.transcript()
+                ),
+            }
+        }
+    }
+
+    /// Every line the process printed so far, for failure messages.
+    pub fn transcript(&self) -> String {
+        let seen = self.seen.lock().expect("no panics while locked");
+        let mut text = format!("--- output of `{}` ---\n", self.command);
+        for line in seen.iter() {
+            match line {
+                Line::Out(t) => text.push_str(&format!("out| {t}\n")),
+                Line::Err(t) => text.push_str(&format!("err| {t}\n")),
+            }
+        }
+        text
+    }
+
+    /// Every stdout line so far.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        let seen = self.seen.lock().expect("no panics while locked");
+        seen.iter()
+            .filter_map(|l| match l {
+                Line::Out(t) => Some(t.clone()),
+                Line::Err(_) => None,
+            })
+            .collect()
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// True when `python3` can be run; tests that need it print why they skip otherwise.
+pub fn have_python() -> bool {
+    let ok = Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("skipped: python3 is not on PATH");
+    }
+    ok
+}

@@ -1,0 +1,450 @@
+//! tcp_server and tcp_client against each other, against raw sockets and against Python peers, over loopback.
+
+mod common;
+
+use common::{command, describe, have_python, Spawn, TIMEOUT};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+const REPLY: &str = "ok, Processing Request Completion！";
+
+fn server(args: &[&str]) -> common::Running {
+    Spawn::new("tcp_server")
+        .args(["--port", "0", "--bind", "127.0.0.1"])
+        .args(args)
+        .server()
+}
+
+fn connect(server: &common::Running) -> TcpStream {
+    let stream = TcpStream::connect(server.connect_addr()).expect("connect to the server");
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    stream
+}
+
+/// Sends `message` and reads exactly `expect_len` bytes back.
+fn round_trip(stream: &mut TcpStream, message: &[u8], expect_len: usize) -> Vec<u8> {
+    stream.write_all(message).unwrap();
+    let mut reply = vec![0u8; expect_len];
+    stream.read_exact(&mut reply).unwrap();
+    reply
+}
+
+#[test]
+fn one_client_several_messages() {
+    let mut srv = server(&[]);
+    let out = command("tcp_client")
+        .args(["--port", &srv.port()])
+        .write_stdin("hello\nsecond message\n")
+        .assert()
+        .success();
+    let expected = format!(
+        "The corresponding contents of the server are:{REPLY}\n\
+         The corresponding contents of the server are:{REPLY}\n"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.get_output().stdout),
+        expected,
+        "{}",
+        describe(out.get_output())
+    );
+    srv.wait_for("service complete: 127.0.0.1:");
+    let log = srv.stdout_lines();
+    assert!(
+        log.iter().any(|l| l.starts_with("client info: 127.0.0.1:")),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"Require from client is:hello".to_string()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"Require from client is:second message".to_string()),
+        "{log:?}"
+    );
+}
+
+#[test]
+fn exit_ends_the_session_after_its_reply() {
+    let mut srv = server(&[]);
+    let out = command("tcp_client")
+        .args(["--port", &srv.port()])
+        .write_stdin("first\nexit\nnever sent\n")
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    srv.wait_for("service complete:");
+    let log = srv.stdout_lines();
+    assert!(
+        log.contains(&"Require from client is:exit".to_string()),
+        "{log:?}"
+    );
+    assert!(!log.iter().any(|l| l.contains("never sent")), "{log:?}");
+}
+
+#[test]
+fn exit_with_parentheses_also_ends_it() {
+    let srv = server(&[]);
+    let out = command("tcp_client")
+        .args(["--port", &srv.port()])
+        .write_stdin("exit()\nafter\n")
+        .assert()
+        .success();
+    assert_eq!(
+        String::from_utf8_lossy(&out.get_output().stdout)
+            .lines()
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn end_of_input_ends_the_session_and_no_prompt_when_piped() {
+    let srv = server(&[]);
+    let out = command("tcp_client")
+        .args(["--port", &srv.port()])
+        .write_stdin("only line")
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert_eq!(
+        stdout,
+        format!("The corresponding contents of the server are:{REPLY}\n")
+    );
+    assert!(!stdout.contains("Please your require"));
+}
+
+#[test]
+fn fifty_clients_at_once_while_a_silent_one_waits() {
+    let srv = server(&["--echo", "--quiet"]);
+    // Connected first and never says anything: in the Python it would block everybody.
+    let _silent = connect(&srv);
+    let (tx, rx) = mpsc::channel();
+    let addr = srv.connect_addr();
+    for i in 0..50 {
+        let tx = tx.clone();
+        thread::spawn(move || {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+            for round in 0..5 {
+                let message = format!("client {i} round {round}");
+                let reply = round_trip(&mut stream, message.as_bytes(), message.len());
+                assert_eq!(reply, message.as_bytes());
+            }
+            tx.send(i).unwrap();
+        });
+    }
+    drop(tx);
+    let mut done: Vec<i32> = rx.iter().collect();
+    done.sort();
+    assert_eq!(done, (0..50).collect::<Vec<_>>());
+}
+
+#[test]
+fn echo_returns_exact_bytes_including_invalid_utf8() {
+    let srv = server(&["--echo"]);
+    let mut stream = connect(&srv);
+    let message = [0xff, 0xfe, 0x00, b'a', 0xc3, 0x28, b'\n'];
+    assert_eq!(round_trip(&mut stream, &message, message.len()), message);
+}
+
+#[test]
+fn echo_returns_a_one_mebibyte_message_whole() {
+    let srv = server(&["--echo", "--quiet"]);
+    let stream = connect(&srv);
+    let message: Vec<u8> = (0..1024 * 1024).map(|i| (i * 7 % 251) as u8).collect();
+    let mut writer = stream.try_clone().unwrap();
+    let sent = message.clone();
+    let sender = thread::spawn(move || {
+        writer.write_all(&sent).unwrap();
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut received = Vec::new();
+    (&stream).read_to_end(&mut received).unwrap();
+    sender.join().unwrap();
+    assert_eq!(received.len(), message.len());
+    assert!(received == message, "echoed bytes differ");
+}
+
+#[test]
+fn invalid_utf8_is_shown_not_fatal() {
+    let mut srv = server(&[]);
+    let mut stream = connect(&srv);
+    let reply = round_trip(&mut stream, b"caf\xe9!", REPLY.len());
+    assert_eq!(reply, REPLY.as_bytes());
+    srv.wait_for("Require from client is:caf\u{fffd}!");
+}
+
+#[test]
+fn max_clients_refuses_a_third_and_keeps_serving_the_first_two() {
+    let mut srv = server(&["--echo", "--max-clients", "2"]);
+    let mut first = connect(&srv);
+    let mut second = connect(&srv);
+    // Both are being served (their threads exist) before the third arrives.
+    assert_eq!(round_trip(&mut first, b"one", 3), b"one");
+    assert_eq!(round_trip(&mut second, b"two", 3), b"two");
+    let mut third = connect(&srv);
+    let mut refused = Vec::new();
+    third.read_to_end(&mut refused).unwrap();
+    assert_eq!(refused, b"server busy\n");
+    srv.wait_for("server busy");
+    assert_eq!(round_trip(&mut first, b"still", 5), b"still");
+    assert_eq!(round_trip(&mut second, b"here", 4), b"here");
+}
+
+#[test]
+fn idle_timeout_disconnects_a_silent_client() {
+    let mut srv = server(&["--idle-timeout", "1"]);
+    let mut silent = connect(&srv);
+    let mut buf = [0u8; 16];
+    // The server closes its side: the read ends with 0 bytes (or a reset), well before our own timeout.
+    match silent.read(&mut buf) {
+        Ok(0) => {}
+        Ok(n) => panic!("unexpected {n} bytes from the server"),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
+    let line = srv.wait_for("idle timeout");
+    assert!(line.contains("sent nothing for 1 s"), "{line}");
+}
+
+#[test]
+fn sequential_serves_one_client_at_a_time() {
+    let srv = server(&["--sequential", "--echo"]);
+    let mut first = connect(&srv);
+    assert_eq!(round_trip(&mut first, b"a", 1), b"a");
+    let mut second = connect(&srv);
+    second.write_all(b"b").unwrap();
+    // While the first client stays, the second gets no answer (a bounded check, not a synchronisation).
+    second
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 1];
+    let waited = second.read(&mut buf).unwrap_err();
+    assert!(
+        matches!(
+            waited.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        "{waited}"
+    );
+    drop(first);
+    second.set_read_timeout(Some(TIMEOUT)).unwrap();
+    second.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"b");
+}
+
+#[test]
+fn ipv6_and_host_names() {
+    let srv = Spawn::new("tcp_server")
+        .args(["--port", "0", "--bind", "::1"])
+        .server();
+    assert!(srv.addr.unwrap().is_ipv6());
+    command("tcp_client")
+        .args(["--host", "::1", "--port", &srv.port()])
+        .write_stdin("over ipv6\n")
+        .assert()
+        .success();
+    let srv4 = server(&[]);
+    command("tcp_client")
+        .args(["--host", "localhost", "--port", &srv4.port()])
+        .write_stdin("by name\n")
+        .assert()
+        .success();
+}
+
+#[test]
+fn usage_errors_exit_2_with_the_usage_line() {
+    for (bin, args) in [
+        ("tcp_server", &["--port", "http"][..]),
+        ("tcp_server", &["--bogus"][..]),
+        ("tcp_server", &["--max-clients", "0"][..]),
+        ("tcp_client", &["extra"][..]),
+        ("tcp_client", &["--port"][..]),
+    ] {
+        let out = command(bin).args(args).assert().code(2);
+        let output = out.get_output();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.starts_with(&format!("{bin}: error: ")),
+            "{}",
+            describe(output)
+        );
+        assert!(
+            stderr.contains(&format!("Usage: {bin}")),
+            "{}",
+            describe(output)
+        );
+        assert!(output.stdout.is_empty(), "{}", describe(output));
+    }
+}
+
+#[test]
+fn help_and_version() {
+    for (bin, python) in [
+        ("tcp_server", "tcp_server.py"),
+        ("tcp_client", "tcp_client.py"),
+    ] {
+        let out = command(bin).arg("--help").assert().success();
+        let help = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+        assert!(help.contains(&format!("Usage: {bin}")), "{help}");
+        assert!(help.contains(python), "{help}");
+        assert!(help.contains("byte stream"), "{help}");
+        let out = command(bin).arg("--version").assert().success();
+        assert_eq!(
+            String::from_utf8_lossy(&out.get_output().stdout),
+            format!("{bin} {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
+
+#[test]
+fn connection_refused_is_one_clear_line() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = command("tcp_client")
+        .args(["--port", &port.to_string()])
+        .write_stdin("hello\n")
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("tcp_client: error: cannot connect to 127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("connection refused"), "{stderr}");
+}
+
+#[test]
+fn unknown_host_is_one_clear_line() {
+    let out = command("tcp_client")
+        .args(["--host", "no-such-host.invalid"])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.starts_with("tcp_client: error: cannot resolve host 'no-such-host.invalid'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn address_in_use_is_one_clear_line() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = command("tcp_server")
+        .args(["--bind", "127.0.0.1", "--port", &port])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.starts_with("tcp_server: error: cannot listen on 127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("address already in use"), "{stderr}");
+}
+
+#[test]
+fn server_hanging_up_mid_session_is_exit_1() {
+    // A server that answers once, then closes.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let peer = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 64];
+        let _ = stream.read(&mut buf).unwrap();
+        stream.write_all(b"first reply").unwrap();
+        let _ = stream.read(&mut buf).unwrap();
+        // Dropped here: the client's second read sees the end of the stream.
+    });
+    let out = command("tcp_client")
+        .args(["--port", &port])
+        .write_stdin("one\ntwo\nthree\n")
+        .assert()
+        .code(1);
+    peer.join().unwrap();
+    let output = out.get_output();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "The corresponding contents of the server are:first reply\n"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("tcp_client: error: the server 127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("closed the connection"), "{stderr}");
+}
+
+/// A peer in the tutorial's style (send, recv(1024), print), written for this test, against our server.
+#[test]
+fn python_peer_in_the_tutorials_style_talks_to_our_server() {
+    if !have_python() {
+        return;
+    }
+    let srv = server(&[]);
+    let script = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+for message in ["hello from python", "exit"]:
+    s.send(message.encode("utf-8"))
+    print("reply:%s" % s.recv(1024).decode("utf-8"))
+s.close()
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &srv.port()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("reply:{REPLY}\nreply:{REPLY}\n")
+    );
+}
+
+/// Our client against a Python server that behaves like the tutorial's (gbk reply): the full-width `！` it cannot decode as UTF-8 is shown as U+FFFD, never a crash.
+#[test]
+fn our_client_against_a_tutorial_style_python_server() {
+    if !have_python() {
+        return;
+    }
+    let script = r#"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind(("127.0.0.1", 0))
+s.listen(128)
+print("listening on 127.0.0.1:%d" % s.getsockname()[1], flush=True)
+c, addr = s.accept()
+while True:
+    data = c.recv(1024)
+    if not data:
+        break
+    c.send("ok, Processing Request Completion！".encode("gbk"))
+    print("Require from client is:%s" % data.decode("gbk"), flush=True)
+c.close()
+"#;
+    let mut py = python_server(script);
+    let port = py.addr.unwrap().port().to_string();
+    let out = command("tcp_client")
+        .args(["--port", &port])
+        .write_stdin("hi\nexit\n")
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let line = "The corresponding contents of the server are:ok, Processing Request Completion\u{fffd}\u{fffd}\n";
+    assert_eq!(stdout, line.repeat(2));
+    py.wait_for("Require from client is:exit");
+}
+
+/// Runs a Python server script that prints `listening on IP:PORT` first.
+fn python_server(script: &str) -> common::Running {
+    Spawn::program("python3").args(["-c", script]).server()
+}

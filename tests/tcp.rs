@@ -448,3 +448,138 @@ c.close()
 fn python_server(script: &str) -> common::Running {
     Spawn::program("python3").args(["-c", script]).server()
 }
+
+const CHINESE: &str = "我是客戶发送端";
+
+#[test]
+fn gbk_both_ways_between_our_client_and_server() {
+    let mut srv = server(&["--encoding", "gbk"]);
+    let out = command("tcp_client")
+        .args(["--encoding", "GBK", "--port", &srv.port()])
+        .write_stdin(format!("{CHINESE}\n"))
+        .assert()
+        .success();
+    assert_eq!(
+        String::from_utf8_lossy(&out.get_output().stdout),
+        format!("The corresponding contents of the server are:{REPLY}\n")
+    );
+    srv.wait_for(&format!("Require from client is:{CHINESE}"));
+}
+
+#[test]
+fn gbk_server_replies_in_gbk_bytes() {
+    let srv = server(&["--encoding", "cp936"]);
+    let mut stream = connect(&srv);
+    // "！" (U+FF01) is A3 A1 in gbk, so the reply is one byte shorter than in UTF-8.
+    let mut expected = b"ok, Processing Request Completion".to_vec();
+    expected.extend_from_slice(&[0xa3, 0xa1]);
+    assert_eq!(round_trip(&mut stream, b"hi", expected.len()), expected);
+}
+
+#[test]
+fn a_gbk_character_split_across_two_reads_is_decoded_whole() {
+    let mut srv = server(&["--encoding", "gbk"]);
+    let mut stream = connect(&srv);
+    // 我 is CE D2 in gbk: the first read ends after its lead byte.
+    round_trip(&mut stream, b"ab\xce", REPLY.len() - 1);
+    srv.wait_for("Require from client is:ab");
+    round_trip(&mut stream, b"\xd2cd", REPLY.len() - 1);
+    let line = srv.wait_for("Require from client is:");
+    assert_eq!(line, "Require from client is:我cd");
+}
+
+#[test]
+fn a_character_gbk_lacks_is_refused_by_name_and_the_rest_still_goes() {
+    let mut srv = server(&["--encoding", "gbk"]);
+    let out = command("tcp_client")
+        .args(["--encoding", "gbk", "--port", &srv.port()])
+        .write_stdin("smile 😀\nplain\n")
+        .assert()
+        .code(1);
+    let output = out.get_output();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("line not sent: cannot encode '😀' (U+1F600) in gbk"),
+        "{}",
+        describe(output)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).lines().count(),
+        1,
+        "{}",
+        describe(output)
+    );
+    srv.wait_for("Require from client is:plain");
+    assert!(!srv.transcript().contains("smile"));
+}
+
+#[test]
+fn unknown_encoding_is_a_usage_error() {
+    let out = command("tcp_server")
+        .args(["--encoding", "latin1"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("invalid value 'latin1' for '--encoding': expected utf-8 or gbk"),
+        "{stderr}"
+    );
+}
+
+/// A Python peer of our own that encodes with gbk, like the tutorial, against our server and our client.
+#[test]
+fn python_gbk_peers_exchange_chinese_text_both_ways() {
+    if !have_python() {
+        return;
+    }
+    // Python client -> our server.
+    let mut srv = server(&["--encoding", "gbk"]);
+    let client = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.send(sys.argv[2].encode("gbk"))
+sys.stdout.buffer.write(("reply:%s\n" % s.recv(1024).decode("gbk")).encode("utf-8"))
+s.close()
+"#;
+    let out = Command::new("python3")
+        .args(["-c", client, &srv.port(), CHINESE])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("reply:{REPLY}\n")
+    );
+    srv.wait_for(&format!("Require from client is:{CHINESE}"));
+
+    // Our client -> a Python server that answers like the tutorial's.
+    let server_script = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind(("127.0.0.1", 0))
+s.listen(128)
+print("listening on 127.0.0.1:%d" % s.getsockname()[1], flush=True)
+c, addr = s.accept()
+while True:
+    data = c.recv(1024)
+    if not data:
+        break
+    c.send("ok, Processing Request Completion！".encode("gbk"))
+    sys.stdout.buffer.write(("Require from client is:%s\n" % data.decode("gbk")).encode("utf-8"))
+    sys.stdout.flush()
+c.close()
+"#;
+    let mut py = python_server(server_script);
+    let port = py.addr.unwrap().port().to_string();
+    let out = command("tcp_client")
+        .args(["--encoding", "gbk", "--port", &port])
+        .write_stdin(format!("{CHINESE}\n"))
+        .assert()
+        .success();
+    assert_eq!(
+        String::from_utf8_lossy(&out.get_output().stdout),
+        format!("The corresponding contents of the server are:{REPLY}\n")
+    );
+    py.wait_for(&format!("Require from client is:{CHINESE}"));
+}

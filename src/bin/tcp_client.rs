@@ -7,6 +7,7 @@
 //! that hangs up mid-session is reported in one line with exit code 1.
 
 use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
+use socket_tutorial::encoding::Encoding;
 use socket_tutorial::net;
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::process::ExitCode;
@@ -30,11 +31,14 @@ long reply may come in pieces and be printed against later lines.
 Options:
       --host HOST   server to connect to: IPv4, IPv6 or a host name [default: 127.0.0.1]
       --port N      server port [default: 10500]
+      --encoding E  text encoding on the wire: utf-8 or gbk (the Python's) [default: utf-8]
+                    input is read as UTF-8 and sent in E; a line with a character E
+                    lacks is not sent (an error names it) and the exit status is 1
   -h, --help        print this help
   -V, --version     print the version
 
-Exit status: 0 when the session ended normally, 1 when the connection failed
-or the server closed it, 2 for a bad argument.
+Exit status: 0 when the session ended normally, 1 when the connection failed,
+the server closed it or a line could not be encoded, 2 for a bad argument.
 ",
 };
 
@@ -44,6 +48,7 @@ const REPLY_BUFFER: usize = 64 * 1024;
 struct Config {
     host: String,
     port: u16,
+    encoding: Encoding,
 }
 
 impl Config {
@@ -51,12 +56,16 @@ impl Config {
         let mut config = Config {
             host: "127.0.0.1".into(),
             port: 10500,
+            encoding: Encoding::Utf8,
         };
         while let Some(arg) = parser.next()? {
             match arg {
                 Arg::Long(ref name) if name == "host" => config.host = parser.string()?,
                 Arg::Long(ref name) if name == "port" => {
                     config.port = parser.parse("a port number from 1 to 65535")?
+                }
+                Arg::Long(ref name) if name == "encoding" => {
+                    config.encoding = parser.parse("utf-8 or gbk")?
                 }
                 arg => return Err(cli::unexpected(arg)),
             }
@@ -79,6 +88,9 @@ fn main() -> ExitCode {
         let mut out = io::stdout().lock();
         let mut line = Vec::new();
         let mut reply = vec![0u8; REPLY_BUFFER];
+        let mut decoder = config.encoding.decoder();
+        let mut text = String::new();
+        let mut refused = 0;
         loop {
             // 3. Read what to send.
             if interactive {
@@ -97,8 +109,16 @@ fn main() -> ExitCode {
             if message.is_empty() {
                 continue;
             }
+            let wire = match to_wire(config.encoding, message) {
+                Ok(wire) => wire,
+                Err(why) => {
+                    eprintln!("{}: error: line not sent: {why}", PROGRAM.name);
+                    refused += 1;
+                    continue;
+                }
+            };
             // 3. Send it.
-            stream.write_all(message).map_err(|e| lost(peer, &e))?;
+            stream.write_all(&wire).map_err(|e| lost(peer, &e))?;
             // 4. Receive the server's reply and print it.
             let n = read_reply(&mut stream, &mut reply).map_err(|e| lost(peer, &e))?;
             if n == 0 {
@@ -106,19 +126,36 @@ fn main() -> ExitCode {
                     "the server {peer} closed the connection"
                 )));
             }
-            writeln!(
-                out,
-                "The corresponding contents of the server are:{}",
-                String::from_utf8_lossy(&reply[..n])
-            )
-            .map_err(Error::stdout)?;
+            text.clear();
+            decoder.decode(&reply[..n], &mut text);
+            writeln!(out, "The corresponding contents of the server are:{text}")
+                .map_err(Error::stdout)?;
             if message == b"exit" || message == b"exit()" {
                 break;
             }
         }
         // 5. Close the socket (when `stream` is dropped).
-        Ok(())
+        match refused {
+            0 => Ok(()),
+            1 => Err(Error::runtime("1 line could not be sent")),
+            n => Err(Error::runtime(format!("{n} lines could not be sent"))),
+        }
     })
+}
+
+/// A line of input as bytes for the wire: UTF-8 input goes out unchanged; for gbk it is re-encoded.
+fn to_wire(encoding: Encoding, line: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, String> {
+    match encoding {
+        Encoding::Utf8 => Ok(line.into()),
+        _ => {
+            let text = std::str::from_utf8(line)
+                .map_err(|_| "the input is not valid UTF-8 text".to_string())?;
+            encoding
+                .encode(text)
+                .map(Into::into)
+                .map_err(|e| e.to_string())
+        }
+    }
 }
 
 fn read_reply(stream: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {

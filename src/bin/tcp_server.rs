@@ -7,6 +7,7 @@
 //! into a plain echo server for tools and benchmarks.
 
 use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
+use socket_tutorial::encoding::{Decoder, Encoding};
 use socket_tutorial::log::Log;
 use socket_tutorial::server::{Options, Server};
 use std::io::{self, Read, Write};
@@ -37,6 +38,7 @@ Options:
       --port N             port to listen on; 0 picks a free one [default: 10500]
       --echo               reply with the exact bytes received (a plain echo server)
       --quiet              do not print each message (connects and disconnects still are)
+      --encoding ENC       text encoding of messages and replies: utf-8 or gbk (the Python's) [default: utf-8]
       --max-clients N      clients served at once; past it a newcomer gets `server busy` [default: 10000]
       --idle-timeout SECS  disconnect a client silent this long; 0 = never [default: 600]
       --sequential         serve one client at a time, exactly like the Python loop
@@ -58,6 +60,9 @@ struct Config {
     echo: bool,
     quiet: bool,
     sequential: bool,
+    encoding: Encoding,
+    /// The reply in the chosen encoding, encoded once.
+    reply: Vec<u8>,
 }
 
 impl Config {
@@ -72,12 +77,17 @@ impl Config {
             echo: false,
             quiet: false,
             sequential: false,
+            encoding: Encoding::Utf8,
+            reply: Vec::new(),
         };
         while let Some(arg) = parser.next()? {
             match arg {
                 Arg::Long(ref name) if name == "echo" => config.echo = true,
                 Arg::Long(ref name) if name == "quiet" => config.quiet = true,
                 Arg::Long(ref name) if name == "sequential" => config.sequential = true,
+                Arg::Long(ref name) if name == "encoding" => {
+                    config.encoding = parser.parse("utf-8 or gbk")?
+                }
                 arg => {
                     if !config.server.parse_arg(&arg, parser)? {
                         return Err(cli::unexpected(arg));
@@ -85,6 +95,10 @@ impl Config {
                 }
             }
         }
+        config.reply = config
+            .encoding
+            .encode(REPLY)
+            .expect("the reply is plain ASCII and one full-width mark that both encodings have");
         Ok(config)
     }
 }
@@ -112,6 +126,8 @@ fn handle_connection(
 ) -> io::Result<()> {
     log.out(format!("client info: {addr}"));
     let mut buf = [0u8; READ_BUFFER];
+    // A multi-byte character can be split between two reads; the decoder keeps its first half for the next one.
+    let mut decoder = config.encoding.decoder();
     loop {
         // 5. Receive; 0 bytes means the client closed its side.
         let n = match stream.read(&mut buf) {
@@ -125,20 +141,34 @@ fn handle_connection(
         if config.echo {
             stream.write_all(message)?;
         } else {
-            stream.write_all(REPLY.as_bytes())?;
+            stream.write_all(&config.reply)?;
         }
         if !config.quiet {
-            log.out(format!("Require from client is:{}", show(message)));
+            log.out(format!(
+                "Require from client is:{}",
+                show(&mut decoder, message)
+            ));
         }
+    }
+    let mut rest = String::new();
+    decoder.finish(&mut rest);
+    if !config.quiet && !rest.is_empty() {
+        log.out(format!("Require from client is:{rest}"));
     }
     // 7. Close this client's socket (on drop) and say so.
     log.out(format!("service complete: {addr}"));
     Ok(())
 }
 
-/// The message as text for the log: invalid UTF-8 is shown as U+FFFD, and a line ending the client sent is not doubled.
-fn show(message: &[u8]) -> String {
-    let text = String::from_utf8_lossy(message);
-    let text = text.strip_suffix('\n').unwrap_or(&text);
-    text.strip_suffix('\r').unwrap_or(text).to_string()
+/// The message as text for the log: invalid bytes are shown as U+FFFD, and a line ending the client sent is not doubled.
+fn show(decoder: &mut Decoder, message: &[u8]) -> String {
+    let mut text = String::with_capacity(message.len());
+    decoder.decode(message, &mut text);
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    text
 }

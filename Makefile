@@ -20,7 +20,7 @@ demo:
 # Each benchmark is a std-only example named bench_*; they print their own tables.
 bench:
 	$(CARGO) build --release --bins --examples --quiet
-	@set -e; for b in $$(ls examples/bench_*.rs | sort); do \
+	@set -e; for b in $$(ls examples | grep "^bench_" | sort); do \
 		name=$$(basename $$b .rs); \
 		echo "== $$name"; \
 		target/release/examples/$$name; \

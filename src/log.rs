@@ -13,7 +13,7 @@ use std::thread;
 /// Bytes gathered before a batch is written even if more lines are waiting.
 const BATCH_BYTES: usize = 64 * 1024;
 /// Lines that may wait for the writer; past it, writers wait (so a stalled stdout slows clients instead of eating memory).
-const QUEUE_LINES: usize = 16 * 1024;
+const QUEUE_LINES: usize = 1024;
 
 enum Message {
     Out(String),

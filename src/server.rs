@@ -81,7 +81,14 @@ pub struct Server {
     idle_timeout: Option<Duration>,
     sequential: bool,
     busy_reply: Vec<u8>,
-    active: Arc<AtomicUsize>,
+}
+
+/// What every client thread shares; one `Arc` of it is all a thread carries, so a client costs little memory.
+struct Shared<H> {
+    handler: H,
+    log: Log,
+    idle_timeout: Option<Duration>,
+    active: AtomicUsize,
 }
 
 impl Server {
@@ -93,7 +100,6 @@ impl Server {
             idle_timeout: options.idle_timeout,
             sequential: false,
             busy_reply: b"server busy\n".to_vec(),
-            active: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -117,7 +123,12 @@ impl Server {
     where
         H: Fn(TcpStream, SocketAddr) -> io::Result<()> + Send + Sync + 'static,
     {
-        let handler = Arc::new(handler);
+        let shared = Arc::new(Shared {
+            handler,
+            log: self.log.clone(),
+            idle_timeout: self.idle_timeout,
+            active: AtomicUsize::new(0),
+        });
         loop {
             let (stream, addr) = match self.listener.accept() {
                 Ok(accepted) => accepted,
@@ -136,26 +147,18 @@ impl Server {
                 continue;
             }
             if self.sequential {
-                let outcome = handler(stream, addr);
-                report(&self.log, addr, self.idle_timeout, outcome);
+                serve_one(&shared, stream, addr);
                 continue;
             }
-            if self.active.load(Ordering::Acquire) >= self.max_clients {
-                self.refuse_busy(stream, addr);
+            let active = shared.active.load(Ordering::Acquire);
+            if active >= self.max_clients {
+                self.refuse_busy(stream, addr, active);
                 continue;
             }
-            self.active.fetch_add(1, Ordering::AcqRel);
-            let slot = Slot(Arc::clone(&self.active));
-            let handler = Arc::clone(&handler);
-            let log = self.log.clone();
-            let idle = self.idle_timeout;
+            let slot = Slot::take(Arc::clone(&shared));
             let spawned = thread::Builder::new()
                 .stack_size(CLIENT_STACK_BYTES)
-                .spawn(move || {
-                    let _slot = slot;
-                    let outcome = handler(stream, addr);
-                    report(&log, addr, idle, outcome);
-                });
+                .spawn(move || serve_one(&slot.0, stream, addr));
             // The closure (and with it the stream and the slot) is dropped on failure, so the client is closed and counted out.
             if let Err(err) = spawned {
                 self.log.err(format!(
@@ -172,24 +175,38 @@ impl Server {
         stream.set_write_timeout(self.idle_timeout)
     }
 
-    fn refuse_busy(&self, mut stream: TcpStream, addr: SocketAddr) {
+    fn refuse_busy(&self, mut stream: TcpStream, addr: SocketAddr, active: usize) {
         // Never let a refused client block the accept loop: the reply fits in an empty socket buffer, or is dropped.
         let _ = stream.set_nonblocking(true);
         let _ = stream.write_all(&self.busy_reply);
         self.log.out(format!(
-            "refused {addr}: server busy ({} clients connected, --max-clients {})",
-            self.active.load(Ordering::Acquire),
+            "refused {addr}: server busy ({active} clients connected, --max-clients {})",
             self.max_clients
         ));
     }
 }
 
-/// Holds one place in the client count; dropping it (even by a panic) frees the place.
-struct Slot(Arc<AtomicUsize>);
+fn serve_one<H>(shared: &Shared<H>, stream: TcpStream, addr: SocketAddr)
+where
+    H: Fn(TcpStream, SocketAddr) -> io::Result<()>,
+{
+    let outcome = (shared.handler)(stream, addr);
+    report(&shared.log, addr, shared.idle_timeout, outcome);
+}
 
-impl Drop for Slot {
+/// Holds one place in the client count; dropping it (even by a panic) frees the place.
+struct Slot<H>(Arc<Shared<H>>);
+
+impl<H> Slot<H> {
+    fn take(shared: Arc<Shared<H>>) -> Slot<H> {
+        shared.active.fetch_add(1, Ordering::AcqRel);
+        Slot(shared)
+    }
+}
+
+impl<H> Drop for Slot<H> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.active.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

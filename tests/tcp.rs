@@ -583,3 +583,28 @@ c.close()
     );
     py.wait_for(&format!("Require from client is:{CHINESE}"));
 }
+
+#[test]
+fn a_long_line_is_one_message_and_gets_one_reply() {
+    let mut srv = server(&[]);
+    let long = "x".repeat(3000);
+    let out = command("tcp_client")
+        .args(["--port", &srv.port()])
+        .write_stdin(format!("{long}\nshort\n"))
+        .assert()
+        .success();
+    assert_eq!(
+        String::from_utf8_lossy(&out.get_output().stdout)
+            .lines()
+            .count(),
+        2,
+        "{}",
+        describe(out.get_output())
+    );
+    srv.wait_for("Require from client is:short");
+    let log = srv.stdout_lines();
+    assert!(
+        log.contains(&format!("Require from client is:{long}")),
+        "{log:?}"
+    );
+}

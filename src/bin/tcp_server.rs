@@ -10,6 +10,7 @@ use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::encoding::{Decoder, Encoding};
 use socket_tutorial::log::Log;
 use socket_tutorial::server::{Options, Server};
+use std::borrow::Cow;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
@@ -29,7 +30,7 @@ when the client closes it prints `service complete: IP:PORT`. Every client
 gets its own thread, so one slow client never delays another.
 
 TCP is a byte stream, not a sequence of messages: like the Python, this server
-takes whatever one read returns as one message (up to 4096 bytes), so a long
+takes whatever has arrived when it reads as one message (up to 64 KiB), so a
 message may arrive split in two, and two quick ones merged into one. The file
 protocol (download_server) shows how framing does this right.
 
@@ -52,8 +53,12 @@ The first line on stdout is `listening on IP:PORT`, with the port actually bound
 /// What every message is answered with, unless `--echo`.
 const REPLY: &str = "ok, Processing Request Completion！";
 
-/// One read's worth: a whole line typed at a terminal (at most 4095 bytes) arrives in one read.
-const READ_BUFFER: usize = 4096;
+/// The first read of a message goes into this much stack: the Python's `recv(1024)`, and small enough
+/// that a waiting client's thread touches only two pages of memory.
+const READ_BUFFER: usize = 1024;
+
+/// The most one message may grow to when a read fills the buffer and more has already arrived.
+const MAX_MESSAGE: usize = 64 * 1024;
 
 struct Config {
     server: Options,
@@ -129,24 +134,21 @@ fn handle_connection(
     // A multi-byte character can be split between two reads; the decoder keeps its first half for the next one.
     let mut decoder = config.encoding.decoder();
     loop {
-        // 5. Receive; 0 bytes means the client closed its side.
-        let n = match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(err),
-        };
-        let message = &buf[..n];
+        // 5. Receive; nothing means the client closed its side.
+        let message = read_message(&mut stream, &mut buf)?;
+        if message.is_empty() {
+            break;
+        }
         // 6. Reply, then print what was asked.
         if config.echo {
-            stream.write_all(message)?;
+            stream.write_all(&message)?;
         } else {
             stream.write_all(&config.reply)?;
         }
         if !config.quiet {
             log.out(format!(
                 "Require from client is:{}",
-                show(&mut decoder, message)
+                show(&mut decoder, &message)
             ));
         }
     }
@@ -157,6 +159,50 @@ fn handle_connection(
     }
     // 7. Close this client's socket (on drop) and say so.
     log.out(format!("service complete: {addr}"));
+    Ok(())
+}
+
+/// Reads one message: what one read returns and, when that filled `buf`, whatever else has
+/// already arrived (up to [`MAX_MESSAGE`]), so a long line sent in one write stays one message.
+/// An empty message means the client closed the connection.
+fn read_message<'a>(stream: &mut TcpStream, buf: &'a mut [u8]) -> io::Result<Cow<'a, [u8]>> {
+    let n = loop {
+        match stream.read(buf) {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            other => break other?,
+        }
+    };
+    if n < buf.len() {
+        return Ok(Cow::Borrowed(&buf[..n]));
+    }
+    let mut message = buf.to_vec();
+    stream.set_nonblocking(true)?;
+    let drained = read_available(stream, &mut message);
+    stream.set_nonblocking(false)?;
+    drained?;
+    Ok(Cow::Owned(message))
+}
+
+/// Appends what a non-blocking `stream` has ready, up to [`MAX_MESSAGE`] in all.
+fn read_available(stream: &mut TcpStream, message: &mut Vec<u8>) -> io::Result<()> {
+    while message.len() < MAX_MESSAGE {
+        let start = message.len();
+        message.resize(MAX_MESSAGE.min(start + 16 * 1024), 0);
+        let result = stream.read(&mut message[start..]);
+        let got = match &result {
+            Ok(n) => *n,
+            Err(_) => 0,
+        };
+        message.truncate(start + got);
+        match result {
+            // The end of the stream is seen again by the next blocking read.
+            Ok(0) => return Ok(()),
+            Ok(_) => continue,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(err) => return Err(err),
+        }
+    }
     Ok(())
 }
 

@@ -1,0 +1,499 @@
+//! `make bench` for the TCP pair: tcp_server against a textbook thread-per-client echo server.
+//!
+//! Each measurement starts a fresh server process (so its peak memory,
+//! VmHWM, belongs to that measurement alone), connects N clients from this
+//! process, and lets every client do request/reply round trips of 64 bytes
+//! until the time is up. Baseline and ours take turns, round after round, so
+//! noise from the rest of the machine falls on both alike.
+//!
+//! Usage: bench_tcp [--quick] [--svg PATH]
+
+mod chart;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const MESSAGE: &[u8; 64] = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--baseline-server") {
+        baseline_server();
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let svg = args
+        .iter()
+        .position(|a| a == "--svg")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from);
+    let bin_dir = binaries_dir();
+    let scratch = std::env::temp_dir().join(format!("bench-tcp-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).expect("create a scratch directory");
+
+    let duration = Duration::from_millis(if quick { 400 } else { 1500 });
+    let rounds = if quick { 1 } else { 3 };
+    let counts: &[usize] = &[1, 10, 100, 1000];
+    let hold_count = if quick { 2000 } else { 10_000 };
+
+    println!("TCP echo: round trips of 64 bytes, {} ms per run, {rounds} runs of each server per row, alternating", duration.as_millis());
+    println!("baseline = textbook thread-per-client echo loop (std, in this bench); ours = tcp_server --echo --quiet; logged = tcp_server --echo, stdout to a file");
+    println!("host: {}", host_description());
+    println!();
+    println!(
+        "{:>7} | {:>10} {:>8} {:>8} | {:>10} {:>8} {:>8} {:>6} | {:>10} {:>6} | {:>9} {:>9} | result",
+        "clients", "base rt/s", "p50 us", "p99 us", "ours rt/s", "p50 us", "p99 us", "ratio", "logged", "ratio", "base MiB", "ours MiB"
+    );
+    let mut all_pass = true;
+    let mut chart_rows = Vec::new();
+    for &n in counts {
+        let mut base = Vec::new();
+        let mut ours = Vec::new();
+        let mut logged = Vec::new();
+        for _ in 0..rounds {
+            base.push(measure(&Server::baseline(), n, duration));
+            ours.push(measure(
+                &Server::ours(&bin_dir, &["--echo", "--quiet"], None),
+                n,
+                duration,
+            ));
+            let log = scratch.join("server.log");
+            logged.push(measure(
+                &Server::ours(&bin_dir, &["--echo"], Some(&log)),
+                n,
+                duration,
+            ));
+        }
+        let (b, o, l) = (Summary::of(&base), Summary::of(&ours), Summary::of(&logged));
+        let ratio = o.rate / b.rate;
+        let logged_ratio = l.rate / b.rate;
+        let pass = ratio >= 0.95 && o.p99_us <= b.p99_us * 1.1 && logged_ratio >= 0.75;
+        all_pass &= pass;
+        println!(
+            "{n:>7} | {:>10.0} {:>8.1} {:>8.1} | {:>10.0} {:>8.1} {:>8.1} {:>5.2}x | {:>10.0} {:>5.2}x | {:>9.1} {:>9.1} | {}",
+            b.rate, b.p50_us, b.p99_us, o.rate, o.p50_us, o.p99_us, ratio, l.rate, logged_ratio,
+            b.peak_mib, o.peak_mib,
+            if pass { "PASS" } else { "FAIL" }
+        );
+        chart_rows.push((n, o.rate, o.peak_mib));
+    }
+    println!(
+        "targets: ours >= 0.95x baseline rt/s and p99 <= 1.1x baseline; logged >= 0.75x baseline"
+    );
+    println!();
+
+    println!("Hold: {hold_count} clients connected at once, then each sends one message and gets its echo while all stay connected");
+    println!(
+        "{:>9} | {:>9} {:>9} {:>10} | result",
+        "server", "served", "seconds", "VmHWM MiB"
+    );
+    let base_hold = hold(&Server::baseline(), hold_count);
+    let ours_hold = hold(
+        &Server::ours(&bin_dir, &["--echo", "--quiet"], None),
+        hold_count,
+    );
+    for (name, h) in [("baseline", &base_hold), ("ours", &ours_hold)] {
+        println!(
+            "{name:>9} | {:>9} {:>9.2} {:>10.1} |",
+            h.served, h.seconds, h.peak_mib
+        );
+    }
+    let hold_pass = ours_hold.served == hold_count
+        && ours_hold.peak_mib <= base_hold.peak_mib
+        && ours_hold.peak_mib < 160.0;
+    all_pass &= hold_pass;
+    println!(
+        "target: all {hold_count} served, ours' VmHWM <= baseline's and < 160 MiB: {}",
+        if hold_pass { "PASS" } else { "FAIL" }
+    );
+    println!();
+
+    println!("One client at a time (tcp_server --sequential, like the Python) against one thread per client:");
+    println!("each client connects, makes 20 round trips and leaves; all clients start together");
+    println!(
+        "{:>7} | {:>12} {:>10} | {:>12} {:>10}",
+        "clients", "threads rt/s", "p99 ms", "sequential", "p99 ms"
+    );
+    let mut seq_rows = Vec::new();
+    for &n in &[1usize, 10, 100] {
+        let t = visits(&Server::ours(&bin_dir, &["--echo", "--quiet"], None), n, 20);
+        let s = visits(
+            &Server::ours(&bin_dir, &["--echo", "--quiet", "--sequential"], None),
+            n,
+            20,
+        );
+        println!(
+            "{n:>7} | {:>12.0} {:>10.2} | {:>12.0} {:>10.2}",
+            t.rate,
+            t.p99_us / 1000.0,
+            s.rate,
+            s.p99_us / 1000.0
+        );
+        seq_rows.push((n, t.rate, s.rate, s.peak_mib));
+    }
+    if let Some(path) = svg {
+        let svg_text = chart::render(&chart_rows, &seq_rows, &host_description());
+        match std::fs::write(&path, svg_text) {
+            Ok(()) => println!("chart written to {}", path.display()),
+            Err(e) => println!("could not write {}: {e}", path.display()),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    println!();
+    println!("overall: {}", if all_pass { "PASS" } else { "FAIL" });
+}
+
+/// The textbook server the issue compares against: a few lines of std, one thread per client.
+///
+/// Its 1024-byte buffer is the tutorial's `recv(1024)` (and the Rust Book's first server's), the same
+/// first-read size as tcp_server's, so the comparison is about the servers, not buffer sizes.
+fn baseline_server() -> ! {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    println!(
+        "listening on {}",
+        listener.local_addr().expect("local address")
+    );
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        thread::spawn(move || {
+            let mut buf = [0u8; 1024];
+            loop {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if stream.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+    }
+    std::process::exit(0)
+}
+
+/// Where the project's release binaries are: next to this example's directory.
+fn binaries_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("path of this benchmark");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("examples/ lives inside the target directory")
+        .to_path_buf()
+}
+
+fn host_description() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    format!(
+        "{cpu}, {cores} cores, {} {}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+/// A server process for one measurement.
+struct Server {
+    program: PathBuf,
+    args: Vec<String>,
+    log: Option<PathBuf>,
+}
+
+impl Server {
+    fn baseline() -> Server {
+        Server {
+            program: std::env::current_exe().expect("path of this benchmark"),
+            args: vec!["--baseline-server".into()],
+            log: None,
+        }
+    }
+
+    fn ours(bin_dir: &Path, flags: &[&str], log: Option<&Path>) -> Server {
+        let mut args: Vec<String> = ["--port", "0", "--bind", "127.0.0.1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(flags.iter().map(|s| s.to_string()));
+        Server {
+            program: bin_dir.join("tcp_server"),
+            args,
+            log: log.map(Path::to_path_buf),
+        }
+    }
+
+    fn start(&self) -> Running {
+        let mut command = Command::new(&self.program);
+        command.args(&self.args).stderr(Stdio::inherit());
+        let (child, addr) = match &self.log {
+            // Logging to a real file, as an operator would: the first line is read back from the file.
+            Some(path) => {
+                let file = std::fs::File::create(path).expect("create the log file");
+                let child = command
+                    .stdout(file)
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.program.display()));
+                let addr = wait_listening_in_file(path);
+                (child, addr)
+            }
+            None => {
+                let mut child = command
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.program.display()));
+                let stdout = child.stdout.take().expect("piped stdout");
+                let mut reader = BufReader::new(stdout);
+                let mut first = String::new();
+                reader
+                    .read_line(&mut first)
+                    .expect("read the listening line");
+                // Whatever else it prints is read and dropped, so the server never blocks on a full pipe.
+                thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+                (child, parse_listening(&first))
+            }
+        };
+        Running { child, addr }
+    }
+}
+
+fn parse_listening(line: &str) -> SocketAddr {
+    line.trim()
+        .strip_prefix("listening on ")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("server printed {line:?} instead of `listening on IP:PORT`"))
+}
+
+/// Waits (up to 10 s) for a server writing to a file to print its first line.
+fn wait_listening_in_file(path: &Path) -> SocketAddr {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if let Some(line) = text.lines().next().filter(|_| text.contains('\n')) {
+            return parse_listening(line);
+        }
+        assert!(Instant::now() < deadline, "server did not start: {text:?}");
+        // A benchmark, not a test: polling a file for a few milliseconds is fine here.
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Running {
+    /// Peak resident memory of the server so far, in MiB.
+    fn peak_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(f64::NAN)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Sample {
+    round_trips: u64,
+    seconds: f64,
+    latencies_ns: Vec<u32>,
+    peak_mib: f64,
+}
+
+/// N clients, all connected first, then round trips until the time is up.
+fn measure(server: &Server, clients: usize, duration: Duration) -> Sample {
+    let running = server.start();
+    let barrier = Arc::new(Barrier::new(clients + 1));
+    let addr = running.addr;
+    let workers: Vec<_> = (0..clients)
+        .map(|_| {
+            let barrier = Arc::clone(&barrier);
+            thread::Builder::new()
+                .stack_size(128 * 1024)
+                .spawn(move || {
+                    let mut stream = TcpStream::connect(addr).expect("connect");
+                    barrier.wait();
+                    let start = Instant::now();
+                    let deadline = start + duration;
+                    let mut latencies = Vec::with_capacity(4096);
+                    let mut reply = [0u8; 64];
+                    loop {
+                        let t = Instant::now();
+                        if t >= deadline {
+                            break;
+                        }
+                        stream.write_all(MESSAGE).expect("send");
+                        stream.read_exact(&mut reply).expect("receive the echo");
+                        latencies.push(t.elapsed().as_nanos().min(u32::MAX as u128) as u32);
+                    }
+                    (latencies, start.elapsed())
+                })
+                .expect("spawn a client thread")
+        })
+        .collect();
+    barrier.wait();
+    let mut sample = Sample {
+        round_trips: 0,
+        seconds: 0.0,
+        latencies_ns: Vec::new(),
+        peak_mib: 0.0,
+    };
+    for w in workers {
+        let (latencies, elapsed) = w.join().expect("client thread");
+        sample.round_trips += latencies.len() as u64;
+        sample.seconds = sample.seconds.max(elapsed.as_secs_f64());
+        sample.latencies_ns.extend(latencies);
+    }
+    sample.peak_mib = running.peak_mib();
+    sample
+}
+
+/// N clients that each connect, make `trips` round trips and leave, all starting together.
+fn visits(server: &Server, clients: usize, trips: usize) -> Summary {
+    let running = server.start();
+    let barrier = Arc::new(Barrier::new(clients + 1));
+    let addr = running.addr;
+    let started = Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|_| {
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || {
+                barrier.wait();
+                let mut stream = TcpStream::connect(addr).expect("connect");
+                let mut reply = [0u8; 64];
+                let mut latencies = Vec::with_capacity(trips);
+                for _ in 0..trips {
+                    let t = Instant::now();
+                    stream.write_all(MESSAGE).expect("send");
+                    stream.read_exact(&mut reply).expect("receive the echo");
+                    latencies.push(t.elapsed().as_nanos().min(u32::MAX as u128) as u32);
+                }
+                latencies
+            })
+        })
+        .collect();
+    barrier.wait();
+    let mut sample = Sample {
+        round_trips: 0,
+        seconds: 0.0,
+        latencies_ns: Vec::new(),
+        peak_mib: 0.0,
+    };
+    for w in workers {
+        let latencies = w.join().expect("client thread");
+        sample.round_trips += latencies.len() as u64;
+        sample.latencies_ns.extend(latencies);
+    }
+    sample.seconds = started.elapsed().as_secs_f64();
+    sample.peak_mib = running.peak_mib();
+    Summary::of(&[sample])
+}
+
+struct HoldResult {
+    served: usize,
+    seconds: f64,
+    peak_mib: f64,
+}
+
+/// Connects `count` clients from one thread, each making a round trip as it arrives and staying
+/// connected; then every one of them makes a second round trip while all are connected.
+///
+/// The first round trip paces the connects to the server's accept loop, so no connection waits
+/// on the kernel's listen queue (a dropped SYN costs a one-second retransmit).
+fn hold(server: &Server, count: usize) -> HoldResult {
+    let running = server.start();
+    let started = Instant::now();
+    let mut streams = Vec::with_capacity(count);
+    let mut reply = [0u8; 64];
+    for _ in 0..count {
+        let connected = TcpStream::connect(running.addr).and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(10)))?;
+            s.write_all(MESSAGE)?;
+            s.read_exact(&mut reply)?;
+            Ok(s)
+        });
+        match connected {
+            Ok(s) => streams.push(s),
+            Err(e) => {
+                println!("  connect failed after {} clients: {e}", streams.len());
+                break;
+            }
+        }
+    }
+    let mut served = 0;
+    for stream in &mut streams {
+        if stream.write_all(MESSAGE).is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && &reply == MESSAGE
+        {
+            served += 1;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let peak_mib = running.peak_mib();
+    drop(streams);
+    HoldResult {
+        served,
+        seconds,
+        peak_mib,
+    }
+}
+
+struct Summary {
+    rate: f64,
+    p50_us: f64,
+    p99_us: f64,
+    peak_mib: f64,
+}
+
+impl Summary {
+    /// The median run's rate, latency percentiles over all runs, the largest peak memory.
+    fn of(samples: &[Sample]) -> Summary {
+        let mut rates: Vec<f64> = samples
+            .iter()
+            .map(|s| s.round_trips as f64 / s.seconds)
+            .collect();
+        rates.sort_by(f64::total_cmp);
+        let mut lat: Vec<u32> = samples
+            .iter()
+            .flat_map(|s| s.latencies_ns.iter().copied())
+            .collect();
+        lat.sort_unstable();
+        let pct = |p: f64| -> f64 {
+            if lat.is_empty() {
+                return f64::NAN;
+            }
+            let i = ((lat.len() as f64 - 1.0) * p).round() as usize;
+            lat[i] as f64 / 1000.0
+        };
+        Summary {
+            rate: rates[rates.len() / 2],
+            p50_us: pct(0.50),
+            p99_us: pct(0.99),
+            peak_mib: samples.iter().map(|s| s.peak_mib).fold(0.0, f64::max),
+        }
+    }
+}

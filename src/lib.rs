@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod encoding;
 pub mod glob;
+pub mod input;
 pub mod log;
 pub mod net;
 pub mod progress;

@@ -12,6 +12,7 @@ use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::encoding::Encoding;
 use socket_tutorial::input::Input;
 use socket_tutorial::udp::{self, NotSent, Sender, Sent};
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
@@ -138,18 +139,17 @@ fn main() -> ExitCode {
                 .encoding
                 .encode(GREETING)
                 .expect("both encodings have every character of the greeting");
-            send(&sender, &greeting, "the greeting", &mut refused)?;
+            send(&sender, &greeting, None, &mut refused)?;
         }
         let mut number = 0usize;
         // 4. Read a line, as the Python's input() does.
         while let Some(message) = input.line(PROMPT)? {
             number += 1;
-            let what = format!("line {number}");
             // 5. Send it as one datagram.
             match encode(message, config.encoding) {
-                Ok(payload) => send(&sender, &payload, &what, &mut refused)?,
+                Ok(payload) => send(&sender, &payload, Some(number), &mut refused)?,
                 Err(why) => {
-                    warn(&format!("{what} not sent: {why}"));
+                    warn(&format!("line {number} not sent: {why}"));
                     refused += 1;
                 }
             }
@@ -172,18 +172,28 @@ fn main() -> ExitCode {
 }
 
 /// The bytes to send for one line: UTF-8 input goes out as typed; for gbk it must be text gbk can represent.
-fn encode(message: &[u8], encoding: Encoding) -> Result<Vec<u8>, String> {
+fn encode(message: &[u8], encoding: Encoding) -> Result<Cow<'_, [u8]>, String> {
     if encoding == Encoding::Utf8 {
-        return Ok(message.to_vec());
+        return Ok(Cow::Borrowed(message));
     }
     let text = std::str::from_utf8(message).map_err(|_| {
         format!("it is not valid UTF-8 text, so it cannot be converted to {encoding}")
     })?;
-    encoding.encode(text).map_err(|err| err.to_string())
+    encoding
+        .encode(text)
+        .map(Cow::Owned)
+        .map_err(|err| err.to_string())
 }
 
 /// Sends one datagram; a refusal is reported and counted, a port-unreachable is a warning, any other failure ends the sender.
-fn send(sender: &Sender, payload: &[u8], what: &str, refused: &mut usize) -> Result<(), Error> {
+///
+/// `line` is the input line's number, or `None` for the greeting.
+fn send(
+    sender: &Sender,
+    payload: &[u8],
+    line: Option<usize>,
+    refused: &mut usize,
+) -> Result<(), Error> {
     match sender.send(payload) {
         Ok(Sent::Sent) => Ok(()),
         Ok(Sent::AfterPortUnreachable) => {
@@ -193,7 +203,11 @@ fn send(sender: &Sender, payload: &[u8], what: &str, refused: &mut usize) -> Res
         Err(NotSent::Failed(err)) => Err(err),
         Err(too_long) => {
             warn(&format!(
-                "{what} not sent: {}",
+                "{} not sent: {}",
+                match line {
+                    Some(n) => format!("line {n}"),
+                    None => "the greeting".to_string(),
+                },
                 too_long.describe(sender.target())
             ));
             *refused += 1;

@@ -8,6 +8,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 const GREETING: &str = "this is a data from client, 我是客戶发送端!";
 /// The greeting as Python's `GREETING.encode("gbk")` gives it.
@@ -447,13 +448,19 @@ fn a_closed_stdout_ends_the_receiver_quietly() {
         let _ = stderr.read_to_string(&mut text);
         let _ = tx.send(text);
     });
-    send_from_raw(&port, &[b"nobody reads this"]);
-    // Stderr closes when the receiver exits.
-    let stderr = match rx.recv_timeout(TIMEOUT) {
-        Ok(text) => text,
-        Err(_) => {
-            let _ = child.kill();
-            panic!("udp_receiver went on after its stdout was closed");
+    // Stderr closes when the receiver exits. A write can still succeed while a
+    // child another test is starting holds a copy of the pipe for an instant,
+    // so datagrams keep coming until the receiver notices.
+    let deadline = Instant::now() + TIMEOUT;
+    let stderr = loop {
+        send_from_raw(&port, &[b"nobody reads this"]);
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(text) => break text,
+            Err(_) if Instant::now() < deadline => continue,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("udp_receiver went on after its stdout was closed");
+            }
         }
     };
     let status = child.wait().unwrap();

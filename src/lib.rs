@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod encoding;
 pub mod glob;
+pub mod input;
 pub mod log;
 pub mod net;
 pub mod progress;
@@ -10,3 +11,4 @@ pub mod protocol;
 pub mod root;
 pub mod server;
 pub mod sha256;
+pub mod udp;

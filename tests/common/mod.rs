@@ -360,3 +360,38 @@ pub fn have_python() -> bool {
     }
     ok
 }
+
+/// Asserts that `bin args` is a usage error: exit 2, `<bin>: error: ` and the usage line on stderr, nothing on stdout.
+pub fn assert_usage_error(bin: &str, args: &[&str]) {
+    let out = command(bin).args(args).assert().code(2);
+    let output = out.get_output();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!("{bin}: error: ")),
+        "{}",
+        describe(output)
+    );
+    assert!(
+        stderr.contains(&format!("Usage: {bin}")),
+        "{}",
+        describe(output)
+    );
+    assert!(output.stdout.is_empty(), "{}", describe(output));
+}
+
+/// Asserts that `--help` names the usage, the Python program `python` and each of `words`, and that `--version` is `<bin> <version>`; returns the help.
+pub fn assert_help_and_version(bin: &str, python: &str, words: &[&str]) -> String {
+    let out = command(bin).arg("--help").assert().success();
+    let help = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(help.contains(&format!("Usage: {bin}")), "{help}");
+    assert!(help.contains(python), "{help}");
+    for word in words {
+        assert!(help.contains(word), "no {word:?} in:\n{help}");
+    }
+    let out = command(bin).arg("--version").assert().success();
+    assert_eq!(
+        String::from_utf8_lossy(&out.get_output().stdout),
+        format!("{bin} {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    help
+}

@@ -1,0 +1,143 @@
+//! udp_receiver: the tutorial's `udp_receiver.py`, step by step.
+//!
+//! Differences from the Python, and why: a datagram is read into a 64 KiB
+//! buffer, so it arrives whole (the Python's `recvfrom(1024)` silently drops
+//! everything past 1024 bytes); bytes that are not valid text are shown as
+//! U+FFFD instead of ending the program with a traceback; the address and
+//! port are options and the first line says which were bound; `--count` and
+//! `--keep-open` make it usable from scripts; the text is decoded as UTF-8
+//! unless `--encoding gbk` (the Python always uses gbk).
+
+use socket_tutorial::cli::{self, describe_io, Arg, Error, Parser, Program};
+use socket_tutorial::encoding::Encoding;
+use socket_tutorial::log::Log;
+use socket_tutorial::udp::{self, Inbox, Next};
+use socket_tutorial::{net, server};
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+
+const PROGRAM: Program = Program {
+    name: "udp_receiver",
+    help: "\
+udp_receiver: prints every UDP datagram it receives (the tutorial's udp_receiver.py)
+
+Usage: udp_receiver [OPTIONS]
+
+For each datagram it prints one line, `IP:PORT: <text>`, with the sender's
+address; a line ending at the end of the datagram is not printed twice. A
+datagram whose text is `exit` or `exit()` is printed and then ends the
+receiver, as in the Python. Any datagram up to the UDP maximum (65,507 bytes
+over IPv4, 65,527 over IPv6) is shown whole, never cut; bytes that are not
+valid text in the chosen encoding are shown as U+FFFD.
+
+UDP has no connection: the receiver does not know who will send, or whether
+anything sent to it was lost on the way. Every datagram is on its own.
+
+Options:
+      --bind ADDR        address to receive on: IPv4, IPv6 or a host name [default: 0.0.0.0]
+      --port N           port to receive on; 0 picks a free one [default: 15000]
+      --count N          exit 0 after N datagrams
+      --keep-open        `exit` and `exit()` are printed like any text and do not end the receiver
+      --encoding ENC     how the text is decoded: utf-8 or gbk (the Python's) [default: utf-8]
+  -h, --help             print this help
+  -V, --version          print the version
+
+The first line on stdout is `listening on IP:PORT`, with the port actually
+bound. Each line is flushed as soon as it is printed (at once when datagrams
+arrive slowly; in batches when they arrive faster than they can be written).
+If whoever reads stdout goes away, the receiver exits 0.
+",
+};
+
+/// Output gathered while datagrams keep coming; it is written when the receiver catches up, or when full.
+const OUT_BUFFER: usize = 64 * 1024;
+
+struct Config {
+    bind: String,
+    port: u16,
+    count: Option<u64>,
+    keep_open: bool,
+    encoding: Encoding,
+}
+
+impl Config {
+    fn parse(parser: &mut Parser) -> Result<Config, Error> {
+        let mut config = Config {
+            bind: "0.0.0.0".into(),
+            port: 15000,
+            count: None,
+            keep_open: false,
+            encoding: Encoding::Utf8,
+        };
+        while let Some(arg) = parser.next()? {
+            match arg {
+                Arg::Long(ref name) if name == "bind" => config.bind = parser.string()?,
+                Arg::Long(ref name) if name == "port" => {
+                    config.port = parser.parse("a port number from 0 to 65535")?
+                }
+                Arg::Long(ref name) if name == "count" => {
+                    let n: u64 = parser.parse("a number of datagrams, at least 1")?;
+                    if n == 0 {
+                        return Err(Error::usage("--count must be at least 1"));
+                    }
+                    config.count = Some(n);
+                }
+                Arg::Long(ref name) if name == "keep-open" => config.keep_open = true,
+                Arg::Long(ref name) if name == "encoding" => {
+                    config.encoding = parser.parse("utf-8 or gbk")?
+                }
+                arg => return Err(cli::unexpected(arg)),
+            }
+        }
+        Ok(config)
+    }
+}
+
+fn main() -> ExitCode {
+    cli::main(&PROGRAM, |parser| {
+        let config = Config::parse(parser)?;
+        let log = Log::stdio();
+        // 1-2. Create the UDP socket and bind the receiving port (one call in Rust).
+        let socket = net::bind_udp(&config.bind, config.port)?;
+        let addr = socket
+            .local_addr()
+            .map_err(|e| Error::io("reading the bound address", &e))?;
+        server::announce(&log, addr);
+        let mut inbox = Inbox::new(socket);
+        let mut out = BufWriter::with_capacity(OUT_BUFFER, io::stdout().lock());
+        let mut buf = vec![0u8; udp::RECV_BUFFER];
+        let mut received: u64 = 0;
+        let result = loop {
+            // 3. Receive one datagram and who sent it.
+            let (n, from) = match inbox.recv(&mut buf) {
+                Ok(Next::Datagram(n, from)) => (n, from),
+                // Nothing more waiting: show what was printed so far before waiting.
+                Ok(Next::CaughtUp) => match out.flush() {
+                    Ok(()) => continue,
+                    Err(err) => break Err(Error::stdout(err)),
+                },
+                // Windows passes on an ICMP error for a datagram this socket never sent; it says nothing about the next one.
+                Err(err) if udp::is_port_unreachable(&err) => {
+                    log.err(format!("udp_receiver: warning: {}", describe_io(&err)));
+                    continue;
+                }
+                Err(err) => break Err(Error::io("cannot receive", &err)),
+            };
+            // 4. Print it with the sender's address.
+            let text = udp::show(&buf[..n], config.encoding);
+            if let Err(err) = writeln!(out, "{from}: {text}") {
+                break Err(Error::stdout(err));
+            }
+            received += 1;
+            // 5. Stop at `exit` (unless --keep-open) or after --count datagrams.
+            if (!config.keep_open && udp::is_exit(text.as_bytes()))
+                || config.count == Some(received)
+            {
+                break out.flush().map_err(Error::stdout);
+            }
+        };
+        log.flush();
+        // 6. The socket is closed when it is dropped.
+        result
+    })
+}

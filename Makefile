@@ -21,7 +21,7 @@ demo:
 bench:
 	$(CARGO) build --release --bins --examples --quiet
 	@set -e; for b in $$(ls examples | grep "^bench_" | sort); do \
-		name=$$(basename $$b .rs); \
+		name=$${b%.rs}; \
 		echo "== $$name"; \
 		target/release/examples/$$name; \
 		echo; \

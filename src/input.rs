@@ -1,6 +1,8 @@
 //! Lines for a client to send, read from stdin as Python's `input()` reads them, with the prompt shown only on a terminal.
 
 use crate::cli::Error;
+use crate::encoding::Encoding;
+use std::borrow::Cow;
 use std::io::{self, BufRead, IsTerminal, StdinLock, Write};
 
 /// The standard input of a client that sends what is typed (or piped) to it, line by line.
@@ -44,6 +46,36 @@ impl Input {
             return Ok(None);
         }
         Ok(Some(strip_newline(&self.line)))
+    }
+}
+
+/// The bytes to send for one line: UTF-8 input goes out as typed; for gbk it must be text gbk can represent.
+pub fn encode_line(line: &[u8], encoding: Encoding) -> Result<Cow<'_, [u8]>, String> {
+    if encoding == Encoding::Utf8 {
+        return Ok(Cow::Borrowed(line));
+    }
+    let text = std::str::from_utf8(line).map_err(|_| {
+        format!("it is not valid UTF-8 text, so it cannot be converted to {encoding}")
+    })?;
+    encoding
+        .encode(text)
+        .map(Cow::Owned)
+        .map_err(|err| err.to_string())
+}
+
+/// True for the two texts that end the tutorial's clients (and its UDP receiver).
+pub fn is_exit(text: &[u8]) -> bool {
+    text == b"exit" || text == b"exit()"
+}
+
+/// The error a client ends with when some lines could not be sent (each was reported as it happened).
+pub fn not_sent(count: usize) -> Result<(), Error> {
+    match count {
+        0 => Ok(()),
+        1 => Err(Error::runtime("1 line was not sent (see above)")),
+        n => Err(Error::runtime(format!(
+            "{n} lines were not sent (see above)"
+        ))),
     }
 }
 

@@ -37,11 +37,6 @@ pub fn family(addr: SocketAddr) -> &'static str {
     }
 }
 
-/// True for the two texts that end the tutorial's sender and receiver.
-pub fn is_exit(text: &[u8]) -> bool {
-    text == b"exit" || text == b"exit()"
-}
-
 /// A datagram as one line of text: decoded (invalid bytes become U+FFFD), and one line ending a tool like `nc -u` adds is dropped.
 pub fn show(datagram: &[u8], encoding: Encoding) -> String {
     let text = datagram.strip_suffix(b"\n").unwrap_or(datagram);
@@ -290,12 +285,6 @@ mod tests {
         assert_eq!(show(b"a\n\n", Encoding::Utf8), "a\n");
         assert_eq!(show(b"ab\xffcd", Encoding::Utf8), "ab\u{fffd}cd");
         assert_eq!(show(b"\xce\xd2\x81", Encoding::Gbk), "我\u{fffd}");
-    }
-
-    #[test]
-    fn exit_words() {
-        assert!(is_exit(b"exit") && is_exit(b"exit()"));
-        assert!(!is_exit(b"exit ") && !is_exit(b"Exit"));
     }
 
     #[test]

@@ -499,7 +499,7 @@ fn a_character_gbk_lacks_is_refused_by_name_and_the_rest_still_goes() {
     let output = out.get_output();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("line not sent: cannot encode '😀' (U+1F600) in gbk"),
+        stderr.contains("line 1 not sent: cannot encode '😀' (U+1F600) in gbk"),
         "{}",
         describe(output)
     );

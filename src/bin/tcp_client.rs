@@ -8,8 +8,9 @@
 
 use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::encoding::Encoding;
+use socket_tutorial::input::{self, Input};
 use socket_tutorial::net;
-use std::io::{self, BufRead, IsTerminal, Read, Write};
+use std::io::{self, Read, Write};
 use std::process::ExitCode;
 
 const PROGRAM: Program = Program {
@@ -82,37 +83,23 @@ fn main() -> ExitCode {
         let peer = stream
             .peer_addr()
             .map_err(|e| Error::io("reading the server's address", &e))?;
-        let stdin = io::stdin();
-        let interactive = stdin.is_terminal();
-        let mut input = stdin.lock();
+        let mut input = Input::stdin();
         let mut out = io::stdout().lock();
-        let mut line = Vec::new();
         let mut reply = vec![0u8; REPLY_BUFFER];
         let mut decoder = config.encoding.decoder();
         let mut text = String::new();
         let mut refused = 0;
-        loop {
-            // 3. Read what to send.
-            if interactive {
-                write!(out, "Please your require:")
-                    .and_then(|()| out.flush())
-                    .map_err(Error::stdout)?;
-            }
-            line.clear();
-            let read = input
-                .read_until(b'\n', &mut line)
-                .map_err(|e| Error::io("reading stdin", &e))?;
-            if read == 0 {
-                break;
-            }
-            let message = strip_newline(&line);
+        let mut number = 0;
+        // 3. Read what to send, as the Python's input() does.
+        while let Some(message) = input.line("Please your require:")? {
+            number += 1;
             if message.is_empty() {
                 continue;
             }
-            let wire = match to_wire(config.encoding, message) {
+            let wire = match input::encode_line(message, config.encoding) {
                 Ok(wire) => wire,
                 Err(why) => {
-                    eprintln!("{}: error: line not sent: {why}", PROGRAM.name);
+                    eprintln!("{}: line {number} not sent: {why}", PROGRAM.name);
                     refused += 1;
                     continue;
                 }
@@ -130,32 +117,13 @@ fn main() -> ExitCode {
             decoder.decode(&reply[..n], &mut text);
             writeln!(out, "The corresponding contents of the server are:{text}")
                 .map_err(Error::stdout)?;
-            if message == b"exit" || message == b"exit()" {
+            if input::is_exit(message) {
                 break;
             }
         }
         // 5. Close the socket (when `stream` is dropped).
-        match refused {
-            0 => Ok(()),
-            1 => Err(Error::runtime("1 line could not be sent")),
-            n => Err(Error::runtime(format!("{n} lines could not be sent"))),
-        }
+        input::not_sent(refused)
     })
-}
-
-/// A line of input as bytes for the wire: UTF-8 input goes out unchanged; for gbk it is re-encoded.
-fn to_wire(encoding: Encoding, line: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, String> {
-    match encoding {
-        Encoding::Utf8 => Ok(line.into()),
-        _ => {
-            let text = std::str::from_utf8(line)
-                .map_err(|_| "the input is not valid UTF-8 text".to_string())?;
-            encoding
-                .encode(text)
-                .map(Into::into)
-                .map_err(|e| e.to_string())
-        }
-    }
 }
 
 fn read_reply(stream: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -165,11 +133,6 @@ fn read_reply(stream: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
             other => return other,
         }
     }
-}
-
-fn strip_newline(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 fn lost(peer: std::net::SocketAddr, err: &io::Error) -> Error {

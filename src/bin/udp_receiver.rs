@@ -10,6 +10,7 @@
 
 use socket_tutorial::cli::{self, describe_io, Arg, Error, Parser, Program};
 use socket_tutorial::encoding::Encoding;
+use socket_tutorial::input;
 use socket_tutorial::log::Log;
 use socket_tutorial::udp::{self, Inbox, Next};
 use socket_tutorial::{net, server};
@@ -130,7 +131,7 @@ fn main() -> ExitCode {
             }
             received += 1;
             // 5. Stop at `exit` (unless --keep-open) or after --count datagrams.
-            if (!config.keep_open && udp::is_exit(text.as_bytes()))
+            if (!config.keep_open && input::is_exit(text.as_bytes()))
                 || config.count == Some(received)
             {
                 break out.flush().map_err(Error::stdout);

@@ -10,9 +10,8 @@
 
 use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::encoding::Encoding;
-use socket_tutorial::input::Input;
+use socket_tutorial::input::{self, Input};
 use socket_tutorial::udp::{self, NotSent, Sender, Sent};
-use std::borrow::Cow;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
@@ -146,14 +145,14 @@ fn main() -> ExitCode {
         while let Some(message) = input.line(PROMPT)? {
             number += 1;
             // 5. Send it as one datagram.
-            match encode(message, config.encoding) {
+            match input::encode_line(message, config.encoding) {
                 Ok(payload) => send(&sender, &payload, Some(number), &mut refused)?,
                 Err(why) => {
                     warn(&format!("line {number} not sent: {why}"));
                     refused += 1;
                 }
             }
-            if udp::is_exit(message) {
+            if input::is_exit(message) {
                 break;
             }
         }
@@ -161,28 +160,8 @@ fn main() -> ExitCode {
             warn_nobody(target);
         }
         // 6. The socket is closed when it is dropped.
-        match refused {
-            0 => Ok(()),
-            1 => Err(Error::runtime("1 line was not sent (see above)")),
-            n => Err(Error::runtime(format!(
-                "{n} lines were not sent (see above)"
-            ))),
-        }
+        input::not_sent(refused)
     })
-}
-
-/// The bytes to send for one line: UTF-8 input goes out as typed; for gbk it must be text gbk can represent.
-fn encode(message: &[u8], encoding: Encoding) -> Result<Cow<'_, [u8]>, String> {
-    if encoding == Encoding::Utf8 {
-        return Ok(Cow::Borrowed(message));
-    }
-    let text = std::str::from_utf8(message).map_err(|_| {
-        format!("it is not valid UTF-8 text, so it cannot be converted to {encoding}")
-    })?;
-    encoding
-        .encode(text)
-        .map(Cow::Owned)
-        .map_err(|err| err.to_string())
 }
 
 /// Sends one datagram; a refusal is reported and counted, a port-unreachable is a warning, any other failure ends the sender.

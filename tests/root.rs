@@ -1347,8 +1347,12 @@ fn swapping_a_directory_for_a_link_never_escapes() {
                 let _ = fs::rename(&swap, &parked_link);
                 let _ = fs::rename(&parked_dir, &swap);
                 swaps += 1;
-                // Let the real directory stand for a moment, so lookups also succeed.
-                std::thread::sleep(Duration::from_micros(20));
+                // Let the real directory stand for a moment, so lookups also succeed
+                // (pacing a race, not waiting for anything: a spin keeps it that way).
+                let until = Instant::now() + Duration::from_micros(20);
+                while Instant::now() < until {
+                    std::thread::yield_now();
+                }
             }
             swaps
         })

@@ -258,47 +258,25 @@ fn ipv6_and_host_names() {
 
 #[test]
 fn usage_errors_exit_2_with_the_usage_line() {
-    for (bin, args) in [
-        ("tcp_server", &["--port", "http"][..]),
-        ("tcp_server", &["--bogus"][..]),
-        ("tcp_server", &["--max-clients", "0"][..]),
-        ("tcp_client", &["extra"][..]),
-        ("tcp_client", &["--port"][..]),
-    ] {
-        let out = command(bin).args(args).assert().code(2);
-        let output = out.get_output();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            stderr.starts_with(&format!("{bin}: error: ")),
-            "{}",
-            describe(output)
-        );
-        assert!(
-            stderr.contains(&format!("Usage: {bin}")),
-            "{}",
-            describe(output)
-        );
-        assert!(output.stdout.is_empty(), "{}", describe(output));
-    }
+    common::assert_usage_error("tcp_server", &["--port", "http"]);
+    common::assert_usage_error("tcp_server", &["--bogus"]);
+    common::assert_usage_error("tcp_server", &["--max-clients", "0"]);
+    common::assert_usage_error("tcp_client", &["extra"]);
+    common::assert_usage_error("tcp_client", &["--port"]);
 }
 
 #[test]
 fn help_and_version() {
-    for (bin, python) in [
-        ("tcp_server", "tcp_server.py"),
-        ("tcp_client", "tcp_client.py"),
-    ] {
-        let out = command(bin).arg("--help").assert().success();
-        let help = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
-        assert!(help.contains(&format!("Usage: {bin}")), "{help}");
-        assert!(help.contains(python), "{help}");
-        assert!(help.contains("byte stream"), "{help}");
-        let out = command(bin).arg("--version").assert().success();
-        assert_eq!(
-            String::from_utf8_lossy(&out.get_output().stdout),
-            format!("{bin} {}\n", env!("CARGO_PKG_VERSION"))
-        );
-    }
+    common::assert_help_and_version(
+        "tcp_server",
+        "tcp_server.py",
+        &["byte stream", "--sequential"],
+    );
+    common::assert_help_and_version(
+        "tcp_client",
+        "tcp_client.py",
+        &["byte stream", "--encoding"],
+    );
 }
 
 #[test]

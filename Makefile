@@ -18,6 +18,7 @@ demo:
 	bash tools/demo.sh target/release
 
 # Each benchmark is a std-only example named bench_*; they print their own tables.
+bench: export BENCH_SVG := docs/bench.svg
 bench:
 	$(CARGO) build --release --bins --examples --quiet
 	@set -e; for b in $$(ls examples | grep "^bench_" | sort); do \

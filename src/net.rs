@@ -1,8 +1,48 @@
 //! Turning `--host`/`--bind` and `--port` into sockets, with errors a user can act on.
 
-use crate::cli::{describe_io, Error};
+use crate::cli::{describe_io, Arg, Error, Parser};
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
+
+/// The options every client has: `--host` and `--port` of the server it talks to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Target {
+    /// Loopback and the given default port, as the tutorial's clients use.
+    pub fn local(port: u16) -> Target {
+        Target {
+            host: "127.0.0.1".into(),
+            port,
+        }
+    }
+
+    /// Takes `--host` or `--port` from the parser; returns `false` for any other argument.
+    pub fn parse_arg(&mut self, arg: &Arg, parser: &mut Parser) -> Result<bool, Error> {
+        match arg {
+            Arg::Long(name) if name == "host" => self.host = parser.string()?,
+            Arg::Long(name) if name == "port" => {
+                let port: u16 = parser.parse("a port number from 1 to 65535")?;
+                if port == 0 {
+                    return Err(Error::usage(
+                        "invalid value '0' for '--port': a server's port is from 1 to 65535",
+                    ));
+                }
+                self.port = port;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Connects to the server (see [`connect`]).
+    pub fn connect(&self) -> Result<TcpStream, Error> {
+        connect(&self.host, self.port)
+    }
+}
 
 /// Resolves a host (IPv4, IPv6 with or without brackets, or a name) and port.
 pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {

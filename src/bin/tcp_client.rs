@@ -9,7 +9,7 @@
 use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::encoding::Encoding;
 use socket_tutorial::input::{self, Input};
-use socket_tutorial::net;
+use socket_tutorial::net::Target;
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
 
@@ -47,28 +47,26 @@ the server closed it or a line could not be encoded, 2 for a bad argument.
 const REPLY_BUFFER: usize = 64 * 1024;
 
 struct Config {
-    host: String,
-    port: u16,
+    server: Target,
     encoding: Encoding,
 }
 
 impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
-            host: "127.0.0.1".into(),
-            port: 10500,
+            server: Target::local(10500),
             encoding: Encoding::Utf8,
         };
         while let Some(arg) = parser.next()? {
             match arg {
-                Arg::Long(ref name) if name == "host" => config.host = parser.string()?,
-                Arg::Long(ref name) if name == "port" => {
-                    config.port = parser.parse("a port number from 1 to 65535")?
-                }
                 Arg::Long(ref name) if name == "encoding" => {
                     config.encoding = parser.parse("utf-8 or gbk")?
                 }
-                arg => return Err(cli::unexpected(arg)),
+                arg => {
+                    if !config.server.parse_arg(&arg, parser)? {
+                        return Err(cli::unexpected(arg));
+                    }
+                }
             }
         }
         Ok(config)
@@ -79,7 +77,7 @@ fn main() -> ExitCode {
     cli::main(&PROGRAM, |parser| {
         let config = Config::parse(parser)?;
         // 1-2. Create the socket and connect to the server.
-        let mut stream = net::connect(&config.host, config.port)?;
+        let mut stream = config.server.connect()?;
         let peer = stream
             .peer_addr()
             .map_err(|e| Error::io("reading the server's address", &e))?;

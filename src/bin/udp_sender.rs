@@ -11,6 +11,7 @@
 use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::encoding::Encoding;
 use socket_tutorial::input::{self, Input};
+use socket_tutorial::net::Target;
 use socket_tutorial::udp::{self, NotSent, Sender, Sent};
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -69,8 +70,7 @@ const GREETING: &str = "this is a data from client, 我是客戶发送端!";
 const PROMPT: &str = "請輸入要要发送的数据:";
 
 struct Config {
-    host: String,
-    port: u16,
+    receiver: Target,
     bind: Option<String>,
     bind_port: u16,
     greeting: bool,
@@ -80,8 +80,7 @@ struct Config {
 impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
-            host: "127.0.0.1".into(),
-            port: 15000,
+            receiver: Target::local(15000),
             bind: None,
             bind_port: 14000,
             greeting: true,
@@ -89,10 +88,6 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
-                Arg::Long(ref name) if name == "host" => config.host = parser.string()?,
-                Arg::Long(ref name) if name == "port" => {
-                    config.port = parser.parse("a port number from 1 to 65535")?
-                }
                 Arg::Long(ref name) if name == "bind" => config.bind = Some(parser.string()?),
                 Arg::Long(ref name) if name == "bind-port" => {
                     config.bind_port = parser.parse("a port number from 0 to 65535")?
@@ -101,11 +96,12 @@ impl Config {
                 Arg::Long(ref name) if name == "encoding" => {
                     config.encoding = parser.parse("utf-8 or gbk")?
                 }
-                arg => return Err(cli::unexpected(arg)),
+                arg => {
+                    if !config.receiver.parse_arg(&arg, parser)? {
+                        return Err(cli::unexpected(arg));
+                    }
+                }
             }
-        }
-        if config.port == 0 {
-            return Err(Error::usage("--port must be from 1 to 65535"));
         }
         Ok(config)
     }
@@ -116,8 +112,8 @@ fn main() -> ExitCode {
         let config = Config::parse(parser)?;
         // 1-2. Create the UDP socket and bind our own address (the Python binds port 14000 too).
         let (local, target) = udp::sender_addrs(
-            &config.host,
-            config.port,
+            &config.receiver.host,
+            config.receiver.port,
             config.bind.as_deref(),
             config.bind_port,
         )?;

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod encoding;
+pub mod fileserver;
 pub mod glob;
 pub mod log;
 pub mod net;

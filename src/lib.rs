@@ -11,3 +11,4 @@ pub mod protocol;
 pub mod root;
 pub mod server;
 pub mod sha256;
+pub mod transfer;

@@ -136,20 +136,22 @@ fn send_file_client(
 }
 
 /// What is served, and a warning when it is reachable from other machines.
+/// On stdout, after `listening on`: scripts that wait for that first line
+/// must not meet a warning on stderr first.
 fn announce(log: &Log, listener: &std::net::TcpListener, root: &Root) {
     log.out(format!("serving {} (read-only)", root.path().display()));
     if let Ok(addr) = listener.local_addr() {
         if !addr.ip().is_loopback() {
-            log.err(format!(
-                "download_server: warning: bound to {}: every file under {} can be downloaded by anyone who can reach this machine",
+            log.out(format!(
+                "warning: bound to {}: every file under {} can be downloaded by anyone who can reach this machine",
                 addr.ip(),
                 root.path().display()
             ));
         }
     }
     if !root.fd_anchored() {
-        log.err(
-            "download_server: warning: /proc is not usable: paths are checked by name, see docs/ROOT.md (What remains)",
+        log.out(
+            "warning: /proc is not usable: paths are checked by name, see docs/ROOT.md (What remains)",
         );
     }
     log.flush();

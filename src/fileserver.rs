@@ -386,7 +386,7 @@ impl FileServer {
             &Response::File {
                 size,
                 offset,
-                identity: current,
+                identity: current.clone(),
             },
         )?;
         let want = size - offset;
@@ -413,6 +413,17 @@ impl FileServer {
             Ok((sent, _)) if sent < want => Ok((
                 Outcome::ok(
                     format!("the file shrank while it was sent{resumed}; closed"),
+                    sent,
+                ),
+                Next::Close,
+            )),
+            // Written to while it was sent: the bytes may mix two versions,
+            // and a digest of them would only vouch for the mix. Closing
+            // without DIGEST makes a verifying client keep its .part and
+            // find the new version (a conflict) on its next try.
+            Ok((sent, _)) if changed_since(&file, &current) => Ok((
+                Outcome::ok(
+                    format!("the file changed while it was sent{resumed}; closed"),
                     sent,
                 ),
                 Next::Close,
@@ -508,6 +519,12 @@ impl FileServer {
         );
         self.log.out(line);
     }
+}
+
+/// Whether the open file's identity is no longer `identity`.
+fn changed_since(file: &std::fs::File, identity: &[u8]) -> bool {
+    file.metadata()
+        .map_or(true, |m| protocol::file_identity(&m) != identity)
 }
 
 /// The hello gets the shorter of [`HELLO_TIMEOUT`] and the idle timeout.

@@ -71,6 +71,16 @@ fn same_contents(a: &Path, b: &Path) -> Result<(), String> {
     }
 }
 
+/// download_client against `srv`, run in `cwd`, with `args` after `--port`.
+fn client(srv: &Running, cwd: &Path, args: &[&str]) -> std::process::Output {
+    command("download_client")
+        .args(["--port", &srv.port()])
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
 fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -153,12 +163,8 @@ fn every_size_arrives_byte_identical() {
     }
     let mut srv = server(&root, &[]);
     let names: Vec<String> = sizes.iter().map(|s| format!("f{s}.bin")).collect();
-    let out = command("download_client")
-        .args(["--port", &srv.port()])
-        .args(&names)
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
+    let names_ref: Vec<&str> = names.iter().map(String::as_str).collect();
+    let out = client(&srv, &cwd, &names_ref);
     assert!(out.status.success(), "{}", describe(&out));
     for name in &names {
         same_contents(&root.join(name), &cwd.join(format!("copy-{name}")))
@@ -193,11 +199,7 @@ fn a_one_gib_file_arrives_byte_identical() {
     drop(f);
     let srv = server(&root, &[]);
     let started = Instant::now();
-    let out = command("download_client")
-        .args(["--port", &srv.port(), "big.bin"])
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
+    let out = client(&srv, &cwd, &["big.bin"]);
     let took = started.elapsed();
     assert!(out.status.success(), "{}", describe(&out));
     same_contents(&big, &cwd.join("copy-big.bin")).unwrap();
@@ -227,11 +229,7 @@ fn missing_directory_and_unreadable_are_clear_errors_with_nothing_left() {
         eprintln!("running as root: mode 000 does not stop reads, so the socket file stands in for an unreadable file");
     }
     for (name, message) in cases {
-        let out = command("download_client")
-            .args(["--port", &srv.port(), name])
-            .current_dir(&cwd)
-            .output()
-            .unwrap();
+        let out = client(&srv, &cwd, &[name]);
         assert_eq!(out.status.code(), Some(1), "{name}: {}", describe(&out));
         assert_eq!(
             stderr_of(&out).lines().collect::<Vec<_>>(),
@@ -255,18 +253,7 @@ fn several_names_one_failure_each_named_and_the_rest_saved() {
     fs::write(root.join("a.txt"), b"aaa").unwrap();
     fs::write(root.join("docs/b.txt"), b"bbb").unwrap();
     let srv = server(&root, &[]);
-    let out = command("download_client")
-        .args([
-            "--port",
-            &srv.port(),
-            "a.txt",
-            "nope.txt",
-            "docs/b.txt",
-            "../x",
-        ])
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
+    let out = client(&srv, &cwd, &["a.txt", "nope.txt", "docs/b.txt", "../x"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = stderr_of(&out);
     assert!(
@@ -285,29 +272,17 @@ fn several_names_one_failure_each_named_and_the_rest_saved() {
     assert_eq!(fs::read(cwd.join("copy-b.txt")).unwrap(), b"bbb");
 
     // -o DIR puts files there under their own names; -o FILE with several names is refused.
-    let out = command("download_client")
-        .args(["--port", &srv.port(), "-o", "out", "a.txt", "docs/b.txt"])
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
+    let out = client(&srv, &cwd, &["-o", "out", "a.txt", "docs/b.txt"]);
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(files_in(&cwd.join("out")), vec!["a.txt", "b.txt"]);
-    let out = command("download_client")
-        .args(["--port", &srv.port(), "-o", "single", "a.txt", "docs/b.txt"])
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
+    let out = client(&srv, &cwd, &["-o", "single", "a.txt", "docs/b.txt"]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(
         stderr_of(&out).contains("-o must be an existing directory"),
         "{}",
         describe(&out)
     );
-    let out = command("download_client")
-        .args(["--port", &srv.port(), "-o", "single.txt", "a.txt"])
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
+    let out = client(&srv, &cwd, &["-o", "single.txt", "a.txt"]);
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(fs::read(cwd.join("single.txt")).unwrap(), b"aaa");
 
@@ -332,11 +307,7 @@ fn verify_prints_the_digest_like_sha256sum() {
     fs::write(root.join("v.bin"), &data).unwrap();
     fs::write(root.join("empty"), b"").unwrap();
     let mut srv = server(&root, &[]);
-    let out = command("download_client")
-        .args(["--port", &srv.port(), "--verify", "v.bin", "empty"])
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
+    let out = client(&srv, &cwd, &["--verify", "v.bin", "empty"]);
     assert!(out.status.success(), "{}", describe(&out));
     let expected = format!(
         "{}  copy-v.bin\n{}  copy-empty\n",
@@ -538,11 +509,7 @@ fn hostile_names_are_refused_and_nothing_outside_is_read() {
     // Still serving, and the sentinel was never read.
     let cwd = h.tmp.join("cwd");
     fs::create_dir_all(&cwd).unwrap();
-    let out = command("download_client")
-        .args(["--port", &srv.port(), "notes.txt"])
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
+    let out = client(&srv, &cwd, &["notes.txt"]);
     assert!(out.status.success(), "{}", describe(&out));
     srv.wait_for("download \"notes.txt\" -> ok");
     if atime_works {
@@ -648,11 +615,7 @@ fn a_killed_download_resumes_and_sends_less() {
     let mut srv = server(&root, &[]);
     let cut = 3 * MIB as usize + 12_345;
     interrupted_download(&srv, &cwd, "big.bin", cut);
-    let out = command("download_client")
-        .args(["--port", &srv.port(), "--verify", "big.bin"])
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
+    let out = client(&srv, &cwd, &["--verify", "big.bin"]);
     assert!(out.status.success(), "{}", describe(&out));
     let err = stderr_of(&out);
     assert!(
@@ -690,11 +653,7 @@ fn a_file_changed_between_runs_is_downloaded_again_whole() {
         .unwrap()
         .set_modified(SystemTime::now() + Duration::from_secs(60))
         .unwrap();
-    let out = command("download_client")
-        .args(["--port", &srv.port(), "doc.bin"])
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
+    let out = client(&srv, &cwd, &["doc.bin"]);
     assert!(out.status.success(), "{}", describe(&out));
     let err = stderr_of(&out);
     assert!(
@@ -783,21 +742,12 @@ fn raw_mode_downloads_from_a_tutorial_style_python_server() {
         .args(["-c", PYTHON_TUTORIAL_SERVER, "gbk"])
         .current_dir(&root)
         .server();
-    let port = py.port();
-    let out = command("download_client")
-        .args(["--raw", "--encoding", "gbk", "--port", &port, "文件.bin"])
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
+    let out = client(&py, &cwd, &["--raw", "--encoding", "gbk", "文件.bin"]);
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(fs::read(cwd.join("copy-文件.bin")).unwrap(), data);
     py.wait_for("client require file:文件.bin");
 
-    let out = command("download_client")
-        .args(["--raw", "--port", &port, "missing.txt"])
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
+    let out = client(&py, &cwd, &["--raw", "missing.txt"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(
         stderr_of(&out).contains("nothing received (missing file or empty file"),
@@ -807,11 +757,7 @@ fn raw_mode_downloads_from_a_tutorial_style_python_server() {
     assert!(!cwd.join("copy-missing.txt").exists());
 
     // Without --raw, the client sees no hello and says what to do.
-    let out = command("download_client")
-        .args(["--port", &port, "文件.bin"])
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
+    let out = client(&py, &cwd, &["文件.bin"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(stderr_of(&out).contains("use --raw"), "{}", describe(&out));
 }
@@ -894,11 +840,7 @@ fn garbage_truncated_frames_and_silence_do_not_stop_the_server() {
 
     // The silent client was dropped; a real client is served all along.
     assert!(read_all(&mut silent).is_empty());
-    let out = command("download_client")
-        .args(["--port", &srv.port(), "ok.txt"])
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
+    let out = client(&srv, &cwd, &["ok.txt"]);
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(fs::read(cwd.join("copy-ok.txt")).unwrap(), b"still here");
     srv.wait_for("closed the connection inside a frame");
@@ -930,11 +872,7 @@ fn five_hundred_idle_connections_do_not_stop_a_download() {
         }
         idle.push(s);
     }
-    let out = command("download_client")
-        .args(["--port", &srv.port(), "real.bin"])
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
+    let out = client(&srv, &cwd, &["real.bin"]);
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(fs::read(cwd.join("copy-real.bin")).unwrap(), data);
     assert_eq!(idle.len(), 500);
@@ -949,11 +887,7 @@ fn past_max_clients_a_framed_client_is_told_busy() {
     fs::write(root.join("a.txt"), b"a").unwrap();
     let srv = server(&root, &["--max-clients", "1"]);
     let (_holder, _) = framed(srv.connect_addr());
-    let out = command("download_client")
-        .args(["--port", &srv.port(), "a.txt"])
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
+    let out = client(&srv, &cwd, &["a.txt"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(
         stderr_of(&out).contains("busy: the server already has 1 clients"),

@@ -25,11 +25,16 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
 
 /// How much is read from the socket at a time: big reads mean few system
 /// calls (std's `io::copy` would use 8 KiB); 128 KiB measured faster than
 /// both 64 KiB and 1 MiB in `bench_download`.
 const RECV_CHUNK: usize = 128 * 1024;
+
+/// Buffers in flight between the receiving and the writing thread.
+const BUFFERS: usize = 4;
 
 /// First line of a `.part.info` file; a file without it is not ours.
 const INFO_MAGIC: &str = "socket-tutorial partial download 1";
@@ -114,7 +119,7 @@ pub enum Event<'a> {
     StartingOver(&'a str),
     /// The server is about to send bytes `offset..size`.
     Begin { size: u64, offset: u64 },
-    /// This many bytes of the file are now on disk (resumed part included).
+    /// This many bytes of the file have arrived (resumed part included).
     Progress(u64),
 }
 
@@ -494,18 +499,56 @@ impl Connection {
     }
 
     /// Bytes `offset..size` from the socket to the `.part`.
+    ///
+    /// Two threads: this one receives while a writer thread writes (and
+    /// hashes) the previous chunk, so the copy out of the socket overlaps the
+    /// slower copy into the page cache. [`BUFFERS`] buffers go round between
+    /// them. Whatever arrived is written before this returns, even when the
+    /// connection fails, so the `.part` always holds exactly the bytes received.
     fn receive(
         &mut self,
         file: &mut File,
         part: &Path,
         offset: u64,
         size: u64,
-        mut hasher: Option<&mut Sha256>,
+        hasher: Option<&mut Sha256>,
         events: &mut dyn FnMut(Event),
     ) -> Result<u64, TransferError> {
-        let mut buf = vec![0u8; RECV_CHUNK];
+        let (full_tx, full_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(BUFFERS);
+        let (empty_tx, empty_rx) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
+        for _ in 0..BUFFERS {
+            empty_tx
+                .send(vec![0u8; RECV_CHUNK])
+                .expect("the channel holds BUFFERS buffers");
+        }
+        thread::scope(|scope| {
+            let writer = scope.spawn(move || write_chunks(file, part, hasher, full_rx, empty_tx));
+            let received = self.receive_chunks(part, offset, size, &full_tx, &empty_rx, events);
+            drop(full_tx);
+            let written = writer
+                .join()
+                .unwrap_or_else(|_| Err(TransferError::Local("the writer thread failed".into())));
+            // A local failure explains a stopped reader better than the reverse.
+            written?;
+            received
+        })
+    }
+
+    fn receive_chunks(
+        &mut self,
+        part: &Path,
+        offset: u64,
+        size: u64,
+        full: &mpsc::SyncSender<(Vec<u8>, usize)>,
+        empty: &mpsc::Receiver<Vec<u8>>,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<u64, TransferError> {
         let mut done = offset;
         while done < size {
+            // No buffer back means the writer stopped; it reports why.
+            let Ok(mut buf) = empty.recv() else {
+                return Ok(done - offset);
+            };
             let want = usize::try_from(size - done).map_or(buf.len(), |n| n.min(buf.len()));
             let chunk = buf.get_mut(..want).unwrap_or_default();
             let n = match self.stream.read(chunk) {
@@ -516,7 +559,10 @@ impl Connection {
                     )))
                 }
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    let _ = full.send((buf, 0));
+                    continue;
+                }
                 Err(e) => {
                     return Err(TransferError::Broken(format!(
                         "the connection failed after {done} of {size} bytes ({}); {} is kept: run again to resume",
@@ -525,11 +571,8 @@ impl Connection {
                     )))
                 }
             };
-            let data = chunk.get(..n).unwrap_or_default();
-            file.write_all(data)
-                .map_err(|e| TransferError::local(format!("writing {}", part.display()), &e))?;
-            if let Some(h) = hasher.as_mut() {
-                h.update(data);
+            if full.send((buf, n)).is_err() {
+                return Ok(done - offset);
             }
             done += n as u64;
             events(Event::Progress(done));
@@ -562,6 +605,28 @@ impl Connection {
             sha256::hex(&ours)
         )))
     }
+}
+
+/// The writer thread of [`Connection::receive`]: chunks to the `.part` (and
+/// the hasher), each buffer sent back for the next read.
+fn write_chunks(
+    file: &mut File,
+    part: &Path,
+    mut hasher: Option<&mut Sha256>,
+    full: mpsc::Receiver<(Vec<u8>, usize)>,
+    empty: mpsc::SyncSender<Vec<u8>>,
+) -> Result<(), TransferError> {
+    for (buf, n) in full {
+        let data = buf.get(..n).unwrap_or_default();
+        file.write_all(data)
+            .map_err(|e| TransferError::local(format!("writing {}", part.display()), &e))?;
+        if let Some(h) = hasher.as_mut() {
+            h.update(data);
+        }
+        // The reader may have finished and gone: then the buffer is not needed.
+        let _ = empty.send(buf);
+    }
+    Ok(())
 }
 
 fn download_request(remote: &[u8], offset: u64, identity: Vec<u8>, verify: bool) -> Request {

@@ -123,11 +123,14 @@ impl FileServer {
         // Small replies (an ERROR, a DIGEST after the bytes) must not wait for
         // the peer's delayed ACK.
         stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(hello_timeout(self.config.idle_timeout)))?;
+        let patience = hello_timeout(self.config.idle_timeout);
+        stream.set_read_timeout(Some(patience))?;
 
         // The Python server's single recv(1024).
         let mut first = vec![0u8; TUTORIAL_READ_LEN];
-        let n = read_some(&stream, &mut first)?;
+        let Some(n) = self.first_bytes(&stream, &mut first, addr, patience)? else {
+            return Ok(());
+        };
         if n == 0 {
             self.log
                 .out(format!("{addr} connected and left without a request"));
@@ -147,7 +150,9 @@ impl FileServer {
                 }
                 Detected::Incomplete => {
                     let mut more = [0u8; CLIENT_HELLO_LEN];
-                    let n = read_some(&stream, &mut more)?;
+                    let Some(n) = self.first_bytes(&stream, &mut more, addr, patience)? else {
+                        return Ok(());
+                    };
                     if n == 0 {
                         self.log
                             .out(format!("{addr} left in the middle of its hello"));
@@ -160,6 +165,28 @@ impl FileServer {
         // Whatever came with the hello is already the first frame.
         let leftover = first.split_off(CLIENT_HELLO_LEN);
         self.serve_framed(stream, addr, version, leftover, busy)
+    }
+
+    /// A read of the first bytes; `None` when the client let the hello
+    /// timeout pass (logged here: the accept loop would name the idle timeout).
+    fn first_bytes(
+        &self,
+        stream: &TcpStream,
+        buf: &mut [u8],
+        addr: SocketAddr,
+        patience: Duration,
+    ) -> io::Result<Option<usize>> {
+        match read_some(stream, buf) {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if crate::server::is_timeout(&e) => {
+                self.log.out(format!(
+                    "{addr} sent no request for {} s, disconnected",
+                    patience.as_secs()
+                ));
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// A tutorial client: the bytes of its first read are a file name; answer

@@ -46,7 +46,8 @@ terminal.
 Options:
       --host HOST      server to connect to [default: 127.0.0.1]
       --port N         server port [default: 11500]
-  -o, --output PATH    where to save; with several NAMEs, an existing directory
+  -o, --output PATH    where to save; an existing directory keeps the file's
+                       own name (and must be one with several NAMEs)
       --verify         compare a SHA-256 of the whole file with the server's, and
                        print it the way sha256sum does (`<hex>  <file>`)
       --raw            speak the tutorial's protocol, for the Python

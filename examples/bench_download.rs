@@ -3,8 +3,10 @@
 //! Run with `make bench` (or `cargo build --release --bins --examples &&
 //! target/release/examples/bench_download`). The three take turns, in a
 //! rotating order, for several rounds, so that load from other work on the
-//! machine falls on all of them alike; the table shows the median of each.
-//! Ratios are speeds relative to ours: the target is that ours is at least as
+//! machine falls on all of them alike; the table shows the median and the best
+//! time of each, and the CPU time (user + system, both ends) each used, which
+//! the machine's other load blurs far less than wall time. Ratios are speeds
+//! relative to ours, on the medians: the target is that ours is at least as
 //! fast as the baseline and as `nc`. Peak memory (VmHWM) of both of our
 //! processes is sampled from /proc while they run; the target is 16 MiB each.
 //! `BENCH_DOWNLOAD_ROUNDS` changes the number of rounds (default 7).
@@ -79,7 +81,7 @@ fn main() {
     let (server, port) = start_server(&server_bin, &root);
     let server_pid = server.0.id();
 
-    let mut times: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let mut runs: [Vec<Run>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     let mut client_hwm = 0u64;
     let mut checked = false;
     for round in 0..rounds {
@@ -87,24 +89,24 @@ fn main() {
             let which = (round + k) % 3;
             let out = scratch.0.join(format!("out-{which}"));
             settle();
-            let secs = match which {
+            let run = match which {
                 0 => Some(baseline(&big, &out)),
                 1 if nc => Some(netcat(&big, &out)),
                 1 => None,
                 _ => {
-                    let (secs, hwm) = ours(&client_bin, port, &out);
+                    let (run, hwm) = ours(&client_bin, port, server_pid, &out);
                     client_hwm = client_hwm.max(hwm);
                     if !checked {
                         same_file(&big, &out).expect("our copy differs from the original");
                         checked = true;
                     }
-                    Some(secs)
+                    Some(run)
                 }
             };
-            if let Some(secs) = secs {
+            if let Some(run) = run {
                 let len = fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
                 assert_eq!(len, SIZE, "run {which} saved {len} bytes");
-                times[which].push(secs);
+                runs[which].push(run);
             }
             let _ = fs::remove_file(&out);
         }
@@ -114,25 +116,34 @@ fn main() {
     let server_hwm = vm_hwm_kib(server_pid).unwrap_or(0);
     drop(server);
 
-    let ours_t = median(&times[2]);
-    println!("1 GiB over loopback to a file on disk, median of {rounds} alternating rounds");
+    let tps = ticks_per_second();
+    let stats = |v: &[Run]| -> (f64, f64, f64) {
+        let secs: Vec<f64> = v.iter().map(|r| r.secs).collect();
+        let cpu: Vec<f64> = v.iter().map(|r| r.ticks as f64 / tps).collect();
+        (median(&secs), best(&secs), median(&cpu))
+    };
+    let ours_s = stats(&runs[2]);
+    println!("1 GiB over loopback to a file on disk, {rounds} alternating rounds");
     println!("command: target/release/examples/bench_download   (make bench)");
     println!();
     println!(
-        "{:<34} {:>9} {:>9} {:>12}  result",
-        "", "time", "MiB/s", "ours / it"
+        "{:<34} {:>8} {:>8} {:>7} {:>8}  {:>9}  result (on the median)",
+        "", "median", "best", "MiB/s", "CPU s", "ours/it"
     );
-    row("download_client + download_server", ours_t, None);
-    let base_t = median(&times[0]);
+    row("download_client + download_server", ours_s, None);
+    let base_s = stats(&runs[0]);
     row(
         "std io::copy pair (baseline)",
-        base_t,
-        Some(base_t / ours_t),
+        base_s,
+        Some(base_s.0 / ours_s.0),
     );
     if nc {
-        let nc_t = median(&times[1]);
-        row("nc -N -l / nc -d", nc_t, Some(nc_t / ours_t));
+        let nc_s = stats(&runs[1]);
+        row("nc -N -l | nc -d", nc_s, Some(nc_s.0 / ours_s.0));
     }
+    println!(
+        "(ours/it: its median time over ours; CPU s: user + system time of both ends, median)"
+    );
     println!();
     for (name, kib) in [
         ("download_server", server_hwm),
@@ -145,10 +156,11 @@ fn main() {
         );
     }
     println!();
-    println!("all times (s): ours {:?}", rounded(&times[2]));
-    println!("               std  {:?}", rounded(&times[0]));
+    let all = |v: &[Run]| rounded(&v.iter().map(|r| r.secs).collect::<Vec<_>>());
+    println!("all times (s): ours {:?}", all(&runs[2]));
+    println!("               std  {:?}", all(&runs[0]));
     if nc {
-        println!("               nc   {:?}", rounded(&times[1]));
+        println!("               nc   {:?}", all(&runs[1]));
     }
 }
 
@@ -158,15 +170,12 @@ fn settle() {
     let _ = Command::new("sync").status();
 }
 
-fn row(name: &str, secs: f64, ratio: Option<f64>) {
-    let speed = SIZE as f64 / MIB / secs;
+fn row(name: &str, (median, best, cpu): (f64, f64, f64), ratio: Option<f64>) {
+    let speed = SIZE as f64 / MIB / median;
+    let head = format!("{name:<34} {median:>7.3}s {best:>7.3}s {speed:>7.0} {cpu:>7.2}s");
     match ratio {
-        None => println!("{name:<34} {secs:>8.3}s {speed:>9.0} {:>12}", ""),
-        Some(r) => println!(
-            "{name:<34} {secs:>8.3}s {speed:>9.0} {:>11.2}x  {}",
-            r,
-            verdict(r >= 1.0, "target >= 1.0x")
-        ),
+        None => println!("{head}"),
+        Some(r) => println!("{head}  {r:>8.2}x  {}", verdict(r >= 1.0, "target >= 1.0x")),
     }
 }
 
@@ -176,6 +185,10 @@ fn verdict(ok: bool, target: &str) -> String {
 
 fn rounded(v: &[f64]) -> Vec<f64> {
     v.iter().map(|t| (t * 1000.0).round() / 1000.0).collect()
+}
+
+fn best(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::INFINITY, f64::min)
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -249,41 +262,112 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn ours(client: &Path, port: u16, out: &Path) -> (f64, u64) {
+/// Watches a process from /proc until told to stop: its peak memory, and the
+/// CPU time it had used when last seen (a process that has exited cannot be
+/// asked, so this is a few milliseconds short at most).
+struct Sampler {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    hwm: Arc<AtomicU64>,
+    ticks: Arc<AtomicU64>,
+    thread: thread::JoinHandle<()>,
+}
+
+impl Sampler {
+    fn watch(pid: u32) -> Sampler {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let hwm = Arc::new(AtomicU64::new(0));
+        let ticks = Arc::new(AtomicU64::new(0));
+        let thread = {
+            let (stop, hwm, ticks) = (Arc::clone(&stop), Arc::clone(&hwm), Arc::clone(&ticks));
+            thread::spawn(move || {
+                while !stop.load(Ordering::Acquire) {
+                    if let Some(kib) = vm_hwm_kib(pid) {
+                        hwm.fetch_max(kib, Ordering::AcqRel);
+                    }
+                    if let Some(t) = cpu_ticks(&pid.to_string()) {
+                        ticks.fetch_max(t, Ordering::AcqRel);
+                    }
+                    thread::sleep(Duration::from_millis(5));
+                }
+            })
+        };
+        Sampler {
+            stop,
+            hwm,
+            ticks,
+            thread,
+        }
+    }
+
+    /// (peak KiB, CPU ticks)
+    fn finish(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Release);
+        let _ = self.thread.join();
+        (
+            self.hwm.load(Ordering::Acquire),
+            self.ticks.load(Ordering::Acquire),
+        )
+    }
+}
+
+/// User + system CPU time of a process (`"self"` or a pid), in clock ticks.
+fn cpu_ticks(pid: &str) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(") ")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// Clock ticks per second, as `getconf CLK_TCK` says (100 on Linux).
+fn ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// A timed run: wall seconds and CPU ticks of everything that took part.
+struct Run {
+    secs: f64,
+    ticks: u64,
+}
+
+fn ours(client: &Path, port: u16, server_pid: u32, out: &Path) -> (Run, u64) {
+    let server_before = cpu_ticks(&server_pid.to_string()).unwrap_or(0);
     let started = Instant::now();
-    let child = Command::new(client)
+    let mut child = Command::new(client)
         .args(["--port", &port.to_string(), "-o"])
         .arg(out)
         .arg("big.bin")
         .stdout(Stdio::null())
         .spawn()
         .expect("start download_client");
-    let pid = child.id();
-    let peak = Arc::new(AtomicU64::new(0));
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let sampler = {
-        let (peak, done) = (Arc::clone(&peak), Arc::clone(&done));
-        thread::spawn(move || {
-            while !done.load(Ordering::Acquire) {
-                if let Some(kib) = vm_hwm_kib(pid) {
-                    peak.fetch_max(kib, Ordering::AcqRel);
-                }
-                thread::sleep(Duration::from_millis(5));
-            }
-        })
-    };
-    let mut child = child;
+    let sampler = Sampler::watch(child.id());
     let status = child.wait().expect("wait for download_client");
     let secs = started.elapsed().as_secs_f64();
-    done.store(true, Ordering::Release);
-    let _ = sampler.join();
+    let (hwm, client_ticks) = sampler.finish();
     assert!(status.success(), "download_client failed: {status}");
-    (secs, peak.load(Ordering::Acquire))
+    let server_ticks = cpu_ticks(&server_pid.to_string())
+        .unwrap_or(0)
+        .saturating_sub(server_before);
+    (
+        Run {
+            secs,
+            ticks: client_ticks + server_ticks,
+        },
+        hwm,
+    )
 }
 
 /// The simplest correct std program: `io::copy` File -> TcpStream on one
-/// side, TcpStream -> File on the other.
-fn baseline(big: &Path, out: &Path) -> f64 {
+/// side, TcpStream -> File on the other, as two threads of this process.
+fn baseline(big: &Path, out: &Path) -> Run {
+    let before = cpu_ticks("self").unwrap_or(0);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("address");
     let src = big.to_path_buf();
@@ -299,7 +383,10 @@ fn baseline(big: &Path, out: &Path) -> f64 {
     drop(file);
     let secs = started.elapsed().as_secs_f64();
     server.join().expect("baseline server");
-    secs
+    Run {
+        secs,
+        ticks: cpu_ticks("self").unwrap_or(0).saturating_sub(before),
+    }
 }
 
 fn nc_available() -> bool {
@@ -312,7 +399,7 @@ fn nc_available() -> bool {
 }
 
 /// `nc -N -l` serving the file, `nc -d` saving it.
-fn netcat(big: &Path, out: &Path) -> f64 {
+fn netcat(big: &Path, out: &Path) -> Run {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("find a free port")
@@ -325,17 +412,25 @@ fn netcat(big: &Path, out: &Path) -> f64 {
             .spawn()
             .expect("start nc -l"),
     );
+    let server_sampler = Sampler::watch(server.0.id());
     wait_listening(port);
     let started = Instant::now();
-    let status = Command::new("nc")
+    let mut client = Command::new("nc")
         .args(["-d", "127.0.0.1", &port.to_string()])
         .stdout(File::create(out).expect("create"))
-        .status()
+        .spawn()
         .expect("run nc");
+    let sampler = Sampler::watch(client.id());
+    let status = client.wait().expect("wait for nc");
     let secs = started.elapsed().as_secs_f64();
+    let (_, client_ticks) = sampler.finish();
     assert!(status.success(), "nc failed: {status}");
     drop(server);
-    secs
+    let (_, server_ticks) = server_sampler.finish();
+    Run {
+        secs,
+        ticks: client_ticks + server_ticks,
+    }
 }
 
 /// nc prints nothing when it listens: watch /proc/net/tcp for the port.

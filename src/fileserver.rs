@@ -123,7 +123,7 @@ impl FileServer {
         let busy = count > self.config.max_clients;
         // Small replies (an ERROR, a DIGEST after the bytes) must not wait for
         // the peer's delayed ACK.
-        stream.set_nodelay(true)?;
+        let _ = stream.set_nodelay(true);
         let patience = hello_timeout(self.config.idle_timeout);
         stream.set_read_timeout(Some(patience))?;
 
@@ -218,7 +218,7 @@ impl FileServer {
             Ok((mut file, meta)) => {
                 let size = meta.len();
                 // The bulk goes in full segments; the close pushes out the tail.
-                stream.set_nodelay(false)?;
+                let _ = stream.set_nodelay(false);
                 match send_file(&mut file, 0, size, stream) {
                     Ok(sent) if sent == size => Outcome::ok("ok", sent),
                     Ok(sent) => Outcome::ok("the file shrank while it was sent", sent),
@@ -423,13 +423,13 @@ impl FileServer {
         // Full segments for the bulk (measured: about 15% less system time
         // than with NODELAY); back on afterwards, which also pushes out the
         // tail at once, so a DIGEST or the next reply never waits for an ACK.
-        stream.set_nodelay(false)?;
+        let _ = stream.set_nodelay(false);
         let sent = if want_sha256 {
             send_hashed(&mut file, offset, size, stream)
         } else {
             send_file(&mut file, offset, size, stream).map(|sent| (sent, None))
         };
-        stream.set_nodelay(true)?;
+        let _ = stream.set_nodelay(true);
         let resumed = if offset > 0 {
             format!(" (resumed at byte {offset})")
         } else {

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod encoding;
+pub mod fileserver;
 pub mod glob;
 pub mod input;
 pub mod log;
@@ -11,4 +12,5 @@ pub mod protocol;
 pub mod root;
 pub mod server;
 pub mod sha256;
+pub mod transfer;
 pub mod udp;

@@ -453,7 +453,9 @@ impl Meta {
     }
 }
 
-fn system_time_ns(t: std::time::SystemTime) -> i64 {
+/// A time as nanoseconds since 1970-01-01 UTC, the `mtime` field of STAT
+/// replies and listing entries (negative before 1970).
+pub fn system_time_ns(t: std::time::SystemTime) -> i64 {
     // Saturate: a timestamp beyond the year 2262 is not worth an error.
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),

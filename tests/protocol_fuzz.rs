@@ -2,9 +2,15 @@
 //!
 //! Std only, with a seeded SplitMix64. Every run prints its seed; replay a
 //! failure with `PROTOCOL_FUZZ_SEED=<seed> cargo test --test protocol_fuzz`.
-//! `PROTOCOL_FUZZ_CASES` changes the number of cases per direction.
+//! `PROTOCOL_FUZZ_CASES` changes the number of cases per direction. The same
+//! generator then sends 1,000 frames to a live `download_server`, which must
+//! answer or close every one and still serve a normal download afterwards.
+
+mod common;
 
 use std::collections::BTreeMap;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -540,4 +546,75 @@ fn random_and_mutated_requests_never_panic_and_round_trip() {
 #[test]
 fn random_and_mutated_responses_never_panic_and_round_trip() {
     run(false, DEFAULT_REQUEST_CASES / 2);
+}
+
+/// Frames sent to the live server, one connection each.
+const LIVE_CASES: usize = 1_000;
+
+#[test]
+fn a_live_server_survives_random_frames_and_still_serves() {
+    use common::{command, describe, Spawn, TempDir, TIMEOUT};
+    let seed = seed();
+    eprintln!(
+        "live fuzz: seed {seed} ({LIVE_CASES} frames); replay with PROTOCOL_FUZZ_SEED={seed}"
+    );
+    let tmp = TempDir::new("fuzz-live");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    std::fs::create_dir_all(root.join("a")).unwrap();
+    std::fs::create_dir_all(&cwd).unwrap();
+    let mut rng = Rng(seed ^ 0x11fe);
+    let data = rng.bytes(1 << 20);
+    std::fs::write(root.join("b"), &data).unwrap();
+    let srv = Spawn::new("download_server")
+        .args(["--port", "0", "--idle-timeout", "5", "--root"])
+        .args([&root])
+        .server();
+    let addr = srv.connect_addr();
+    let hello = socket_tutorial::protocol::ClientHello::default().encode();
+    let gen = |rng: &mut Rng| {
+        random_request(rng)
+            .encode()
+            .unwrap_or_else(|e| panic!("seed {seed}: generator made an invalid frame: {e}"))
+    };
+    let mut previous = gen(&mut rng);
+    let mut answered = 0usize;
+    for case in 0..LIVE_CASES {
+        let valid = gen(&mut rng);
+        let (input, what) = mutate(&mut rng, &valid, true, &previous);
+        let mut s = TcpStream::connect(addr)
+            .unwrap_or_else(|e| panic!("seed {seed} case {case}: the server is gone: {e}"));
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        // Mostly after a proper hello; sometimes bare, as a tutorial client would.
+        let mut sent = Vec::new();
+        if rng.percent(90) {
+            sent.extend_from_slice(&hello);
+        }
+        sent.extend_from_slice(&input);
+        // The server may close before reading everything: that is allowed.
+        let _ = s.write_all(&sent);
+        let _ = s.shutdown(Shutdown::Write);
+        let mut reply = Vec::new();
+        match s.read_to_end(&mut reply) {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+            Err(e) => panic!(
+                "seed {seed} case {case} ({what}): the server neither answered nor closed: {e}\n{}\n{}",
+                hex(&sent),
+                srv.transcript()
+            ),
+        }
+        answered += usize::from(!reply.is_empty());
+        previous = valid;
+    }
+    eprintln!("live fuzz: {answered} of {LIVE_CASES} connections got an answer");
+    let out = command("download_client")
+        .args(["--port", &srv.port(), "--verify", "b"])
+        .current_dir(&cwd)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "seed {seed}: {}", describe(&out));
+    assert!(
+        std::fs::read(cwd.join("copy-b")).unwrap() == data,
+        "seed {seed}: copy differs"
+    );
 }

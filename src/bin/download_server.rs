@@ -1,0 +1,158 @@
+//! download_server: the tutorial's `download_server.py`, step by step.
+//!
+//! Differences from the Python, and why: the Python opens any path a client
+//! names (`../`, `/etc/passwd`); here every name is confined to `--root` by
+//! the `root` module, and refused otherwise. The Python reads the whole file
+//! into memory and sends it with one `send`; here it is streamed with
+//! `io::copy` (the kernel's `sendfile` on Linux), in constant memory, for files
+//! of any size. The Python says nothing about a missing file; framed clients
+//! get an error with a code and a message, and can resume and verify. The
+//! unmodified tutorial client still works: the server recognises its bare
+//! file name and answers as the Python did. Each client has its own thread,
+//! a silent one is dropped after `--idle-timeout`, and it listens on
+//! 127.0.0.1 unless told otherwise, because it hands out files.
+
+use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
+use socket_tutorial::encoding::Encoding;
+use socket_tutorial::fileserver::{Config as ServeConfig, FileServer};
+use socket_tutorial::log::Log;
+use socket_tutorial::root::Root;
+use socket_tutorial::server::{Options, Server};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+const PROGRAM: Program = Program {
+    name: "download_server",
+    help: "\
+download_server: serves the files of one directory to download_client (the tutorial's download_server.py)
+
+Usage: download_server [OPTIONS]
+
+Clients name a file relative to --root; the server sends it whole, of any
+size, or an error: not found, is a directory, permission denied, outside
+the served root, bad request, busy. Names that leave the root (`../x`,
+`/etc/passwd`, links pointing outside) are refused and nothing outside the
+root is ever opened. Framed clients (download_client) can resume an
+interrupted download and verify it with SHA-256; the tutorial's own
+download_client.py still works: it gets the raw bytes, and nothing for a
+missing file, exactly as from the Python server. The server never writes:
+upload, mkdir, rename and remove requests are answered `read-only`.
+
+Every request is logged on stdout: client, path, result, bytes, time.
+
+Options:
+      --root DIR           directory to serve [default: the current directory]
+      --bind ADDR          address to listen on [default: 127.0.0.1, this machine only];
+                           --bind 0.0.0.0 exposes the files to the network
+      --port N             port to listen on; 0 picks a free one [default: 11500]
+      --encoding ENC       how tutorial clients encode file names: utf-8 or gbk
+                           (the Python client sends gbk) [default: utf-8]
+      --max-clients N      clients served at once; past it a newcomer is told `busy` [default: 1000]
+      --idle-timeout SECS  disconnect a client silent this long; 0 = never [default: 60]
+  -h, --help               print this help
+  -V, --version            print the version
+
+The first line on stdout is `listening on IP:PORT`, with the port actually bound.
+The protocol is described in docs/PROTOCOL.md.
+",
+};
+
+struct Config {
+    server: Options,
+    root: PathBuf,
+    encoding: Encoding,
+}
+
+impl Config {
+    fn parse(parser: &mut Parser) -> Result<Config, Error> {
+        let mut config = Config {
+            server: Options {
+                bind: "127.0.0.1".into(),
+                port: 11500,
+                max_clients: 1000,
+                idle_timeout: Some(Duration::from_secs(60)),
+            },
+            root: PathBuf::from("."),
+            encoding: Encoding::Utf8,
+        };
+        while let Some(arg) = parser.next()? {
+            match arg {
+                Arg::Long(ref name) if name == "root" => config.root = parser.value()?.into(),
+                Arg::Long(ref name) if name == "encoding" => {
+                    config.encoding = parser.parse("utf-8 or gbk")?
+                }
+                arg => {
+                    if !config.server.parse_arg(&arg, parser)? {
+                        return Err(cli::unexpected(arg));
+                    }
+                }
+            }
+        }
+        Ok(config)
+    }
+}
+
+fn main() -> ExitCode {
+    cli::main(&PROGRAM, |parser| {
+        let config = Config::parse(parser)?;
+        let log = Log::stdio();
+        let root = Root::open(&config.root)
+            .map_err(|e| Error::io(format!("cannot serve {}", config.root.display()), &e))?;
+        // 1. Create the socket, bind and listen (one call in Rust).
+        let listener = config.server.listen(&log)?;
+        announce(&log, &listener, &root);
+        let files = Arc::new(FileServer::new(
+            root,
+            ServeConfig {
+                encoding: config.encoding,
+                max_clients: config.server.max_clients,
+                idle_timeout: config.server.idle_timeout,
+            },
+            log.clone(),
+        ));
+        // The accept loop lets a few more in than --max-clients, so that
+        // FileServer can tell them `busy` in their own protocol; beyond those
+        // it closes without a word, which a tutorial client also expects.
+        let mut accept = config.server.clone();
+        accept.max_clients = FileServer::accept_limit(config.server.max_clients);
+        // 2. Accept clients forever; 3-5. each one is served by `send_file_client`.
+        Server::new(listener, &accept, &log)
+            .busy_reply(b"")
+            .run(move |stream, addr| send_file_client(&files, stream, addr))
+    })
+}
+
+/// The Python's `send_file_client`: read the request, send the file, close.
+fn send_file_client(
+    files: &FileServer,
+    stream: std::net::TcpStream,
+    addr: std::net::SocketAddr,
+) -> std::io::Result<()> {
+    // 3. Receive the file name (or a framed client's requests); 4. open it
+    // inside the root and send it; 5. the connection closes on return.
+    files.serve(stream, addr)
+}
+
+/// What is served, and a warning when it is reachable from other machines.
+/// On stdout, after `listening on`: scripts that wait for that first line
+/// must not meet a warning on stderr first.
+fn announce(log: &Log, listener: &std::net::TcpListener, root: &Root) {
+    log.out(format!("serving {} (read-only)", root.path().display()));
+    if let Ok(addr) = listener.local_addr() {
+        if !addr.ip().is_loopback() {
+            log.out(format!(
+                "warning: bound to {}: every file under {} can be downloaded by anyone who can reach this machine",
+                addr.ip(),
+                root.path().display()
+            ));
+        }
+    }
+    if !root.fd_anchored() {
+        log.out(
+            "warning: /proc is not usable: paths are checked by name, see docs/ROOT.md (What remains)",
+        );
+    }
+    log.flush();
+}

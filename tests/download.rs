@@ -1,0 +1,1073 @@
+//! download_server and download_client over loopback: sizes, errors, hostile names, resume, tutorial and Python peers, hostile and idle connections.
+
+mod common;
+
+use common::{command, describe, have_python, Running, Spawn, TempDir, TIMEOUT};
+use socket_tutorial::protocol::{
+    ClientHello, ErrorCode, ErrorReply, Kind, Request, Response, ServerHello,
+};
+use socket_tutorial::sha256::{self, Sha256};
+use std::fs::{self, File, FileTimes};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const MIB: u64 = 1024 * 1024;
+
+fn server(root: &Path, extra: &[&str]) -> Running {
+    Spawn::new("download_server")
+        .args(["--port", "0", "--root"])
+        .args([root])
+        .args(extra)
+        .server()
+}
+
+/// Deterministic, non-repeating bytes (a stream of SplitMix64 values).
+fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Compare two files by streaming both, never holding either whole.
+fn same_contents(a: &Path, b: &Path) -> Result<(), String> {
+    let (mut fa, mut fb) = (File::open(a).unwrap(), File::open(b).unwrap());
+    let (la, lb) = (fa.metadata().unwrap().len(), fb.metadata().unwrap().len());
+    if la != lb {
+        return Err(format!(
+            "{} has {la} bytes, {} has {lb}",
+            a.display(),
+            b.display()
+        ));
+    }
+    let (mut ba, mut bb) = (vec![0u8; MIB as usize], vec![0u8; MIB as usize]);
+    let mut at = 0u64;
+    loop {
+        let n = fa.read(&mut ba).unwrap();
+        if n == 0 {
+            return Ok(());
+        }
+        fb.read_exact(&mut bb[..n]).unwrap();
+        if ba[..n] != bb[..n] {
+            let i = ba[..n]
+                .iter()
+                .zip(&bb[..n])
+                .position(|(x, y)| x != y)
+                .unwrap();
+            return Err(format!("first difference at byte {}", at + i as u64));
+        }
+        at += n as u64;
+    }
+}
+
+/// download_client against `srv`, run in `cwd`, with `args` after `--port`.
+fn client(srv: &Running, cwd: &Path, args: &[&str]) -> std::process::Output {
+    command("download_client")
+        .args(["--port", &srv.port()])
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+/// Waits until the process has printed a line containing each needle, in any order.
+fn wait_for_all(process: &mut Running, needles: &[&str]) {
+    let mut missing: Vec<&str> = needles.to_vec();
+    while !missing.is_empty() {
+        let line = process
+            .next_line()
+            .unwrap_or_else(|| panic!("never printed {missing:?}\n{}", process.transcript()));
+        missing.retain(|n| !line.text().contains(n));
+    }
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A framed connection after the hellos.
+fn framed(addr: SocketAddr) -> (TcpStream, ServerHello) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    ClientHello::default().write_to(&mut s).unwrap();
+    let hello = ServerHello::read_from(&mut s)
+        .unwrap()
+        .expect("a server hello");
+    (s, hello)
+}
+
+fn response(s: &mut TcpStream) -> Response {
+    Response::read_from(s).unwrap().expect("a response frame")
+}
+
+fn download_frame(path: &[u8], offset: u64, identity: &[u8], sha: bool) -> Vec<u8> {
+    // Built by hand so that over-long paths can be sent too.
+    let mut body = vec![0x02, u8::from(sha)];
+    body.extend_from_slice(&offset.to_be_bytes());
+    body.push(identity.len() as u8);
+    body.extend_from_slice(identity);
+    body.extend_from_slice(&(path.len() as u16).to_be_bytes());
+    body.extend_from_slice(path);
+    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+    frame.extend(body);
+    frame
+}
+
+fn expect_error(resp: Response, what: &str) -> ErrorReply {
+    match resp {
+        Response::Error(e) => e,
+        other => panic!("{what}: expected an ERROR, got {other:?}"),
+    }
+}
+
+/// Read everything until the peer closes; a reset counts as the end.
+fn read_all(s: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return got,
+            Err(e) => panic!("reading until close: {e} (after {} bytes)", got.len()),
+        }
+    }
+}
+
+/// What the tutorial client does: send the name's bytes, read until close.
+fn tutorial_request(addr: SocketAddr, name: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    s.write_all(name).unwrap();
+    read_all(&mut s)
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_size_arrives_byte_identical() {
+    let tmp = TempDir::new("dl-sizes");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    let sizes = [0usize, 1, 6001, 10 * MIB as usize];
+    for (i, size) in sizes.iter().enumerate() {
+        fs::write(root.join(format!("f{size}.bin")), pattern(i as u64, *size)).unwrap();
+    }
+    let mut srv = server(&root, &[]);
+    let names: Vec<String> = sizes.iter().map(|s| format!("f{s}.bin")).collect();
+    let names_ref: Vec<&str> = names.iter().map(String::as_str).collect();
+    let out = client(&srv, &cwd, &names_ref);
+    assert!(out.status.success(), "{}", describe(&out));
+    for name in &names {
+        same_contents(&root.join(name), &cwd.join(format!("copy-{name}")))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    // Nothing but the copies is left behind.
+    let expected: Vec<String> = {
+        let mut v: Vec<String> = names.iter().map(|n| format!("copy-{n}")).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(files_in(&cwd), expected);
+    srv.wait_for("download \"f10485760.bin\" -> ok, 10485760 bytes");
+}
+
+#[test]
+fn a_one_gib_file_arrives_byte_identical() {
+    let tmp = TempDir::new("dl-gib");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    // Sparse, with distinct data at unaligned places all along it, so a lost,
+    // repeated or misplaced chunk anywhere shows.
+    let big = root.join("big.bin");
+    let f = File::create(&big).unwrap();
+    f.set_len(1 << 30).unwrap();
+    for k in 0..32u64 {
+        let at = k * 32 * MIB + k * 4099;
+        std::os::unix::fs::FileExt::write_all_at(&f, &pattern(k, 5000), at).unwrap();
+    }
+    std::os::unix::fs::FileExt::write_all_at(&f, &pattern(99, 4096), (1 << 30) - 4096).unwrap();
+    drop(f);
+    let srv = server(&root, &[]);
+    let started = Instant::now();
+    let out = client(&srv, &cwd, &["big.bin"]);
+    let took = started.elapsed();
+    assert!(out.status.success(), "{}", describe(&out));
+    same_contents(&big, &cwd.join("copy-big.bin")).unwrap();
+    eprintln!("1 GiB over loopback took {took:?} (this build's binaries)");
+}
+
+#[test]
+fn missing_directory_and_unreadable_are_clear_errors_with_nothing_left() {
+    let tmp = TempDir::new("dl-errors");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(root.join("sub")).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    let _socket = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
+    fs::write(root.join("locked.txt"), b"secret").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(root.join("locked.txt"), fs::Permissions::from_mode(0o000)).unwrap();
+    let unreadable_for_us = File::open(root.join("locked.txt")).is_err();
+    let srv = server(&root, &[]);
+    let mut cases = vec![
+        ("nope.txt", "not found: \"nope.txt\""),
+        ("sub", "is a directory: \"sub\""),
+        ("sock", "permission denied: \"sock\" (not a regular file)"),
+    ];
+    if unreadable_for_us {
+        cases.push(("locked.txt", "permission denied: \"locked.txt\""));
+    } else {
+        eprintln!("running as root: mode 000 does not stop reads, so the socket file stands in for an unreadable file");
+    }
+    for (name, message) in cases {
+        let out = client(&srv, &cwd, &[name]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", describe(&out));
+        assert_eq!(
+            stderr_of(&out).lines().collect::<Vec<_>>(),
+            vec![format!("download_client: error: {message}").as_str()],
+            "{name}"
+        );
+        assert!(
+            files_in(&cwd).is_empty(),
+            "{name}: left {:?}",
+            files_in(&cwd)
+        );
+    }
+}
+
+#[test]
+fn several_names_one_failure_each_named_and_the_rest_saved() {
+    let tmp = TempDir::new("dl-several");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(root.join("docs")).unwrap();
+    fs::create_dir_all(cwd.join("out")).unwrap();
+    fs::write(root.join("a.txt"), b"aaa").unwrap();
+    fs::write(root.join("docs/b.txt"), b"bbb").unwrap();
+    let srv = server(&root, &[]);
+    let out = client(&srv, &cwd, &["a.txt", "nope.txt", "docs/b.txt", "../x"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("download_client: error: not found: \"nope.txt\"\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains("download_client: error: outside the served root: \"../x\""),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("download_client: error: 2 of 4 files failed\n"),
+        "{err}"
+    );
+    assert_eq!(fs::read(cwd.join("copy-a.txt")).unwrap(), b"aaa");
+    assert_eq!(fs::read(cwd.join("copy-b.txt")).unwrap(), b"bbb");
+
+    // -o DIR puts files there under their own names; -o FILE with several names is refused.
+    let out = client(&srv, &cwd, &["-o", "out", "a.txt", "docs/b.txt"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(files_in(&cwd.join("out")), vec!["a.txt", "b.txt"]);
+    let out = client(&srv, &cwd, &["-o", "single", "a.txt", "docs/b.txt"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        stderr_of(&out).contains("-o must be an existing directory"),
+        "{}",
+        describe(&out)
+    );
+    let out = client(&srv, &cwd, &["-o", "single.txt", "a.txt"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(fs::read(cwd.join("single.txt")).unwrap(), b"aaa");
+
+    // With no NAME, it asks like the Python's input("file_name:").
+    let out = command("download_client")
+        .args(["--port", &srv.port()])
+        .write_stdin("docs/b.txt\n")
+        .current_dir(cwd.join("out"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(fs::read(cwd.join("out/copy-b.txt")).unwrap(), b"bbb");
+}
+
+#[test]
+fn verify_prints_the_digest_like_sha256sum() {
+    let tmp = TempDir::new("dl-verify");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    let data = pattern(7, 3 * MIB as usize + 17);
+    fs::write(root.join("v.bin"), &data).unwrap();
+    fs::write(root.join("empty"), b"").unwrap();
+    let mut srv = server(&root, &[]);
+    let out = client(&srv, &cwd, &["--verify", "v.bin", "empty"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let expected = format!(
+        "{}  copy-v.bin\n{}  copy-empty\n",
+        sha256::hex(&Sha256::digest(&data)),
+        sha256::hex(&Sha256::digest(b""))
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+    if let Ok(sum) = std::process::Command::new("sha256sum")
+        .args(["copy-v.bin", "copy-empty"])
+        .current_dir(&cwd)
+        .output()
+    {
+        assert_eq!(
+            String::from_utf8_lossy(&sum.stdout),
+            expected,
+            "sha256sum agrees"
+        );
+    } else {
+        eprintln!("sha256sum not found: compared with the library's SHA-256 only");
+    }
+    srv.wait_for("download \"v.bin\" -> ok, with sha256");
+}
+
+/// Builds the served tree for the hostile-name tests: `root/` with files and
+/// links of every kind, and `secret.txt` outside it.
+struct Hostile {
+    tmp: TempDir,
+}
+
+impl Hostile {
+    fn new() -> Hostile {
+        use std::os::unix::fs::symlink;
+        let tmp = TempDir::new("dl-hostile");
+        let root = tmp.join("root");
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::write(tmp.join("secret.txt"), b"SENTINEL-OUTSIDE-THE-ROOT").unwrap();
+        fs::write(root.join("notes.txt"), b"hello notes\n").unwrap();
+        symlink("/", root.join("to_root")).unwrap();
+        symlink("../secret.txt", root.join("up")).unwrap();
+        symlink("chain2", root.join("chain1")).unwrap();
+        symlink("sub/chain3", root.join("chain2")).unwrap();
+        symlink("../../secret.txt", root.join("sub/chain3")).unwrap();
+        symlink("loop2", root.join("loop1")).unwrap();
+        symlink("loop1", root.join("loop2")).unwrap();
+        symlink("..", root.join("dotdot")).unwrap();
+        symlink(root.join("notes.txt"), root.join("abs_inside")).unwrap();
+        symlink("notes.txt", root.join("inside")).unwrap();
+        Hostile { tmp }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.tmp.join("root")
+    }
+
+    fn secret(&self) -> PathBuf {
+        self.tmp.join("secret.txt")
+    }
+
+    /// Each name and the error it must get in a framed request.
+    fn names(&self) -> Vec<(Vec<u8>, ErrorCode)> {
+        use ErrorCode::*;
+        let secret_abs = self.secret().to_string_lossy().into_owned();
+        let mut v: Vec<(Vec<u8>, ErrorCode)> = vec![
+            (b"/etc/passwd".to_vec(), OutsideRoot),
+            (b"/".to_vec(), OutsideRoot),
+            (b"//x".to_vec(), OutsideRoot),
+            (secret_abs.into_bytes(), OutsideRoot),
+            (b"../secret.txt".to_vec(), OutsideRoot),
+            (b"a/../../secret.txt".to_vec(), OutsideRoot),
+            (b"sub/../../secret.txt".to_vec(), OutsideRoot),
+            (b"..\\secret.txt".to_vec(), BadRequest),
+            (b"C:\\x".to_vec(), BadRequest),
+            (b"c:/x".to_vec(), BadRequest),
+            (b"\\\\host\\share".to_vec(), BadRequest),
+            (b"notes.txt\0.png".to_vec(), BadRequest),
+            (b"notes\n.txt".to_vec(), BadRequest),
+            (b"\x1b[31mred".to_vec(), BadRequest),
+            (b"tab\there".to_vec(), BadRequest),
+            (b"%2e%2e/secret.txt".to_vec(), NotFound),
+            (b"%2e%2e%2fsecret.txt".to_vec(), NotFound),
+            (b"\xff\xfe".to_vec(), BadRequest),
+            (b"\xc0\xaf".to_vec(), BadRequest),
+            (vec![b'x'; 5000], TooLarge),
+            (b"a/".repeat(10_000), TooLarge),
+            (b"a/".repeat(2000), BadRequest),
+            (vec![b'y'; 256], BadRequest),
+            (b"NUL".to_vec(), BadRequest),
+            (b"COM1".to_vec(), BadRequest),
+            (b"sub/con.txt".to_vec(), BadRequest),
+            (b"to_root".to_vec(), OutsideRoot),
+            (b"to_root/etc/passwd".to_vec(), OutsideRoot),
+            (b"up".to_vec(), OutsideRoot),
+            (b"up/".to_vec(), OutsideRoot),
+            (b"chain1".to_vec(), OutsideRoot),
+            (b"loop1".to_vec(), OutsideRoot),
+            (b"dotdot/secret.txt".to_vec(), OutsideRoot),
+            (b"abs_inside".to_vec(), OutsideRoot),
+            (b"".to_vec(), BadRequest),
+        ];
+        v.push((b"dotdot/root/notes.txt".to_vec(), OutsideRoot));
+        v
+    }
+}
+
+/// Set the sentinel's access time far in the past (before its mtime): any
+/// read of it then updates it, even under `relatime`.
+fn age_atime(path: &Path) -> SystemTime {
+    let old = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_times(FileTimes::new().set_accessed(old))
+        .unwrap();
+    fs::metadata(path).unwrap().accessed().unwrap()
+}
+
+#[test]
+fn hostile_names_are_refused_and_nothing_outside_is_read() {
+    let h = Hostile::new();
+    let names = h.names();
+    assert!(names.len() >= 30);
+    // Does this file system record reads at all? Find out on a file of our own.
+    let control = h.tmp.join("control.txt");
+    fs::write(&control, b"control").unwrap();
+    let control_before = age_atime(&control);
+    fs::read(&control).unwrap();
+    let atime_works = fs::metadata(&control).unwrap().accessed().unwrap() != control_before;
+    let secret_before = age_atime(&h.secret());
+
+    let mut srv = server(&h.root(), &[]);
+    let addr = srv.connect_addr();
+    for (name, code) in &names {
+        let shown = String::from_utf8_lossy(&name[..name.len().min(40)]).into_owned();
+        let (mut s, _) = framed(addr);
+        s.write_all(&download_frame(name, 0, &[], false)).unwrap();
+        let err = expect_error(response(&mut s), &shown);
+        assert_eq!(err.code, *code, "{shown:?}: {err:?}");
+        assert!(
+            !err.message.chars().any(char::is_control),
+            "{shown:?}: {err:?}"
+        );
+        if err.closing {
+            assert_eq!(err.code, ErrorCode::TooLarge, "{shown:?}");
+            assert!(read_all(&mut s).is_empty());
+        } else {
+            // The connection is still good for an honest request.
+            s.write_all(&download_frame(b"inside", 0, &[], false))
+                .unwrap();
+            assert!(
+                matches!(response(&mut s), Response::File { size: 12, .. }),
+                "{shown:?}"
+            );
+            let mut body = [0u8; 12];
+            s.read_exact(&mut body).unwrap();
+            assert_eq!(&body, b"hello notes\n");
+        }
+        // The tutorial way: the same name, bare. Never a byte back. (An empty
+        // name cannot be sent: TCP carries no empty message.)
+        if !name.is_empty() {
+            assert!(tutorial_request(addr, name).is_empty(), "{shown:?}");
+        }
+    }
+    // Resume offsets that make no sense.
+    let (mut s, _) = framed(addr);
+    s.write_all(&download_frame(b"notes.txt", 0, &[], false))
+        .unwrap();
+    let Response::File { identity, .. } = response(&mut s) else {
+        panic!("no FILE")
+    };
+    let mut body = [0u8; 12];
+    s.read_exact(&mut body).unwrap();
+    for (offset, id, code) in [
+        (13, identity.clone(), ErrorCode::BadRequest),
+        (u64::MAX, identity.clone(), ErrorCode::BadRequest),
+        (5, Vec::new(), ErrorCode::BadRequest),
+        (5, vec![0; 32], ErrorCode::Conflict),
+    ] {
+        s.write_all(&download_frame(b"notes.txt", offset, &id, false))
+            .unwrap();
+        let err = expect_error(response(&mut s), "resume");
+        assert_eq!(err.code, code, "offset {offset}: {err:?}");
+        assert!(!err.closing);
+    }
+    s.write_all(&download_frame(b"notes.txt", 6, &identity, false))
+        .unwrap();
+    assert!(matches!(
+        response(&mut s),
+        Response::File {
+            size: 12,
+            offset: 6,
+            ..
+        }
+    ));
+    let mut rest = [0u8; 6];
+    s.read_exact(&mut rest).unwrap();
+    assert_eq!(&rest, b"notes\n");
+
+    // Still serving, and the sentinel was never read.
+    let cwd = h.tmp.join("cwd");
+    fs::create_dir_all(&cwd).unwrap();
+    let out = client(&srv, &cwd, &["notes.txt"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    srv.wait_for("download \"notes.txt\" -> ok");
+    if atime_works {
+        assert_eq!(
+            fs::metadata(h.secret()).unwrap().accessed().unwrap(),
+            secret_before,
+            "the sentinel outside the root was read"
+        );
+    } else {
+        eprintln!("this file system does not update access times: the sentinel check rests on the replies alone");
+    }
+    // Every refusal is logged, with control characters escaped.
+    let log = srv.stdout_lines();
+    assert!(
+        log.iter().all(|l| !l.chars().any(char::is_control)),
+        "{log:?}"
+    );
+    assert!(log.iter().any(|l| l.contains("\\x1b[31mred")), "{log:?}");
+    assert!(
+        log.iter().all(|l| !l.contains("SENTINEL")),
+        "{}",
+        srv.transcript()
+    );
+}
+
+/// A proxy between client and server that forwards the first `limit` bytes
+/// from the server, then holds both connections without forwarding more, so a
+/// transfer is cut at an exact point. Dropping the returned sender ends it.
+fn cutting_proxy(server: SocketAddr, limit: usize) -> (SocketAddr, mpsc::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (release, released) = mpsc::channel::<()>();
+    thread::spawn(move || {
+        let (client, _) = listener.accept().unwrap();
+        let upstream = TcpStream::connect(server).unwrap();
+        let (mut c_read, mut u_write) =
+            (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+        thread::spawn(move || {
+            let _ = io::copy(&mut c_read, &mut u_write);
+        });
+        let mut forwarded = 0;
+        let mut buf = [0u8; 16 * 1024];
+        let (mut up, mut down) = (&upstream, &client);
+        while forwarded < limit {
+            let want = buf.len().min(limit - forwarded);
+            match up.read(&mut buf[..want]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if down.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    forwarded += n;
+                }
+            }
+        }
+        let _ = released.recv();
+    });
+    (addr, release)
+}
+
+/// Waits until `path` is exactly `len` bytes long (a bounded poll: the client
+/// writes each chunk as it arrives, and nothing else tells us when).
+fn wait_for_len(path: &Path, len: u64) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let now = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if now == len {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} stayed at {now} bytes, expected {len}",
+            path.display()
+        );
+        thread::yield_now();
+    }
+}
+
+/// Bytes the server sends before the file's own: its hello and the FILE frame.
+const BEFORE_DATA: usize = 7 + 4 + 1 + 16 + 1 + 32;
+
+fn interrupted_download(srv: &Running, cwd: &Path, name: &str, cut: usize) {
+    let (proxy, release) = cutting_proxy(srv.connect_addr(), BEFORE_DATA + cut);
+    let mut client = Spawn::new("download_client")
+        .args(["--port", &proxy.port().to_string(), name])
+        .current_dir(cwd)
+        .start();
+    wait_for_len(&cwd.join(format!("copy-{name}.part")), cut as u64);
+    client.kill();
+    drop(release);
+    assert!(!cwd.join(format!("copy-{name}")).exists());
+    assert!(cwd.join(format!("copy-{name}.part.info")).exists());
+}
+
+#[test]
+fn a_killed_download_resumes_and_sends_less() {
+    let tmp = TempDir::new("dl-resume");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    let size = 24 * MIB as usize;
+    fs::write(root.join("big.bin"), pattern(3, size)).unwrap();
+    let mut srv = server(&root, &[]);
+    let cut = 3 * MIB as usize + 12_345;
+    interrupted_download(&srv, &cwd, "big.bin", cut);
+    let out = client(&srv, &cwd, &["--verify", "big.bin"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("download_client: big.bin: resuming copy-big.bin.part at 3.0 MiB of 24.0 MiB"),
+        "{err}"
+    );
+    same_contents(&root.join("big.bin"), &cwd.join("copy-big.bin")).unwrap();
+    assert_eq!(files_in(&cwd), vec!["copy-big.bin"]);
+    let line = srv.wait_for("(resumed at byte");
+    assert!(
+        line.contains(&format!(
+            "(resumed at byte {cut}), with sha256, {} bytes",
+            size - cut
+        )),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_file_changed_between_runs_is_downloaded_again_whole() {
+    let tmp = TempDir::new("dl-changed");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    let size = 16 * MIB as usize;
+    fs::write(root.join("doc.bin"), pattern(4, size)).unwrap();
+    let mut srv = server(&root, &[]);
+    interrupted_download(&srv, &cwd, "doc.bin", 2 * MIB as usize + 1);
+    // Same size, new content, and a modification time that surely differs.
+    let newer = pattern(5, size);
+    fs::write(root.join("doc.bin"), &newer).unwrap();
+    File::options()
+        .write(true)
+        .open(root.join("doc.bin"))
+        .unwrap()
+        .set_modified(SystemTime::now() + Duration::from_secs(60))
+        .unwrap();
+    let out = client(&srv, &cwd, &["doc.bin"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("download_client: doc.bin: starting over: doc.bin changed on the server since the partial download"),
+        "{err}"
+    );
+    assert_eq!(fs::read(cwd.join("copy-doc.bin")).unwrap(), newer);
+    assert_eq!(files_in(&cwd), vec!["copy-doc.bin"]);
+    srv.wait_for("error: conflict:");
+    srv.wait_for(&format!("download \"doc.bin\" -> ok, {size} bytes"));
+}
+
+/// The tutorial client's request, from Python, as it sends it on Windows (gbk).
+#[test]
+fn a_python_tutorial_style_request_gets_the_raw_bytes() {
+    if !have_python() {
+        return;
+    }
+    let tmp = TempDir::new("dl-pyclient");
+    let root = tmp.join("root");
+    fs::create_dir_all(&root).unwrap();
+    let data = pattern(8, 9000);
+    fs::write(root.join("文件.txt"), &data).unwrap();
+    let srv = server(&root, &["--encoding", "gbk"]);
+    let script = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.send(sys.argv[2].encode("gbk"))
+data = b""
+while True:
+    chunk = s.recv(6000)
+    if not chunk:
+        break
+    data += chunk
+s.close()
+open(sys.argv[3], "wb").write(data)
+"#;
+    for (name, expected) in [("文件.txt", data.clone()), ("没有.txt", Vec::new())] {
+        let got = tmp.join("got");
+        let out = std::process::Command::new("python3")
+            .args(["-c", script, &srv.port(), name])
+            .arg(&got)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        assert_eq!(fs::read(&got).unwrap(), expected, "{name}");
+    }
+}
+
+/// A Python server in the tutorial's style (recv(1024), decode, open, send, close), written for this test.
+const PYTHON_TUTORIAL_SERVER: &str = r#"
+import socket, sys
+enc = sys.argv[1]
+srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+srv.bind(("127.0.0.1", 0))
+srv.listen(10)
+print("listening on 127.0.0.1:%d" % srv.getsockname()[1], flush=True)
+while True:
+    conn, addr = srv.accept()
+    name = conn.recv(1024).decode(enc)
+    print("client require file:%s" % name, flush=True)
+    try:
+        with open(name, "rb") as f:
+            content = f.read()
+    except Exception:
+        content = None
+        print("file not found:%s" % name, flush=True)
+    if content:
+        conn.sendall(content)
+    conn.close()
+"#;
+
+#[test]
+fn raw_mode_downloads_from_a_tutorial_style_python_server() {
+    if !have_python() {
+        return;
+    }
+    let tmp = TempDir::new("dl-pyserver");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    let data = pattern(9, 250_000);
+    fs::write(root.join("文件.bin"), &data).unwrap();
+    let mut py = Spawn::program("python3")
+        .args(["-c", PYTHON_TUTORIAL_SERVER, "gbk"])
+        .current_dir(&root)
+        .server();
+    let out = client(&py, &cwd, &["--raw", "--encoding", "gbk", "文件.bin"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(fs::read(cwd.join("copy-文件.bin")).unwrap(), data);
+    py.wait_for("client require file:文件.bin");
+
+    let out = client(&py, &cwd, &["--raw", "missing.txt"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        stderr_of(&out).contains("nothing received (missing file or empty file"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!cwd.join("copy-missing.txt").exists());
+
+    // Without --raw, the client sees no hello and says what to do.
+    let out = client(&py, &cwd, &["文件.bin"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stderr_of(&out).contains("use --raw"), "{}", describe(&out));
+}
+
+#[test]
+fn garbage_truncated_frames_and_silence_do_not_stop_the_server() {
+    let tmp = TempDir::new("dl-garbage");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    fs::write(root.join("ok.txt"), b"still here").unwrap();
+    let mut srv = server(&root, &["--idle-timeout", "2"]);
+    let addr = srv.connect_addr();
+    let hello = ClientHello::default().encode();
+    let connect = || {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        s
+    };
+
+    // Silent: connects and never says a word; the server hangs up (after 2 s).
+    let mut silent = connect();
+    // Binary garbage that is not a hello: a "file name" that is refused, nothing sent.
+    assert!(tutorial_request(addr, b"\x01\x02\xfe garbage \x7f").is_empty());
+    // Starts like a hello, then is not ours.
+    let mut s = connect();
+    s.write_all(b"\0XYZ whatever").unwrap();
+    assert!(read_all(&mut s).is_empty());
+    // Half a hello, then gone.
+    let mut s = connect();
+    s.write_all(&hello[..3]).unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    assert!(read_all(&mut s).is_empty());
+
+    let after_hello = |frame: &[u8]| -> (ServerHello, Vec<u8>) {
+        let mut s = connect();
+        s.write_all(&hello).unwrap();
+        s.write_all(frame).unwrap();
+        let h = ServerHello::read_from(&mut s).unwrap().expect("hello");
+        (h, read_all(&mut s))
+    };
+    // A length far over the limit: one ERROR, then close.
+    let (_, rest) = after_hello(&[0xff, 0xff, 0xff, 0xff, 0x02]);
+    let err = expect_error(
+        Response::read_from(&mut &rest[..]).unwrap().unwrap(),
+        "huge",
+    );
+    assert_eq!((err.code, err.closing), (ErrorCode::TooLarge, true));
+    // An empty frame, an unknown type, a frame with leftover bytes.
+    for frame in [
+        &[0, 0, 0, 0][..],
+        &[0, 0, 0, 1, 0x42],
+        &[0, 0, 0, 5, 0x04, 0, 1, b'a', b'b'],
+    ] {
+        let (_, rest) = after_hello(frame);
+        let err = expect_error(Response::read_from(&mut &rest[..]).unwrap().unwrap(), "bad");
+        assert_eq!(
+            (err.code, err.closing),
+            (ErrorCode::BadRequest, true),
+            "{frame:?}"
+        );
+    }
+    // A frame cut short: the server waits for the rest, sees the end, closes without a frame.
+    let mut s = connect();
+    s.write_all(&hello).unwrap();
+    s.write_all(&[0, 0, 0, 100, 0x02, 0, 0]).unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    assert!(ServerHello::read_from(&mut s).unwrap().is_some());
+    assert!(read_all(&mut s).is_empty());
+    // A version we do not speak: our hello names version 1, then an ERROR.
+    let mut s = connect();
+    s.write_all(&ClientHello { version: 2 }.encode()).unwrap();
+    let h = ServerHello::read_from(&mut s).unwrap().unwrap();
+    assert_eq!(h.version, 1);
+    let err = expect_error(response(&mut s), "version");
+    assert_eq!(
+        (err.code, err.closing),
+        (ErrorCode::UnsupportedVersion, true)
+    );
+
+    // The silent client was dropped; a real client is served all along.
+    assert!(read_all(&mut silent).is_empty());
+    let out = client(&srv, &cwd, &["ok.txt"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(fs::read(cwd.join("copy-ok.txt")).unwrap(), b"still here");
+    wait_for_all(
+        &mut srv,
+        &[
+            "closed the connection inside a frame",
+            "sent no request for 2 s, disconnected",
+        ],
+    );
+}
+
+#[test]
+fn five_hundred_idle_connections_do_not_stop_a_download() {
+    let tmp = TempDir::new("dl-idle");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    let data = pattern(11, MIB as usize + 3);
+    fs::write(root.join("real.bin"), &data).unwrap();
+    let srv = server(&root, &[]);
+    let addr = srv.connect_addr();
+    let hello = ClientHello::default().encode();
+    let mut idle = Vec::new();
+    for i in 0..500 {
+        let mut s = TcpStream::connect(addr).unwrap();
+        match i % 3 {
+            0 => {}
+            1 => s.write_all(&hello[..4]).unwrap(),
+            _ => {
+                s.write_all(&hello).unwrap();
+                s.set_read_timeout(Some(TIMEOUT)).unwrap();
+                ServerHello::read_from(&mut s).unwrap().unwrap();
+            }
+        }
+        idle.push(s);
+    }
+    let out = client(&srv, &cwd, &["real.bin"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(fs::read(cwd.join("copy-real.bin")).unwrap(), data);
+    assert_eq!(idle.len(), 500);
+}
+
+#[test]
+fn past_max_clients_a_framed_client_is_told_busy() {
+    let tmp = TempDir::new("dl-busy");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    fs::write(root.join("a.txt"), b"a").unwrap();
+    let srv = server(&root, &["--max-clients", "1"]);
+    let (_holder, _) = framed(srv.connect_addr());
+    let out = client(&srv, &cwd, &["a.txt"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        stderr_of(&out).contains("busy: the server already has 1 clients"),
+        "{}",
+        describe(&out)
+    );
+    // A tutorial client gets nothing at all (anything would become its file).
+    assert!(tutorial_request(srv.connect_addr(), b"a.txt").is_empty());
+    assert!(files_in(&cwd).is_empty());
+}
+
+#[test]
+fn stat_list_and_read_only_refusals() {
+    let tmp = TempDir::new("dl-stat");
+    let root = tmp.join("root");
+    fs::create_dir_all(root.join("many")).unwrap();
+    fs::write(root.join("notes.txt"), b"12345").unwrap();
+    for i in 0..130 {
+        fs::write(root.join(format!("many/f{i:03}")), b"").unwrap();
+    }
+    let srv = server(&root, &[]);
+    let (mut s, hello) = framed(srv.connect_addr());
+    assert!(hello.read_only && !hello.token_required);
+    let ask = |s: &mut TcpStream, r: Request| {
+        r.write_to(s).unwrap();
+        response(s)
+    };
+    assert_eq!(
+        ask(
+            &mut s,
+            Request::Auth {
+                token: b"t".to_vec()
+            }
+        ),
+        Response::Ok
+    );
+    match ask(
+        &mut s,
+        Request::Stat {
+            path: b"notes.txt".to_vec(),
+        },
+    ) {
+        Response::Stat(m) => assert_eq!((m.kind, m.size), (Kind::File, 5)),
+        other => panic!("{other:?}"),
+    }
+    let err = expect_error(
+        ask(
+            &mut s,
+            Request::Stat {
+                path: b"../x".to_vec(),
+            },
+        ),
+        "stat",
+    );
+    assert_eq!(err.code, ErrorCode::OutsideRoot);
+    let mut names = Vec::new();
+    let mut chunks = 0;
+    let mut r = ask(
+        &mut s,
+        Request::List {
+            path: b"many".to_vec(),
+        },
+    );
+    loop {
+        chunks += 1;
+        let Response::Listing { entries, last } = r else {
+            panic!("{r:?}")
+        };
+        names.extend(entries.into_iter().map(|e| e.name));
+        if last {
+            break;
+        }
+        r = response(&mut s);
+    }
+    assert_eq!((chunks, names.len()), (2, 130));
+    assert!(names.windows(2).all(|w| w[0] < w[1]));
+    for write in [
+        Request::Mkdir {
+            path: b"new".to_vec(),
+        },
+        Request::RemoveFile {
+            path: b"notes.txt".to_vec(),
+        },
+        Request::Upload {
+            path: b"up.txt".to_vec(),
+            size: 1,
+            identity: vec![],
+            resume: false,
+            overwrite: false,
+        },
+    ] {
+        let err = expect_error(ask(&mut s, write), "write");
+        assert_eq!((err.code, err.closing), (ErrorCode::ReadOnly, false));
+        assert!(err.message.starts_with("read-only server"), "{err:?}");
+    }
+    let err = expect_error(
+        ask(
+            &mut s,
+            Request::Auth {
+                token: b"t".to_vec(),
+            },
+        ),
+        "late auth",
+    );
+    assert_eq!(err.code, ErrorCode::BadRequest);
+    assert!(root.join("notes.txt").exists() && !root.join("new").exists());
+}
+
+#[test]
+fn a_non_loopback_bind_says_the_files_are_exposed() {
+    let tmp = TempDir::new("dl-bind");
+    let mut srv = Spawn::new("download_server")
+        .args(["--port", "0", "--bind", "0.0.0.0", "--root"])
+        .args([tmp.path()])
+        .server();
+    let line = srv.wait_for("warning");
+    assert!(line.contains("can be downloaded by anyone"), "{line}");
+    let mut local = server(tmp.path(), &[]);
+    local.wait_for("serving");
+    local.kill();
+    assert!(
+        !local.transcript().contains("warning"),
+        "{}",
+        local.transcript()
+    );
+}
+
+#[test]
+fn usage_errors_help_and_version() {
+    for (bin, python) in [
+        ("download_server", "download_server.py"),
+        ("download_client", "download_client.py"),
+    ] {
+        let out = command(bin).arg("--help").output().unwrap();
+        assert!(out.status.success());
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains(&format!("Usage: {bin}")) && help.contains(python),
+            "{help}"
+        );
+        let out = command(bin).arg("--version").output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("{bin} {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+    let out = command("download_client")
+        .args(["--raw", "--verify", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let out = command("download_server")
+        .args(["--root", "/no/such/dir", "--port", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        stderr_of(&out).starts_with("download_server: error: cannot serve /no/such/dir"),
+        "{}",
+        describe(&out)
+    );
+    let out = command("download_server")
+        .args(["--encoding", "latin-1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+}

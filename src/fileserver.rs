@@ -18,7 +18,6 @@ use crate::sha256::Sha256;
 use std::fmt::Write as _;
 use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Longest wait for a client's first bytes (the hello, or a tutorial client's
@@ -26,9 +25,10 @@ use std::time::{Duration, Instant};
 /// gets less patience than one that is between requests.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connections accepted past `--max-clients` so they can be told `busy` in
-/// their own protocol; past this many more, the accept loop closes them
-/// without a word (see docs/PROTOCOL.md 4.4).
+/// Connections past `--max-clients` that are read far enough to be told
+/// `busy` in their own protocol (see [`FileServer::turn_away`]); past this
+/// many more at once, the accept loop closes them without a word
+/// (docs/PROTOCOL.md 4.4).
 pub const BUSY_GRACE: usize = 64;
 
 /// Buffer for a file's bytes on their way to the socket: large enough that
@@ -54,7 +54,6 @@ pub struct FileServer {
     root: Root,
     config: Config,
     log: Log,
-    sessions: AtomicUsize,
 }
 
 /// How one request ended, for its log line.
@@ -83,23 +82,9 @@ pub enum Next {
     Close,
 }
 
-/// Holds one place in the session count while a connection is served.
-struct Session<'a>(&'a AtomicUsize);
-
-impl Drop for Session<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 impl FileServer {
     pub fn new(root: Root, config: Config, log: Log) -> FileServer {
-        FileServer {
-            root,
-            config,
-            log,
-            sessions: AtomicUsize::new(0),
-        }
+        FileServer { root, config, log }
     }
 
     /// The served root.
@@ -107,20 +92,22 @@ impl FileServer {
         &self.root
     }
 
-    /// How many connections the accept loop should let through: `--max-clients`
-    /// plus [`BUSY_GRACE`] that are answered `busy`.
-    pub fn accept_limit(max_clients: usize) -> usize {
-        max_clients.saturating_add(BUSY_GRACE)
-    }
-
     /// One connection, from its first byte to its close (docs/PROTOCOL.md 4.3).
     ///
     /// Errors returned are the connection's (a timeout, a reset): the accept
     /// loop logs them. Everything about a request is logged here.
     pub fn serve(&self, stream: TcpStream, addr: SocketAddr) -> io::Result<()> {
-        let count = self.sessions.fetch_add(1, Ordering::AcqRel) + 1;
-        let _session = Session(&self.sessions);
-        let busy = count > self.config.max_clients;
+        self.session(stream, addr, false)
+    }
+
+    /// A connection past `--max-clients` (the accept loop's turn-away handler):
+    /// read just enough to know its protocol, then say `busy` in it
+    /// (a framed client gets an ERROR, a tutorial client a close without a byte).
+    pub fn turn_away(&self, stream: TcpStream, addr: SocketAddr) -> io::Result<()> {
+        self.session(stream, addr, true)
+    }
+
+    fn session(&self, stream: TcpStream, addr: SocketAddr, busy: bool) -> io::Result<()> {
         // Small replies (an ERROR, a DIGEST after the bytes) must not wait for
         // the peer's delayed ACK.
         let _ = stream.set_nodelay(true);

@@ -73,6 +73,9 @@ pub fn announce(log: &Log, addr: SocketAddr) {
     log.flush();
 }
 
+/// Handles a client past `--max-clients` on a thread of its own, to refuse it in its own protocol.
+type TurnAway = Arc<dyn Fn(TcpStream, SocketAddr) -> io::Result<()> + Send + Sync>;
+
 /// An accept loop with its limits; call [`Server::run`] with the per-client handler.
 pub struct Server {
     listener: TcpListener,
@@ -81,6 +84,8 @@ pub struct Server {
     idle_timeout: Option<Duration>,
     sequential: bool,
     busy_reply: Vec<u8>,
+    /// At most this many refused clients at once get `TurnAway`'s thread.
+    turn_away: Option<(usize, TurnAway)>,
 }
 
 /// What every client thread shares; one `Arc` of it is all a thread carries, so a client costs little memory.
@@ -88,7 +93,10 @@ struct Shared<H> {
     handler: H,
     log: Log,
     idle_timeout: Option<Duration>,
+    /// Clients being served.
     active: AtomicUsize,
+    /// Clients past the limit being told so by the turn-away handler.
+    refusing: AtomicUsize,
 }
 
 impl Server {
@@ -100,6 +108,7 @@ impl Server {
             idle_timeout: options.idle_timeout,
             sequential: false,
             busy_reply: b"server busy\n".to_vec(),
+            turn_away: None,
         }
     }
 
@@ -112,6 +121,17 @@ impl Server {
     /// What a client refused for `--max-clients` is sent before the connection is closed.
     pub fn busy_reply(mut self, reply: &[u8]) -> Server {
         self.busy_reply = reply.to_vec();
+        self
+    }
+
+    /// Clients past `--max-clients` (up to `grace` of them at once) are handed to `handler` on a
+    /// thread of their own, so it can read their request and refuse them in their own protocol;
+    /// past those, the [`Server::busy_reply`] bytes are sent and the connection closed.
+    pub fn turn_away<B>(mut self, grace: usize, handler: B) -> Server
+    where
+        B: Fn(TcpStream, SocketAddr) -> io::Result<()> + Send + Sync + 'static,
+    {
+        self.turn_away = Some((grace, Arc::new(handler)));
         self
     }
 
@@ -128,6 +148,7 @@ impl Server {
             log: self.log.clone(),
             idle_timeout: self.idle_timeout,
             active: AtomicUsize::new(0),
+            refusing: AtomicUsize::new(0),
         });
         loop {
             let (stream, addr) = match self.listener.accept() {
@@ -151,14 +172,29 @@ impl Server {
                 continue;
             }
             let active = shared.active.load(Ordering::Acquire);
-            if active >= self.max_clients {
-                self.refuse_busy(stream, addr, active);
-                continue;
-            }
-            let slot = Slot::take(Arc::clone(&shared));
-            let spawned = thread::Builder::new()
-                .stack_size(CLIENT_STACK_BYTES)
-                .spawn(move || serve_one(&slot.0, stream, addr));
+            let spawned = if active < self.max_clients {
+                let slot = Slot::take(Arc::clone(&shared), false);
+                thread::Builder::new()
+                    .stack_size(CLIENT_STACK_BYTES)
+                    .spawn(move || serve_one(&slot.shared, stream, addr))
+            } else {
+                match &self.turn_away {
+                    Some((grace, handler)) if shared.refusing.load(Ordering::Acquire) < *grace => {
+                        let slot = Slot::take(Arc::clone(&shared), true);
+                        let handler = Arc::clone(handler);
+                        thread::Builder::new()
+                            .stack_size(CLIENT_STACK_BYTES)
+                            .spawn(move || {
+                                let outcome = handler(stream, addr);
+                                report(&slot.shared.log, addr, slot.shared.idle_timeout, outcome);
+                            })
+                    }
+                    _ => {
+                        self.refuse_busy(stream, addr, active);
+                        continue;
+                    }
+                }
+            };
             // The closure (and with it the stream and the slot) is dropped on failure, so the client is closed and counted out.
             if let Err(err) = spawned {
                 self.log.err(format!(
@@ -194,19 +230,31 @@ where
     report(&shared.log, addr, shared.idle_timeout, outcome);
 }
 
-/// Holds one place in the client count; dropping it (even by a panic) frees the place.
-struct Slot<H>(Arc<Shared<H>>);
+/// Holds one place in the count of served (or refusing) clients; dropping it, even by a panic, frees the place.
+struct Slot<H> {
+    shared: Arc<Shared<H>>,
+    refusing: bool,
+}
 
 impl<H> Slot<H> {
-    fn take(shared: Arc<Shared<H>>) -> Slot<H> {
-        shared.active.fetch_add(1, Ordering::AcqRel);
-        Slot(shared)
+    fn take(shared: Arc<Shared<H>>, refusing: bool) -> Slot<H> {
+        let slot = Slot { shared, refusing };
+        slot.counter().fetch_add(1, Ordering::AcqRel);
+        slot
+    }
+
+    fn counter(&self) -> &AtomicUsize {
+        if self.refusing {
+            &self.shared.refusing
+        } else {
+            &self.shared.active
+        }
     }
 }
 
 impl<H> Drop for Slot<H> {
     fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::AcqRel);
+        self.counter().fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -231,7 +279,7 @@ fn report(log: &Log, addr: SocketAddr, idle: Option<Duration>, outcome: io::Resu
         _ if is_timeout(&err) => {
             let secs = idle.map(|d| d.as_secs()).unwrap_or(0);
             log.out(format!(
-                "idle timeout: {addr} sent nothing for {secs} s, disconnected"
+                "idle timeout: nothing sent or read by {addr} for {secs} s, disconnected"
             ));
         }
         io::ErrorKind::ConnectionReset

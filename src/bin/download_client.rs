@@ -13,11 +13,12 @@
 
 use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::encoding::Encoding;
-use socket_tutorial::net;
+use socket_tutorial::input::Input;
+use socket_tutorial::net::Target;
 use socket_tutorial::progress::{human_bytes, Progress};
 use socket_tutorial::transfer::{self, Connection, Event};
 use std::ffi::OsString;
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -64,8 +65,7 @@ a bad argument.
 };
 
 struct Config {
-    host: String,
-    port: u16,
+    server: Target,
     output: Option<PathBuf>,
     verify: bool,
     raw: bool,
@@ -76,8 +76,7 @@ struct Config {
 impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
-            host: "127.0.0.1".into(),
-            port: 11500,
+            server: Target::local(11500),
             output: None,
             verify: false,
             raw: false,
@@ -86,10 +85,6 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
-                Arg::Long(ref name) if name == "host" => config.host = parser.string()?,
-                Arg::Long(ref name) if name == "port" => {
-                    config.port = parser.parse("a port number from 1 to 65535")?
-                }
                 Arg::Short('o') => config.output = Some(parser.value()?.into()),
                 Arg::Long(ref name) if name == "output" => {
                     config.output = Some(parser.value()?.into())
@@ -100,7 +95,11 @@ impl Config {
                     config.encoding = parser.parse("utf-8 or gbk")?
                 }
                 Arg::Value(name) => config.names.push(name),
-                arg => return Err(cli::unexpected(arg)),
+                arg => {
+                    if !config.server.parse_arg(&arg, parser)? {
+                        return Err(cli::unexpected(arg));
+                    }
+                }
             }
         }
         if config.raw && config.verify {
@@ -173,24 +172,10 @@ fn main() -> ExitCode {
 
 /// The Python's `input("file_name:")`; the prompt only on a terminal.
 fn ask_file_name() -> Result<OsString, Error> {
-    let stdin = io::stdin();
-    if stdin.is_terminal() {
-        let mut out = io::stdout();
-        write!(out, "file_name:")
-            .and_then(|()| out.flush())
-            .map_err(Error::stdout)?;
+    match Input::stdin().line("file_name:")? {
+        Some(name) if !name.is_empty() => Ok(OsString::from_vec(name.to_vec())),
+        _ => Err(Error::usage("no file name given")),
     }
-    let mut line = Vec::new();
-    stdin
-        .lock()
-        .read_until(b'\n', &mut line)
-        .map_err(|e| Error::io("reading the file name from stdin", &e))?;
-    let name = line.strip_suffix(b"\n").unwrap_or(&line);
-    let name = name.strip_suffix(b"\r").unwrap_or(name);
-    if name.is_empty() {
-        return Err(Error::usage("no file name given"));
-    }
-    Ok(OsString::from_vec(name.to_vec()))
 }
 
 /// One NAME over the framed protocol, reusing the connection while it is usable.
@@ -204,7 +189,7 @@ fn download_framed(
     let conn = match session {
         Some(conn) => conn,
         None => {
-            let stream = net::connect(&config.host, config.port).map_err(|e| e.to_string())?;
+            let stream = config.server.connect().map_err(|e| e.to_string())?;
             session.insert(Connection::handshake(stream).map_err(|e| e.to_string())?)
         }
     };
@@ -283,7 +268,7 @@ fn download_raw(config: &Config, name: &[u8]) -> Result<(), String> {
         }
     };
     // 1-2. Create the socket and connect.
-    let stream = net::connect(&config.host, config.port).map_err(|e| e.to_string())?;
+    let stream = config.server.connect().map_err(|e| e.to_string())?;
     // 3. Send the name; 4. receive until the server closes.
     transfer::raw_download(stream, &request, &out, &mut |_| {})
         .map(drop)

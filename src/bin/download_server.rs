@@ -14,7 +14,7 @@
 
 use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::encoding::Encoding;
-use socket_tutorial::fileserver::{Config as ServeConfig, FileServer};
+use socket_tutorial::fileserver::{Config as ServeConfig, FileServer, BUSY_GRACE};
 use socket_tutorial::log::Log;
 use socket_tutorial::root::Root;
 use socket_tutorial::server::{Options, Server};
@@ -112,14 +112,16 @@ fn main() -> ExitCode {
             },
             log.clone(),
         ));
-        // The accept loop lets a few more in than --max-clients, so that
-        // FileServer can tell them `busy` in their own protocol; beyond those
-        // it closes without a word, which a tutorial client also expects.
-        let mut accept = config.server.clone();
-        accept.max_clients = FileServer::accept_limit(config.server.max_clients);
+        // Past --max-clients, a few clients at a time are told `busy` in their
+        // own protocol; beyond those the connection closes without a word,
+        // which a tutorial client also expects.
+        let refuser = Arc::clone(&files);
         // 2. Accept clients forever; 3-5. each one is served by `send_file_client`.
-        Server::new(listener, &accept, &log)
+        Server::new(listener, &config.server, &log)
             .busy_reply(b"")
+            .turn_away(BUSY_GRACE, move |stream, addr| {
+                refuser.turn_away(stream, addr)
+            })
             .run(move |stream, addr| send_file_client(&files, stream, addr))
     })
 }

@@ -1,30 +1,50 @@
-//! Line-atomic output shared by client threads: one writer thread owns stdout and stderr.
+//! Line-atomic output shared by client threads: whole lines, written promptly, batched under load.
 //!
-//! Client threads hand whole lines to the writer over a channel, so two
-//! clients' lines never mix inside a line. The writer flushes as soon as the
-//! channel is empty: alone, each line is written and flushed at once (a log
-//! file can be tailed); under load, the lines that queued up meanwhile go out
-//! in one write, so logging costs one system call per batch, not per line.
+//! A thread hands a whole line to the log; the line is appended to a pending
+//! buffer under a lock, so two clients' lines never mix inside a line. If no
+//! thread is writing at that moment, this one becomes the writer: it writes
+//! the pending lines (and any that arrive meanwhile) and flushes, then goes
+//! back to its client. Alone, each line is written and flushed at once, with
+//! no other thread to wake (a log file can be tailed); under load, the lines
+//! that pile up while one write is in progress go out together in the next
+//! one, so logging costs one system call per batch, not per line.
 
 use std::io::{self, Write};
-use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::thread;
+use std::mem;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-/// Bytes gathered before a batch is written even if more lines are waiting.
-const BATCH_BYTES: usize = 64 * 1024;
-/// Lines that may wait for the writer; past it, writers wait (so a stalled stdout slows clients instead of eating memory).
-const QUEUE_LINES: usize = 1024;
-
-enum Message {
-    Out(String),
-    Err(String),
-    Flush(mpsc::Sender<()>),
-}
+/// Pending bytes past which a thread waits for the writer instead of adding more
+/// (so a stalled stdout slows clients down instead of eating memory).
+const MAX_PENDING: usize = 256 * 1024;
 
 /// A handle to the shared output; clone it into each client thread.
 #[derive(Clone)]
 pub struct Log {
-    tx: SyncSender<Message>,
+    inner: Arc<Streams>,
+}
+
+struct Streams {
+    out: Sink,
+    err: Sink,
+}
+
+/// One output stream and the lines waiting for it.
+struct Sink {
+    state: Mutex<State>,
+    /// Signalled when a writer finishes, for threads waiting on a full buffer or in `flush`.
+    idle: Condvar,
+}
+
+struct State {
+    pending: Vec<u8>,
+    /// The buffer the writer last used, kept to reuse its capacity.
+    spare: Vec<u8>,
+    /// The stream itself; `None` while a thread is writing to it.
+    writer: Option<Box<dyn Write + Send>>,
+    /// After a write error (a closed pipe, a full disk) lines are dropped, so the server goes on.
+    broken: bool,
+    /// Threads waiting on `idle`; the writer only signals when there are some.
+    waiting: usize,
 }
 
 impl Log {
@@ -35,87 +55,100 @@ impl Log {
 
     /// Output to any two writers (tests use buffers).
     pub fn to(out: Box<dyn Write + Send>, err: Box<dyn Write + Send>) -> Log {
-        let (tx, rx) = mpsc::sync_channel(QUEUE_LINES);
-        thread::Builder::new()
-            .name("log".into())
-            .spawn(move || write_lines(rx, out, err))
-            .expect("cannot start the log writer thread");
-        Log { tx }
+        Log {
+            inner: Arc::new(Streams {
+                out: Sink::new(out),
+                err: Sink::new(err),
+            }),
+        }
     }
 
     /// Writes one line (without its newline) to stdout.
-    pub fn out(&self, line: impl Into<String>) {
-        // The writer only stops when every handle is gone, so a failed send cannot happen while we hold one.
-        let _ = self.tx.send(Message::Out(line.into()));
+    pub fn out(&self, line: impl AsRef<str>) {
+        self.inner.out.push(line.as_ref());
     }
 
     /// Writes one line (without its newline) to stderr.
-    pub fn err(&self, line: impl Into<String>) {
-        let _ = self.tx.send(Message::Err(line.into()));
+    pub fn err(&self, line: impl AsRef<str>) {
+        self.inner.err.push(line.as_ref());
     }
 
-    /// Waits until every line sent so far has been written and flushed (call before exiting).
+    /// Waits until every line given so far has been written and flushed (call before exiting).
     pub fn flush(&self) {
-        let (done_tx, done_rx) = mpsc::channel();
-        if self.tx.send(Message::Flush(done_tx)).is_ok() {
-            let _ = done_rx.recv();
-        }
+        self.inner.out.wait_idle();
+        self.inner.err.wait_idle();
     }
-}
-
-/// One output stream; after a write error (a closed pipe, a full disk) its lines are dropped so the server goes on.
-struct Sink {
-    writer: Box<dyn Write + Send>,
-    buf: Vec<u8>,
-    broken: bool,
 }
 
 impl Sink {
-    fn push(&mut self, line: String) {
-        self.buf.extend_from_slice(line.as_bytes());
-        self.buf.push(b'\n');
+    fn new(writer: Box<dyn Write + Send>) -> Sink {
+        Sink {
+            state: Mutex::new(State {
+                pending: Vec::new(),
+                spare: Vec::new(),
+                writer: Some(writer),
+                broken: false,
+                waiting: 0,
+            }),
+            idle: Condvar::new(),
+        }
     }
 
-    fn write_out(&mut self) {
-        if !self.broken && !self.buf.is_empty() {
-            let result = self
-                .writer
-                .write_all(&self.buf)
-                .and_then(|()| self.writer.flush());
-            self.broken = result.is_err();
-        }
-        self.buf.clear();
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding the lock; if something did, the buffer is still usable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
 
-fn write_lines(rx: Receiver<Message>, out: Box<dyn Write + Send>, err: Box<dyn Write + Send>) {
-    let mut out = Sink {
-        writer: out,
-        buf: Vec::with_capacity(BATCH_BYTES),
-        broken: false,
-    };
-    let mut err = Sink {
-        writer: err,
-        buf: Vec::new(),
-        broken: false,
-    };
-    let mut waiting = Vec::new();
-    while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        while let Some(message) = next.take() {
-            match message {
-                Message::Out(line) => out.push(line),
-                Message::Err(line) => err.push(line),
-                Message::Flush(done) => waiting.push(done),
+    fn wait<'a>(&self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        state.waiting += 1;
+        let mut state = self
+            .idle
+            .wait(state)
+            .unwrap_or_else(PoisonError::into_inner);
+        state.waiting -= 1;
+        state
+    }
+
+    fn push(&self, line: &str) {
+        let mut state = self.lock();
+        while state.pending.len() >= MAX_PENDING && state.writer.is_none() {
+            state = self.wait(state);
+        }
+        if state.broken {
+            return;
+        }
+        state.pending.extend_from_slice(line.as_bytes());
+        state.pending.push(b'\n');
+        let Some(mut writer) = state.writer.take() else {
+            // Another thread is writing; it will take this line with the next batch.
+            return;
+        };
+        loop {
+            let spare = mem::take(&mut state.spare);
+            let mut batch = mem::replace(&mut state.pending, spare);
+            drop(state);
+            let written = writer.write_all(&batch).and_then(|()| writer.flush());
+            batch.clear();
+            state = self.lock();
+            state.spare = batch;
+            if written.is_err() {
+                state.broken = true;
+                state.pending.clear();
             }
-            if out.buf.len() + err.buf.len() < BATCH_BYTES {
-                next = rx.try_recv().ok();
+            if state.pending.is_empty() {
+                break;
             }
         }
-        out.write_out();
-        err.write_out();
-        for done in waiting.drain(..) {
-            let _ = done.send(());
+        state.writer = Some(writer);
+        if state.waiting > 0 {
+            self.idle.notify_all();
+        }
+    }
+
+    fn wait_idle(&self) {
+        let mut state = self.lock();
+        while state.writer.is_none() {
+            state = self.wait(state);
         }
     }
 }
@@ -124,6 +157,7 @@ fn write_lines(rx: Receiver<Message>, out: Box<dyn Write + Send>, err: Box<dyn W
 mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
+    use std::thread;
 
     #[derive(Clone, Default)]
     struct Shared(Arc<Mutex<Vec<u8>>>);
@@ -178,6 +212,64 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    /// A writer whose first write waits for the test's go-ahead, and which counts its writes.
+    struct Gate {
+        out: Shared,
+        writes: Arc<Mutex<usize>>,
+        go: Option<std::sync::mpsc::Receiver<()>>,
+    }
+
+    impl Write for Gate {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if let Some(go) = self.go.take() {
+                go.recv().unwrap();
+            }
+            *self.writes.lock().unwrap() += 1;
+            self.out.write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_given_during_a_write_go_out_together_in_the_next() {
+        let out = Shared::default();
+        let writes = Arc::new(Mutex::new(0));
+        let (go_tx, go_rx) = std::sync::mpsc::channel();
+        let gate = Gate {
+            out: out.clone(),
+            writes: Arc::clone(&writes),
+            go: Some(go_rx),
+        };
+        let log = Log::to(Box::new(gate), Box::new(io::sink()));
+        let first = {
+            let log = log.clone();
+            thread::spawn(move || log.out("first"))
+        };
+        // Wait until that thread has become the writer (it holds the stream while it writes).
+        while log.inner.out.lock().writer.is_some() {
+            thread::yield_now();
+        }
+        // These return at once: the writer is busy, so they only join the pending batch.
+        for i in 0..100 {
+            log.out(format!("line {i}"));
+        }
+        go_tx.send(()).unwrap();
+        first.join().unwrap();
+        log.flush();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let expected: Vec<String> = std::iter::once("first".to_string())
+            .chain((0..100).map(|i| format!("line {i}")))
+            .collect();
+        assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+        assert_eq!(
+            *writes.lock().unwrap(),
+            2,
+            "the 100 lines went out in one write"
+        );
     }
 
     #[test]

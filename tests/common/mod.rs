@@ -346,6 +346,14 @@ impl Drop for Running {
     }
 }
 
+/// Free space in bytes on the file system holding `dir`, from `df` (std has no call for it); `None` if unknown.
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    let out = Command::new("df").arg("-Pk").arg(dir).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let kib: u64 = text.lines().nth(1)?.split_whitespace().nth(3)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// True when `python3` can be run; tests that need it print why they skip otherwise.
 pub fn have_python() -> bool {
     let ok = Command::new("python3")

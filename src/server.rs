@@ -69,7 +69,7 @@ impl Options {
 
 /// Prints the `listening on IP:PORT` line and flushes it at once: scripts and tests wait for it.
 pub fn announce(log: &Log, addr: SocketAddr) {
-    log.out(format!("listening on {addr}"));
+    log.out(format_args!("listening on {addr}"));
     log.flush();
 }
 
@@ -155,7 +155,7 @@ impl Server {
                 Ok(accepted) => accepted,
                 Err(err) => {
                     self.log
-                        .err(format!("accept failed: {}", describe_io(&err)));
+                        .err(format_args!("accept failed: {}", describe_io(&err)));
                     if is_resource_exhaustion(&err) {
                         thread::sleep(ACCEPT_BACKOFF);
                     }
@@ -164,7 +164,7 @@ impl Server {
             };
             if let Err(err) = self.prepare(&stream) {
                 self.log
-                    .err(format!("{addr}: error: {}", describe_io(&err)));
+                    .err(format_args!("{addr}: error: {}", describe_io(&err)));
                 continue;
             }
             if self.sequential {
@@ -172,21 +172,34 @@ impl Server {
                 continue;
             }
             let active = shared.active.load(Ordering::Acquire);
+            // The thread's closure carries only the slot and the stream (the address is asked
+            // again in the thread): with ten thousand clients every byte here is ten kilobytes.
             let spawned = if active < self.max_clients {
-                let slot = Slot::take(Arc::clone(&shared), false);
+                let slot = Slot::<H, SERVED>::take(Arc::clone(&shared));
                 thread::Builder::new()
                     .stack_size(CLIENT_STACK_BYTES)
-                    .spawn(move || serve_one(&slot.shared, stream, addr))
+                    .spawn(move || {
+                        if let Some(addr) = peer(&slot.shared.log, &stream) {
+                            serve_one(&slot.shared, stream, addr);
+                        }
+                    })
             } else {
                 match &self.turn_away {
                     Some((grace, handler)) if shared.refusing.load(Ordering::Acquire) < *grace => {
-                        let slot = Slot::take(Arc::clone(&shared), true);
+                        let slot = Slot::<H, REFUSING>::take(Arc::clone(&shared));
                         let handler = Arc::clone(handler);
                         thread::Builder::new()
                             .stack_size(CLIENT_STACK_BYTES)
                             .spawn(move || {
-                                let outcome = handler(stream, addr);
-                                report(&slot.shared.log, addr, slot.shared.idle_timeout, outcome);
+                                if let Some(addr) = peer(&slot.shared.log, &stream) {
+                                    let outcome = handler(stream, addr);
+                                    report(
+                                        &slot.shared.log,
+                                        addr,
+                                        slot.shared.idle_timeout,
+                                        outcome,
+                                    );
+                                }
                             })
                     }
                     _ => {
@@ -197,7 +210,7 @@ impl Server {
             };
             // The closure (and with it the stream and the slot) is dropped on failure, so the client is closed and counted out.
             if let Err(err) = spawned {
-                self.log.err(format!(
+                self.log.err(format_args!(
                     "{addr}: cannot start a thread for this client: {}",
                     describe_io(&err)
                 ));
@@ -215,7 +228,7 @@ impl Server {
         // Never let a refused client block the accept loop: the reply fits in an empty socket buffer, or is dropped.
         let _ = stream.set_nonblocking(true);
         let _ = stream.write_all(&self.busy_reply);
-        self.log.out(format!(
+        self.log.out(format_args!(
             "refused {addr}: server busy ({active} clients connected, --max-clients {})",
             self.max_clients
         ));
@@ -230,21 +243,38 @@ where
     report(&shared.log, addr, shared.idle_timeout, outcome);
 }
 
-/// Holds one place in the count of served (or refusing) clients; dropping it, even by a panic, frees the place.
-struct Slot<H> {
-    shared: Arc<Shared<H>>,
-    refusing: bool,
+/// The client's address, in its own thread; a client that already left is logged and let go.
+fn peer(log: &Log, stream: &TcpStream) -> Option<SocketAddr> {
+    match stream.peer_addr() {
+        Ok(addr) => Some(addr),
+        Err(err) => {
+            log.out(format_args!(
+                "a client left before it was served ({})",
+                describe_io(&err)
+            ));
+            None
+        }
+    }
 }
 
-impl<H> Slot<H> {
-    fn take(shared: Arc<Shared<H>>, refusing: bool) -> Slot<H> {
-        let slot = Slot { shared, refusing };
+/// [`Slot`] kinds: a client being served, or one being turned away.
+const SERVED: bool = false;
+const REFUSING: bool = true;
+
+/// Holds one place in the count of served (or refusing) clients; dropping it, even by a panic, frees the place.
+struct Slot<H, const KIND: bool> {
+    shared: Arc<Shared<H>>,
+}
+
+impl<H, const KIND: bool> Slot<H, KIND> {
+    fn take(shared: Arc<Shared<H>>) -> Slot<H, KIND> {
+        let slot = Slot { shared };
         slot.counter().fetch_add(1, Ordering::AcqRel);
         slot
     }
 
     fn counter(&self) -> &AtomicUsize {
-        if self.refusing {
+        if KIND == REFUSING {
             &self.shared.refusing
         } else {
             &self.shared.active
@@ -252,7 +282,7 @@ impl<H> Slot<H> {
     }
 }
 
-impl<H> Drop for Slot<H> {
+impl<H, const KIND: bool> Drop for Slot<H, KIND> {
     fn drop(&mut self) {
         self.counter().fetch_sub(1, Ordering::AcqRel);
     }
@@ -278,16 +308,19 @@ fn report(log: &Log, addr: SocketAddr, idle: Option<Duration>, outcome: io::Resu
     match err.kind() {
         _ if is_timeout(&err) => {
             let secs = idle.map(|d| d.as_secs()).unwrap_or(0);
-            log.out(format!(
+            log.out(format_args!(
                 "idle timeout: nothing sent or read by {addr} for {secs} s, disconnected"
             ));
         }
         io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted
         | io::ErrorKind::BrokenPipe => {
-            log.out(format!("connection lost: {addr} ({})", describe_io(&err)));
+            log.out(format_args!(
+                "connection lost: {addr} ({})",
+                describe_io(&err)
+            ));
         }
-        _ => log.err(format!("{addr}: error: {}", describe_io(&err))),
+        _ => log.err(format_args!("{addr}: error: {}", describe_io(&err))),
     }
 }
 

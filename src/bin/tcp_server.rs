@@ -129,7 +129,7 @@ fn handle_connection(
     config: &Config,
     log: &Log,
 ) -> io::Result<()> {
-    log.out(format!("client info: {addr}"));
+    log.out(format_args!("client info: {addr}"));
     let mut buf = [0u8; READ_BUFFER];
     // A multi-byte character can be split between two reads; the decoder keeps its first half for the next one.
     let mut decoder = config.encoding.decoder();
@@ -146,7 +146,7 @@ fn handle_connection(
             stream.write_all(&config.reply)?;
         }
         if !config.quiet {
-            log.out(format!(
+            log.out(format_args!(
                 "Require from client is:{}",
                 show(&mut decoder, &message)
             ));
@@ -155,10 +155,10 @@ fn handle_connection(
     let mut rest = String::new();
     decoder.finish(&mut rest);
     if !config.quiet && !rest.is_empty() {
-        log.out(format!("Require from client is:{rest}"));
+        log.out(format_args!("Require from client is:{rest}"));
     }
     // 7. Close this client's socket (on drop) and say so.
-    log.out(format!("service complete: {addr}"));
+    log.out(format_args!("service complete: {addr}"));
     Ok(())
 }
 

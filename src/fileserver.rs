@@ -487,6 +487,7 @@ impl FileServer {
                     },
                     size: e.size,
                     mtime_ns: e.modified.map(protocol::system_time_ns).unwrap_or(0),
+                    mode: u16::try_from(e.mode & u32::from(protocol::MAX_MODE)).unwrap_or(0),
                 },
                 name: e.name,
             })

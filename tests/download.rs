@@ -993,6 +993,7 @@ fn stat_list_and_read_only_refusals() {
             identity: vec![],
             resume: false,
             overwrite: false,
+            attrs: None,
         },
     ] {
         let err = expect_error(ask(&mut s, write), "write");

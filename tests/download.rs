@@ -2,16 +2,17 @@
 
 mod common;
 
-use common::{command, describe, have_python, Running, Spawn, TempDir, TIMEOUT};
+use common::{
+    command, cutting_proxy, describe, have_python, Cut, Running, Spawn, TempDir, TIMEOUT,
+};
 use socket_tutorial::protocol::{
     ClientHello, ErrorCode, ErrorReply, Kind, Request, Response, ServerHello,
 };
 use socket_tutorial::sha256::{self, Sha256};
 use std::fs::{self, File, FileTimes};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -546,41 +547,6 @@ fn hostile_names_are_refused_and_nothing_outside_is_read() {
     );
 }
 
-/// A proxy between client and server that forwards the first `limit` bytes
-/// from the server, then holds both connections without forwarding more, so a
-/// transfer is cut at an exact point. Dropping the returned sender ends it.
-fn cutting_proxy(server: SocketAddr, limit: usize) -> (SocketAddr, mpsc::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (release, released) = mpsc::channel::<()>();
-    thread::spawn(move || {
-        let (client, _) = listener.accept().unwrap();
-        let upstream = TcpStream::connect(server).unwrap();
-        let (mut c_read, mut u_write) =
-            (client.try_clone().unwrap(), upstream.try_clone().unwrap());
-        thread::spawn(move || {
-            let _ = io::copy(&mut c_read, &mut u_write);
-        });
-        let mut forwarded = 0;
-        let mut buf = [0u8; 16 * 1024];
-        let (mut up, mut down) = (&upstream, &client);
-        while forwarded < limit {
-            let want = buf.len().min(limit - forwarded);
-            match up.read(&mut buf[..want]) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if down.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                    forwarded += n;
-                }
-            }
-        }
-        let _ = released.recv();
-    });
-    (addr, release)
-}
-
 /// Waits until `path` is exactly `len` bytes long (a bounded poll: the client
 /// writes each chunk as it arrives, and nothing else tells us when).
 fn wait_for_len(path: &Path, len: u64) {
@@ -603,7 +569,7 @@ fn wait_for_len(path: &Path, len: u64) {
 const BEFORE_DATA: usize = 7 + 4 + 1 + 16 + 1 + 32;
 
 fn interrupted_download(srv: &Running, cwd: &Path, name: &str, cut: usize) {
-    let (proxy, release) = cutting_proxy(srv.connect_addr(), BEFORE_DATA + cut);
+    let (proxy, release) = cutting_proxy(srv.connect_addr(), Cut::Downstream, BEFORE_DATA + cut);
     let mut client = Spawn::new("download_client")
         .args(["--port", &proxy.port().to_string(), name])
         .current_dir(cwd)

@@ -6,8 +6,8 @@
 #![allow(dead_code)] // each test file uses a different part of this module
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -394,4 +394,55 @@ pub fn assert_help_and_version(bin: &str, python: &str, words: &[&str]) -> Strin
         format!("{bin} {}\n", env!("CARGO_PKG_VERSION"))
     );
     help
+}
+
+/// Which way a [`cutting_proxy`] cuts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Server to client: a download stops.
+    Downstream,
+    /// Client to server: an upload stops.
+    Upstream,
+}
+
+/// A proxy for one connection to `server` that forwards the first `limit`
+/// bytes going the `cut` way, then holds both connections without
+/// forwarding more (the other way flows freely), so a transfer stops at an
+/// exact point without anyone closing. Dropping the returned sender ends it.
+pub fn cutting_proxy(server: SocketAddr, cut: Cut, limit: usize) -> (SocketAddr, mpsc::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+    let addr = listener.local_addr().expect("the proxy's address");
+    let (release, released) = mpsc::channel::<()>();
+    thread::spawn(move || {
+        let (client, _) = listener.accept().expect("the client connects");
+        let upstream = TcpStream::connect(server).expect("connect to the server");
+        let (limited_from, limited_to, free_from, free_to) = match cut {
+            Cut::Downstream => (&upstream, &client, &client, &upstream),
+            Cut::Upstream => (&client, &upstream, &upstream, &client),
+        };
+        let (mut free_from, mut free_to) = (
+            free_from.try_clone().expect("clone"),
+            free_to.try_clone().expect("clone"),
+        );
+        thread::spawn(move || {
+            let _ = std::io::copy(&mut free_from, &mut free_to);
+        });
+        let mut forwarded = 0;
+        let mut buf = [0u8; 16 * 1024];
+        let (mut from, mut to) = (limited_from, limited_to);
+        while forwarded < limit {
+            let want = buf.len().min(limit - forwarded);
+            match from.read(&mut buf[..want]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if to.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    forwarded += n;
+                }
+            }
+        }
+        let _ = released.recv();
+    });
+    (addr, release)
 }

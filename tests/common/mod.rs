@@ -443,6 +443,10 @@ pub fn cutting_proxy(server: SocketAddr, cut: Cut, limit: usize) -> (SocketAddr,
             }
         }
         let _ = released.recv();
+        // The other direction's thread holds clones: shutting the sockets
+        // down (not just dropping ours) ends both connections for real.
+        let _ = upstream.shutdown(std::net::Shutdown::Both);
+        let _ = client.shutdown(std::net::Shutdown::Both);
     });
     (addr, release)
 }

@@ -91,8 +91,8 @@ pub const COMMANDS: &[Command] = &[
         summary: "download files (-r: folders too)",
         details: "REMOTE may hold * and ? (`get ./* .`); LOCAL never does. Without LOCAL, into the\n\
                   local directory under the same names. Several files need LOCAL to be a directory.\n\
-                  -r  copy folders whole, creating LOCAL when it is missing; symbolic links are\n\
-                      skipped (never followed), and a file that fails does not stop the rest\n\
+                  -r  copy folders whole, creating LOCAL when it is missing; symbolic links are\n    \
+                  skipped (never followed), and a file that fails does not stop the rest\n\
                   -a  resume an interrupted download (its NAME.part), like reget\n\
                   -p  keep modification times and permission bits\n\
                   Files arrive as NAME.part and are renamed when complete.",
@@ -105,8 +105,8 @@ pub const COMMANDS: &[Command] = &[
         summary: "upload files (-r: folders too)",
         details: "LOCAL may hold * and ? (`put ./* .`); REMOTE never does. Without REMOTE, into the\n\
                   remote directory under the same names. Several files need REMOTE to be a directory.\n\
-                  -r  copy folders whole, creating REMOTE when it is missing; symbolic links are\n\
-                      skipped (never followed), and a file that fails does not stop the rest\n\
+                  -r  copy folders whole, creating REMOTE when it is missing; symbolic links are\n    \
+                  skipped (never followed), and a file that fails does not stop the rest\n\
                   -a  resume an interrupted upload, like reput\n\
                   -p  keep modification times and permission bits (of files)\n\
                   The server writes a hidden .NAME.part and renames it when complete.",

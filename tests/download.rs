@@ -3,7 +3,8 @@
 mod common;
 
 use common::{
-    command, cutting_proxy, describe, have_python, Cut, Running, Spawn, TempDir, TIMEOUT,
+    command, cutting_proxy, describe, framed, have_python, pattern, Cut, Running, Spawn, TempDir,
+    TIMEOUT,
 };
 use socket_tutorial::protocol::{
     ClientHello, ErrorCode, ErrorReply, Kind, Request, Response, ServerHello,
@@ -24,21 +25,6 @@ fn server(root: &Path, extra: &[&str]) -> Running {
         .args([root])
         .args(extra)
         .server()
-}
-
-/// Deterministic, non-repeating bytes (a stream of SplitMix64 values).
-fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 /// Compare two files by streaming both, never holding either whole.
@@ -95,17 +81,6 @@ fn wait_for_all(process: &mut Running, needles: &[&str]) {
 
 fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// A framed connection after the hellos.
-fn framed(addr: SocketAddr) -> (TcpStream, ServerHello) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(TIMEOUT)).unwrap();
-    ClientHello::default().write_to(&mut s).unwrap();
-    let hello = ServerHello::read_from(&mut s)
-        .unwrap()
-        .expect("a server hello");
-    (s, hello)
 }
 
 fn response(s: &mut TcpStream) -> Response {

@@ -2,8 +2,9 @@
 
 mod common;
 
-use common::{command, cutting_proxy, describe, Cut, Running, Spawn, TempDir, TIMEOUT};
-use std::collections::BTreeMap;
+use common::{
+    command, cutting_proxy, describe, pattern, tree, Cut, Running, Spawn, TempDir, TIMEOUT,
+};
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -71,52 +72,6 @@ fn succeeded(out: &Output) {
 
 fn failed(out: &Output) {
     assert_eq!(out.status.code(), Some(1), "{}", describe(out));
-}
-
-/// Deterministic bytes that do not repeat (SplitMix64).
-fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
-/// Everything under `dir`: files with their contents, directories (empty
-/// ones too) as `None`, links with their targets; links are not followed.
-fn tree(dir: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Option<Vec<u8>>>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let rel = path
-                .strip_prefix(base)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            let meta = fs::symlink_metadata(&path).unwrap();
-            if meta.file_type().is_symlink() {
-                let target = fs::read_link(&path).unwrap();
-                out.insert(
-                    rel,
-                    Some(format!("link to {}", target.display()).into_bytes()),
-                );
-            } else if meta.is_dir() {
-                out.insert(rel + "/", None);
-                walk(base, &path, out);
-            } else {
-                out.insert(rel, Some(fs::read(&path).unwrap()));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
 }
 
 /// A tree like the tutorial's folder: nested folders, binary and empty

@@ -2,16 +2,13 @@
 
 mod common;
 
-use common::{command, describe, Running, Spawn, TempDir, TIMEOUT};
-use socket_tutorial::protocol::{
-    Attrs, ClientHello, ErrorCode, ErrorReply, Request, Response, ServerHello,
-};
+use common::{command, describe, framed, tree, Running, Spawn, TempDir, TIMEOUT};
+use socket_tutorial::protocol::{Attrs, ErrorCode, ErrorReply, Request, Response};
 use socket_tutorial::token::Token;
 use socket_tutorial::transfer::{Connection, TransferError, UploadOptions};
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -22,15 +19,6 @@ fn server(root: &Path, extra: &[&str]) -> Running {
         .args([root])
         .args(extra)
         .server()
-}
-
-/// A framed connection after the hellos, and the server's hello.
-fn framed(addr: SocketAddr) -> (TcpStream, ServerHello) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(TIMEOUT)).unwrap();
-    ClientHello::default().write_to(&mut s).unwrap();
-    let hello = ServerHello::read_from(&mut s).unwrap().expect("a hello");
-    (s, hello)
 }
 
 fn ask(s: &mut TcpStream, request: Request) -> Response {
@@ -57,36 +45,6 @@ fn upload(path: &[u8], size: u64, identity: &[u8], resume: bool) -> Request {
         overwrite: false,
         attrs: None,
     }
-}
-
-/// Every file, directory and link under `dir` (links not followed), with
-/// the contents of files and the targets of links.
-fn snapshot(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            let path = entry.path();
-            let rel = path.strip_prefix(base).unwrap().display().to_string();
-            let meta = fs::symlink_metadata(&path).unwrap();
-            if meta.file_type().is_symlink() {
-                out.insert(
-                    rel,
-                    format!("-> {}", fs::read_link(&path).unwrap().display()),
-                );
-            } else if meta.is_dir() {
-                out.insert(rel.clone() + "/", String::new());
-                walk(base, &path, out);
-            } else {
-                out.insert(
-                    rel,
-                    String::from_utf8_lossy(&fs::read(&path).unwrap()).into(),
-                );
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
 }
 
 fn connection(srv: &Running, token: Option<&Token>) -> Connection {
@@ -161,7 +119,7 @@ fn hostile_writes_are_refused_and_nothing_lands_outside() {
     symlink(&outside, root.join("abs")).unwrap();
     symlink("../outside/victim", root.join("victim_link")).unwrap();
     symlink("f.txt", root.join("inner_link")).unwrap();
-    let (before_root, before_out) = (snapshot(&root), snapshot(&outside));
+    let (before_root, before_out) = (tree(&root), tree(&outside));
     let srv = server(&root, &["--writable"]);
     let (mut s, _) = framed(srv.connect_addr());
     let outside_abs = outside.join("abs.txt").display().to_string();
@@ -276,8 +234,8 @@ fn hostile_writes_are_refused_and_nothing_lands_outside() {
         let err = refused(ask(&mut s, request), &what);
         assert_eq!(err.code, code, "{what}: {err}");
     }
-    assert_eq!(snapshot(&outside), before_out, "nothing outside changed");
-    assert_eq!(snapshot(&root), before_root, "nothing inside changed");
+    assert_eq!(tree(&outside), before_out, "nothing outside changed");
+    assert_eq!(tree(&root), before_root, "nothing inside changed");
     // The connection is still in step: a normal request works.
     assert!(matches!(
         ask(

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
+use socket_tutorial::protocol::{ClientHello, ServerHello};
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
@@ -449,4 +451,64 @@ pub fn cutting_proxy(server: SocketAddr, cut: Cut, limit: usize) -> (SocketAddr,
         let _ = client.shutdown(std::net::Shutdown::Both);
     });
     (addr, release)
+}
+
+/// Deterministic, non-repeating bytes (a stream of SplitMix64 values).
+pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A framed connection after the hellos, and the server's hello.
+pub fn framed(addr: SocketAddr) -> (TcpStream, ServerHello) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(TIMEOUT))
+        .expect("set a read timeout");
+    ClientHello::default()
+        .write_to(&mut s)
+        .expect("send the hello");
+    let hello = ServerHello::read_from(&mut s)
+        .expect("read the hello")
+        .expect("a server hello");
+    (s, hello)
+}
+
+/// Everything under `dir`: files with their contents, directories (empty
+/// ones too) as `None`, links with their targets; links are not followed.
+pub fn tree(dir: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Option<Vec<u8>>>) {
+        for entry in std::fs::read_dir(dir).expect("read the tree") {
+            let path = entry.expect("read the tree").path();
+            let rel = path
+                .strip_prefix(base)
+                .expect("read the tree")
+                .to_string_lossy()
+                .into_owned();
+            let meta = std::fs::symlink_metadata(&path).expect("read the tree");
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&path).expect("read the tree");
+                out.insert(
+                    rel,
+                    Some(format!("link to {}", target.display()).into_bytes()),
+                );
+            } else if meta.is_dir() {
+                out.insert(rel + "/", None);
+                walk(base, &path, out);
+            } else {
+                out.insert(rel, Some(std::fs::read(&path).expect("read the tree")));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
 }

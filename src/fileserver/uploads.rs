@@ -227,33 +227,21 @@ impl FileServer {
             Received::WriteFailed(e) => {
                 self.uploads.forget(&key);
                 let _ = up.abort();
-                let (outcome, next) = refuse(
-                    stream,
-                    ErrorReply::new(
-                        ErrorCode::Internal,
-                        &format!(
-                            "internal: writing {shown} failed: {}; nothing was kept",
-                            crate::cli::describe_io(&e)
-                        ),
-                    ),
-                )?;
-                return Ok((Outcome::ok(outcome.result, want), next));
+                let why = format!(
+                    "internal: writing {shown} failed: {}; nothing was kept",
+                    crate::cli::describe_io(&e)
+                );
+                return refuse_received(stream, ErrorReply::new(ErrorCode::Internal, &why), want);
             }
         }
         if let Some(attrs) = asked.attrs {
             if let Err(e) = apply_attrs(up.file(), attrs) {
                 // Every byte is there: a resume sends none and tries again.
-                let (outcome, next) = refuse(
-                    stream,
-                    ErrorReply::new(
-                        ErrorCode::Internal,
-                        &format!(
-                            "internal: setting the time and permissions of {shown}: {}",
-                            crate::cli::describe_io(&e)
-                        ),
-                    ),
-                )?;
-                return Ok((Outcome::ok(outcome.result, want), next));
+                let why = format!(
+                    "internal: setting the time and permissions of {shown}: {}",
+                    crate::cli::describe_io(&e)
+                );
+                return refuse_received(stream, ErrorReply::new(ErrorCode::Internal, &why), want);
             }
         }
         match up.commit(size) {
@@ -270,10 +258,7 @@ impl FileServer {
                     Next::Continue,
                 ))
             }
-            Err(e) => {
-                let (outcome, next) = refuse(stream, root_reply(&e))?;
-                Ok((Outcome::ok(outcome.result, want), next))
-            }
+            Err(e) => refuse_received(stream, root_reply(&e), want),
         }
     }
 
@@ -307,6 +292,16 @@ impl FileServer {
             None => Err(busy(&display_name(&target))),
         }
     }
+}
+
+/// An error after the raw bytes arrived: logged with the bytes received.
+fn refuse_received(
+    stream: &TcpStream,
+    reply: ErrorReply,
+    received: u64,
+) -> io::Result<(Outcome, Next)> {
+    let (outcome, next) = refuse(stream, reply)?;
+    Ok((Outcome::ok(outcome.result, received), next))
 }
 
 /// Exactly `want` raw bytes from `reader` into `file`. After a failed

@@ -1,11 +1,76 @@
 //! The remote side's small commands: `pwd`, `cd`, `ls`, `mkdir`, `rmdir`, `rm` and `rename`.
 
 use super::expand::expand;
+use super::listing::{self, Browse};
 use super::paths::RemotePath;
-use super::remote::{matchable, RemoteSide};
+use super::remote::{matchable, RemoteSide, Server};
 use super::words::Word;
-use super::{failures, listing, Shell};
+use super::{failures, Shell};
 use crate::protocol::{Entry, Kind, Meta};
+use crate::transfer::{Connection, TransferError};
+
+/// The remote paths one word names from `cwd`: its wildcard matches
+/// (partial uploads left out unless `partials`), or itself.
+fn remote_matches(
+    server: &mut Server,
+    cwd: &RemotePath,
+    word: &Word,
+    partials: bool,
+) -> Vec<(RemotePath, Option<Meta>)> {
+    if !word.has_magic() {
+        return vec![(cwd.resolve(&word.text), None)];
+    }
+    let base = if word.pattern.starts_with('/') {
+        RemotePath::root()
+    } else {
+        cwd.clone()
+    };
+    let keep = |name: &[u8]| matchable(name) || (partials && crate::root::is_partial_name(name));
+    expand(&mut RemoteSide(server), base, &word.pattern, &keep)
+}
+
+/// The remote side of `ls`.
+struct RemoteBrowse<'a> {
+    server: &'a mut Server,
+    cwd: &'a RemotePath,
+}
+
+impl Browse for RemoteBrowse<'_> {
+    type Path = RemotePath;
+
+    fn matches(&mut self, word: &Word, all: bool) -> Vec<(RemotePath, Option<Meta>)> {
+        remote_matches(self.server, self.cwd, word, all)
+    }
+
+    fn stat(&mut self, path: &RemotePath) -> Result<Meta, String> {
+        self.server.stat(path).map_err(|e| e.to_string())
+    }
+
+    fn list(&mut self, dir: &RemotePath) -> Result<Vec<Entry>, String> {
+        self.server
+            .call(|c| c.list(&dir.wire()))
+            .map_err(|e| e.to_string())
+    }
+
+    fn shown(&self, path: &RemotePath) -> String {
+        path.shown()
+    }
+
+    /// Relative to the remote directory when below it.
+    fn relative(&self, path: &RemotePath) -> Vec<u8> {
+        let (here, there) = (self.cwd.wire(), path.wire());
+        if here.is_empty() {
+            return there;
+        }
+        match there
+            .strip_prefix(here.as_slice())
+            .and_then(|rest| rest.strip_prefix(b"/"))
+        {
+            Some(rest) => rest.to_vec(),
+            None => path.shown().into_bytes(),
+        }
+    }
+}
 
 impl Shell {
     /// The remote paths one word names: its wildcard matches (partial
@@ -53,97 +118,36 @@ impl Shell {
     }
 
     pub(super) fn ls(&mut self, flags: &[char], args: &[Word]) -> Result<(), String> {
-        let (all, long) = (flags.contains(&'a'), flags.contains(&'l'));
-        let words = if args.is_empty() {
-            vec![Word::bare(".")]
-        } else {
-            args.to_vec()
+        let mut side = RemoteBrowse {
+            server: &mut self.server,
+            cwd: &self.cwd,
         };
-        let mut failed = 0;
-        for word in &words {
-            let matches = self.remote_matches(word, all);
-            if matches.is_empty() {
-                self.complain(&format!("{}: no match", word.text));
-                failed += 1;
-            }
-            for (path, meta) in matches {
-                let meta = match meta {
-                    Some(m) => m,
-                    None => match self.server.stat(&path) {
-                        Ok(m) => m,
-                        Err(e) => {
-                            self.complain(&e.to_string());
-                            failed += 1;
-                            continue;
-                        }
-                    },
-                };
-                let rows = if meta.kind == Kind::Dir && !word.has_magic() {
-                    if words.len() > 1 {
-                        self.say(&format!("{}:", path.shown()))?;
-                    }
-                    match self.server.call(|c| c.list(&path.wire())) {
-                        Ok(entries) => entries
-                            .into_iter()
-                            .filter(|e| all || !e.name.starts_with(b"."))
-                            .collect(),
-                        Err(e) => {
-                            self.complain(&e.to_string());
-                            failed += 1;
-                            continue;
-                        }
-                    }
-                } else {
-                    let name = if word.has_magic() {
-                        self.relative(&path)
-                    } else {
-                        word.text.clone()
-                    };
-                    vec![Entry {
-                        name: name.into_bytes(),
-                        meta,
-                    }]
-                };
-                self.show_rows(&rows, long)?;
-            }
-        }
-        failures(failed, words.len(), "names")
-    }
-
-    /// How `ls PATTERN` names a match: relative to the remote directory when below it.
-    fn relative(&self, path: &RemotePath) -> String {
-        let here = self.cwd.wire();
-        let there = path.wire();
-        let below = if here.is_empty() {
-            Some(&there[..])
-        } else {
-            there
-                .strip_prefix(here.as_slice())
-                .and_then(|rest| rest.strip_prefix(b"/"))
-        };
-        match below {
-            Some(rest) => listing::name(rest),
-            None => path.shown(),
-        }
+        let (said, failed) = listing::ls(&mut side, flags, args);
+        self.tell(said)?;
+        failures(failed, args.len().max(1), "names")
     }
 
     pub(super) fn mkdir(&mut self, args: &[Word]) -> Result<(), String> {
-        let [dir] = args else {
-            return Err("usage: mkdir PATH".into());
-        };
-        let path = self.cwd.resolve(&dir.text);
-        self.server
-            .call(|c| c.mkdir(&path.wire()))
-            .map_err(|e| e.to_string())
+        self.on_one_path(args, "usage: mkdir PATH", Connection::mkdir)
     }
 
     pub(super) fn rmdir(&mut self, args: &[Word]) -> Result<(), String> {
-        let [dir] = args else {
-            return Err("usage: rmdir PATH".into());
+        self.on_one_path(args, "usage: rmdir PATH", Connection::remove_dir)
+    }
+
+    /// A request on exactly one remote path, as typed (no wildcards).
+    fn on_one_path(
+        &mut self,
+        args: &[Word],
+        usage: &str,
+        op: fn(&mut Connection, &[u8]) -> Result<(), TransferError>,
+    ) -> Result<(), String> {
+        let [word] = args else {
+            return Err(usage.into());
         };
-        let path = self.cwd.resolve(&dir.text);
+        let path = self.cwd.resolve(&word.text);
         self.server
-            .call(|c| c.remove_dir(&path.wire()))
+            .call(|c| op(c, &path.wire()))
             .map_err(|e| e.to_string())
     }
 

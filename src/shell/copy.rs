@@ -207,7 +207,13 @@ impl Shell {
 
     /// One remote file to `target`; 0 or 1 failures.
     fn get_file(&mut self, remote: &RemotePath, meta: &Meta, target: &Path, how: Copy) -> usize {
-        match self.try_get_file(remote, meta, target, how) {
+        let result = self.try_get_file(remote, meta, target, how);
+        self.count(result)
+    }
+
+    /// 1 for a failure, said on stderr; 0 otherwise.
+    fn count(&mut self, result: Result<(), String>) -> usize {
+        match result {
             Ok(()) => 0,
             Err(message) => {
                 self.complain(&message);
@@ -411,13 +417,8 @@ impl Shell {
 
     /// One local file to `remote`; 0 or 1 failures.
     fn put_file(&mut self, local: &Path, remote: &RemotePath, how: Copy) -> usize {
-        match self.try_put_file(local, remote, how) {
-            Ok(()) => 0,
-            Err(message) => {
-                self.complain(&message);
-                1
-            }
-        }
+        let result = self.try_put_file(local, remote, how);
+        self.count(result)
     }
 
     fn try_put_file(&mut self, local: &Path, remote: &RemotePath, how: Copy) -> Result<(), String> {

@@ -1,6 +1,86 @@
-//! How `ls` and `lls` show entries, the same for both sides: a name a line, or with `-l` the type, permission bits, size and time (UTC), as `ls -l` would.
+//! `ls` and `lls`, the same walk for both sides, and how they show entries: a name a line, or with `-l` the type, permission bits, size and time (UTC), as `ls -l` would.
 
-use crate::protocol::{Entry, Kind};
+use super::words::Word;
+use crate::protocol::{Entry, Kind, Meta};
+
+/// What `ls` and `lls` need from their side.
+pub trait Browse {
+    type Path;
+    /// The paths a word names: its wildcard matches (with metadata), or itself.
+    fn matches(&mut self, word: &Word, all: bool) -> Vec<(Self::Path, Option<Meta>)>;
+    fn stat(&mut self, path: &Self::Path) -> Result<Meta, String>;
+    fn list(&mut self, dir: &Self::Path) -> Result<Vec<Entry>, String>;
+    /// The path for a heading over its listing.
+    fn shown(&self, path: &Self::Path) -> String;
+    /// How a wildcard match is named in the listing.
+    fn relative(&self, path: &Self::Path) -> Vec<u8>;
+}
+
+/// A line of a listing: for stdout, or a failure for stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Said {
+    Out(String),
+    Failed(String),
+}
+
+/// `ls [-a] [-l] [PATH...]` on one side: a directory named as such lists its
+/// entries (names starting with `.` only with `-a`); a file, or whatever a
+/// wildcard matched, is shown itself. Returns the lines and how many names failed.
+pub fn ls<B: Browse>(side: &mut B, flags: &[char], args: &[Word]) -> (Vec<Said>, usize) {
+    let (all, long) = (flags.contains(&'a'), flags.contains(&'l'));
+    let words = if args.is_empty() {
+        vec![Word::bare(".")]
+    } else {
+        args.to_vec()
+    };
+    let mut said = Vec::new();
+    let mut failed = 0;
+    for word in &words {
+        let matches = side.matches(word, all);
+        if matches.is_empty() {
+            said.push(Said::Failed(format!("{}: no match", word.text)));
+            failed += 1;
+        }
+        for (path, meta) in matches {
+            let meta = match meta.map_or_else(|| side.stat(&path), Ok) {
+                Ok(m) => m,
+                Err(e) => {
+                    said.push(Said::Failed(e));
+                    failed += 1;
+                    continue;
+                }
+            };
+            let rows = if meta.kind == Kind::Dir && !word.has_magic() {
+                if words.len() > 1 {
+                    said.push(Said::Out(format!("{}:", side.shown(&path))));
+                }
+                match side.list(&path) {
+                    Ok(entries) => entries
+                        .into_iter()
+                        .filter(|e| all || !e.name.starts_with(b"."))
+                        .collect(),
+                    Err(e) => {
+                        said.push(Said::Failed(e));
+                        failed += 1;
+                        continue;
+                    }
+                }
+            } else {
+                let name = if word.has_magic() {
+                    side.relative(&path)
+                } else {
+                    word.text.clone().into_bytes()
+                };
+                vec![Entry { name, meta }]
+            };
+            said.extend(
+                rows.iter()
+                    .map(|row| Said::Out(if long { self::long(row) } else { short(row) })),
+            );
+        }
+    }
+    (said, failed)
+}
 
 /// `name`, with `/` after a directory, control characters escaped.
 pub fn short(entry: &Entry) -> String {

@@ -1,8 +1,9 @@
 //! The local side of `file_shell`: `lpwd`, `lcd`, `lls`, `lmkdir`, `!command`, and local listings for wildcard expansion.
 
 use super::expand::{expand, Found, Side};
+use super::listing::{self, Browse};
 use super::words::Word;
-use super::{listing, paths, Shell};
+use super::{paths, Shell};
 use crate::protocol::{Entry, Meta};
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -108,70 +109,10 @@ impl Shell {
     }
 
     pub(super) fn lls(&mut self, flags: &[char], args: &[Word]) -> Result<(), String> {
-        let (all, long) = (flags.contains(&'a'), flags.contains(&'l'));
-        let words = if args.is_empty() {
-            vec![Word::bare(".")]
-        } else {
-            args.to_vec()
-        };
-        let mut failed = 0;
-        for word in &words {
-            let matches = local_matches(&self.lcwd, word);
-            if matches.is_empty() {
-                self.complain(&format!("{}: no match", word.text));
-                failed += 1;
-            }
-            for (path, meta) in matches {
-                let shown = paths::shown_local(&path);
-                let meta = match meta {
-                    Some(m) => m,
-                    None => match fs::metadata(&path) {
-                        Ok(m) => Meta::from_metadata(&m),
-                        Err(e) => {
-                            self.complain(&io_message(&shown, &e));
-                            failed += 1;
-                            continue;
-                        }
-                    },
-                };
-                let rows = if meta.kind == crate::protocol::Kind::Dir && !word.has_magic() {
-                    if words.len() > 1 {
-                        self.say(&format!("{shown}:"))?;
-                    }
-                    match read_dir(&path) {
-                        Ok(entries) => entries
-                            .into_iter()
-                            .filter(|e| all || !e.name.starts_with(b"."))
-                            .collect(),
-                        Err(e) => {
-                            self.complain(&e);
-                            failed += 1;
-                            continue;
-                        }
-                    }
-                } else {
-                    vec![Entry {
-                        name: relative_name(&self.lcwd, &path, word),
-                        meta,
-                    }]
-                };
-                self.show_rows(&rows, long)?;
-            }
-        }
-        super::failures(failed, words.len(), "names")
-    }
-
-    /// Print a listing, short or long.
-    pub(super) fn show_rows(&mut self, rows: &[Entry], long: bool) -> Result<(), String> {
-        for row in rows {
-            let line = if long {
-                listing::long(row)
-            } else {
-                listing::short(row)
-            };
-            self.say(&line)?;
-        }
-        Ok(())
+        let mut side = LocalBrowse { cwd: &self.lcwd };
+        let (said, failed) = listing::ls(&mut side, flags, args);
+        self.tell(said)?;
+        super::failures(failed, args.len().max(1), "names")
     }
 
     /// `!command` with `sh -c` in the local directory; a lone `!` starts a shell.
@@ -206,15 +147,38 @@ impl Shell {
     }
 }
 
-/// How `lls PATTERN` names a match: as the pattern spelled it, relative to
-/// the local directory when it is below it.
-fn relative_name(cwd: &Path, path: &Path, word: &Word) -> Vec<u8> {
-    if !word.has_magic() {
-        return word.text.as_bytes().to_vec();
+/// The local side of `lls`.
+struct LocalBrowse<'a> {
+    cwd: &'a Path,
+}
+
+impl Browse for LocalBrowse<'_> {
+    type Path = PathBuf;
+
+    fn matches(&mut self, word: &Word, _all: bool) -> Vec<(PathBuf, Option<Meta>)> {
+        local_matches(self.cwd, word)
     }
-    path.strip_prefix(cwd)
-        .unwrap_or(path)
-        .as_os_str()
-        .as_bytes()
-        .to_vec()
+
+    fn stat(&mut self, path: &PathBuf) -> Result<Meta, String> {
+        fs::metadata(path)
+            .map(|m| Meta::from_metadata(&m))
+            .map_err(|e| io_message(&paths::shown_local(path), &e))
+    }
+
+    fn list(&mut self, dir: &PathBuf) -> Result<Vec<Entry>, String> {
+        read_dir(dir)
+    }
+
+    fn shown(&self, path: &PathBuf) -> String {
+        paths::shown_local(path)
+    }
+
+    /// Relative to the local directory when below it.
+    fn relative(&self, path: &PathBuf) -> Vec<u8> {
+        path.strip_prefix(self.cwd)
+            .unwrap_or(path)
+            .as_os_str()
+            .as_bytes()
+            .to_vec()
+    }
 }

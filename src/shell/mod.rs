@@ -214,6 +214,17 @@ impl Shell {
         self.say(state)
     }
 
+    /// Lines of a listing, each to stdout or (a failure) stderr, in order.
+    fn tell(&mut self, said: Vec<listing::Said>) -> Done {
+        for line in said {
+            match line {
+                listing::Said::Out(text) => self.say(&text)?,
+                listing::Said::Failed(text) => self.complain(&text),
+            }
+        }
+        Ok(())
+    }
+
     /// A line of output on stdout.
     fn say(&mut self, line: &str) -> Done {
         match writeln!(self.out, "{line}") {

@@ -3,8 +3,8 @@
 mod common;
 
 use common::{
-    command, cutting_proxy, describe, framed, have_python, pattern, Cut, Running, Spawn, TempDir,
-    TIMEOUT,
+    command, cutting_proxy, describe, download_server, framed, have_python, pattern, wait_for_size,
+    Cut, Running, Spawn, TempDir, TIMEOUT,
 };
 use socket_tutorial::protocol::{
     ClientHello, ErrorCode, ErrorReply, Kind, Request, Response, ServerHello,
@@ -14,18 +14,9 @@ use std::fs::{self, File, FileTimes};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const MIB: u64 = 1024 * 1024;
-
-fn server(root: &Path, extra: &[&str]) -> Running {
-    Spawn::new("download_server")
-        .args(["--port", "0", "--root"])
-        .args([root])
-        .args(extra)
-        .server()
-}
 
 /// Compare two files by streaming both, never holding either whole.
 fn same_contents(a: &Path, b: &Path) -> Result<(), String> {
@@ -148,7 +139,7 @@ fn every_size_arrives_byte_identical() {
     for (i, size) in sizes.iter().enumerate() {
         fs::write(root.join(format!("f{size}.bin")), pattern(i as u64, *size)).unwrap();
     }
-    let mut srv = server(&root, &[]);
+    let mut srv = download_server(&root, &[]);
     let names: Vec<String> = sizes.iter().map(|s| format!("f{s}.bin")).collect();
     let names_ref: Vec<&str> = names.iter().map(String::as_str).collect();
     let out = client(&srv, &cwd, &names_ref);
@@ -184,7 +175,7 @@ fn a_one_gib_file_arrives_byte_identical() {
     }
     std::os::unix::fs::FileExt::write_all_at(&f, &pattern(99, 4096), (1 << 30) - 4096).unwrap();
     drop(f);
-    let srv = server(&root, &[]);
+    let srv = download_server(&root, &[]);
     let started = Instant::now();
     let out = client(&srv, &cwd, &["big.bin"]);
     let took = started.elapsed();
@@ -204,7 +195,7 @@ fn missing_directory_and_unreadable_are_clear_errors_with_nothing_left() {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(root.join("locked.txt"), fs::Permissions::from_mode(0o000)).unwrap();
     let unreadable_for_us = File::open(root.join("locked.txt")).is_err();
-    let srv = server(&root, &[]);
+    let srv = download_server(&root, &[]);
     let mut cases = vec![
         ("nope.txt", "not found: \"nope.txt\""),
         ("sub", "is a directory: \"sub\""),
@@ -239,7 +230,7 @@ fn several_names_one_failure_each_named_and_the_rest_saved() {
     fs::create_dir_all(cwd.join("out")).unwrap();
     fs::write(root.join("a.txt"), b"aaa").unwrap();
     fs::write(root.join("docs/b.txt"), b"bbb").unwrap();
-    let srv = server(&root, &[]);
+    let srv = download_server(&root, &[]);
     let out = client(&srv, &cwd, &["a.txt", "nope.txt", "docs/b.txt", "../x"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = stderr_of(&out);
@@ -293,7 +284,7 @@ fn verify_prints_the_digest_like_sha256sum() {
     let data = pattern(7, 3 * MIB as usize + 17);
     fs::write(root.join("v.bin"), &data).unwrap();
     fs::write(root.join("empty"), b"").unwrap();
-    let mut srv = server(&root, &[]);
+    let mut srv = download_server(&root, &[]);
     let out = client(&srv, &cwd, &["--verify", "v.bin", "empty"]);
     assert!(out.status.success(), "{}", describe(&out));
     let expected = format!(
@@ -425,7 +416,7 @@ fn hostile_names_are_refused_and_nothing_outside_is_read() {
     let atime_works = fs::metadata(&control).unwrap().accessed().unwrap() != control_before;
     let secret_before = age_atime(&h.secret());
 
-    let mut srv = server(&h.root(), &[]);
+    let mut srv = download_server(&h.root(), &[]);
     let addr = srv.connect_addr();
     for (name, code) in &names {
         let shown = String::from_utf8_lossy(&name[..name.len().min(40)]).into_owned();
@@ -522,24 +513,6 @@ fn hostile_names_are_refused_and_nothing_outside_is_read() {
     );
 }
 
-/// Waits until `path` is exactly `len` bytes long (a bounded poll: the client
-/// writes each chunk as it arrives, and nothing else tells us when).
-fn wait_for_len(path: &Path, len: u64) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let now = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        if now == len {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} stayed at {now} bytes, expected {len}",
-            path.display()
-        );
-        thread::yield_now();
-    }
-}
-
 /// Bytes the server sends before the file's own: its hello and the FILE frame.
 const BEFORE_DATA: usize = 7 + 4 + 1 + 16 + 1 + 32;
 
@@ -549,7 +522,11 @@ fn interrupted_download(srv: &Running, cwd: &Path, name: &str, cut: usize) {
         .args(["--port", &proxy.port().to_string(), name])
         .current_dir(cwd)
         .start();
-    wait_for_len(&cwd.join(format!("copy-{name}.part")), cut as u64);
+    wait_for_size(
+        &cwd.join(format!("copy-{name}.part")),
+        &format!("{cut}"),
+        |n| n == cut as u64,
+    );
     client.kill();
     drop(release);
     assert!(!cwd.join(format!("copy-{name}")).exists());
@@ -564,7 +541,7 @@ fn a_killed_download_resumes_and_sends_less() {
     fs::create_dir_all(&cwd).unwrap();
     let size = 24 * MIB as usize;
     fs::write(root.join("big.bin"), pattern(3, size)).unwrap();
-    let mut srv = server(&root, &[]);
+    let mut srv = download_server(&root, &[]);
     let cut = 3 * MIB as usize + 12_345;
     interrupted_download(&srv, &cwd, "big.bin", cut);
     let out = client(&srv, &cwd, &["--verify", "big.bin"]);
@@ -594,7 +571,7 @@ fn a_file_changed_between_runs_is_downloaded_again_whole() {
     fs::create_dir_all(&cwd).unwrap();
     let size = 16 * MIB as usize;
     fs::write(root.join("doc.bin"), pattern(4, size)).unwrap();
-    let mut srv = server(&root, &[]);
+    let mut srv = download_server(&root, &[]);
     interrupted_download(&srv, &cwd, "doc.bin", 2 * MIB as usize + 1);
     // Same size, new content, and a modification time that surely differs.
     let newer = pattern(5, size);
@@ -629,7 +606,7 @@ fn a_python_tutorial_style_request_gets_the_raw_bytes() {
     fs::create_dir_all(&root).unwrap();
     let data = pattern(8, 9000);
     fs::write(root.join("文件.txt"), &data).unwrap();
-    let srv = server(&root, &["--encoding", "gbk"]);
+    let srv = download_server(&root, &["--encoding", "gbk"]);
     let script = r#"
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -721,7 +698,7 @@ fn garbage_truncated_frames_and_silence_do_not_stop_the_server() {
     fs::create_dir_all(&root).unwrap();
     fs::create_dir_all(&cwd).unwrap();
     fs::write(root.join("ok.txt"), b"still here").unwrap();
-    let mut srv = server(&root, &["--idle-timeout", "2"]);
+    let mut srv = download_server(&root, &["--idle-timeout", "2"]);
     let addr = srv.connect_addr();
     let hello = ClientHello::default().encode();
     let connect = || {
@@ -812,7 +789,7 @@ fn five_hundred_idle_connections_do_not_stop_a_download() {
     fs::create_dir_all(&cwd).unwrap();
     let data = pattern(11, MIB as usize + 3);
     fs::write(root.join("real.bin"), &data).unwrap();
-    let srv = server(&root, &[]);
+    let srv = download_server(&root, &[]);
     let addr = srv.connect_addr();
     let hello = ClientHello::default().encode();
     let mut idle = Vec::new();
@@ -842,7 +819,7 @@ fn past_max_clients_a_framed_client_is_told_busy() {
     fs::create_dir_all(&root).unwrap();
     fs::create_dir_all(&cwd).unwrap();
     fs::write(root.join("a.txt"), b"a").unwrap();
-    let srv = server(&root, &["--max-clients", "1"]);
+    let srv = download_server(&root, &["--max-clients", "1"]);
     let (_holder, _) = framed(srv.connect_addr());
     let out = client(&srv, &cwd, &["a.txt"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
@@ -865,7 +842,7 @@ fn stat_list_and_read_only_refusals() {
     for i in 0..130 {
         fs::write(root.join(format!("many/f{i:03}")), b"").unwrap();
     }
-    let srv = server(&root, &[]);
+    let srv = download_server(&root, &[]);
     let (mut s, hello) = framed(srv.connect_addr());
     assert!(hello.read_only && !hello.token_required);
     let ask = |s: &mut TcpStream, r: Request| {
@@ -963,7 +940,7 @@ fn a_non_loopback_bind_says_the_files_are_exposed() {
         .server();
     let line = srv.wait_for("warning");
     assert!(line.contains("can be downloaded by anyone"), "{line}");
-    let mut local = server(tmp.path(), &[]);
+    let mut local = download_server(tmp.path(), &[]);
     local.wait_for("serving");
     local.kill();
     assert!(

@@ -3,7 +3,8 @@
 mod common;
 
 use common::{
-    command, cutting_proxy, describe, pattern, tree, Cut, Running, Spawn, TempDir, TIMEOUT,
+    command, cutting_proxy, describe, download_server, pattern, tree, wait_for_size, Cut, Running,
+    Spawn, TempDir,
 };
 use std::ffi::OsStr;
 use std::fs;
@@ -11,8 +12,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// A served root, a local working directory and a server, in one TempDir.
 struct Fixture {
@@ -27,11 +27,7 @@ fn fixture(label: &str, server_args: &[&str]) -> Fixture {
     let (root, here) = (tmp.join("root"), tmp.join("here"));
     fs::create_dir_all(&root).unwrap();
     fs::create_dir_all(&here).unwrap();
-    let srv = Spawn::new("download_server")
-        .args(["--port", "0", "--root"])
-        .args([&root])
-        .args(server_args)
-        .server();
+    let srv = download_server(&root, server_args);
     Fixture {
         tmp,
         root,
@@ -423,24 +419,6 @@ fn hostile_names_through_the_shell_write_nothing_outside() {
     assert_eq!(tree(&f.root), before_root, "nothing inside changed");
 }
 
-/// Waits until `path` holds at least `len` bytes (a bounded poll: nothing
-/// else says how far a transfer has got).
-fn wait_for_len_at_least(path: &Path, len: u64) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let now = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        if now >= len {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} stayed at {now} bytes, expected {len}",
-            path.display()
-        );
-        thread::yield_now();
-    }
-}
-
 #[test]
 fn a_killed_upload_resumes_with_reput() {
     let mut f = fixture("sh-reput", &["--writable"]);
@@ -456,7 +434,7 @@ fn a_killed_upload_resumes_with_reput() {
         .start();
     let part = f.root.join(".big.bin.part");
     // The hello and the UPLOAD frame take less than 1 KiB of the cut.
-    wait_for_len_at_least(&part, (cut - 1024) as u64);
+    wait_for_size(&part, "most of the cut", |n| n >= (cut - 1024) as u64);
     assert!(
         !f.root.join("big.bin").exists(),
         "nothing under the final name"
@@ -518,7 +496,7 @@ fn a_killed_download_resumes_with_reget() {
         .current_dir(&f.here)
         .start();
     let part = f.here.join("big.bin.part");
-    wait_for_len_at_least(&part, (cut - 1024) as u64);
+    wait_for_size(&part, "most of the cut", |n| n >= (cut - 1024) as u64);
     shell.kill();
     drop(release);
     assert!(!f.here.join("big.bin").exists());

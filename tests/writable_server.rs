@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{command, describe, framed, tree, Running, Spawn, TempDir, TIMEOUT};
+use common::{command, describe, download_server, framed, tree, Running, Spawn, TempDir, TIMEOUT};
 use socket_tutorial::protocol::{Attrs, ErrorCode, ErrorReply, Request, Response};
 use socket_tutorial::token::Token;
 use socket_tutorial::transfer::{Connection, TransferError, UploadOptions};
@@ -10,16 +10,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::{symlink, PermissionsExt};
-use std::path::Path;
 use std::time::{Duration, SystemTime};
-
-fn server(root: &Path, extra: &[&str]) -> Running {
-    Spawn::new("download_server")
-        .args(["--port", "0", "--root"])
-        .args([root])
-        .args(extra)
-        .server()
-}
 
 fn ask(s: &mut TcpStream, request: Request) -> Response {
     request.write_to(s).unwrap();
@@ -57,7 +48,7 @@ fn writes_change_the_root_and_are_logged() {
     let root = tmp.join("root");
     fs::create_dir_all(&root).unwrap();
     fs::write(tmp.join("src.txt"), b"uploaded bytes").unwrap();
-    let mut srv = server(&root, &["--writable"]);
+    let mut srv = download_server(&root, &["--writable"]);
     srv.wait_for("serving");
     let mut c = connection(&srv, None);
     assert!(!c.server_hello().read_only);
@@ -120,7 +111,7 @@ fn hostile_writes_are_refused_and_nothing_lands_outside() {
     symlink("../outside/victim", root.join("victim_link")).unwrap();
     symlink("f.txt", root.join("inner_link")).unwrap();
     let (before_root, before_out) = (tree(&root), tree(&outside));
-    let srv = server(&root, &["--writable"]);
+    let srv = download_server(&root, &["--writable"]);
     let (mut s, _) = framed(srv.connect_addr());
     let outside_abs = outside.join("abs.txt").display().to_string();
     let cases: Vec<(Request, ErrorCode)> = vec![
@@ -254,7 +245,7 @@ fn a_second_upload_of_the_same_target_is_told_busy() {
     let root = tmp.join("root");
     fs::create_dir_all(root.join("sub")).unwrap();
     symlink(".", root.join("here")).unwrap();
-    let mut srv = server(&root, &["--writable"]);
+    let mut srv = download_server(&root, &["--writable"]);
     let (mut a, _) = framed(srv.connect_addr());
     assert_eq!(
         ask(&mut a, upload(b"big.bin", 10, b"id-a", false)),
@@ -336,7 +327,7 @@ fn an_upload_resumes_only_the_same_source() {
     let tmp = TempDir::new("ws-resume");
     let root = tmp.join("root");
     fs::create_dir_all(&root).unwrap();
-    let mut srv = server(&root, &["--writable"]);
+    let mut srv = download_server(&root, &["--writable"]);
     let data: Vec<u8> = (0..100u8).collect();
     let cut = |srv: &mut Running, identity: &[u8], from: u64, n: usize| {
         let (mut s, _) = framed(srv.connect_addr());
@@ -393,7 +384,7 @@ fn the_upload_limit_refuses_before_any_byte() {
     let tmp = TempDir::new("ws-limit");
     let root = tmp.join("root");
     fs::create_dir_all(&root).unwrap();
-    let mut srv = server(&root, &["--writable", "--max-upload-bytes", "1000"]);
+    let mut srv = download_server(&root, &["--writable", "--max-upload-bytes", "1000"]);
     srv.wait_for("uploads up to 1000 bytes");
     let (mut s, _) = framed(srv.connect_addr());
     let err = refused(ask(&mut s, upload(b"big", 1001, b"", false)), "too large");
@@ -429,7 +420,7 @@ fn upload_attributes_keep_time_and_permission_bits_only() {
     let tmp = TempDir::new("ws-attrs");
     let root = tmp.join("root");
     fs::create_dir_all(&root).unwrap();
-    let srv = server(&root, &["--writable"]);
+    let srv = download_server(&root, &["--writable"]);
     let (mut s, _) = framed(srv.connect_addr());
     let mtime_ns = 1_234_567_890_123_456_789i64;
     let request = Request::Upload {
@@ -469,7 +460,7 @@ fn without_the_token_nothing_is_served() {
     fs::write(root.join("secret.txt"), b"SERVED ONLY WITH THE TOKEN").unwrap();
     fs::write(tmp.join("token"), b"correct horse\n").unwrap();
     let token_file = tmp.join("token");
-    let mut srv = server(
+    let mut srv = download_server(
         &root,
         &["--writable", "--token-file", token_file.to_str().unwrap()],
     );

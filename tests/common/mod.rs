@@ -512,3 +512,30 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
     walk(dir, dir, &mut out);
     out
 }
+
+/// `download_server --port 0 --root ROOT EXTRA...`, once it listens.
+pub fn download_server(root: &Path, extra: &[&str]) -> Running {
+    Spawn::new("download_server")
+        .args(["--port", "0", "--root"])
+        .args([root])
+        .args(extra)
+        .server()
+}
+
+/// Waits until the size of `path` satisfies `ok` (a bounded poll: a file
+/// growing as a transfer goes on says nothing else about how far it got).
+pub fn wait_for_size(path: &Path, wanted: &str, ok: impl Fn(u64) -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let now = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if ok(now) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} stayed at {now} bytes, expected {wanted}",
+            path.display()
+        );
+        thread::yield_now();
+    }
+}

@@ -26,10 +26,14 @@ pub fn bin(name: &str) -> PathBuf {
     assert_cmd::cargo::cargo_bin(name)
 }
 
+/// A token in the developer's environment would make every server in the
+/// tests want one; a test that wants a token sets it itself.
+const TOKEN_ENV: &str = "DOWNLOAD_SERVER_TOKEN";
+
 /// A `Command` for one of the project's binaries.
 pub fn command(name: &str) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(bin(name));
-    cmd.timeout(TIMEOUT);
+    cmd.timeout(TIMEOUT).env_remove(TOKEN_ENV);
     cmd
 }
 
@@ -112,8 +116,10 @@ pub struct Spawn {
 impl Spawn {
     /// One of the project's binaries.
     pub fn new(name: &str) -> Spawn {
+        let mut cmd = Command::new(bin(name));
+        cmd.env_remove(TOKEN_ENV);
         Spawn {
-            cmd: Command::new(bin(name)),
+            cmd,
             text: name.to_string(),
             piped_stdin: false,
         }

@@ -3,8 +3,10 @@
 //! `download_server` is a thin binary around [`FileServer::serve`], which the
 //! shared accept loop calls once per connection, on that connection's thread.
 //! Every name a client sends goes through [`Root`]; nothing here opens a path
-//! any other way. Write requests are answered `read-only` for now; a writable
-//! server extends [`FileServer::answer`].
+//! any other way. Write requests (MKDIR, UPLOAD, RENAME, REMOVE, RMDIR) are
+//! answered `read-only` unless [`Config::writable`]; uploads live in the
+//! `uploads` submodule. With [`Config::token`], a framed connection must
+//! present the token before anything is served.
 
 use crate::encoding::Encoding;
 use crate::log::Log;
@@ -13,12 +15,15 @@ use crate::protocol::{
     ProtocolError, Request, Response, ServerHello, CLIENT_HELLO_LEN, MAX_ENTRIES,
     TUTORIAL_READ_LEN, VERSION,
 };
-use crate::root::{display_name, EntryKind, Root, RootError, RootErrorKind};
+use crate::root::{display_name, is_partial_name, EntryKind, Root, RootError, RootErrorKind};
 use crate::sha256::Sha256;
+use crate::token::Token;
 use std::fmt::Write as _;
 use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
+
+mod uploads;
 
 /// Longest wait for a client's first bytes (the hello, or a tutorial client's
 /// file name): a client that connects and says nothing holds a thread, so it
@@ -47,6 +52,14 @@ pub struct Config {
     pub max_clients: usize,
     /// Silence allowed between requests (and while sending); `None` = forever.
     pub idle_timeout: Option<Duration>,
+    /// Accept MKDIR, UPLOAD, RENAME, REMOVE and RMDIR; otherwise they are
+    /// answered `read-only`, and the hello says so.
+    pub writable: bool,
+    /// Largest upload accepted, in bytes; `None` = no limit.
+    pub max_upload: Option<u64>,
+    /// Every framed connection must present this token before anything else,
+    /// and tutorial clients are refused.
+    pub token: Option<Token>,
 }
 
 /// Serves one directory to any number of connections; share it in an `Arc`.
@@ -54,6 +67,7 @@ pub struct FileServer {
     root: Root,
     config: Config,
     log: Log,
+    uploads: uploads::Uploads,
 }
 
 /// How one request ended, for its log line.
@@ -84,7 +98,12 @@ pub enum Next {
 
 impl FileServer {
     pub fn new(root: Root, config: Config, log: Log) -> FileServer {
-        FileServer { root, config, log }
+        FileServer {
+            root,
+            config,
+            log,
+            uploads: uploads::Uploads::default(),
+        }
     }
 
     /// The served root.
@@ -200,6 +219,17 @@ impl FileServer {
             self.log_request(addr, "tutorial", &name, &outcome, started);
             return Ok(());
         }
+        if self.config.token.is_some() {
+            // The tutorial's protocol has no way to present a token.
+            let outcome = Outcome::ok("refused: a token is required (closed without an answer)", 0);
+            self.log_request(addr, "tutorial", &name, &outcome, started);
+            return Ok(());
+        }
+        if is_reserved(&name) {
+            let outcome = Outcome::ok("refused: a partial upload (closed without an answer)", 0);
+            self.log_request(addr, "tutorial", &name, &outcome, started);
+            return Ok(());
+        }
         let outcome = match self.root.open_file(&name) {
             Err(e) => Outcome::ok(format!("error: {} (closed without an answer)", e), 0),
             Ok((mut file, meta)) => {
@@ -230,8 +260,8 @@ impl FileServer {
     ) -> io::Result<()> {
         let hello = ServerHello {
             version: VERSION,
-            token_required: false,
-            read_only: true,
+            token_required: self.config.token.is_some(),
+            read_only: !self.config.writable,
         };
         if !version_supported(version) {
             let err = ProtocolError::UnsupportedVersion(version);
@@ -264,6 +294,12 @@ impl FileServer {
         // bytes are never stuck behind a buffer.
         let mut reader = BufReader::new(Cursor::new(leftover).chain(&stream));
         let mut first_frame = true;
+        if let Some(token) = &self.config.token {
+            if self.authenticate(token, &mut reader, &stream, addr)? == Next::Close {
+                return Ok(());
+            }
+            first_frame = false;
+        }
         loop {
             let request = match Request::read_from(&mut reader) {
                 Ok(None) => return Ok(()),
@@ -280,22 +316,74 @@ impl FileServer {
                     return write_response(&stream, &Response::Error(e.reply()));
                 }
             };
-            if self.answer(request, &stream, addr, first_frame)? == Next::Close {
+            if self.answer(request, &mut reader, &stream, addr, first_frame)? == Next::Close {
                 return Ok(());
             }
             first_frame = false;
         }
     }
 
+    /// The first frame of a connection to a server with a token: it must be
+    /// AUTH with that token, or the connection is refused `unauthorized`
+    /// and closed, and nothing is served. Every refusal is logged.
+    fn authenticate(
+        &self,
+        token: &Token,
+        reader: &mut dyn Read,
+        stream: &TcpStream,
+        addr: SocketAddr,
+    ) -> io::Result<Next> {
+        let started = Instant::now();
+        let why = match Request::read_from(reader) {
+            Ok(None) | Err(ProtocolError::Truncated) => {
+                self.log
+                    .out(format!("{addr} left before presenting the token"));
+                return Ok(Next::Close);
+            }
+            Err(ProtocolError::Io(e)) => return Err(e),
+            Err(e) => format!("sent a bad frame instead of the token: {e}"),
+            Ok(Some(Request::Auth { token: given })) if token.matches(&given) => {
+                write_response(stream, &Response::Ok)?;
+                self.log_request(addr, "auth", b"", &Outcome::ok("ok", 0), started);
+                return Ok(Next::Continue);
+            }
+            Ok(Some(Request::Auth { .. })) => "wrong token".to_owned(),
+            Ok(Some(other)) => format!("no token: sent a {} request first", request_name(&other)),
+        };
+        let reply = ErrorReply::new(
+            ErrorCode::Unauthorized,
+            "unauthorized: this server wants a token (file_shell --token-file FILE, or DOWNLOAD_SERVER_TOKEN)",
+        )
+        .closing();
+        write_response(stream, &Response::Error(reply))?;
+        let outcome = Outcome::ok(format!("refused: {why}; closed"), 0);
+        self.log_request(addr, "auth", b"", &outcome, started);
+        Ok(Next::Close)
+    }
+
     /// Answer one framed request; `Err` is a failure of the connection itself.
+    ///
+    /// `reader` is where the request came from: an UPLOAD's raw bytes follow
+    /// its frame there (some may already sit in its buffer).
     pub fn answer(
         &self,
         request: Request,
+        reader: &mut dyn Read,
         stream: &TcpStream,
         addr: SocketAddr,
         first_frame: bool,
     ) -> io::Result<Next> {
         let started = Instant::now();
+        if let Some(reply) = self.refusal(&request) {
+            write_response(stream, &Response::Error(reply.clone()))?;
+            let name = request_paths(&request)
+                .first()
+                .map(|p| p.to_vec())
+                .unwrap_or_default();
+            let outcome = Outcome::error(&reply);
+            self.log_request(addr, request_name(&request), &name, &outcome, started);
+            return Ok(Next::Continue);
+        }
         let (op, name, outcome, next) = match request {
             Request::Download {
                 path,
@@ -333,21 +421,109 @@ impl FileServer {
                 write_response(stream, &reply)?;
                 ("auth", Vec::new(), reply_outcome(&reply), Next::Continue)
             }
-            Request::Mkdir { path }
-            | Request::Upload { path, .. }
-            | Request::RemoveFile { path }
-            | Request::RemoveDir { path }
-            | Request::Rename { from: path, .. } => {
-                let reply = Response::Error(ErrorReply::new(
-                    ErrorCode::ReadOnly,
-                    "read-only server: it only sends files (no upload, mkdir, rename or remove)",
-                ));
+            Request::Upload {
+                path,
+                size,
+                identity,
+                resume,
+                overwrite,
+                attrs,
+            } => {
+                let asked = uploads::Asked {
+                    size,
+                    identity,
+                    resume,
+                    overwrite,
+                    attrs,
+                };
+                let (outcome, next) = self.upload(reader, stream, &path, asked)?;
+                ("upload", path, outcome, next)
+            }
+            Request::Mkdir { path } => {
+                let reply = done(self.root.create_dir(&path));
                 write_response(stream, &reply)?;
-                ("write", path, reply_outcome(&reply), Next::Continue)
+                ("mkdir", path, reply_outcome(&reply), Next::Continue)
+            }
+            Request::RemoveFile { path } => {
+                let reply = self.remove_file(&path);
+                write_response(stream, &reply)?;
+                ("remove", path, reply_outcome(&reply), Next::Continue)
+            }
+            Request::RemoveDir { path } => {
+                let reply = done(self.root.remove_dir(&path));
+                write_response(stream, &reply)?;
+                ("rmdir", path, reply_outcome(&reply), Next::Continue)
+            }
+            Request::Rename {
+                from,
+                to,
+                overwrite,
+            } => {
+                let renamed = if overwrite {
+                    self.root.rename_replacing(&from, &to)
+                } else {
+                    self.root.rename(&from, &to)
+                };
+                let reply = done(renamed);
+                write_response(stream, &reply)?;
+                let mut outcome = reply_outcome(&reply);
+                if !matches!(reply, Response::Error(_)) {
+                    outcome.result = format!("ok, now {}", display_name(&to));
+                }
+                ("rename", from, outcome, Next::Continue)
             }
         };
         self.log_request(addr, op, &name, &outcome, started);
         Ok(next)
+    }
+
+    /// A request refused before it is looked at: a write to a read-only
+    /// server, or a name of the form `.<name>.part`, which belongs to an
+    /// upload in progress (only STAT, LIST and REMOVE may name one).
+    fn refusal(&self, request: &Request) -> Option<ErrorReply> {
+        let writes = matches!(
+            request,
+            Request::Mkdir { .. }
+                | Request::Upload { .. }
+                | Request::RemoveFile { .. }
+                | Request::RemoveDir { .. }
+                | Request::Rename { .. }
+        );
+        if writes && !self.config.writable {
+            return Some(ErrorReply::new(
+                ErrorCode::ReadOnly,
+                "read-only server: it only sends files (start it with --writable to allow \
+                 upload, mkdir, rename and remove)",
+            ));
+        }
+        if matches!(
+            request,
+            Request::Stat { .. } | Request::List { .. } | Request::RemoveFile { .. }
+        ) {
+            return None;
+        }
+        let reserved = request_paths(request)
+            .into_iter()
+            .find(|p| is_reserved(p))?;
+        Some(ErrorReply::new(
+            ErrorCode::PermissionDenied,
+            &format!(
+                "permission denied: {}: names of the form .NAME.part belong to uploads in progress",
+                display_name(reserved)
+            ),
+        ))
+    }
+
+    /// REMOVE; removing a partial upload (`rm .x.part`) is how a client cleans
+    /// up an abandoned one, so it waits for no upload of that target to be running.
+    fn remove_file(&self, path: &[u8]) -> Response {
+        if !is_reserved(path) {
+            return done(self.root.remove_file(path));
+        }
+        match self.lock_partial(path) {
+            Ok(_lock) => done(self.root.remove_file(path)),
+            Err(reply) => Response::Error(reply),
+        }
     }
 
     /// DOWNLOAD (docs/PROTOCOL.md 7.1): decide from the open handle's
@@ -487,6 +663,7 @@ impl FileServer {
                     },
                     size: e.size,
                     mtime_ns: e.modified.map(protocol::system_time_ns).unwrap_or(0),
+                    mode: u16::try_from(e.mode & u32::from(protocol::MAX_MODE)).unwrap_or(0),
                 },
                 name: e.name,
             })
@@ -592,6 +769,49 @@ pub fn root_error_code(kind: RootErrorKind) -> ErrorCode {
 /// names the path safely (`not found: "notes.txt"`).
 fn root_reply(e: &RootError) -> ErrorReply {
     ErrorReply::new(root_error_code(e.kind()), e.message())
+}
+
+/// OK, or the path module's refusal.
+fn done(result: Result<(), RootError>) -> Response {
+    match result {
+        Ok(()) => Response::Ok,
+        Err(e) => Response::Error(root_reply(&e)),
+    }
+}
+
+/// Whether any component of a client's name has the form of a partial upload.
+fn is_reserved(name: &[u8]) -> bool {
+    name.split(|&b| b == b'/').any(is_partial_name)
+}
+
+/// The paths a request names.
+fn request_paths(request: &Request) -> Vec<&[u8]> {
+    match request {
+        Request::Auth { .. } => Vec::new(),
+        Request::Download { path, .. }
+        | Request::List { path }
+        | Request::Stat { path }
+        | Request::Mkdir { path }
+        | Request::Upload { path, .. }
+        | Request::RemoveFile { path }
+        | Request::RemoveDir { path } => vec![path],
+        Request::Rename { from, to, .. } => vec![from, to],
+    }
+}
+
+/// The request's name in log lines.
+fn request_name(request: &Request) -> &'static str {
+    match request {
+        Request::Auth { .. } => "auth",
+        Request::Download { .. } => "download",
+        Request::List { .. } => "list",
+        Request::Stat { .. } => "stat",
+        Request::Mkdir { .. } => "mkdir",
+        Request::Upload { .. } => "upload",
+        Request::Rename { .. } => "rename",
+        Request::RemoveFile { .. } => "remove",
+        Request::RemoveDir { .. } => "rmdir",
+    }
 }
 
 fn refuse(stream: &TcpStream, reply: ErrorReply) -> io::Result<(Outcome, Next)> {

@@ -12,5 +12,7 @@ pub mod protocol;
 pub mod root;
 pub mod server;
 pub mod sha256;
+pub mod shell;
+pub mod token;
 pub mod transfer;
 pub mod udp;

@@ -63,6 +63,7 @@ const HELLO_READ_ONLY: u8 = 0x02;
 const DOWNLOAD_WANT_SHA256: u8 = 0x01;
 const UPLOAD_RESUME: u8 = 0x01;
 const UPLOAD_OVERWRITE: u8 = 0x02;
+const UPLOAD_ATTRS: u8 = 0x04;
 const RENAME_OVERWRITE: u8 = 0x01;
 const ERROR_CLOSING: u8 = 0x01;
 const LISTING_LAST: u8 = 0x01;
@@ -433,13 +434,19 @@ impl Kind {
     }
 }
 
-/// Kind, size and modification time, as in STAT replies and listing entries.
+/// Largest `mode` value: the permission bits (`0o777`) and the set-id and
+/// sticky bits (`0o7000`), nothing of the file type.
+pub const MAX_MODE: u16 = 0o7777;
+
+/// Kind, size, modification time and permission bits, as in STAT replies and listing entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Meta {
     pub kind: Kind,
     pub size: u64,
     /// Nanoseconds since 1970-01-01 UTC; negative before it.
     pub mtime_ns: i64,
+    /// `st_mode & 0o7777`, at most [`MAX_MODE`].
+    pub mode: u16,
 }
 
 impl Meta {
@@ -449,8 +456,48 @@ impl Meta {
             kind: Kind::from_file_type(m.file_type()),
             size: m.len(),
             mtime_ns: m.modified().map(system_time_ns).unwrap_or(0),
+            mode: mode_bits(m),
         }
     }
+}
+
+/// The permission, set-id and sticky bits of a file, as the `mode` fields carry them.
+pub fn mode_bits(m: &fs::Metadata) -> u16 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        u16::try_from(m.permissions().mode() & u32::from(MAX_MODE)).unwrap_or(0)
+    }
+    #[cfg(not(unix))]
+    {
+        if m.permissions().readonly() {
+            0o444
+        } else {
+            0o644
+        }
+    }
+}
+
+/// What `put -p` asks the server to give the uploaded file: its modification
+/// time and permission bits (docs/PROTOCOL.md 7.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attrs {
+    /// Nanoseconds since 1970-01-01 UTC.
+    pub mtime_ns: i64,
+    /// At most [`MAX_MODE`]; the server applies only the permission bits, `0o777`.
+    pub mode: u16,
+}
+
+/// `mtime_ns` as a `SystemTime`, for setting a file's modification time.
+pub fn ns_system_time(ns: i64) -> std::time::SystemTime {
+    let magnitude = std::time::Duration::from_nanos(ns.unsigned_abs());
+    let t = if ns >= 0 {
+        UNIX_EPOCH.checked_add(magnitude)
+    } else {
+        UNIX_EPOCH.checked_sub(magnitude)
+    };
+    // Only a platform whose clock cannot reach 1678 or 2262 gets here.
+    t.unwrap_or(UNIX_EPOCH)
 }
 
 /// A time as nanoseconds since 1970-01-01 UTC, the `mtime` field of STAT
@@ -522,6 +569,8 @@ pub enum Request {
         identity: Vec<u8>,
         resume: bool,
         overwrite: bool,
+        /// Time and permissions to give the file (`put -p`); `None` keeps the server's defaults.
+        attrs: Option<Attrs>,
     },
     Rename {
         from: Vec<u8>,
@@ -604,11 +653,20 @@ impl Request {
                 identity,
                 resume,
                 overwrite,
+                attrs,
             } => {
-                e.flag_byte(&[(*resume, UPLOAD_RESUME), (*overwrite, UPLOAD_OVERWRITE)]);
+                e.flag_byte(&[
+                    (*resume, UPLOAD_RESUME),
+                    (*overwrite, UPLOAD_OVERWRITE),
+                    (attrs.is_some(), UPLOAD_ATTRS),
+                ]);
                 e.u64(*size);
                 e.bytes8("identity", identity, 0, MAX_IDENTITY)?;
                 e.path(path)?;
+                if let Some(a) = attrs {
+                    e.raw(&a.mtime_ns.to_be_bytes());
+                    e.mode(a.mode)?;
+                }
             }
             Request::Rename {
                 from,
@@ -688,11 +746,11 @@ impl Response {
                 e.flag_byte(&[(*last, LISTING_LAST)]);
                 e.u16(count);
                 for entry in entries {
-                    e.meta(&entry.meta);
+                    e.meta(&entry.meta)?;
                     e.bytes8("entry name", &entry.name, 1, MAX_NAME)?;
                 }
             }
-            Response::Stat(m) => e.meta(m),
+            Response::Stat(m) => e.meta(m)?,
             Response::UploadReady { offset } => e.u64(*offset),
         }
         e.finish()
@@ -814,13 +872,25 @@ fn decode_request(body: &[u8]) -> Result<Request, ProtocolError> {
         T_REMOVE => Request::RemoveFile { path: d.path()? },
         T_RMDIR => Request::RemoveDir { path: d.path()? },
         T_UPLOAD => {
-            let flags = check_flags(d.u8()?, UPLOAD_RESUME | UPLOAD_OVERWRITE)?;
+            let flags = check_flags(d.u8()?, UPLOAD_RESUME | UPLOAD_OVERWRITE | UPLOAD_ATTRS)?;
+            let size = d.u64()?;
+            let identity = d.bytes8("identity", 0, MAX_IDENTITY)?;
+            let path = d.path()?;
+            let attrs = if flags & UPLOAD_ATTRS != 0 {
+                Some(Attrs {
+                    mtime_ns: d.i64()?,
+                    mode: d.mode()?,
+                })
+            } else {
+                None
+            };
             Request::Upload {
-                size: d.u64()?,
-                identity: d.bytes8("identity", 0, MAX_IDENTITY)?,
-                path: d.path()?,
+                size,
+                identity,
+                path,
                 resume: flags & UPLOAD_RESUME != 0,
                 overwrite: flags & UPLOAD_OVERWRITE != 0,
+                attrs,
             }
         }
         T_RENAME => {
@@ -936,10 +1006,19 @@ impl Encoder {
         self.buf.push(byte);
     }
 
-    fn meta(&mut self, m: &Meta) {
+    fn meta(&mut self, m: &Meta) -> Result<(), ProtocolError> {
         self.buf.push(m.kind as u8);
         self.u64(m.size);
         self.raw(&m.mtime_ns.to_be_bytes());
+        self.mode(m.mode)
+    }
+
+    fn mode(&mut self, mode: u16) -> Result<(), ProtocolError> {
+        if mode > MAX_MODE {
+            return Err(ProtocolError::Malformed("mode has bits above 0o7777"));
+        }
+        self.u16(mode);
+        Ok(())
     }
 
     fn check_len(
@@ -1110,7 +1189,16 @@ impl<'a> Decoder<'a> {
             kind,
             size: self.u64()?,
             mtime_ns: self.i64()?,
+            mode: self.mode()?,
         })
+    }
+
+    fn mode(&mut self) -> Result<u16, ProtocolError> {
+        let mode = self.u16()?;
+        if mode > MAX_MODE {
+            return Err(ProtocolError::Malformed("mode has bits above 0o7777"));
+        }
+        Ok(mode)
     }
 
     fn finish(self) -> Result<(), ProtocolError> {
@@ -1178,6 +1266,7 @@ mod tests {
                 identity: vec![7; MAX_IDENTITY],
                 resume: true,
                 overwrite: false,
+                attrs: None,
             },
             Request::Upload {
                 path: vec![0xce, 0xc4, 0xbc, 0xfe],
@@ -1185,6 +1274,10 @@ mod tests {
                 identity: vec![],
                 resume: false,
                 overwrite: true,
+                attrs: Some(Attrs {
+                    mtime_ns: -5,
+                    mode: 0o4755,
+                }),
             },
             Request::Rename {
                 from: p.clone(),
@@ -1206,6 +1299,7 @@ mod tests {
             kind: Kind::File,
             size: 6,
             mtime_ns: -1,
+            mode: 0o644,
         };
         vec![
             Response::Ok,
@@ -1238,6 +1332,7 @@ mod tests {
                             kind: Kind::Dir,
                             size: 4096,
                             mtime_ns: i64::MAX,
+                            mode: MAX_MODE,
                         },
                     },
                     Entry {
@@ -1246,6 +1341,7 @@ mod tests {
                             kind: Kind::Symlink,
                             size: 0,
                             mtime_ns: i64::MIN,
+                            mode: 0o777,
                         },
                     },
                     Entry {
@@ -1254,6 +1350,7 @@ mod tests {
                             kind: Kind::Other,
                             size: 0,
                             mtime_ns: 0,
+                            mode: 0,
                         },
                     },
                 ],
@@ -1584,6 +1681,7 @@ mod tests {
                 kind: Kind::File,
                 size: 1,
                 mtime_ns: 1,
+                mode: 0o600,
             },
         };
         let full = Response::Listing {
@@ -1624,6 +1722,69 @@ mod tests {
         assert!(is_malformed(parse_response(&frame(T_LISTING, &empty_name))));
         // A count that promises more entries than the frame holds.
         assert!(is_malformed(parse_response(&frame(T_LISTING, &[1, 0, 2]))));
+    }
+
+    #[test]
+    fn modes_and_upload_attributes() {
+        // STAT: kind, size, mtime, then the mode as a u16.
+        let stat = Response::Stat(Meta {
+            kind: Kind::File,
+            size: 1,
+            mtime_ns: 2,
+            mode: 0o640,
+        });
+        assert_eq!(
+            stat.encode().unwrap(),
+            hex("00 00 00 14 85 01 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 02 01 a0")
+        );
+        let mut over = hex("01 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 02");
+        over.extend_from_slice(&(MAX_MODE + 1).to_be_bytes());
+        assert!(is_malformed(parse_response(&frame(T_STAT_REPLY, &over))));
+        let bad = Response::Stat(Meta {
+            kind: Kind::File,
+            size: 1,
+            mtime_ns: 2,
+            mode: 0o10000,
+        });
+        assert!(is_malformed(bad.encode()));
+
+        // UPLOAD: the ATTRS flag brings mtime and mode after the path, and
+        // only with the flag.
+        let with = Request::Upload {
+            path: b"f".to_vec(),
+            size: 3,
+            identity: vec![],
+            resume: false,
+            overwrite: false,
+            attrs: Some(Attrs {
+                mtime_ns: 1,
+                mode: 0o600,
+            }),
+        };
+        let bytes = with.encode().unwrap();
+        assert_eq!(
+            bytes,
+            hex("00 00 00 18 06 04 00 00 00 00 00 00 00 03 00 00 01 66 \
+                 00 00 00 00 00 00 00 01 01 80")
+        );
+        let mut without_flag = bytes.clone();
+        without_flag[5] = 0;
+        assert!(is_malformed(parse_request(&without_flag)));
+        let mut cut = bytes[..bytes.len() - 10].to_vec();
+        cut[5] = UPLOAD_ATTRS;
+        let len = (cut.len() - 4) as u32;
+        cut[..4].copy_from_slice(&len.to_be_bytes());
+        assert!(is_malformed(parse_request(&cut)));
+        let mut high = bytes.clone();
+        let n = high.len();
+        high[n - 2] = 0x10;
+        assert!(is_malformed(parse_request(&high)));
+
+        assert_eq!(
+            system_time_ns(ns_system_time(-1_500_000_000)),
+            -1_500_000_000
+        );
+        assert_eq!(system_time_ns(ns_system_time(i64::MAX)), i64::MAX);
     }
 
     #[test]

@@ -6,7 +6,11 @@
 //! on from the `.part`'s length if the version is still the same, and starts
 //! over otherwise. Only when every byte has arrived (and, with verification,
 //! the SHA-256 of the whole file matches the server's) is `.part` renamed to
-//! `<out>`. `download_client` uses this module; `file_shell` will too.
+//! `<out>`. `download_client` uses this module, and so does `file_shell`,
+//! which also lists, makes, renames and removes through [`Connection`]
+//! (the `remote` submodule) and uploads with the same guarantees: a
+//! temporary name on the server, resume of the same source only, a rename
+//! when complete (the `upload` submodule).
 //!
 //! The output is not `fsync`ed before the rename (like `curl`, `wget` and
 //! `rsync` by default): a crash of the process or a dropped connection never
@@ -18,6 +22,7 @@ use crate::protocol::{
     TUTORIAL_READ_LEN, VERSION,
 };
 use crate::sha256::{self, Sha256};
+use crate::token::{Token, TOKEN_ENV};
 use std::ffi::OsString;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -27,6 +32,11 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
+
+mod remote;
+mod upload;
+
+pub use upload::{UploadOptions, Uploaded};
 
 /// How much is read from the socket at a time: big reads mean few system
 /// calls (std's `io::copy` would use 8 KiB), and writes into the page cache
@@ -175,6 +185,19 @@ pub fn default_output(remote: &[u8]) -> Option<PathBuf> {
 pub fn output_in_dir(dir: &Path, remote: &[u8]) -> Option<PathBuf> {
     let name = remote_file_name(remote)?;
     Some(dir.join(std::ffi::OsStr::from_bytes(name)))
+}
+
+/// `get -p`: give a downloaded file the remote modification time and
+/// permission bits (`0o777` only: a server never makes a set-id file here).
+pub fn apply_meta(path: &Path, meta: &Meta) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    // The time first: a mode without write permission does not stop it, but
+    // is easier to reason about last.
+    File::open(path)?.set_modified(crate::protocol::ns_system_time(meta.mtime_ns))?;
+    fs::set_permissions(
+        path,
+        fs::Permissions::from_mode(u32::from(meta.mode) & 0o777),
+    )
 }
 
 /// Text from the network made safe for a terminal: control characters
@@ -346,10 +369,28 @@ impl Connection {
                 )),
             });
         }
-        if hello.token_required {
-            return Err(TransferError::Broken(format!(
-                "the server {peer} wants a token, which download_client cannot send yet"
-            )));
+        Ok(conn)
+    }
+
+    /// [`Connection::handshake`], then AUTH with `token` if the server asks
+    /// for one (and only then: a token is not sent to a server that did not
+    /// ask for it).
+    pub fn open(stream: TcpStream, token: Option<&Token>) -> Result<Connection, TransferError> {
+        let mut conn = Connection::handshake(stream)?;
+        if conn.hello.token_required {
+            match token {
+                Some(token) => conn.auth(token.as_bytes())?,
+                None => {
+                    return Err(TransferError::Refused(ErrorReply::new(
+                        ErrorCode::Unauthorized,
+                        &format!(
+                            "unauthorized: the server {} wants a token: give --token-file FILE \
+                             or set {TOKEN_ENV}",
+                            conn.peer
+                        ),
+                    )))
+                }
+            }
         }
         Ok(conn)
     }

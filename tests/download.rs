@@ -2,43 +2,21 @@
 
 mod common;
 
-use common::{command, describe, have_python, Running, Spawn, TempDir, TIMEOUT};
+use common::{
+    command, cutting_proxy, describe, download_server, framed, have_python, pattern, wait_for_size,
+    Cut, Running, Spawn, TempDir, TIMEOUT,
+};
 use socket_tutorial::protocol::{
     ClientHello, ErrorCode, ErrorReply, Kind, Request, Response, ServerHello,
 };
 use socket_tutorial::sha256::{self, Sha256};
 use std::fs::{self, File, FileTimes};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const MIB: u64 = 1024 * 1024;
-
-fn server(root: &Path, extra: &[&str]) -> Running {
-    Spawn::new("download_server")
-        .args(["--port", "0", "--root"])
-        .args([root])
-        .args(extra)
-        .server()
-}
-
-/// Deterministic, non-repeating bytes (a stream of SplitMix64 values).
-fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
 
 /// Compare two files by streaming both, never holding either whole.
 fn same_contents(a: &Path, b: &Path) -> Result<(), String> {
@@ -94,17 +72,6 @@ fn wait_for_all(process: &mut Running, needles: &[&str]) {
 
 fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// A framed connection after the hellos.
-fn framed(addr: SocketAddr) -> (TcpStream, ServerHello) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(TIMEOUT)).unwrap();
-    ClientHello::default().write_to(&mut s).unwrap();
-    let hello = ServerHello::read_from(&mut s)
-        .unwrap()
-        .expect("a server hello");
-    (s, hello)
 }
 
 fn response(s: &mut TcpStream) -> Response {
@@ -172,7 +139,7 @@ fn every_size_arrives_byte_identical() {
     for (i, size) in sizes.iter().enumerate() {
         fs::write(root.join(format!("f{size}.bin")), pattern(i as u64, *size)).unwrap();
     }
-    let mut srv = server(&root, &[]);
+    let mut srv = download_server(&root, &[]);
     let names: Vec<String> = sizes.iter().map(|s| format!("f{s}.bin")).collect();
     let names_ref: Vec<&str> = names.iter().map(String::as_str).collect();
     let out = client(&srv, &cwd, &names_ref);
@@ -219,7 +186,7 @@ fn a_one_gib_file_arrives_byte_identical() {
     }
     std::os::unix::fs::FileExt::write_all_at(&f, &pattern(99, 4096), (1 << 30) - 4096).unwrap();
     drop(f);
-    let srv = server(&root, &[]);
+    let srv = download_server(&root, &[]);
     let started = Instant::now();
     let out = client(&srv, &cwd, &["big.bin"]);
     let took = started.elapsed();
@@ -239,7 +206,7 @@ fn missing_directory_and_unreadable_are_clear_errors_with_nothing_left() {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(root.join("locked.txt"), fs::Permissions::from_mode(0o000)).unwrap();
     let unreadable_for_us = File::open(root.join("locked.txt")).is_err();
-    let srv = server(&root, &[]);
+    let srv = download_server(&root, &[]);
     let mut cases = vec![
         ("nope.txt", "not found: \"nope.txt\""),
         ("sub", "is a directory: \"sub\""),
@@ -274,7 +241,7 @@ fn several_names_one_failure_each_named_and_the_rest_saved() {
     fs::create_dir_all(cwd.join("out")).unwrap();
     fs::write(root.join("a.txt"), b"aaa").unwrap();
     fs::write(root.join("docs/b.txt"), b"bbb").unwrap();
-    let srv = server(&root, &[]);
+    let srv = download_server(&root, &[]);
     let out = client(&srv, &cwd, &["a.txt", "nope.txt", "docs/b.txt", "../x"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = stderr_of(&out);
@@ -328,7 +295,7 @@ fn verify_prints_the_digest_like_sha256sum() {
     let data = pattern(7, 3 * MIB as usize + 17);
     fs::write(root.join("v.bin"), &data).unwrap();
     fs::write(root.join("empty"), b"").unwrap();
-    let mut srv = server(&root, &[]);
+    let mut srv = download_server(&root, &[]);
     let out = client(&srv, &cwd, &["--verify", "v.bin", "empty"]);
     assert!(out.status.success(), "{}", describe(&out));
     let expected = format!(
@@ -460,7 +427,7 @@ fn hostile_names_are_refused_and_nothing_outside_is_read() {
     let atime_works = fs::metadata(&control).unwrap().accessed().unwrap() != control_before;
     let secret_before = age_atime(&h.secret());
 
-    let mut srv = server(&h.root(), &[]);
+    let mut srv = download_server(&h.root(), &[]);
     let addr = srv.connect_addr();
     for (name, code) in &names {
         let shown = String::from_utf8_lossy(&name[..name.len().min(40)]).into_owned();
@@ -557,69 +524,20 @@ fn hostile_names_are_refused_and_nothing_outside_is_read() {
     );
 }
 
-/// A proxy between client and server that forwards the first `limit` bytes
-/// from the server, then holds both connections without forwarding more, so a
-/// transfer is cut at an exact point. Dropping the returned sender ends it.
-fn cutting_proxy(server: SocketAddr, limit: usize) -> (SocketAddr, mpsc::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (release, released) = mpsc::channel::<()>();
-    thread::spawn(move || {
-        let (client, _) = listener.accept().unwrap();
-        let upstream = TcpStream::connect(server).unwrap();
-        let (mut c_read, mut u_write) =
-            (client.try_clone().unwrap(), upstream.try_clone().unwrap());
-        thread::spawn(move || {
-            let _ = io::copy(&mut c_read, &mut u_write);
-        });
-        let mut forwarded = 0;
-        let mut buf = [0u8; 16 * 1024];
-        let (mut up, mut down) = (&upstream, &client);
-        while forwarded < limit {
-            let want = buf.len().min(limit - forwarded);
-            match up.read(&mut buf[..want]) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if down.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                    forwarded += n;
-                }
-            }
-        }
-        let _ = released.recv();
-    });
-    (addr, release)
-}
-
-/// Waits until `path` is exactly `len` bytes long (a bounded poll: the client
-/// writes each chunk as it arrives, and nothing else tells us when).
-fn wait_for_len(path: &Path, len: u64) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let now = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        if now == len {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} stayed at {now} bytes, expected {len}",
-            path.display()
-        );
-        thread::yield_now();
-    }
-}
-
 /// Bytes the server sends before the file's own: its hello and the FILE frame.
 const BEFORE_DATA: usize = 7 + 4 + 1 + 16 + 1 + 32;
 
 fn interrupted_download(srv: &Running, cwd: &Path, name: &str, cut: usize) {
-    let (proxy, release) = cutting_proxy(srv.connect_addr(), BEFORE_DATA + cut);
+    let (proxy, release) = cutting_proxy(srv.connect_addr(), Cut::Downstream, BEFORE_DATA + cut);
     let mut client = Spawn::new("download_client")
         .args(["--port", &proxy.port().to_string(), name])
         .current_dir(cwd)
         .start();
-    wait_for_len(&cwd.join(format!("copy-{name}.part")), cut as u64);
+    wait_for_size(
+        &cwd.join(format!("copy-{name}.part")),
+        &format!("{cut}"),
+        |n| n == cut as u64,
+    );
     client.kill();
     drop(release);
     assert!(!cwd.join(format!("copy-{name}")).exists());
@@ -634,7 +552,7 @@ fn a_killed_download_resumes_and_sends_less() {
     fs::create_dir_all(&cwd).unwrap();
     let size = 24 * MIB as usize;
     fs::write(root.join("big.bin"), pattern(3, size)).unwrap();
-    let mut srv = server(&root, &[]);
+    let mut srv = download_server(&root, &[]);
     let cut = 3 * MIB as usize + 12_345;
     interrupted_download(&srv, &cwd, "big.bin", cut);
     let out = client(&srv, &cwd, &["--verify", "big.bin"]);
@@ -664,7 +582,7 @@ fn a_file_changed_between_runs_is_downloaded_again_whole() {
     fs::create_dir_all(&cwd).unwrap();
     let size = 16 * MIB as usize;
     fs::write(root.join("doc.bin"), pattern(4, size)).unwrap();
-    let mut srv = server(&root, &[]);
+    let mut srv = download_server(&root, &[]);
     interrupted_download(&srv, &cwd, "doc.bin", 2 * MIB as usize + 1);
     // Same size, new content, and a modification time that surely differs.
     let newer = pattern(5, size);
@@ -699,7 +617,7 @@ fn a_python_tutorial_style_request_gets_the_raw_bytes() {
     fs::create_dir_all(&root).unwrap();
     let data = pattern(8, 9000);
     fs::write(root.join("文件.txt"), &data).unwrap();
-    let srv = server(&root, &["--encoding", "gbk"]);
+    let srv = download_server(&root, &["--encoding", "gbk"]);
     let script = r#"
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -791,7 +709,7 @@ fn garbage_truncated_frames_and_silence_do_not_stop_the_server() {
     fs::create_dir_all(&root).unwrap();
     fs::create_dir_all(&cwd).unwrap();
     fs::write(root.join("ok.txt"), b"still here").unwrap();
-    let mut srv = server(&root, &["--idle-timeout", "2"]);
+    let mut srv = download_server(&root, &["--idle-timeout", "2"]);
     let addr = srv.connect_addr();
     let hello = ClientHello::default().encode();
     let connect = || {
@@ -882,7 +800,7 @@ fn five_hundred_idle_connections_do_not_stop_a_download() {
     fs::create_dir_all(&cwd).unwrap();
     let data = pattern(11, MIB as usize + 3);
     fs::write(root.join("real.bin"), &data).unwrap();
-    let srv = server(&root, &[]);
+    let srv = download_server(&root, &[]);
     let addr = srv.connect_addr();
     let hello = ClientHello::default().encode();
     let mut idle = Vec::new();
@@ -912,7 +830,7 @@ fn past_max_clients_a_framed_client_is_told_busy() {
     fs::create_dir_all(&root).unwrap();
     fs::create_dir_all(&cwd).unwrap();
     fs::write(root.join("a.txt"), b"a").unwrap();
-    let srv = server(&root, &["--max-clients", "1"]);
+    let srv = download_server(&root, &["--max-clients", "1"]);
     let (_holder, _) = framed(srv.connect_addr());
     let out = client(&srv, &cwd, &["a.txt"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
@@ -935,7 +853,7 @@ fn stat_list_and_read_only_refusals() {
     for i in 0..130 {
         fs::write(root.join(format!("many/f{i:03}")), b"").unwrap();
     }
-    let srv = server(&root, &[]);
+    let srv = download_server(&root, &[]);
     let (mut s, hello) = framed(srv.connect_addr());
     assert!(hello.read_only && !hello.token_required);
     let ask = |s: &mut TcpStream, r: Request| {
@@ -1004,6 +922,7 @@ fn stat_list_and_read_only_refusals() {
             identity: vec![],
             resume: false,
             overwrite: false,
+            attrs: None,
         },
     ] {
         let err = expect_error(ask(&mut s, write), "write");
@@ -1032,7 +951,7 @@ fn a_non_loopback_bind_says_the_files_are_exposed() {
         .server();
     let line = srv.wait_for("warning");
     assert!(line.contains("can be downloaded by anyone"), "{line}");
-    let mut local = server(tmp.path(), &[]);
+    let mut local = download_server(tmp.path(), &[]);
     local.wait_for("serving");
     local.kill();
     assert!(

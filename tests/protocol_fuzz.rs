@@ -15,9 +15,9 @@ use std::panic::{self, AssertUnwindSafe};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use socket_tutorial::protocol::{
-    parse_request, parse_response, Entry, ErrorCode, ErrorReply, Kind, Meta, ProtocolError,
+    parse_request, parse_response, Attrs, Entry, ErrorCode, ErrorReply, Kind, Meta, ProtocolError,
     Request, Response, DIGEST_LEN, FRAME_HEADER_LEN, MAX_ENTRIES, MAX_FRAME, MAX_IDENTITY,
-    MAX_MESSAGE, MAX_NAME, MAX_PATH, MAX_TOKEN,
+    MAX_MESSAGE, MAX_MODE, MAX_NAME, MAX_PATH, MAX_TOKEN,
 };
 
 const DEFAULT_REQUEST_CASES: usize = 100_000;
@@ -154,6 +154,10 @@ fn random_request(rng: &mut Rng) -> Request {
                 identity: rng.bytes(id_len),
                 resume: rng.percent(50),
                 overwrite: rng.percent(50),
+                attrs: rng.percent(50).then(|| Attrs {
+                    mtime_ns: rng.u64_edge() as i64,
+                    mode: (rng.next() as u16) & MAX_MODE,
+                }),
             }
         }
         6 => Request::Rename {
@@ -171,6 +175,7 @@ fn random_meta(rng: &mut Rng) -> Meta {
         kind: rng.pick(&[Kind::File, Kind::Dir, Kind::Symlink, Kind::Other]),
         size: rng.u64_edge(),
         mtime_ns: rng.u64_edge() as i64,
+        mode: (rng.next() as u16) & MAX_MODE,
     }
 }
 
@@ -271,7 +276,7 @@ fn length_fields(frame: &[u8], request: bool) -> Vec<(usize, usize, usize)> {
             fields.push((at + 1, 2, MAX_ENTRIES));
             at += 3;
             let mut walk = |at: &mut usize| {
-                *at += 17;
+                *at += 19;
                 fields.push((*at, 1, MAX_NAME));
                 *at += 1 + be(frame, *at, 1);
             };

@@ -1057,6 +1057,92 @@ fn rename_rules() {
     );
 }
 
+#[test]
+fn rename_replacing_replaces_files_but_never_directories() {
+    let f = fx();
+    f.file("a.txt", b"a");
+    f.file("b.txt", b"b");
+    f.file("c.txt", b"c");
+    f.dir("d");
+    f.file("e/inner", b"i");
+    let r = &f.root;
+    use RootErrorKind::*;
+    r.rename_replacing(b"a.txt", b"b.txt")
+        .expect("replace a file");
+    assert_eq!(fs::read(f.dir.join("b.txt")).expect("replaced"), b"a");
+    assert!(!f.dir.join("a.txt").exists());
+    assert_eq!(kind(r.rename_replacing(b"b.txt", b"d")), Err(AlreadyExists));
+    assert_eq!(kind(r.rename_replacing(b"e", b"c.txt")), Err(AlreadyExists));
+    assert_eq!(fs::read(f.dir.join("c.txt")).expect("kept"), b"c");
+    assert_eq!(
+        kind(r.rename_replacing(b"c.txt", b"../outside/victim")),
+        Err(Outside)
+    );
+    assert_eq!(
+        fs::read(f.tmp.0.join("outside/victim")).expect("victim"),
+        SENTINEL
+    );
+}
+
+#[test]
+fn every_spelling_of_an_upload_target_has_one_key() {
+    let f = fx();
+    f.dir("d/sub");
+    f.link("dl", "d");
+    f.file("d/exists.txt", b"x");
+    let r = &f.root;
+    let key = r.prepare_upload(b"d/f").expect("prepare").key().clone();
+    for same in [&b"d/f"[..], b"./d/f", b"d/sub/../f", b"d//f", b"dl/f"] {
+        assert_eq!(
+            r.prepare_upload(same).expect("prepare").key(),
+            &key,
+            "{same:?}"
+        );
+    }
+    for other in [&b"d/g"[..], b"f", b"d/sub/f"] {
+        assert_ne!(
+            r.prepare_upload(other).expect("prepare").key(),
+            &key,
+            "{other:?}"
+        );
+    }
+    assert!(r.prepare_upload(b"d/exists.txt").expect("prepare").exists());
+    let target = r.prepare_upload(b"d/f").expect("prepare");
+    assert!(!target.exists());
+    assert!(
+        !f.dir.join("d/.f.part").exists(),
+        "preparing touches nothing"
+    );
+    let mut up = target.open().expect("open");
+    up.file().write_all(b"12").expect("write");
+    up.commit(2).expect("commit");
+    assert_eq!(fs::read(f.dir.join("d/f")).expect("committed"), b"12");
+}
+
+#[test]
+fn partial_names_are_recognised_and_listings_carry_modes() {
+    use socket_tutorial::root::is_partial_name;
+    for yes in [&b".a.part"[..], b".notes.txt.part", b".x y.part"] {
+        assert!(is_partial_name(yes), "{yes:?}");
+    }
+    for no in [
+        &b"a.part"[..],
+        b".part",
+        b"..part",
+        b".a.parts",
+        b".a",
+        b"part",
+    ] {
+        assert!(!is_partial_name(no), "{no:?}");
+    }
+    let f = fx();
+    f.file("m.txt", b"m");
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(f.dir.join("m.txt"), fs::Permissions::from_mode(0o640)).expect("chmod");
+    let list = f.root.read_dir(b"").expect("list");
+    assert_eq!(list[0].mode, 0o640);
+}
+
 // ---------------------------------------------------------------------------------------
 // Uploads
 // ---------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ use socket_tutorial::encoding::Encoding;
 use socket_tutorial::input::Input;
 use socket_tutorial::net::Target;
 use socket_tutorial::progress::{human_bytes, Progress};
+use socket_tutorial::token::Token;
 use socket_tutorial::transfer::{self, Connection, Event};
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -51,6 +52,8 @@ Options:
                        own name (and must be one with several NAMEs)
       --verify         compare a SHA-256 of the whole file with the server's, and
                        print it the way sha256sum does (`<hex>  <file>`)
+      --token-file FILE  the token a download_server started with --token-file
+                       wants (its first line) [default: $DOWNLOAD_SERVER_TOKEN]
       --raw            speak the tutorial's protocol, for the Python
                        download_server.py: no size, no resume, no verify
       --encoding ENC   how --raw sends names: utf-8 or gbk (the Python server
@@ -70,6 +73,7 @@ struct Config {
     verify: bool,
     raw: bool,
     encoding: Encoding,
+    token_file: Option<PathBuf>,
     names: Vec<OsString>,
 }
 
@@ -81,6 +85,7 @@ impl Config {
             verify: false,
             raw: false,
             encoding: Encoding::Utf8,
+            token_file: None,
             names: Vec::new(),
         };
         while let Some(arg) = parser.next()? {
@@ -91,6 +96,9 @@ impl Config {
                 }
                 Arg::Long(ref name) if name == "verify" => config.verify = true,
                 Arg::Long(ref name) if name == "raw" => config.raw = true,
+                Arg::Long(ref name) if name == "token-file" => {
+                    config.token_file = Some(parser.value()?.into())
+                }
                 Arg::Long(ref name) if name == "encoding" => {
                     config.encoding = parser.parse("utf-8 or gbk")?
                 }
@@ -141,6 +149,7 @@ fn main() -> ExitCode {
             // 3 (first half). Ask for the file name, like the Python's input().
             config.names.push(ask_file_name()?);
         }
+        let token = Token::load(config.token_file.as_deref()).map_err(Error::runtime)?;
         let mut session: Option<Connection> = None;
         let mut failures = Vec::new();
         for name in &config.names {
@@ -148,7 +157,7 @@ fn main() -> ExitCode {
             let outcome = if config.raw {
                 download_raw(&config, name)
             } else {
-                download_framed(&config, &mut session, name)
+                download_framed(&config, token.as_ref(), &mut session, name)
             };
             if let Err(message) = outcome {
                 if config.names.len() > 1 {
@@ -181,6 +190,7 @@ fn ask_file_name() -> Result<OsString, Error> {
 /// One NAME over the framed protocol, reusing the connection while it is usable.
 fn download_framed(
     config: &Config,
+    token: Option<&Token>,
     session: &mut Option<Connection>,
     name: &[u8],
 ) -> Result<(), String> {
@@ -190,7 +200,7 @@ fn download_framed(
         Some(conn) => conn,
         None => {
             let stream = config.server.connect().map_err(|e| e.to_string())?;
-            session.insert(Connection::handshake(stream).map_err(|e| e.to_string())?)
+            session.insert(Connection::open(stream, token).map_err(|e| e.to_string())?)
         }
     };
     // 3. Ask for the file; 4. receive every byte into <out>.part, then rename.

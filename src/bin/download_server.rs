@@ -10,7 +10,10 @@
 //! unmodified tutorial client still works: the server recognises its bare
 //! file name and answers as the Python did. Each client has its own thread,
 //! a silent one is dropped after `--idle-timeout`, and it listens on
-//! 127.0.0.1 unless told otherwise, because it hands out files.
+//! 127.0.0.1 unless told otherwise, because it hands out files. With
+//! `--writable` it also takes uploads (atomic, resumable, size-limited) and
+//! mkdir/rename/remove from `file_shell`, the tutorial's sftp use; with a
+//! token, nothing is served to a client that does not present it.
 
 use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::encoding::Encoding;
@@ -18,6 +21,7 @@ use socket_tutorial::fileserver::{Config as ServeConfig, FileServer, BUSY_GRACE}
 use socket_tutorial::log::Log;
 use socket_tutorial::root::Root;
 use socket_tutorial::server::{Options, Server};
+use socket_tutorial::token::Token;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -37,8 +41,22 @@ the served root, bad request, busy. Names that leave the root (`../x`,
 root is ever opened. Framed clients (download_client) can resume an
 interrupted download and verify it with SHA-256; the tutorial's own
 download_client.py still works: it gets the raw bytes, and nothing for a
-missing file, exactly as from the Python server. The server never writes:
-upload, mkdir, rename and remove requests are answered `read-only`.
+missing file, exactly as from the Python server.
+
+By default the server never writes: upload, mkdir, rename and remove
+requests are answered `read-only server`. With --writable, file_shell can
+put files and folders, mkdir, rename, rm and rmdir, inside the root only.
+An upload goes to a hidden `.<name>.part` next to its target and is renamed
+into place only when every byte has arrived, so nobody ever sees half a
+file under the real name; a broken upload resumes (file_shell's reput) while
+the server runs. Two uploads to one name at once: the second is told `busy`.
+
+With --token-file FILE (or the environment variable DOWNLOAD_SERVER_TOKEN),
+every framed client must present that token before anything is served; a
+wrong or missing token is refused, logged and disconnected, and tutorial
+clients are refused. The protocol is NOT encrypted: the token and the files
+cross the network in clear. Off this machine, tunnel it over SSH
+(see README.md).
 
 Every request is logged on stdout: client, path, result, bytes, time.
 
@@ -49,6 +67,10 @@ Options:
       --port N             port to listen on; 0 picks a free one [default: 11500]
       --encoding ENC       how tutorial clients encode file names: utf-8 or gbk
                            (the Python client sends gbk) [default: utf-8]
+      --writable           accept uploads, mkdir, rename, rm and rmdir [default: read-only]
+      --max-upload-bytes N refuse uploads larger than N bytes [default: no limit]
+      --token-file FILE    clients must present the token in FILE's first line
+                           [default: $DOWNLOAD_SERVER_TOKEN if set, else no token]
       --max-clients N      clients served at once; past it a newcomer is told `busy` [default: 1000]
       --idle-timeout SECS  disconnect a client silent this long; 0 = never [default: 60]
   -h, --help               print this help
@@ -63,6 +85,9 @@ struct Config {
     server: Options,
     root: PathBuf,
     encoding: Encoding,
+    writable: bool,
+    max_upload: Option<u64>,
+    token_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -76,12 +101,22 @@ impl Config {
             },
             root: PathBuf::from("."),
             encoding: Encoding::Utf8,
+            writable: false,
+            max_upload: None,
+            token_file: None,
         };
         while let Some(arg) = parser.next()? {
             match arg {
                 Arg::Long(ref name) if name == "root" => config.root = parser.value()?.into(),
                 Arg::Long(ref name) if name == "encoding" => {
                     config.encoding = parser.parse("utf-8 or gbk")?
+                }
+                Arg::Long(ref name) if name == "writable" => config.writable = true,
+                Arg::Long(ref name) if name == "max-upload-bytes" => {
+                    config.max_upload = Some(parser.parse("a number of bytes")?)
+                }
+                Arg::Long(ref name) if name == "token-file" => {
+                    config.token_file = Some(parser.value()?.into())
                 }
                 arg => {
                     if !config.server.parse_arg(&arg, parser)? {
@@ -100,18 +135,19 @@ fn main() -> ExitCode {
         let log = Log::stdio();
         let root = Root::open(&config.root)
             .map_err(|e| Error::io(format!("cannot serve {}", config.root.display()), &e))?;
+        let token = Token::load(config.token_file.as_deref()).map_err(Error::runtime)?;
+        let serve = ServeConfig {
+            encoding: config.encoding,
+            max_clients: config.server.max_clients,
+            idle_timeout: config.server.idle_timeout,
+            writable: config.writable,
+            max_upload: config.max_upload,
+            token,
+        };
         // 1. Create the socket, bind and listen (one call in Rust).
         let listener = config.server.listen(&log)?;
-        announce(&log, &listener, &root);
-        let files = Arc::new(FileServer::new(
-            root,
-            ServeConfig {
-                encoding: config.encoding,
-                max_clients: config.server.max_clients,
-                idle_timeout: config.server.idle_timeout,
-            },
-            log.clone(),
-        ));
+        announce(&log, &listener, &root, &serve);
+        let files = Arc::new(FileServer::new(root, serve, log.clone()));
         // Past --max-clients, a few clients at a time are told `busy` in their
         // own protocol; beyond those the connection closes without a word,
         // which a tutorial client also expects.
@@ -140,12 +176,39 @@ fn send_file_client(
 /// What is served, and a warning when it is reachable from other machines.
 /// On stdout, after `listening on`: scripts that wait for that first line
 /// must not meet a warning on stderr first.
-fn announce(log: &Log, listener: &std::net::TcpListener, root: &Root) {
-    log.out(format!("serving {} (read-only)", root.path().display()));
+fn announce(log: &Log, listener: &std::net::TcpListener, root: &Root, serve: &ServeConfig) {
+    let mode = if serve.writable {
+        "writable"
+    } else {
+        "read-only"
+    };
+    let limit = match serve.max_upload {
+        Some(max) if serve.writable => format!(", uploads up to {max} bytes"),
+        _ => String::new(),
+    };
+    let token = if serve.token.is_some() {
+        ", token required"
+    } else {
+        ""
+    };
+    log.out(format!(
+        "serving {} ({mode}{limit}{token})",
+        root.path().display()
+    ));
     if let Ok(addr) = listener.local_addr() {
         if !addr.ip().is_loopback() {
+            let what = if serve.writable {
+                "downloaded, overwritten and removed"
+            } else {
+                "downloaded"
+            };
+            let who = if serve.token.is_some() {
+                "anyone who has the token and can reach this machine (unencrypted: the token can be sniffed)"
+            } else {
+                "anyone who can reach this machine"
+            };
             log.out(format!(
-                "warning: bound to {}: every file under {} can be downloaded by anyone who can reach this machine",
+                "warning: bound to {}: every file under {} can be {what} by {who}",
                 addr.ip(),
                 root.path().display()
             ));

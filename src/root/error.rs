@@ -76,7 +76,13 @@ impl RootError {
     /// An operating-system failure while handling `raw`, classified by errno.
     pub(crate) fn io(raw: &[u8], err: io::Error) -> RootError {
         let kind = classify(&err);
-        let mut e = RootError::new(kind, raw, &err.to_string());
+        // The kind already says what a classified errno would; only an
+        // unclassified one needs the system's words (without "(os error N)").
+        let detail = match kind {
+            RootErrorKind::Other | RootErrorKind::BadRequest => crate::cli::describe_io(&err),
+            _ => String::new(),
+        };
+        let mut e = RootError::new(kind, raw, &detail);
         e.source = Some(err);
         e
     }

@@ -69,6 +69,8 @@ pub struct DirEntryInfo {
     pub size: u64,
     /// Last modification, when the file system reports one.
     pub modified: Option<SystemTime>,
+    /// Permission, set-id and sticky bits (`st_mode & 0o7777`).
+    pub mode: u32,
 }
 
 /// A directory held open during a lookup; `file: None` is the root's own handle.
@@ -281,6 +283,7 @@ impl Root {
                 kind,
                 size: meta.len(),
                 modified: meta.modified().ok(),
+                mode: meta.mode() & 0o7777,
             });
         }
         if !self.anchored {
@@ -318,7 +321,7 @@ impl Root {
         fs::create_dir(self.child(&parent, &entry)).map_err(|e| RootError::io(name, e))
     }
 
-    /// Start, or resume, an upload to `name`.
+    /// Start, or resume, an upload to `name`: [`Root::prepare_upload`] then [`UploadTarget::open`].
     ///
     /// Data goes to a hidden temporary file `.<name>.part` in the target's directory (which
     /// must already exist inside the root). If that file is already there, it is reopened
@@ -326,6 +329,17 @@ impl Root {
     /// upload is found again. The target must not be a directory, a symbolic link or a
     /// special file; an existing regular file is replaced, atomically, at commit.
     pub fn create_upload(&self, name: &[u8]) -> Result<Upload<'_>, RootError> {
+        self.prepare_upload(name)?.open()
+    }
+
+    /// The first half of [`Root::create_upload`]: look `name` up and check it can be
+    /// uploaded to, holding its directory open, but touch nothing yet.
+    ///
+    /// A server that must not let two uploads share one partial file takes a lock on
+    /// [`UploadTarget::key`] between the two halves: the key names the directory by
+    /// device and inode, so every spelling of the same target (`x`, `./x`, `d/../x`, a
+    /// link to the directory) gets the same key.
+    pub fn prepare_upload(&self, name: &[u8]) -> Result<UploadTarget<'_>, RootError> {
         let w = self.walk(name, false, Follow::NotLast)?;
         if w.trailing_dir {
             return Err(err(
@@ -353,62 +367,40 @@ impl Root {
                 "too long to upload: the temporary name adds 6 bytes",
             ));
         }
-        let temp_path = self.child(&parent, &temp);
-        let created = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .custom_flags(sys::OPEN_FILE)
-            .open(&temp_path);
-        let file = match created {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => OpenOptions::new()
-                .read(true)
-                .write(true)
-                .custom_flags(sys::OPEN_FILE)
-                .open(&temp_path)
-                .map_err(|e| partial_error(name, e))?,
-            Err(e) => return Err(RootError::io(name, e)),
+        let dir_meta = self
+            .dir_file(&parent)
+            .metadata()
+            .map_err(|e| RootError::io(name, e))?;
+        let key = UploadKey {
+            dev: dir_meta.dev(),
+            ino: dir_meta.ino(),
+            name: target.as_bytes().to_vec(),
         };
-        let opened = file.metadata().map_err(|e| RootError::io(name, e))?;
-        // A partial that is not a plain file, or has a second name somewhere (a hard link
-        // planted by someone with access to the tree), is not ours to append to.
-        if !opened.is_file() || opened.nlink() != 1 {
-            return Err(err(
-                RootErrorKind::PermissionDenied,
-                name,
-                "the partial upload is not a plain file",
-            ));
-        }
-        let on_disk = fs::symlink_metadata(&temp_path).map_err(|e| RootError::io(name, e))?;
-        if !same_file(&on_disk, &opened) {
-            return Err(err(
-                RootErrorKind::Outside,
-                name,
-                "the partial upload changed while it was opened",
-            ));
-        }
-        self.check_inside(&file, name)?;
-        let mut up = Upload {
+        Ok(UploadTarget {
             root: self,
             parent,
             temp,
             target,
             name: name.to_vec(),
-            file,
-            resume_from: 0,
-        };
-        up.resume_from = up
-            .file
-            .seek(SeekFrom::End(0))
-            .map_err(|e| RootError::io(name, e))?;
-        Ok(up)
+            key,
+            existing: meta,
+        })
     }
 
     /// Rename `from` to `to`; `to` must not exist and its parent must.
     ///
     /// A symbolic link is renamed as itself, never followed, on either side.
     pub fn rename(&self, from: &[u8], to: &[u8]) -> Result<(), RootError> {
+        self.rename_inner(from, to, false)
+    }
+
+    /// Like [`Root::rename`], but an existing file (or link) at `to` is replaced, atomically.
+    /// A directory at `to` is never replaced (`AlreadyExists`).
+    pub fn rename_replacing(&self, from: &[u8], to: &[u8]) -> Result<(), RootError> {
+        self.rename_inner(from, to, true)
+    }
+
+    fn rename_inner(&self, from: &[u8], to: &[u8], replace: bool) -> Result<(), RootError> {
         let src = self.walk(from, false, Follow::NotLast)?;
         let (src_parent, src_name, src_meta) = match src.target {
             Target::Dir(_) => {
@@ -430,6 +422,11 @@ impl Root {
         }
         let dst = self.walk(to, false, Follow::NotLast)?;
         let (dst_parent, dst_name) = match dst.target {
+            Target::Entry {
+                parent,
+                name,
+                meta: Some(m),
+            } if replace && !m.is_dir() && !src_meta.is_dir() => (parent, name),
             Target::Dir(_) | Target::Entry { meta: Some(_), .. } => {
                 return Err(err(RootErrorKind::AlreadyExists, to, ""))
             }
@@ -783,6 +780,15 @@ fn fd_path(file: &File) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
 }
 
+/// Whether one path component has the form of an upload's partial file, `.<name>.part`.
+/// A server can use it to keep clients from reading, listing or writing partial files
+/// directly (which would let two uploads, or an upload and a download, meet in one).
+pub fn is_partial_name(component: &[u8]) -> bool {
+    component.len() > ".part".len() + 1
+        && component.starts_with(b".")
+        && component.ends_with(b".part")
+}
+
 /// `.<name>.part`: deterministic, so a broken upload is found again by name.
 fn temp_name(target: &OsStr) -> OsString {
     let mut t = Vec::with_capacity(target.len() + 6);
@@ -823,6 +829,104 @@ fn partial_error(raw: &[u8], e: io::Error) -> RootError {
         )
     } else {
         RootError::io(raw, e)
+    }
+}
+
+/// Which file an upload goes to, independent of how its name was spelled: the
+/// directory's device and inode, and the file's name in it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UploadKey {
+    dev: u64,
+    ino: u64,
+    name: Vec<u8>,
+}
+
+/// A checked upload target whose directory is held open; [`UploadTarget::open`]
+/// opens (or reopens) its partial file.
+#[derive(Debug)]
+pub struct UploadTarget<'r> {
+    root: &'r Root,
+    parent: Dir,
+    temp: OsString,
+    target: OsString,
+    name: Vec<u8>,
+    key: UploadKey,
+    existing: Option<Metadata>,
+}
+
+impl<'r> UploadTarget<'r> {
+    /// The same for every spelling of this target (see [`Root::prepare_upload`]).
+    pub fn key(&self) -> &UploadKey {
+        &self.key
+    }
+
+    /// Whether a regular file already has the target's name (the commit would replace it).
+    pub fn exists(&self) -> bool {
+        self.existing.is_some()
+    }
+
+    /// Open `.<name>.part` with `O_CREAT|O_EXCL|O_NOFOLLOW`, or reopen it if a previous
+    /// attempt left it; it must be a plain file with one link.
+    pub fn open(self) -> Result<Upload<'r>, RootError> {
+        let UploadTarget {
+            root,
+            parent,
+            temp,
+            target,
+            name,
+            ..
+        } = self;
+        let name = name.as_slice();
+        let temp_path = root.child(&parent, &temp);
+        let created = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .custom_flags(sys::OPEN_FILE)
+            .open(&temp_path);
+        let file = match created {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags(sys::OPEN_FILE)
+                .open(&temp_path)
+                .map_err(|e| partial_error(name, e))?,
+            Err(e) => return Err(RootError::io(name, e)),
+        };
+        let opened = file.metadata().map_err(|e| RootError::io(name, e))?;
+        // A partial that is not a plain file, or has a second name somewhere (a hard link
+        // planted by someone with access to the tree), is not ours to append to.
+        if !opened.is_file() || opened.nlink() != 1 {
+            return Err(err(
+                RootErrorKind::PermissionDenied,
+                name,
+                "the partial upload is not a plain file",
+            ));
+        }
+        let on_disk = fs::symlink_metadata(&temp_path).map_err(|e| RootError::io(name, e))?;
+        if !same_file(&on_disk, &opened) {
+            return Err(err(
+                RootErrorKind::Outside,
+                name,
+                "the partial upload changed while it was opened",
+            ));
+        }
+        root.check_inside(&file, name)?;
+        let mut up = Upload {
+            root,
+            parent,
+            temp,
+            target,
+            name: name.to_vec(),
+            file,
+            resume_from: 0,
+        };
+        up.resume_from = up
+            .file
+            .seek(SeekFrom::End(0))
+            .map_err(|e| RootError::io(name, e))?;
+        Ok(up)
     }
 }
 

@@ -5,9 +5,11 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
+use socket_tutorial::protocol::{ClientHello, ServerHello};
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,10 +26,14 @@ pub fn bin(name: &str) -> PathBuf {
     assert_cmd::cargo::cargo_bin(name)
 }
 
+/// A token in the developer's environment would make every server in the
+/// tests want one; a test that wants a token sets it itself.
+const TOKEN_ENV: &str = "DOWNLOAD_SERVER_TOKEN";
+
 /// A `Command` for one of the project's binaries.
 pub fn command(name: &str) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(bin(name));
-    cmd.timeout(TIMEOUT);
+    cmd.timeout(TIMEOUT).env_remove(TOKEN_ENV);
     cmd
 }
 
@@ -110,8 +116,10 @@ pub struct Spawn {
 impl Spawn {
     /// One of the project's binaries.
     pub fn new(name: &str) -> Spawn {
+        let mut cmd = Command::new(bin(name));
+        cmd.env_remove(TOKEN_ENV);
         Spawn {
-            cmd: Command::new(bin(name)),
+            cmd,
             text: name.to_string(),
             piped_stdin: false,
         }
@@ -408,4 +416,146 @@ pub fn assert_help_and_version(bin: &str, python: &str, words: &[&str]) -> Strin
         format!("{bin} {}\n", env!("CARGO_PKG_VERSION"))
     );
     help
+}
+
+/// Which way a [`cutting_proxy`] cuts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Server to client: a download stops.
+    Downstream,
+    /// Client to server: an upload stops.
+    Upstream,
+}
+
+/// A proxy for one connection to `server` that forwards the first `limit`
+/// bytes going the `cut` way, then holds both connections without
+/// forwarding more (the other way flows freely), so a transfer stops at an
+/// exact point without anyone closing. Dropping the returned sender ends it.
+pub fn cutting_proxy(server: SocketAddr, cut: Cut, limit: usize) -> (SocketAddr, mpsc::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+    let addr = listener.local_addr().expect("the proxy's address");
+    let (release, released) = mpsc::channel::<()>();
+    thread::spawn(move || {
+        let (client, _) = listener.accept().expect("the client connects");
+        let upstream = TcpStream::connect(server).expect("connect to the server");
+        let (limited_from, limited_to, free_from, free_to) = match cut {
+            Cut::Downstream => (&upstream, &client, &client, &upstream),
+            Cut::Upstream => (&client, &upstream, &upstream, &client),
+        };
+        let (mut free_from, mut free_to) = (
+            free_from.try_clone().expect("clone"),
+            free_to.try_clone().expect("clone"),
+        );
+        thread::spawn(move || {
+            let _ = std::io::copy(&mut free_from, &mut free_to);
+        });
+        let mut forwarded = 0;
+        let mut buf = [0u8; 16 * 1024];
+        let (mut from, mut to) = (limited_from, limited_to);
+        while forwarded < limit {
+            let want = buf.len().min(limit - forwarded);
+            match from.read(&mut buf[..want]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if to.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    forwarded += n;
+                }
+            }
+        }
+        let _ = released.recv();
+        // The other direction's thread holds clones: shutting the sockets
+        // down (not just dropping ours) ends both connections for real.
+        let _ = upstream.shutdown(std::net::Shutdown::Both);
+        let _ = client.shutdown(std::net::Shutdown::Both);
+    });
+    (addr, release)
+}
+
+/// Deterministic, non-repeating bytes (a stream of SplitMix64 values).
+pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A framed connection after the hellos, and the server's hello.
+pub fn framed(addr: SocketAddr) -> (TcpStream, ServerHello) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(TIMEOUT))
+        .expect("set a read timeout");
+    ClientHello::default()
+        .write_to(&mut s)
+        .expect("send the hello");
+    let hello = ServerHello::read_from(&mut s)
+        .expect("read the hello")
+        .expect("a server hello");
+    (s, hello)
+}
+
+/// Everything under `dir`: files with their contents, directories (empty
+/// ones too) as `None`, links with their targets; links are not followed.
+pub fn tree(dir: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Option<Vec<u8>>>) {
+        for entry in std::fs::read_dir(dir).expect("read the tree") {
+            let path = entry.expect("read the tree").path();
+            let rel = path
+                .strip_prefix(base)
+                .expect("read the tree")
+                .to_string_lossy()
+                .into_owned();
+            let meta = std::fs::symlink_metadata(&path).expect("read the tree");
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&path).expect("read the tree");
+                out.insert(
+                    rel,
+                    Some(format!("link to {}", target.display()).into_bytes()),
+                );
+            } else if meta.is_dir() {
+                out.insert(rel + "/", None);
+                walk(base, &path, out);
+            } else {
+                out.insert(rel, Some(std::fs::read(&path).expect("read the tree")));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// `download_server --port 0 --root ROOT EXTRA...`, once it listens.
+pub fn download_server(root: &Path, extra: &[&str]) -> Running {
+    Spawn::new("download_server")
+        .args(["--port", "0", "--root"])
+        .args([root])
+        .args(extra)
+        .server()
+}
+
+/// Waits until the size of `path` satisfies `ok` (a bounded poll: a file
+/// growing as a transfer goes on says nothing else about how far it got).
+pub fn wait_for_size(path: &Path, wanted: &str, ok: impl Fn(u64) -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let now = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if ok(now) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} stayed at {now} bytes, expected {wanted}",
+            path.display()
+        );
+        thread::yield_now();
+    }
 }

@@ -1,0 +1,303 @@
+//! The command table of `file_shell`: every command's name, usage, one-line help and details, and the option letters each one takes.
+
+use super::words::Word;
+
+/// One command of the shell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Command {
+    pub name: &'static str,
+    /// Other names for the same command.
+    pub aliases: &'static [&'static str],
+    pub usage: &'static str,
+    /// One line for `help`.
+    pub summary: &'static str,
+    /// More for `help NAME`.
+    pub details: &'static str,
+    /// Option letters it accepts (`-r`, `-a`, ...).
+    pub flags: &'static str,
+}
+
+/// Every command, in the order `help` lists them.
+pub const COMMANDS: &[Command] = &[
+    Command {
+        name: "pwd",
+        aliases: &[],
+        usage: "pwd",
+        summary: "show the remote directory",
+        details: "The server's root is /: the shell never leaves it.",
+        flags: "",
+    },
+    Command {
+        name: "lpwd",
+        aliases: &[],
+        usage: "lpwd",
+        summary: "show the local directory",
+        details: "An `l` in front of a command makes it act on this machine (the tutorial's rule).",
+        flags: "",
+    },
+    Command {
+        name: "cd",
+        aliases: &[],
+        usage: "cd [PATH]",
+        summary: "change the remote directory",
+        details: "Without PATH, back to the root. `cd ..` at the root stays at the root.",
+        flags: "",
+    },
+    Command {
+        name: "lcd",
+        aliases: &[],
+        usage: "lcd [PATH]",
+        summary: "change the local directory",
+        details: "Without PATH, to $HOME. `~` and `~/x` start at $HOME.",
+        flags: "",
+    },
+    Command {
+        name: "ls",
+        aliases: &["dir"],
+        usage: "ls [-a] [-l] [PATH...]",
+        summary: "list remote files",
+        details: "A directory lists its entries, a file or a pattern (`*.txt`) the names it matches.\n\
+                  -l shows type, permissions, size and time (UTC); -a shows names starting with `.`.",
+        flags: "al",
+    },
+    Command {
+        name: "lls",
+        aliases: &["ldir"],
+        usage: "lls [-a] [-l] [PATH...]",
+        summary: "list local files",
+        details: "The same as ls, for this machine.",
+        flags: "al",
+    },
+    Command {
+        name: "mkdir",
+        aliases: &[],
+        usage: "mkdir PATH",
+        summary: "make a remote directory",
+        details: "One directory; its parent must exist.",
+        flags: "",
+    },
+    Command {
+        name: "lmkdir",
+        aliases: &[],
+        usage: "lmkdir PATH",
+        summary: "make a local directory",
+        details: "One directory; its parent must exist.",
+        flags: "",
+    },
+    Command {
+        name: "get",
+        aliases: &[],
+        usage: "get [-a] [-p] [-r] REMOTE... [LOCAL]",
+        summary: "download files (-r: folders too)",
+        details: "REMOTE may hold * and ? (`get ./* .`); LOCAL never does. Without LOCAL, into the\n\
+                  local directory under the same names. Several files need LOCAL to be a directory.\n\
+                  -r  copy folders whole, creating LOCAL when it is missing; symbolic links are\n    \
+                  skipped (never followed), and a file that fails does not stop the rest\n\
+                  -a  resume an interrupted download (its NAME.part), like reget\n\
+                  -p  keep modification times and permission bits\n\
+                  Files arrive as NAME.part and are renamed when complete.",
+        flags: "apr",
+    },
+    Command {
+        name: "put",
+        aliases: &[],
+        usage: "put [-a] [-p] [-r] LOCAL... [REMOTE]",
+        summary: "upload files (-r: folders too)",
+        details: "LOCAL may hold * and ? (`put ./* .`); REMOTE never does. Without REMOTE, into the\n\
+                  remote directory under the same names. Several files need REMOTE to be a directory.\n\
+                  -r  copy folders whole, creating REMOTE when it is missing; symbolic links are\n    \
+                  skipped (never followed), and a file that fails does not stop the rest\n\
+                  -a  resume an interrupted upload, like reput\n\
+                  -p  keep modification times and permission bits (of files)\n\
+                  The server writes a hidden .NAME.part and renames it when complete.",
+        flags: "apr",
+    },
+    Command {
+        name: "reget",
+        aliases: &[],
+        usage: "reget [-p] [-r] REMOTE... [LOCAL]",
+        summary: "resume downloads (get -a)",
+        details: "Goes on from NAME.part if the remote file is still the same version. A file\n\
+                  that is already complete is reported as such, and that is a success.",
+        flags: "pr",
+    },
+    Command {
+        name: "reput",
+        aliases: &[],
+        usage: "reput [-p] [-r] LOCAL... [REMOTE]",
+        summary: "resume uploads (put -a)",
+        details: "Goes on from what the server kept of an interrupted upload of the same file.\n\
+                  A file already complete on the server (same size) is reported as such, and\n\
+                  that is a success (OpenSSH's reput fails there).",
+        flags: "pr",
+    },
+    Command {
+        name: "rename",
+        aliases: &[],
+        usage: "rename OLD NEW",
+        summary: "rename a remote file or directory",
+        details: "NEW must not exist.",
+        flags: "",
+    },
+    Command {
+        name: "rm",
+        aliases: &[],
+        usage: "rm PATH...",
+        summary: "remove remote files",
+        details: "PATH may hold * and ?. Directories are removed with rmdir.",
+        flags: "",
+    },
+    Command {
+        name: "rmdir",
+        aliases: &[],
+        usage: "rmdir PATH",
+        summary: "remove an empty remote directory",
+        details: "The directory must be empty.",
+        flags: "",
+    },
+    Command {
+        name: "progress",
+        aliases: &[],
+        usage: "progress",
+        summary: "turn the progress line on or off",
+        details: "The progress line is shown on a terminal only, and on by default.",
+        flags: "",
+    },
+    Command {
+        name: "help",
+        aliases: &["?"],
+        usage: "help [COMMAND]",
+        summary: "list the commands, or explain one",
+        details: "",
+        flags: "",
+    },
+    Command {
+        name: "!",
+        aliases: &[],
+        usage: "!COMMAND",
+        summary: "run COMMAND on this machine (sh -c, in the local directory)",
+        details: "A lone ! starts an interactive shell when the session is interactive.",
+        flags: "",
+    },
+    Command {
+        name: "bye",
+        aliases: &["exit", "quit"],
+        usage: "bye",
+        summary: "leave (also exit, quit, or end of input)",
+        details: "",
+        flags: "",
+    },
+];
+
+/// The command called `name` (or one of its aliases).
+pub fn lookup(name: &str) -> Option<&'static Command> {
+    COMMANDS
+        .iter()
+        .find(|c| c.name == name || c.aliases.contains(&name))
+}
+
+/// `help`: every command, one line each.
+pub fn overview() -> String {
+    let width = COMMANDS.iter().map(|c| c.usage.len()).max().unwrap_or(0);
+    let mut text = String::from("Commands (an `l` in front acts on this machine):\n");
+    for c in COMMANDS {
+        text.push_str(&format!("  {:width$}  {}\n", c.usage, c.summary));
+    }
+    text.push_str(
+        "In batch mode a line starting with - may fail, and one starting with @ is not echoed.\n",
+    );
+    text
+}
+
+/// `help NAME`.
+pub fn details(c: &Command) -> String {
+    let mut text = format!("usage: {}\n{}", c.usage, c.summary);
+    if !c.aliases.is_empty() {
+        text.push_str(&format!(" (also: {})", c.aliases.join(", ")));
+    }
+    text.push('\n');
+    if !c.details.is_empty() {
+        text.push_str(c.details);
+        text.push('\n');
+    }
+    text
+}
+
+/// Leading options (`-r`, `-rp`, ...) off the front of `args`; `--` ends them.
+pub fn options<'a>(c: &Command, args: &'a [Word]) -> Result<(Vec<char>, &'a [Word]), String> {
+    let mut letters = Vec::new();
+    let mut rest = args;
+    while let Some((first, tail)) = rest.split_first() {
+        if first.text == "--" {
+            rest = tail;
+            break;
+        }
+        // A quoted "-x" is a name, not an option.
+        let is_option = first.text.len() > 1 && !first.quoted;
+        let Some(flags) = first.text.strip_prefix('-').filter(|_| is_option) else {
+            break;
+        };
+        for letter in flags.chars() {
+            if !c.flags.contains(letter) {
+                return Err(format!(
+                    "{}: unknown option -{letter}; usage: {}",
+                    c.name, c.usage
+                ));
+            }
+            letters.push(letter);
+        }
+        rest = tail;
+    }
+    Ok((letters, rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shell::words::split;
+
+    #[test]
+    fn every_command_of_the_issue_is_there_with_help() {
+        for name in [
+            "pwd", "lpwd", "cd", "lcd", "ls", "lls", "mkdir", "lmkdir", "get", "put", "reget",
+            "reput", "rename", "rm", "rmdir", "progress", "help", "bye", "exit", "quit", "!", "?",
+        ] {
+            let c = lookup(name).unwrap_or_else(|| panic!("{name} is missing"));
+            assert!(
+                !c.summary.is_empty() && c.usage.starts_with(c.name),
+                "{name}"
+            );
+            assert!(details(c).starts_with("usage: "), "{name}");
+        }
+        assert!(lookup("chmod").is_none());
+        let all = overview();
+        for c in COMMANDS {
+            assert!(all.contains(c.usage), "{}", c.name);
+        }
+        // One line each, plus a heading and the batch note.
+        assert_eq!(all.lines().count(), COMMANDS.len() + 2);
+    }
+
+    #[test]
+    fn options_come_first_and_only_known_ones() {
+        let get = lookup("get").unwrap();
+        let words = split("-rp -a 'a b' -c").unwrap();
+        let (flags, rest) = options(get, &words).unwrap();
+        assert_eq!(flags, ['r', 'p', 'a']);
+        assert_eq!(rest.len(), 2, "options stop at the first name");
+        let words = split("-- -r").unwrap();
+        let (flags, rest) = options(get, &words).unwrap();
+        assert!(flags.is_empty());
+        assert_eq!(rest[0].text, "-r");
+        let words = split("'-r' x").unwrap();
+        assert!(options(get, &words).unwrap().0.is_empty());
+        let words = split("- x").unwrap();
+        assert_eq!(
+            options(get, &words).unwrap().1.len(),
+            2,
+            "a lone - is a name"
+        );
+        let err = options(lookup("rm").unwrap(), &split("-r x").unwrap()).unwrap_err();
+        assert!(err.contains("unknown option -r"), "{err}");
+    }
+}

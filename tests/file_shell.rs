@@ -1,0 +1,848 @@
+//! file_shell against download_server over loopback: the tutorial's folder round trip, wildcards, quoting, the root as a floor, writes and their refusals, hostile names, interrupted transfers, tokens, -p, links in trees, and batch mode.
+
+mod common;
+
+use common::{
+    command, cutting_proxy, describe, download_server, pattern, tree, wait_for_size, Cut, Running,
+    Spawn, TempDir,
+};
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, SystemTime};
+
+/// A served root, a local working directory and a server, in one TempDir.
+struct Fixture {
+    tmp: TempDir,
+    root: PathBuf,
+    here: PathBuf,
+    srv: Running,
+}
+
+fn fixture(label: &str, server_args: &[&str]) -> Fixture {
+    let tmp = TempDir::new(label);
+    let (root, here) = (tmp.join("root"), tmp.join("here"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&here).unwrap();
+    let srv = download_server(&root, server_args);
+    Fixture {
+        tmp,
+        root,
+        here,
+        srv,
+    }
+}
+
+impl Fixture {
+    /// file_shell with `script` on stdin (batch mode), run in `here`.
+    fn shell(&self, script: &str) -> Output {
+        self.shell_with(script, &[])
+    }
+
+    fn shell_with(&self, script: &str, args: &[&str]) -> Output {
+        command("file_shell")
+            .args(["--port", &self.srv.port()])
+            .args(args)
+            .current_dir(&self.here)
+            .write_stdin(script)
+            .output()
+            .unwrap()
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn succeeded(out: &Output) {
+    assert!(out.status.success(), "{}", describe(out));
+}
+
+fn failed(out: &Output) {
+    assert_eq!(out.status.code(), Some(1), "{}", describe(out));
+}
+
+/// A tree like the tutorial's folder: nested folders, binary and empty
+/// files, empty folders, spaces and Chinese in names, a hidden file inside.
+fn make_tree(dir: &Path) {
+    for d in ["docs/img", "src/deep/deeper", "empty", "其他/空"] {
+        fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    fs::write(dir.join("readme.txt"), b"the tutorial's folder\n").unwrap();
+    fs::write(dir.join("docs/img/photo.jpg"), pattern(1, 300_000)).unwrap();
+    fs::write(dir.join("docs/notes 1.txt"), b"with a space").unwrap();
+    fs::write(dir.join("docs/.hidden"), b"dot file inside a folder").unwrap();
+    fs::write(dir.join("src/deep/deeper/zero.bin"), b"").unwrap();
+    fs::write(dir.join("src/deep/code.py"), b"print('hi')\n").unwrap();
+    fs::write(dir.join("empty.dat"), b"").unwrap();
+    fs::write(dir.join("其他/文件.txt"), "中文内容".as_bytes()).unwrap();
+    fs::write(dir.join("all bytes.bin"), (0..=255u8).collect::<Vec<u8>>()).unwrap();
+}
+
+#[test]
+fn the_tutorials_folder_goes_up_and_comes_back_identical() {
+    let f = fixture("sh-tutorial", &["--writable"]);
+    let src = f.here.join("new_temp_src");
+    fs::create_dir_all(&src).unwrap();
+    make_tree(&src);
+    fs::write(src.join(".top_hidden"), b"not matched by ./*").unwrap();
+    let out = f.shell(
+        "# the tutorial: put a folder's contents up, then get them back elsewhere\n\
+         pwd\n\
+         lpwd\n\
+         mkdir up_temp\n\
+         cd up_temp\n\
+         lcd new_temp_src\n\
+         put -r ./* .\n\
+         ls\n\
+         ls -l docs\n\
+         lcd ..\n\
+         lmkdir new_temp\n\
+         lcd new_temp\n\
+         get -r ./* .\n\
+         lpwd\n\
+         bye\n",
+    );
+    succeeded(&out);
+    let mut expected = tree(&src);
+    expected.remove(".top_hidden");
+    assert_eq!(tree(&f.root.join("up_temp")), expected, "uploaded tree");
+    assert_eq!(tree(&f.here.join("new_temp")), expected, "downloaded tree");
+    let text = stdout(&out);
+    for line in [
+        "file> pwd",
+        "Remote working directory: /",
+        "file> put -r ./* .",
+        "Uploading docs/img/photo.jpg to /up_temp/docs/img/photo.jpg",
+        "file> ls",
+        "docs/",
+        "empty.dat",
+        "其他/",
+        "file> lmkdir new_temp",
+        "Fetching /up_temp/其他/文件.txt to 其他/文件.txt",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "no line {line:?} in\n{text}"
+        );
+    }
+    assert!(text.contains(&format!(
+        "Local working directory: {}",
+        fs::canonicalize(f.here.join("new_temp")).unwrap().display()
+    )));
+    assert!(!text.contains(".top_hidden"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("-rw-") && l.ends_with(" notes 1.txt")),
+        "{text}"
+    );
+    // Nothing partial is left on either side.
+    for dir in [&f.root, &f.here] {
+        for name in tree(dir).keys() {
+            assert!(
+                !name.ends_with(".part") && !name.ends_with(".part.info"),
+                "{name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn wildcards_choose_sources_and_several_need_a_directory() {
+    let f = fixture("sh-glob", &["--writable"]);
+    for name in ["a.txt", "b.txt", "c.bin", "dd.bin"] {
+        fs::write(f.root.join(name), name).unwrap();
+    }
+    fs::create_dir(f.root.join("dir.txt")).unwrap();
+    fs::create_dir(f.here.join("into")).unwrap();
+    let out = f.shell("get *.txt into\nget ?.bin\nls *.bin\nls -l d*\n");
+    succeeded(&out);
+    let text = stdout(&out);
+    assert_eq!(fs::read(f.here.join("into/a.txt")).unwrap(), b"a.txt");
+    assert_eq!(fs::read(f.here.join("into/b.txt")).unwrap(), b"b.txt");
+    assert!(!f.here.join("into/dir.txt").exists());
+    assert!(
+        stderr(&out).contains("skipping directory /dir.txt (get -r copies folders)"),
+        "{}",
+        describe(&out)
+    );
+    assert!(f.here.join("c.bin").exists() && !f.here.join("dd.bin").exists());
+    assert!(text.contains("file> ls *.bin\nc.bin\ndd.bin\n"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("-rw-") && l.ends_with(" dd.bin")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("drwx") && l.ends_with(" dir.txt/")),
+        "{text}"
+    );
+
+    // Several matches into something that is not a directory: refused, nothing written.
+    let out = f.shell("get *.bin single.bin\n");
+    failed(&out);
+    assert!(
+        stderr(&out).contains("the destination must be a directory"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!f.here.join("single.bin").exists());
+    // The destination is never a pattern: `*.new` is a plain name.
+    let out = f.shell("get a.txt *.new\n");
+    succeeded(&out);
+    assert_eq!(fs::read(f.here.join("*.new")).unwrap(), b"a.txt");
+
+    // The other way, and rm with a pattern.
+    fs::create_dir(f.here.join("up")).unwrap();
+    fs::write(f.here.join("up/x1.log"), b"1").unwrap();
+    fs::write(f.here.join("up/x2.log"), b"2").unwrap();
+    fs::write(f.here.join("up/keep.txt"), b"k").unwrap();
+    fs::create_dir(f.here.join("up/folder")).unwrap();
+    fs::create_dir(f.root.join("logs")).unwrap();
+    let out = f.shell("lcd up\nput ./* /logs\nrm /logs/*.log\nls /logs\n");
+    succeeded(&out);
+    assert!(stderr(&out).contains("skipping directory folder (put -r copies folders)"));
+    assert!(stdout(&out).contains("Removing /logs/x1.log\nRemoving /logs/x2.log\n"));
+    assert_eq!(
+        tree(&f.root.join("logs")).keys().collect::<Vec<_>>(),
+        ["keep.txt"]
+    );
+    let out = f.shell("rm *.nothing\n");
+    failed(&out);
+    assert!(
+        stderr(&out).contains("*.nothing: no match"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn names_with_spaces_by_quotes_or_backslashes() {
+    let f = fixture("sh-spaces", &["--writable"]);
+    fs::write(f.here.join("my file.txt"), b"one").unwrap();
+    fs::write(f.here.join("other file.txt"), b"two").unwrap();
+    fs::write(f.here.join("star*name"), b"three").unwrap();
+    fs::write(f.here.join("starXname"), b"not me").unwrap();
+    let out = f.shell(
+        "put \"my file.txt\"\n\
+         put other\\ file.txt 'remote name.txt'\n\
+         put 'star*name'\n\
+         mkdir \"a dir\"\n\
+         lmkdir back\n\
+         get 'my file.txt' back/\n\
+         get \"remote name.txt\" 'back/local name.txt'\n\
+         rename 'remote name.txt' \"a dir/moved one.txt\"\n\
+         ls 'a dir'\n",
+    );
+    succeeded(&out);
+    assert_eq!(fs::read(f.root.join("my file.txt")).unwrap(), b"one");
+    assert_eq!(
+        fs::read(f.root.join("a dir/moved one.txt")).unwrap(),
+        b"two"
+    );
+    assert_eq!(fs::read(f.root.join("star*name")).unwrap(), b"three");
+    assert!(
+        !f.root.join("starXname").exists(),
+        "a quoted * is not a wildcard"
+    );
+    assert_eq!(fs::read(f.here.join("back/my file.txt")).unwrap(), b"one");
+    assert_eq!(
+        fs::read(f.here.join("back/local name.txt")).unwrap(),
+        b"two"
+    );
+    assert!(
+        stdout(&out).contains("file> ls 'a dir'\nmoved one.txt\n"),
+        "{}",
+        describe(&out)
+    );
+    let out = f.shell("get 'unclosed\n");
+    failed(&out);
+    assert!(
+        stderr(&out).contains("unclosed quote '"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn cd_dot_dot_at_the_root_stays_at_the_root() {
+    let f = fixture("sh-root", &[]);
+    fs::create_dir_all(f.root.join("sub/inner")).unwrap();
+    fs::write(f.root.join("top.txt"), b"top").unwrap();
+    fs::write(f.tmp.join("outside.txt"), b"SENTINEL").unwrap();
+    let out = f.shell(
+        "cd ..\npwd\ncd ../../..\nls\ncd sub/inner\npwd\ncd ../../../..\npwd\ncd /sub\npwd\nget ../../outside.txt\n",
+    );
+    // The last line fails: the name resolves to /outside.txt, inside the root.
+    failed(&out);
+    let text = stdout(&out);
+    assert_eq!(
+        text.matches("Remote working directory: /\n").count(),
+        2,
+        "{text}"
+    );
+    assert!(
+        text.contains("Remote working directory: /sub/inner\n"),
+        "{text}"
+    );
+    assert!(text.contains("Remote working directory: /sub\n"), "{text}");
+    assert!(text.contains("file> ls\nsub/\ntop.txt\n"), "{text}");
+    assert!(
+        stderr(&out).contains("not found: \"outside.txt\""),
+        "{}",
+        describe(&out)
+    );
+    assert!(!f.here.join("outside.txt").exists());
+    let out = f.shell("cd top.txt\n");
+    failed(&out);
+    assert!(
+        stderr(&out).contains("/top.txt: not a directory"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn rm_rename_and_rmdir() {
+    let f = fixture("sh-rm", &["--writable"]);
+    fs::create_dir_all(f.root.join("full/x")).unwrap();
+    fs::create_dir(f.root.join("empty")).unwrap();
+    fs::write(f.root.join("a.txt"), b"a").unwrap();
+    fs::write(f.root.join("taken.txt"), b"t").unwrap();
+    let out = f.shell(
+        "rename a.txt b.txt\n\
+         -rename b.txt taken.txt\n\
+         -rm full\n\
+         rm b.txt\n\
+         rmdir empty\n\
+         -rmdir full\n\
+         rename full/x full/y\n\
+         rmdir full\n",
+    );
+    failed(&out);
+    let err = stderr(&out);
+    assert!(err.contains("already exists: \"taken.txt\""), "{err}");
+    assert!(err.contains("is a directory: \"full\"\n"), "{err}");
+    assert!(err.contains("directory not empty: \"full\"\n"), "{err}");
+    assert!(err.contains("batch stopped at line 8: rmdir full"), "{err}");
+    assert_eq!(
+        tree(&f.root).keys().collect::<Vec<_>>(),
+        ["full/", "full/y/", "taken.txt"]
+    );
+    assert_eq!(fs::read(f.root.join("taken.txt")).unwrap(), b"t");
+}
+
+#[test]
+fn a_read_only_server_refuses_every_write_and_nothing_changes() {
+    let f = fixture("sh-ro", &[]);
+    fs::create_dir_all(f.root.join("d")).unwrap();
+    fs::write(f.root.join("a.txt"), b"a").unwrap();
+    fs::write(f.here.join("f.txt"), b"f").unwrap();
+    fs::create_dir_all(f.here.join("tree/sub")).unwrap();
+    fs::write(f.here.join("tree/sub/g.txt"), b"g").unwrap();
+    let before = tree(&f.root);
+    for command in [
+        "put f.txt",
+        "put -r tree",
+        "reput f.txt",
+        "put -p f.txt a.txt",
+        "mkdir new",
+        "rm a.txt",
+        "rmdir d",
+        "rename a.txt b.txt",
+    ] {
+        let out = f.shell(&format!("{command}\n"));
+        failed(&out);
+        assert!(
+            stderr(&out).contains("read-only server"),
+            "{command}: {}",
+            describe(&out)
+        );
+        assert_eq!(tree(&f.root), before, "{command} changed the root");
+    }
+    // Reading still works.
+    let out = f.shell("get a.txt\nls\n");
+    succeeded(&out);
+}
+
+#[test]
+fn hostile_names_through_the_shell_write_nothing_outside() {
+    let f = fixture("sh-hostile", &["--writable"]);
+    let outside = f.tmp.join("outside");
+    fs::create_dir(&outside).unwrap();
+    fs::write(outside.join("victim"), b"SENTINEL").unwrap();
+    symlink("../outside", f.root.join("out")).unwrap();
+    fs::create_dir(f.root.join("dir")).unwrap();
+    fs::create_dir(f.root.join("dir/f.txt")).unwrap();
+    fs::write(f.here.join("f.txt"), b"evil").unwrap();
+    fs::create_dir_all(f.here.join("tree")).unwrap();
+    fs::write(f.here.join("tree/t.txt"), b"evil").unwrap();
+    let (before_out, before_root) = (tree(&outside), tree(&f.root));
+    for (command, message) in [
+        ("put f.txt out/f.txt", "outside"),
+        ("put f.txt out/victim", "outside"),
+        ("put -r tree out/tree", "outside"),
+        ("put f.txt out", "outside"),
+        ("rename dir/f.txt out/moved", "outside"),
+        ("rm out/victim", "outside"),
+        ("mkdir out/new", "outside"),
+        ("cd out", "outside"),
+        ("put f.txt .f.txt.part", "belong to uploads in progress"),
+    ] {
+        let out = f.shell(&format!("{command}\n"));
+        failed(&out);
+        assert!(
+            stderr(&out).contains(message),
+            "{command}: {}",
+            describe(&out)
+        );
+    }
+    // `put f.txt dir`: dir is a directory, so the file goes into it, where
+    // a directory already has its name: refused too.
+    let out = f.shell("put f.txt dir\n");
+    failed(&out);
+    assert!(
+        stderr(&out).contains("is a directory"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(tree(&outside), before_out, "nothing outside changed");
+    assert_eq!(tree(&f.root), before_root, "nothing inside changed");
+}
+
+#[test]
+fn a_killed_upload_resumes_with_reput() {
+    let mut f = fixture("sh-reput", &["--writable"]);
+    let size = 24 * 1024 * 1024;
+    let data = pattern(7, size);
+    fs::write(f.here.join("big.bin"), &data).unwrap();
+    fs::write(f.here.join("script"), "put big.bin\n").unwrap();
+    let cut = 5 * 1024 * 1024;
+    let (proxy, release) = cutting_proxy(f.srv.connect_addr(), Cut::Upstream, cut);
+    let mut shell = Spawn::new("file_shell")
+        .args(["--port", &proxy.port().to_string(), "-b", "script"])
+        .current_dir(&f.here)
+        .start();
+    let part = f.root.join(".big.bin.part");
+    // The hello and the UPLOAD frame take less than 1 KiB of the cut.
+    wait_for_size(&part, "most of the cut", |n| n >= (cut - 1024) as u64);
+    assert!(
+        !f.root.join("big.bin").exists(),
+        "nothing under the final name"
+    );
+    shell.kill();
+    drop(release);
+    let line = f
+        .srv
+        .wait_for("upload \"big.bin\" -> connection lost after");
+    assert!(
+        line.contains("the partial file is kept for a resume"),
+        "{line}"
+    );
+    let kept = fs::metadata(&part).unwrap().len();
+    assert!(kept > 0 && kept < size as u64, "{kept}");
+    assert!(
+        !f.root.join("big.bin").exists(),
+        "still nothing under the final name"
+    );
+
+    let out = f.shell("reput big.bin\n");
+    succeeded(&out);
+    assert!(
+        stdout(&out).contains("Resuming upload of big.bin at "),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(fs::read(f.root.join("big.bin")).unwrap(), data);
+    assert!(!part.exists());
+    f.srv.wait_for(&format!(
+        "upload \"big.bin\" -> ok (resumed at byte {kept}), {} bytes",
+        size as u64 - kept
+    ));
+
+    // Already complete: said, and a success (OpenSSH's reput fails here).
+    let out = f.shell("reput big.bin\nput -a big.bin\n");
+    succeeded(&out);
+    assert_eq!(
+        stdout(&out)
+            .matches("/big.bin is already complete (25165824 bytes)")
+            .count(),
+        2,
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn a_killed_download_resumes_with_reget() {
+    let mut f = fixture("sh-reget", &[]);
+    let size = 24 * 1024 * 1024;
+    let data = pattern(8, size);
+    fs::write(f.root.join("big.bin"), &data).unwrap();
+    fs::write(f.here.join("script"), "get big.bin\n").unwrap();
+    let cut = 5 * 1024 * 1024;
+    let (proxy, release) = cutting_proxy(f.srv.connect_addr(), Cut::Downstream, cut);
+    let mut shell = Spawn::new("file_shell")
+        .args(["--port", &proxy.port().to_string(), "-b", "script"])
+        .current_dir(&f.here)
+        .start();
+    let part = f.here.join("big.bin.part");
+    wait_for_size(&part, "most of the cut", |n| n >= (cut - 1024) as u64);
+    shell.kill();
+    drop(release);
+    assert!(!f.here.join("big.bin").exists());
+    let kept = fs::metadata(&part).unwrap().len();
+    let out = f.shell("reget big.bin\n");
+    succeeded(&out);
+    assert!(
+        stdout(&out).contains("Resuming download of /big.bin at "),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(fs::read(f.here.join("big.bin")).unwrap(), data);
+    f.srv.wait_for(&format!("(resumed at byte {kept})"));
+    let out = f.shell("reget big.bin\nget -a big.bin\n");
+    succeeded(&out);
+    assert_eq!(
+        stdout(&out)
+            .matches("big.bin is already complete (25165824 bytes)")
+            .count(),
+        2,
+        "{}",
+        describe(&out)
+    );
+    // A plain get starts afresh, even with a .part lying around.
+    fs::write(&part, b"stale").unwrap();
+    let out = f.shell("get big.bin\n");
+    succeeded(&out);
+    assert!(!stdout(&out).contains("Resuming"), "{}", describe(&out));
+    assert_eq!(fs::read(f.here.join("big.bin")).unwrap(), data);
+}
+
+#[test]
+fn without_the_right_token_nothing_is_served() {
+    let tmp = TempDir::new("sh-token");
+    let (root, here) = (tmp.join("root"), tmp.join("here"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&here).unwrap();
+    fs::write(root.join("secret.txt"), b"SECRET").unwrap();
+    fs::write(tmp.join("token"), b"open sesame\n").unwrap();
+    fs::write(tmp.join("wrong"), b"open sesame!\n").unwrap();
+    let mut srv = Spawn::new("download_server")
+        .args(["--port", "0", "--writable", "--root"])
+        .args([&root])
+        .args(["--token-file"])
+        .args([tmp.join("token")])
+        .server();
+    let port = srv.port();
+    let run = |args: &[&str], env: Option<&str>| {
+        let mut cmd = command("file_shell");
+        cmd.args(["--port", &port])
+            .args(args)
+            .current_dir(&here)
+            .write_stdin("get secret.txt\n");
+        if let Some(value) = env {
+            cmd.env("DOWNLOAD_SERVER_TOKEN", value);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(&[], None);
+    failed(&out);
+    assert!(stderr(&out).contains("wants a token"), "{}", describe(&out));
+    let wrong = tmp.join("wrong");
+    let out = run(&["--token-file", wrong.to_str().unwrap()], None);
+    failed(&out);
+    assert!(stderr(&out).contains("unauthorized"), "{}", describe(&out));
+    let out = run(&[], Some("guess"));
+    failed(&out);
+    assert!(!here.join("secret.txt").exists(), "nothing was served");
+    srv.wait_for("auth -> refused: wrong token; closed");
+    let token = tmp.join("token");
+    let out = run(&["--token-file", token.to_str().unwrap()], None);
+    succeeded(&out);
+    fs::remove_file(here.join("secret.txt")).unwrap();
+    let out = run(&[], Some("open sesame"));
+    succeeded(&out);
+    assert_eq!(fs::read(here.join("secret.txt")).unwrap(), b"SECRET");
+}
+
+#[test]
+fn dash_p_keeps_times_and_permission_bits_both_ways() {
+    let f = fixture("sh-preserve", &["--writable"]);
+    let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    fs::write(f.here.join("kept.sh"), b"#!/bin/sh\n").unwrap();
+    fs::File::options()
+        .write(true)
+        .open(f.here.join("kept.sh"))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    fs::set_permissions(f.here.join("kept.sh"), fs::Permissions::from_mode(0o750)).unwrap();
+    fs::create_dir_all(f.here.join("tree/sub")).unwrap();
+    fs::write(f.here.join("tree/sub/t.txt"), b"t").unwrap();
+    fs::set_permissions(
+        f.here.join("tree/sub/t.txt"),
+        fs::Permissions::from_mode(0o604),
+    )
+    .unwrap();
+    let out = f.shell("put -p kept.sh\nput kept.sh plain.sh\nput -rp tree\nlmkdir back\nget -p kept.sh back/\nget -rp tree back/tree\n");
+    succeeded(&out);
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let mtime = |p: &Path| fs::metadata(p).unwrap().modified().unwrap();
+    for copy in [f.root.join("kept.sh"), f.here.join("back/kept.sh")] {
+        assert_eq!(mode(&copy), 0o750, "{}", copy.display());
+        assert_eq!(mtime(&copy), old, "{}", copy.display());
+    }
+    assert_ne!(
+        mtime(&f.root.join("plain.sh")),
+        old,
+        "without -p the time is the upload's"
+    );
+    assert_eq!(mode(&f.root.join("tree/sub/t.txt")), 0o604);
+    assert_eq!(mode(&f.here.join("back/tree/sub/t.txt")), 0o604);
+    let out = f.shell("ls -l kept.sh\n");
+    assert!(
+        stdout(&out).contains("-rwxr-x---          10 2001-09-09 01:46 kept.sh"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn links_in_trees_are_skipped_and_one_failure_does_not_stop_the_rest() {
+    let f = fixture("sh-links", &["--writable"]);
+    let bad = OsStr::from_bytes(b"bad\xffname.txt");
+    // Up: a link to a file, a link to a folder, a name the server refuses.
+    let src = f.here.join("src");
+    fs::create_dir_all(src.join("real")).unwrap();
+    fs::write(src.join("real/r.txt"), b"r").unwrap();
+    fs::write(src.join("z.txt"), b"z").unwrap();
+    fs::write(src.join(bad), b"b").unwrap();
+    symlink("z.txt", src.join("link.txt")).unwrap();
+    symlink("real", src.join("linkdir")).unwrap();
+    symlink("/etc", src.join("etc")).unwrap();
+    let out = f.shell("put -r src\n");
+    failed(&out);
+    let err = stderr(&out);
+    for name in ["src/link.txt", "src/linkdir", "src/etc"] {
+        assert!(
+            err.contains(&format!(
+                "skipping symbolic link {name} (links are never followed)"
+            )),
+            "{name}: {err}"
+        );
+    }
+    assert!(err.contains("not valid UTF-8"), "{err}");
+    assert!(
+        err.contains("1 of 1 files failed") || err.contains("batch stopped"),
+        "{err}"
+    );
+    assert_eq!(
+        tree(&f.root.join("src")).keys().collect::<Vec<_>>(),
+        ["real/", "real/r.txt", "z.txt"],
+        "the rest arrived"
+    );
+    // Down: links in the served tree are skipped too, and the bad name fails alone.
+    let served = f.root.join("served");
+    fs::create_dir_all(served.join("in")).unwrap();
+    fs::write(served.join("in/a.txt"), b"a").unwrap();
+    fs::write(served.join(bad), b"b").unwrap();
+    fs::write(served.join("ok.txt"), b"ok").unwrap();
+    symlink("ok.txt", served.join("link.txt")).unwrap();
+    symlink("in", served.join("linkdir")).unwrap();
+    let out = f.shell("get -r served\n");
+    failed(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("skipping symbolic link /served/link.txt"),
+        "{err}"
+    );
+    assert!(
+        err.contains("skipping symbolic link /served/linkdir"),
+        "{err}"
+    );
+    assert_eq!(
+        tree(&f.here.join("served")).keys().collect::<Vec<_>>(),
+        ["in/", "in/a.txt", "ok.txt"]
+    );
+}
+
+#[test]
+fn batch_mode_echoes_stops_at_a_failure_and_honours_prefixes() {
+    let f = fixture("sh-batch", &[]);
+    fs::write(f.root.join("a.txt"), b"a").unwrap();
+    let script = "# a comment, not echoed\n\
+                  \n\
+                  pwd\n\
+                  @lpwd\n\
+                  -get missing.txt\n\
+                  @-get missing2.txt\n\
+                  get a.txt\n\
+                  get missing3.txt\n\
+                  pwd\n";
+    let out = f.shell(script);
+    failed(&out);
+    let text = stdout(&out);
+    let lpwd = format!(
+        "Local working directory: {}",
+        fs::canonicalize(&f.here).unwrap().display()
+    );
+    assert_eq!(
+        text,
+        format!(
+            "file> pwd\nRemote working directory: /\n{lpwd}\nfile> -get missing.txt\n\
+             file> get a.txt\nFetching /a.txt to a.txt\nfile> get missing3.txt\n"
+        )
+    );
+    let err = stderr(&out);
+    assert!(err.contains("not found: \"missing.txt\""), "{err}");
+    assert!(err.contains("not found: \"missing2.txt\""), "{err}");
+    assert!(
+        err.ends_with("file_shell: error: batch stopped at line 8: get missing3.txt\n"),
+        "{err}"
+    );
+    // The same from -b FILE; only `-` lines failing is a success.
+    fs::write(f.here.join("script"), "-get nope\npwd\n").unwrap();
+    let out = command("file_shell")
+        .args(["--port", &f.srv.port(), "-b", "script"])
+        .current_dir(&f.here)
+        .output()
+        .unwrap();
+    succeeded(&out);
+    assert_eq!(
+        stdout(&out),
+        "file> -get nope\nfile> pwd\nRemote working directory: /\n"
+    );
+    // help, help CMD and unknown commands.
+    let out = f.shell("help\nhelp get\n?\nhelp nothing\n");
+    failed(&out);
+    let text = stdout(&out);
+    for usage in [
+        "get [-a] [-p] [-r] REMOTE... [LOCAL]",
+        "lmkdir PATH",
+        "!COMMAND",
+        "bye",
+    ] {
+        assert!(text.contains(usage), "{usage}: {text}");
+    }
+    assert!(
+        text.contains("usage: get [-a] [-p] [-r] REMOTE... [LOCAL]\ndownload files"),
+        "{text}"
+    );
+    assert!(stderr(&out).contains("help: no command nothing"));
+    let out = f.shell("chmod 600 a.txt\n");
+    failed(&out);
+    assert!(
+        stderr(&out).contains("unknown command: chmod"),
+        "{}",
+        describe(&out)
+    );
+    let out = f.shell("get -x a.txt\n");
+    failed(&out);
+    assert!(
+        stderr(&out).contains("unknown option -x"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn local_commands_and_bang() {
+    let f = fixture("sh-local", &[]);
+    fs::create_dir(f.here.join("sub")).unwrap();
+    fs::write(f.here.join("sub/x.txt"), b"12345").unwrap();
+    fs::write(f.here.join("sub/.dot"), b"").unwrap();
+    let out = f
+        .shell("lcd sub\nlls\nlls -la x.txt\n!echo made > made.txt; pwd\nlls *.txt\nlcd nowhere\n");
+    failed(&out);
+    let text = stdout(&out);
+    let sub = fs::canonicalize(f.here.join("sub")).unwrap();
+    assert!(text.contains("file> lls\nx.txt\nfile>"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("-rw-") && l.contains(" 5 ") && l.ends_with(" x.txt")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{}\n", sub.display())),
+        "! runs in the local directory: {text}"
+    );
+    assert!(
+        text.contains("file> lls *.txt\nmade.txt\nx.txt\n"),
+        "{text}"
+    );
+    assert_eq!(fs::read(sub.join("made.txt")).unwrap(), b"made\n");
+    assert!(
+        stderr(&out).contains("nowhere: no such file or directory"),
+        "{}",
+        describe(&out)
+    );
+    let out = f.shell("!exit 3\n");
+    failed(&out);
+    assert!(
+        stderr(&out).contains("!: the command exited with status 3"),
+        "{}",
+        describe(&out)
+    );
+    let out = f.shell("progress\nprogress\n");
+    assert_eq!(
+        stdout(&out),
+        "file> progress\nProgress meter disabled\nfile> progress\nProgress meter enabled\n"
+    );
+}
+
+#[test]
+fn help_version_usage_and_connection_errors() {
+    let help = common::assert_help_and_version(
+        "file_shell",
+        "sftp",
+        &[
+            "put ./* .",
+            "get ./* .",
+            "-b",
+            "--token-file",
+            "ssh -L 11500:127.0.0.1:11500",
+            "file> ",
+        ],
+    );
+    assert!(help.contains("sftp的使用"), "{help}");
+    common::assert_usage_error("file_shell", &["--port", "0"]);
+    common::assert_usage_error("file_shell", &["extra"]);
+    common::assert_usage_error("file_shell", &["-b"]);
+    // Nobody listening: one line, exit 1, before any command runs.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = command("file_shell")
+        .args(["--port", &port.to_string()])
+        .write_stdin("pwd\n")
+        .output()
+        .unwrap();
+    failed(&out);
+    assert!(
+        stderr(&out).starts_with("file_shell: error: cannot connect"),
+        "{}",
+        describe(&out)
+    );
+    assert!(stdout(&out).is_empty());
+    let out = command("file_shell")
+        .args(["-b", "/no/such/script"])
+        .output()
+        .unwrap();
+    failed(&out);
+    assert!(
+        stderr(&out).contains("cannot read the batch file"),
+        "{}",
+        describe(&out)
+    );
+}

@@ -140,7 +140,7 @@ impl FileServer {
         };
         if n == 0 {
             self.log
-                .out(format!("{addr} connected and left without a request"));
+                .out(format_args!("{addr} connected and left without a request"));
             return Ok(());
         }
         first.truncate(n);
@@ -149,7 +149,7 @@ impl FileServer {
                 Detected::Tutorial => return self.serve_tutorial(&stream, addr, &first, busy),
                 Detected::Framed { version } => break version,
                 Detected::NotOurs => {
-                    self.log.out(format!(
+                    self.log.out(format_args!(
                         "{addr} sent {}: neither a file name nor our hello, closed",
                         display_name(&first)
                     ));
@@ -162,7 +162,7 @@ impl FileServer {
                     };
                     if n == 0 {
                         self.log
-                            .out(format!("{addr} left in the middle of its hello"));
+                            .out(format_args!("{addr} left in the middle of its hello"));
                         return Ok(());
                     }
                     first.extend_from_slice(more.get(..n).unwrap_or_default());
@@ -186,7 +186,7 @@ impl FileServer {
         match read_some(stream, buf) {
             Ok(n) => Ok(Some(n)),
             Err(e) if crate::server::is_timeout(&e) => {
-                self.log.out(format!(
+                self.log.out(format_args!(
                     "{addr} sent no request for {} s, disconnected",
                     patience.as_secs()
                 ));
@@ -265,13 +265,13 @@ impl FileServer {
         };
         if !version_supported(version) {
             let err = ProtocolError::UnsupportedVersion(version);
-            self.log.out(format!("{addr} hello: {err}, closed"));
+            self.log.out(format_args!("{addr} hello: {err}, closed"));
             let mut reply = hello.encode().to_vec();
             reply.extend(encode(&Response::Error(err.reply())));
             return (&stream).write_all(&reply);
         }
         if busy {
-            self.log.out(format!(
+            self.log.out(format_args!(
                 "{addr} hello: busy ({} clients at once at most), closed",
                 self.config.max_clients
             ));
@@ -307,12 +307,12 @@ impl FileServer {
                 Err(ProtocolError::Io(e)) => return Err(e),
                 Err(ProtocolError::Truncated) => {
                     self.log
-                        .out(format!("{addr} closed the connection inside a frame"));
+                        .out(format_args!("{addr} closed the connection inside a frame"));
                     return Ok(());
                 }
                 Err(e) => {
                     self.log
-                        .out(format!("{addr} sent a bad frame: {e}; closed"));
+                        .out(format_args!("{addr} sent a bad frame: {e}; closed"));
                     return write_response(&stream, &Response::Error(e.reply()));
                 }
             };
@@ -337,7 +337,7 @@ impl FileServer {
         let why = match Request::read_from(reader) {
             Ok(None) | Err(ProtocolError::Truncated) => {
                 self.log
-                    .out(format!("{addr} left before presenting the token"));
+                    .out(format_args!("{addr} left before presenting the token"));
                 return Ok(Next::Close);
             }
             Err(ProtocolError::Io(e)) => return Err(e),

@@ -187,9 +187,9 @@ mod tests {
                 let log = log.clone();
                 thread::spawn(move || {
                     for i in 0..1000 {
-                        log.out(format!("thread {t} line {i} {}", "x".repeat(100)));
+                        log.out(format_args!("thread {t} line {i} {}", "x".repeat(100)));
                     }
-                    log.err(format!("thread {t} done"));
+                    log.err(format_args!("thread {t} done"));
                 })
             })
             .collect();
@@ -261,7 +261,7 @@ mod tests {
         }
         // These return at once: the writer is busy, so they only join the pending batch.
         for i in 0..100 {
-            log.out(format!("line {i}"));
+            log.out(format_args!("line {i}"));
         }
         go_tx.send(()).unwrap();
         first.join().unwrap();

@@ -191,7 +191,7 @@ fn announce(log: &Log, listener: &std::net::TcpListener, root: &Root, serve: &Se
     } else {
         ""
     };
-    log.out(format!(
+    log.out(format_args!(
         "serving {} ({mode}{limit}{token})",
         root.path().display()
     ));
@@ -207,7 +207,7 @@ fn announce(log: &Log, listener: &std::net::TcpListener, root: &Root, serve: &Se
             } else {
                 "anyone who can reach this machine"
             };
-            log.out(format!(
+            log.out(format_args!(
                 "warning: bound to {}: every file under {} can be {what} by {who}",
                 addr.ip(),
                 root.path().display()

@@ -119,7 +119,7 @@ fn main() -> ExitCode {
                 },
                 // Windows passes on an ICMP error for a datagram this socket never sent; it says nothing about the next one.
                 Err(err) if udp::is_port_unreachable(&err) => {
-                    log.err(format!("udp_receiver: warning: {}", describe_io(&err)));
+                    log.err(format_args!("udp_receiver: warning: {}", describe_io(&err)));
                     continue;
                 }
                 Err(err) => break Err(Error::io("cannot receive", &err)),

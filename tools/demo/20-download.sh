@@ -3,7 +3,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-title "3. Files: a download server that stays in its directory (download_server.py / download_client.py)"
+title "2. Files: a download server that stays in its directory (download_server.py / download_client.py)"
 served="$DEMO_TMP/served"
 here="$DEMO_TMP/here"
 mkdir -p "$served/docs" "$here"

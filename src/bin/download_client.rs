@@ -146,7 +146,8 @@ fn main() -> ExitCode {
     cli::main(&PROGRAM, |parser| {
         let mut config = Config::parse(parser)?;
         if config.names.is_empty() {
-            // 3 (first half). Ask for the file name, like the Python's input().
+            // 3 (first half). Ask for the file name, like the Python's input(); here before
+            // connecting, so that the server is not kept waiting while someone types.
             config.names.push(ask_file_name()?);
         }
         let token = Token::load(config.token_file.as_deref()).map_err(Error::runtime)?;

@@ -115,6 +115,7 @@ fn main() -> ExitCode {
             decoder.decode(&reply[..n], &mut text);
             writeln!(out, "The corresponding contents of the server are:{text}")
                 .map_err(Error::stdout)?;
+            // Stop after `exit` or `exit()` has been answered, as the Python does.
             if input::is_exit(message) {
                 break;
             }

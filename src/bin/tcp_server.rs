@@ -114,7 +114,8 @@ fn main() -> ExitCode {
         let log = Log::stdio();
         // 1-3. Create the socket, bind it and listen (one call in Rust).
         let listener = config.server.listen(&log)?;
-        // 4. Accept clients forever; each one is handled by `handle_connection`.
+        // 4. Accept clients forever; each one is handled by `handle_connection`, on a
+        // thread of its own (with --sequential, one after another, like the Python).
         let handler_log = log.clone();
         Server::new(listener, &config.server, &log)
             .sequential(config.sequential)
@@ -129,6 +130,7 @@ fn handle_connection(
     config: &Config,
     log: &Log,
 ) -> io::Result<()> {
+    // 4 (cont.). Say who connected, as the Python prints `client_addr`.
     log.out(format_args!("client info: {addr}"));
     let mut buf = [0u8; READ_BUFFER];
     // A multi-byte character can be split between two reads; the decoder keeps its first half for the next one.

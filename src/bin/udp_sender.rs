@@ -110,7 +110,9 @@ impl Config {
 fn main() -> ExitCode {
     cli::main(&PROGRAM, |parser| {
         let config = Config::parse(parser)?;
-        // 1-2. Create the UDP socket and bind our own address (the Python binds port 14000 too).
+        // 1-2. Create the UDP socket and bind our own address (the Python binds port 14000 too);
+        // `Sender::open` also connects it to the receiver, which the Python does not, so that
+        // the OS can tell us when nobody listens there.
         let (local, target) = udp::sender_addrs(
             &config.receiver.host,
             config.receiver.port,
@@ -148,6 +150,7 @@ fn main() -> ExitCode {
                     refused += 1;
                 }
             }
+            // Stop after sending `exit` or `exit()`, as the Python's loop does.
             if input::is_exit(message) {
                 break;
             }

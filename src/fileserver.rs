@@ -25,11 +25,6 @@ use std::time::{Duration, Instant};
 
 mod uploads;
 
-/// Longest wait for a client's first bytes (the hello, or a tutorial client's
-/// file name): a client that connects and says nothing holds a thread, so it
-/// gets less patience than one that is between requests.
-pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Connections past `--max-clients` that are read far enough to be told
 /// `busy` in their own protocol (see [`FileServer::turn_away`]); past this
 /// many more at once, the accept loop closes them without a word
@@ -130,12 +125,12 @@ impl FileServer {
         // Small replies (an ERROR, a DIGEST after the bytes) must not wait for
         // the peer's delayed ACK.
         let _ = stream.set_nodelay(true);
-        let patience = hello_timeout(self.config.idle_timeout);
-        stream.set_read_timeout(Some(patience))?;
+        // The first bytes get the whole idle timeout (set by the accept loop): the
+        // tutorial's client connects first and only then asks its user for a name.
 
         // The Python server's single recv(1024).
         let mut first = vec![0u8; TUTORIAL_READ_LEN];
-        let Some(n) = self.first_bytes(&stream, &mut first, addr, patience)? else {
+        let Some(n) = self.first_bytes(&stream, &mut first, addr)? else {
             return Ok(());
         };
         if n == 0 {
@@ -157,7 +152,7 @@ impl FileServer {
                 }
                 Detected::Incomplete => {
                     let mut more = [0u8; CLIENT_HELLO_LEN];
-                    let Some(n) = self.first_bytes(&stream, &mut more, addr, patience)? else {
+                    let Some(n) = self.first_bytes(&stream, &mut more, addr)? else {
                         return Ok(());
                     };
                     if n == 0 {
@@ -181,14 +176,13 @@ impl FileServer {
         stream: &TcpStream,
         buf: &mut [u8],
         addr: SocketAddr,
-        patience: Duration,
     ) -> io::Result<Option<usize>> {
         match read_some(stream, buf) {
             Ok(n) => Ok(Some(n)),
             Err(e) if crate::server::is_timeout(&e) => {
+                let secs = self.config.idle_timeout.map_or(0, |d| d.as_secs());
                 self.log.out(format_args!(
-                    "{addr} sent no request for {} s, disconnected",
-                    patience.as_secs()
+                    "{addr} sent no request for {secs} s, disconnected"
                 ));
                 Ok(None)
             }
@@ -726,11 +720,6 @@ fn changed_since(file: &std::fs::File, identity: &[u8]) -> bool {
         .map_or(true, |m| protocol::file_identity(&m) != identity)
 }
 
-/// The hello gets the shorter of [`HELLO_TIMEOUT`] and the idle timeout.
-fn hello_timeout(idle: Option<Duration>) -> Duration {
-    idle.map_or(HELLO_TIMEOUT, |idle| idle.min(HELLO_TIMEOUT))
-}
-
 /// A tutorial client's file name as UTF-8 bytes for `Root`. With `gbk`, a
 /// name that is not valid gbk is refused rather than guessed at.
 pub fn decode_tutorial_name(raw: &[u8], encoding: Encoding) -> Result<Vec<u8>, &'static str> {
@@ -967,16 +956,6 @@ mod tests {
         for (kind, code) in pairs {
             assert_eq!(root_error_code(kind), code);
         }
-    }
-
-    #[test]
-    fn the_hello_gets_less_patience() {
-        assert_eq!(hello_timeout(None), HELLO_TIMEOUT);
-        assert_eq!(
-            hello_timeout(Some(Duration::from_secs(1))),
-            Duration::from_secs(1)
-        );
-        assert_eq!(hello_timeout(Some(Duration::from_secs(600))), HELLO_TIMEOUT);
     }
 
     #[test]

@@ -120,9 +120,20 @@ pub fn describe_io(err: &io::Error) -> String {
     plain.to_string()
 }
 
+/// The system's own words without Rust's `(os error N)`, starting lowercase like the rest of our messages.
 fn strip_os_error(text: &str) -> String {
-    match text.rfind(" (os error ") {
-        Some(i) if text.ends_with(')') => text[..i].to_string(),
+    let text = match text.rfind(" (os error ") {
+        Some(i) if text.ends_with(')') => &text[..i],
+        _ => text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        // "Too many open files" reads as a sentence start; ours are clauses after "...: ".
+        Some(first)
+            if first.is_uppercase() && chars.clone().next().is_some_and(char::is_lowercase) =>
+        {
+            first.to_lowercase().chain(chars).collect()
+        }
         _ => text.to_string(),
     }
 }
@@ -434,8 +445,10 @@ mod tests {
         );
         assert_eq!(
             strip_os_error("Too many open files (os error 24)"),
-            "Too many open files"
+            "too many open files"
         );
+        // An abbreviation keeps its capitals.
+        assert_eq!(strip_os_error("EOF while parsing"), "EOF while parsing");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Stack for each client thread: enough for our handlers, small so ten thousand clients stay cheap.
 pub const CLIENT_STACK_BYTES: usize = 64 * 1024;
@@ -150,12 +150,12 @@ impl Server {
             active: AtomicUsize::new(0),
             refusing: AtomicUsize::new(0),
         });
+        let mut accept_errors = Repeats::default();
         loop {
             let (stream, addr) = match self.listener.accept() {
                 Ok(accepted) => accepted,
                 Err(err) => {
-                    self.log
-                        .err(format_args!("accept failed: {}", describe_io(&err)));
+                    accept_errors.log(&self.log, &err);
                     if is_resource_exhaustion(&err) {
                         thread::sleep(ACCEPT_BACKOFF);
                     }
@@ -288,6 +288,50 @@ impl<H, const KIND: bool> Drop for Slot<H, KIND> {
     }
 }
 
+/// Logs failed accepts without flooding: out of file descriptors, accept fails again every
+/// [`ACCEPT_BACKOFF`] until a client leaves, so the same error is logged at most once a
+/// second, with how often it happened meanwhile.
+#[derive(Default)]
+struct Repeats {
+    last: Option<(String, Instant)>,
+    hidden: u64,
+}
+
+impl Repeats {
+    const QUIET: Duration = Duration::from_secs(1);
+
+    fn log(&mut self, log: &Log, err: &io::Error) {
+        let what = describe_io(err);
+        let now = Instant::now();
+        if let Some((last, at)) = &self.last {
+            let elapsed = now.duration_since(*at);
+            if *last == what && elapsed < Self::QUIET {
+                self.hidden += 1;
+                return;
+            }
+            if *last == what {
+                log.err(format_args!(
+                    "accept failed: {what} ({} times in the last {} s)",
+                    self.hidden + 1,
+                    elapsed.as_secs()
+                ));
+                self.last = Some((what, now));
+                self.hidden = 0;
+                return;
+            }
+            if self.hidden > 0 {
+                log.err(format_args!(
+                    "accept failed: {last} ({} more times)",
+                    self.hidden
+                ));
+            }
+        }
+        log.err(format_args!("accept failed: {what}"));
+        self.last = Some((what, now));
+        self.hidden = 0;
+    }
+}
+
 fn is_resource_exhaustion(err: &io::Error) -> bool {
     // EMFILE, ENFILE, ENOBUFS, ENOMEM on Linux: accept fails again at once until something is freed.
     matches!(err.raw_os_error(), Some(24 | 23 | 105 | 12))
@@ -364,6 +408,37 @@ mod tests {
         assert_eq!(opts.port, 0);
         assert_eq!(opts.max_clients, 2);
         assert_eq!(opts.idle_timeout, None);
+    }
+
+    #[test]
+    fn repeated_accept_errors_are_logged_once_a_second() {
+        #[derive(Clone, Default)]
+        struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let err = Lines::default();
+        let log = Log::to(Box::new(io::sink()), Box::new(err.clone()));
+        let mut repeats = Repeats::default();
+        let emfile = io::Error::from_raw_os_error(24);
+        for _ in 0..50 {
+            repeats.log(&log, &emfile);
+        }
+        repeats.log(&log, &io::Error::from(io::ErrorKind::ConnectionAborted));
+        log.flush();
+        let text = String::from_utf8(err.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "accept failed: too many open files\n\
+             accept failed: too many open files (49 more times)\n\
+             accept failed: connection aborted\n"
+        );
     }
 
     #[test]

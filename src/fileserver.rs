@@ -961,8 +961,7 @@ mod tests {
     #[test]
     fn hashed_sending_skips_what_the_client_has_but_hashes_it() {
         use std::net::TcpListener;
-        let dir = std::env::temp_dir().join(format!("fileserver-hash-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_support::TempDir::new("fileserver");
         let path = dir.join("f");
         let data: Vec<u8> = (0..(SEND_CHUNK * 2 + 77))
             .map(|i| (i % 251) as u8)
@@ -988,6 +987,5 @@ mod tests {
             assert_eq!(digest, Some(Sha256::digest(&data)));
             assert_eq!(reader.join().unwrap(), &data[offset as usize..]);
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

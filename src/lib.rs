@@ -16,3 +16,6 @@ pub mod shell;
 pub mod token;
 pub mod transfer;
 pub mod udp;
+
+#[cfg(test)]
+mod test_support;

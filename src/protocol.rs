@@ -2006,8 +2006,7 @@ mod tests {
 
     #[test]
     fn identity_and_meta_follow_the_file() {
-        let dir = std::env::temp_dir().join(format!("proto-identity-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_support::TempDir::new("protocol");
         let path = dir.join("f");
         fs::write(&path, b"one").unwrap();
         let m1 = fs::metadata(&path).unwrap();
@@ -2023,9 +2022,8 @@ mod tests {
         assert_eq!((meta.kind, meta.size), (Kind::File, 5));
         assert!(meta.mtime_ns > 0);
         assert_eq!(
-            Meta::from_metadata(&fs::metadata(&dir).unwrap()).kind,
+            Meta::from_metadata(&fs::metadata(dir.path()).unwrap()).kind,
             Kind::Dir
         );
-        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -115,8 +115,7 @@ mod tests {
 
     #[test]
     fn a_file_gives_its_first_line() {
-        let dir = std::env::temp_dir().join(format!("token-unit-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_support::TempDir::new("token");
         let path = dir.join("t");
         for (content, expected) in [
             (&b"abc\n"[..], Some(&b"abc"[..])),
@@ -135,6 +134,5 @@ mod tests {
         }
         let missing = Token::from_file(&dir.join("missing")).unwrap_err();
         assert!(missing.contains("cannot read the token file"), "{missing}");
-        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -803,29 +803,9 @@ fn read_retrying(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
 mod tests {
     use super::*;
     use crate::protocol::SERVER_HELLO_LEN;
+    use crate::test_support::TempDir;
     use std::net::TcpListener;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::thread;
-
-    struct Tmp(PathBuf);
-    impl Tmp {
-        fn new() -> Tmp {
-            static N: AtomicUsize = AtomicUsize::new(0);
-            let p = std::env::temp_dir().join(format!(
-                "socket-tutorial-transfer-unit-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::SeqCst)
-            ));
-            let _ = fs::remove_dir_all(&p);
-            fs::create_dir_all(&p).expect("create test dir");
-            Tmp(p)
-        }
-    }
-    impl Drop for Tmp {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
 
     #[test]
     fn output_names_stay_where_the_caller_puts_them() {
@@ -880,8 +860,8 @@ mod tests {
 
     #[test]
     fn what_a_previous_run_left_decides_the_plan() {
-        let t = Tmp::new();
-        let out = t.0.join("f");
+        let t = TempDir::new("transfer");
+        let out = t.path().join("f");
         let (part, info) = (part_path(&out), info_path(&out));
         assert_eq!(plan(&part, &info, b"f").unwrap(), Plan::Fresh);
         fs::write(&part, b"abc").unwrap();
@@ -945,8 +925,8 @@ mod tests {
 
     #[test]
     fn resumes_the_same_version_and_verifies_the_whole_file() {
-        let t = Tmp::new();
-        let out = t.0.join("copy");
+        let t = TempDir::new("transfer");
+        let out = t.path().join("copy");
         let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 256) as u8).collect();
         fs::write(part_path(&out), &data[..40_000]).unwrap();
         let rec = PartInfo {
@@ -998,8 +978,8 @@ mod tests {
 
     #[test]
     fn a_changed_file_starts_over_on_the_same_connection() {
-        let t = Tmp::new();
-        let out = t.0.join("copy");
+        let t = TempDir::new("transfer");
+        let out = t.path().join("copy");
         fs::write(part_path(&out), b"old old").unwrap();
         let rec = PartInfo {
             name: b"f".to_vec(),
@@ -1047,8 +1027,8 @@ mod tests {
 
     #[test]
     fn a_wrong_digest_keeps_nothing_and_a_short_stream_keeps_the_part() {
-        let t = Tmp::new();
-        let out = t.0.join("copy");
+        let t = TempDir::new("transfer");
+        let out = t.path().join("copy");
         let (addr, server) = fake_server(|s| {
             read_request(s);
             send(

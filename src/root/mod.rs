@@ -1015,34 +1015,22 @@ impl Upload<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use crate::test_support::TempDir;
 
     /// The path-based fallback (other unix, or Linux without /proc) is not reachable from
-    /// the integration tests on Linux, so its lookups are exercised here.
-    struct Tmp(PathBuf);
-    impl Tmp {
-        fn new() -> Tmp {
-            static N: AtomicUsize = AtomicUsize::new(0);
-            let p = std::env::temp_dir().join(format!(
-                "socket-tutorial-root-unit-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::SeqCst)
-            ));
-            fs::create_dir_all(p.join("ROOT/a/b")).expect("create test tree");
-            Tmp(p)
-        }
-    }
-    impl Drop for Tmp {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
+    /// the integration tests on Linux, so its lookups are exercised here, in a tree with a
+    /// root `ROOT/a/b` and room for a sentinel beside it.
+    fn tree() -> TempDir {
+        let t = TempDir::new("root");
+        fs::create_dir_all(t.join("ROOT/a/b")).expect("create test tree");
+        t
     }
 
     #[test]
     fn path_mode_confines_like_anchored_mode() {
-        let t = Tmp::new();
-        let r = t.0.join("ROOT");
-        fs::write(t.0.join("secret"), b"SECRET").expect("write sentinel");
+        let t = tree();
+        let r = t.join("ROOT");
+        fs::write(t.join("secret"), b"SECRET").expect("write sentinel");
         fs::write(r.join("a/b/f.txt"), b"inside").expect("write file");
         std::os::unix::fs::symlink("a/b/f.txt", r.join("ok")).expect("symlink");
         std::os::unix::fs::symlink("../../../secret", r.join("a/b/out")).expect("symlink");
@@ -1076,8 +1064,8 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn linux_roots_are_fd_anchored() {
-        let t = Tmp::new();
-        let root = Root::open(&t.0.join("ROOT")).expect("open root");
+        let t = tree();
+        let root = Root::open(&t.join("ROOT")).expect("open root");
         assert!(
             root.fd_anchored(),
             "/proc/self/fd should be usable in the test environment"

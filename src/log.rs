@@ -116,6 +116,12 @@ impl Sink {
     }
 
     fn push(&self, line: impl Display) {
+        // Formatted before taking the lock, into the stack when it fits: with a thousand
+        // threads logging, the lock is held only for a copy, so a thread descheduled while
+        // holding it stalls the others for as short a time as possible.
+        let mut text = LineBuf::default();
+        // Writing into memory cannot fail; a Display impl that errors leaves a partial line, still ended.
+        let _ = writeln!(text, "{line}");
         let mut state = self.lock();
         while state.pending.len() >= MAX_PENDING && state.writer.is_none() {
             state = self.wait(state);
@@ -123,8 +129,7 @@ impl Sink {
         if state.broken {
             return;
         }
-        // Writing into a Vec cannot fail; a Display impl that errors leaves a partial line, still ended.
-        let _ = writeln!(state.pending, "{line}");
+        state.pending.extend_from_slice(text.as_bytes());
         let Some(mut writer) = state.writer.take() else {
             // Another thread is writing; it will take this line with the next batch.
             return;
@@ -156,6 +161,55 @@ impl Sink {
         while state.writer.is_none() {
             state = self.wait(state);
         }
+    }
+}
+
+/// One line being formatted: on the stack up to [`LineBuf::INLINE`] bytes, on the heap beyond,
+/// so a short line costs no allocation (a client thread that logs keeps no heap memory).
+struct LineBuf {
+    inline: [u8; LineBuf::INLINE],
+    len: usize,
+    spilled: Vec<u8>,
+}
+
+impl LineBuf {
+    const INLINE: usize = 256;
+
+    fn as_bytes(&self) -> &[u8] {
+        if self.spilled.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spilled
+        }
+    }
+}
+
+impl Default for LineBuf {
+    fn default() -> LineBuf {
+        LineBuf {
+            inline: [0; LineBuf::INLINE],
+            len: 0,
+            spilled: Vec::new(),
+        }
+    }
+}
+
+impl Write for LineBuf {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.spilled.is_empty() && self.len + buf.len() <= Self::INLINE {
+            self.inline[self.len..self.len + buf.len()].copy_from_slice(buf);
+            self.len += buf.len();
+        } else {
+            if self.spilled.is_empty() {
+                self.spilled.extend_from_slice(&self.inline[..self.len]);
+            }
+            self.spilled.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -275,6 +329,21 @@ mod tests {
             *writes.lock().unwrap(),
             2,
             "the 100 lines went out in one write"
+        );
+    }
+
+    #[test]
+    fn long_lines_spill_to_the_heap_whole() {
+        let out = Shared::default();
+        let log = Log::to(Box::new(out.clone()), Box::new(io::sink()));
+        let long = "x".repeat(LineBuf::INLINE * 3 + 7);
+        log.out(format_args!("short"));
+        log.out(format_args!("{}|{long}", "a".repeat(LineBuf::INLINE - 3)));
+        log.flush();
+        let expected = format!("short\n{}|{long}\n", "a".repeat(LineBuf::INLINE - 3));
+        assert_eq!(
+            String::from_utf8(out.0.lock().unwrap().clone()).unwrap(),
+            expected
         );
     }
 

@@ -3,13 +3,36 @@
 //! Both sides load it the same way, so one token file (or one exported
 //! variable) serves `download_server`, `download_client` and `file_shell`.
 
+use crate::cli::{Arg, Error, Parser};
 use crate::protocol::MAX_TOKEN;
 use std::fmt;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The environment variable both sides read when no `--token-file` is given.
 pub const TOKEN_ENV: &str = "DOWNLOAD_SERVER_TOKEN";
+
+/// The `--token-file FILE` option that `download_server`, `download_client` and `file_shell` share.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenFile(Option<PathBuf>);
+
+impl TokenFile {
+    /// Takes `--token-file` from the parser; returns `false` for any other argument.
+    pub fn parse_arg(&mut self, arg: &Arg, parser: &mut Parser) -> Result<bool, Error> {
+        match arg {
+            Arg::Long(name) if name == "token-file" => {
+                self.0 = Some(parser.value()?.into());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// The token from the file, else from [`TOKEN_ENV`], else none (see [`Token::load`]).
+    pub fn load(&self) -> Result<Option<Token>, Error> {
+        Token::load(self.0.as_deref()).map_err(Error::runtime)
+    }
+}
 
 /// A token of 1 ..= [`MAX_TOKEN`] bytes. Its `Debug` does not show it, so a
 /// configuration printed for debugging does not leak it.

@@ -16,7 +16,7 @@ use socket_tutorial::encoding::Encoding;
 use socket_tutorial::input::Input;
 use socket_tutorial::net::Target;
 use socket_tutorial::progress::{human_bytes, Progress};
-use socket_tutorial::token::Token;
+use socket_tutorial::token::{Token, TokenFile};
 use socket_tutorial::transfer::{self, Connection, Event};
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -73,7 +73,7 @@ struct Config {
     verify: bool,
     raw: bool,
     encoding: Encoding,
-    token_file: Option<PathBuf>,
+    token: TokenFile,
     names: Vec<OsString>,
 }
 
@@ -85,7 +85,7 @@ impl Config {
             verify: false,
             raw: false,
             encoding: Encoding::Utf8,
-            token_file: None,
+            token: TokenFile::default(),
             names: Vec::new(),
         };
         while let Some(arg) = parser.next()? {
@@ -96,15 +96,14 @@ impl Config {
                 }
                 Arg::Long(ref name) if name == "verify" => config.verify = true,
                 Arg::Long(ref name) if name == "raw" => config.raw = true,
-                Arg::Long(ref name) if name == "token-file" => {
-                    config.token_file = Some(parser.value()?.into())
-                }
                 Arg::Long(ref name) if name == "encoding" => {
                     config.encoding = parser.parse("utf-8 or gbk")?
                 }
                 Arg::Value(name) => config.names.push(name),
                 arg => {
-                    if !config.server.parse_arg(&arg, parser)? {
+                    if !(config.server.parse_arg(&arg, parser)?
+                        || config.token.parse_arg(&arg, parser)?)
+                    {
                         return Err(cli::unexpected(arg));
                     }
                 }
@@ -150,7 +149,7 @@ fn main() -> ExitCode {
             // connecting, so that the server is not kept waiting while someone types.
             config.names.push(ask_file_name()?);
         }
-        let token = Token::load(config.token_file.as_deref()).map_err(Error::runtime)?;
+        let token = config.token.load()?;
         let mut session: Option<Connection> = None;
         let mut failures = Vec::new();
         for name in &config.names {

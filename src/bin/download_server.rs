@@ -21,7 +21,7 @@ use socket_tutorial::fileserver::{Config as ServeConfig, FileServer, BUSY_GRACE}
 use socket_tutorial::log::Log;
 use socket_tutorial::root::Root;
 use socket_tutorial::server::{Options, Server};
-use socket_tutorial::token::Token;
+use socket_tutorial::token::TokenFile;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -87,7 +87,7 @@ struct Config {
     encoding: Encoding,
     writable: bool,
     max_upload: Option<u64>,
-    token_file: Option<PathBuf>,
+    token: TokenFile,
 }
 
 impl Config {
@@ -103,7 +103,7 @@ impl Config {
             encoding: Encoding::Utf8,
             writable: false,
             max_upload: None,
-            token_file: None,
+            token: TokenFile::default(),
         };
         while let Some(arg) = parser.next()? {
             match arg {
@@ -115,11 +115,10 @@ impl Config {
                 Arg::Long(ref name) if name == "max-upload-bytes" => {
                     config.max_upload = Some(parser.parse("a number of bytes")?)
                 }
-                Arg::Long(ref name) if name == "token-file" => {
-                    config.token_file = Some(parser.value()?.into())
-                }
                 arg => {
-                    if !config.server.parse_arg(&arg, parser)? {
+                    if !(config.server.parse_arg(&arg, parser)?
+                        || config.token.parse_arg(&arg, parser)?)
+                    {
                         return Err(cli::unexpected(arg));
                     }
                 }
@@ -135,7 +134,7 @@ fn main() -> ExitCode {
         let log = Log::stdio();
         let root = Root::open(&config.root)
             .map_err(|e| Error::io(format!("cannot serve {}", config.root.display()), &e))?;
-        let token = Token::load(config.token_file.as_deref()).map_err(Error::runtime)?;
+        let token = config.token.load()?;
         let serve = ServeConfig {
             encoding: config.encoding,
             max_clients: config.server.max_clients,

@@ -12,7 +12,7 @@
 use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::net::Target;
 use socket_tutorial::shell::{Mode, Shell, Stop};
-use socket_tutorial::token::Token;
+use socket_tutorial::token::TokenFile;
 use std::fs::File;
 use std::io::{self, BufReader, IsTerminal};
 use std::path::PathBuf;
@@ -67,7 +67,7 @@ reached, 2 for a bad argument.
 struct Config {
     server: Target,
     batch: Option<PathBuf>,
-    token_file: Option<PathBuf>,
+    token: TokenFile,
 }
 
 impl Config {
@@ -75,7 +75,7 @@ impl Config {
         let mut config = Config {
             server: Target::local(11500),
             batch: None,
-            token_file: None,
+            token: TokenFile::default(),
         };
         while let Some(arg) = parser.next()? {
             match arg {
@@ -83,11 +83,10 @@ impl Config {
                 Arg::Long(ref name) if name == "batch" => {
                     config.batch = Some(parser.value()?.into())
                 }
-                Arg::Long(ref name) if name == "token-file" => {
-                    config.token_file = Some(parser.value()?.into())
-                }
                 arg => {
-                    if !config.server.parse_arg(&arg, parser)? {
+                    if !(config.server.parse_arg(&arg, parser)?
+                        || config.token.parse_arg(&arg, parser)?)
+                    {
                         return Err(cli::unexpected(arg));
                     }
                 }
@@ -100,7 +99,7 @@ impl Config {
 fn main() -> ExitCode {
     cli::main(&PROGRAM, |parser| {
         let config = Config::parse(parser)?;
-        let token = Token::load(config.token_file.as_deref()).map_err(Error::runtime)?;
+        let token = config.token.load()?;
         let from_file = config.batch.as_ref().filter(|p| p.as_os_str() != "-");
         let mode = if config.batch.is_none() && io::stdin().is_terminal() {
             Mode::Interactive

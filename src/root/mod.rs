@@ -101,6 +101,30 @@ struct Walked {
     trailing_dir: bool,
 }
 
+impl Walked {
+    /// The named entry, which must exist: a move or removal of the root itself, or of a
+    /// directory named through `.`/`..` (`verb` says which), is a bad request.
+    fn existing_entry(
+        self,
+        raw: &[u8],
+        verb: &str,
+    ) -> Result<(Dir, OsString, Metadata), RootError> {
+        match self.target {
+            Target::Dir(_) => Err(err(
+                RootErrorKind::BadRequest,
+                raw,
+                &format!("cannot {verb} the root or a directory named through '.' or '..'"),
+            )),
+            Target::Entry { meta: None, .. } => Err(err(RootErrorKind::NotFound, raw, "")),
+            Target::Entry {
+                parent,
+                name,
+                meta: Some(meta),
+            } => Ok((parent, name, meta)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Follow {
     /// Reads: follow a symbolic link in the last position too (if it stays inside).
@@ -402,22 +426,9 @@ impl Root {
 
     fn rename_inner(&self, from: &[u8], to: &[u8], replace: bool) -> Result<(), RootError> {
         let src = self.walk(from, false, Follow::NotLast)?;
-        let (src_parent, src_name, src_meta) = match src.target {
-            Target::Dir(_) => {
-                return Err(err(
-                    RootErrorKind::BadRequest,
-                    from,
-                    "cannot rename the root or a directory named through '.' or '..'",
-                ))
-            }
-            Target::Entry { meta: None, .. } => return Err(err(RootErrorKind::NotFound, from, "")),
-            Target::Entry {
-                parent,
-                name,
-                meta: Some(m),
-            } => (parent, name, m),
-        };
-        if src.trailing_dir && !src_meta.is_dir() {
+        let src_trailing_dir = src.trailing_dir;
+        let (src_parent, src_name, src_meta) = src.existing_entry(from, "rename")?;
+        if src_trailing_dir && !src_meta.is_dir() {
             return Err(err(RootErrorKind::NotDirectory, from, ""));
         }
         let dst = self.walk(to, false, Follow::NotLast)?;
@@ -480,26 +491,10 @@ impl Root {
     /// Remove an empty directory. A symbolic link to a directory is `NotDirectory`.
     pub fn remove_dir(&self, name: &[u8]) -> Result<(), RootError> {
         let w = self.walk(name, false, Follow::NotLast)?;
-        let (parent, entry) = match w.target {
-            Target::Dir(_) => {
-                return Err(err(
-                    RootErrorKind::BadRequest,
-                    name,
-                    "cannot remove the root or a directory named through '.' or '..'",
-                ))
-            }
-            Target::Entry { meta: None, .. } => return Err(err(RootErrorKind::NotFound, name, "")),
-            Target::Entry {
-                meta: Some(m),
-                parent,
-                name: entry,
-            } => {
-                if !m.is_dir() {
-                    return Err(err(RootErrorKind::NotDirectory, name, ""));
-                }
-                (parent, entry)
-            }
-        };
+        let (parent, entry, meta) = w.existing_entry(name, "remove")?;
+        if !meta.is_dir() {
+            return Err(err(RootErrorKind::NotDirectory, name, ""));
+        }
         fs::remove_dir(self.child(&parent, &entry)).map_err(|e| {
             // POSIX lets rmdir report a non-empty directory as EEXIST too.
             if e.kind() == io::ErrorKind::AlreadyExists {

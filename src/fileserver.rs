@@ -9,13 +9,14 @@
 //! present the token before anything is served.
 
 use crate::encoding::Encoding;
+use crate::escape;
 use crate::log::Log;
 use crate::protocol::{
     self, detect, version_supported, Detected, Entry, ErrorCode, ErrorReply, Kind, Meta,
     ProtocolError, Request, Response, ServerHello, CLIENT_HELLO_LEN, MAX_ENTRIES,
     TUTORIAL_READ_LEN, VERSION,
 };
-use crate::root::{display_name, is_partial_name, EntryKind, Root, RootError, RootErrorKind};
+use crate::root::{is_partial_name, EntryKind, Root, RootError, RootErrorKind};
 use crate::sha256::Sha256;
 use crate::token::Token;
 use std::fmt::Write as _;
@@ -146,7 +147,7 @@ impl FileServer {
                 Detected::NotOurs => {
                     self.log.out(format_args!(
                         "{addr} sent {}: neither a file name nor our hello, closed",
-                        display_name(&first)
+                        escape::name(&first)
                     ));
                     return Ok(());
                 }
@@ -462,7 +463,7 @@ impl FileServer {
                 write_response(stream, &reply)?;
                 let mut outcome = reply_outcome(&reply);
                 if !matches!(reply, Response::Error(_)) {
-                    outcome.result = format!("ok, now {}", display_name(&to));
+                    outcome.result = format!("ok, now {}", escape::name(&to));
                 }
                 ("rename", from, outcome, Next::Continue)
             }
@@ -503,7 +504,7 @@ impl FileServer {
             ErrorCode::PermissionDenied,
             &format!(
                 "permission denied: {}: names of the form .NAME.part belong to uploads in progress",
-                display_name(reserved)
+                escape::name(reserved)
             ),
         ))
     }
@@ -536,7 +537,7 @@ impl FileServer {
         };
         let size = meta.len();
         let current = protocol::file_identity(&meta);
-        let shown = display_name(path);
+        let shown = escape::name(path);
         if offset > 0 && identity.is_empty() {
             return refuse(
                 stream,
@@ -697,7 +698,7 @@ impl FileServer {
     ) {
         let mut line = format!("{addr} {op}");
         if !name.is_empty() || op != "auth" {
-            let _ = write!(line, " {}", display_name(name));
+            let _ = write!(line, " {}", escape::name(name));
         }
         let secs = started.elapsed().as_secs_f64();
         let time = if secs < 1.0 {

@@ -2,11 +2,13 @@
 
 pub mod cli;
 pub mod encoding;
+pub mod escape;
 pub mod fileserver;
 pub mod glob;
 pub mod input;
 pub mod log;
 pub mod net;
+pub mod os_name;
 pub mod progress;
 pub mod protocol;
 pub mod root;

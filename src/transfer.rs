@@ -100,7 +100,7 @@ impl fmt::Display for TransferError {
             // The server's message already says what it is (`not found: "a.txt"`);
             // it comes from the network, so it is shown with control characters escaped.
             TransferError::Refused(reply) if !reply.message.is_empty() => {
-                f.write_str(&printable(&reply.message))
+                f.write_str(&crate::escape::text(&reply.message))
             }
             TransferError::Refused(reply) => write!(f, "{}", reply.code),
             TransferError::Broken(m) | TransferError::Local(m) | TransferError::Mismatch(m) => {
@@ -198,20 +198,6 @@ pub fn apply_meta(path: &Path, meta: &Meta) -> io::Result<()> {
         path,
         fs::Permissions::from_mode(u32::from(meta.mode) & 0o777),
     )
-}
-
-/// Text from the network made safe for a terminal: control characters
-/// (C0, DEL, C1) are shown as `\u{..}` escapes instead of being obeyed.
-pub fn printable(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.push_str(&c.escape_unicode().to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// A line like `sha256sum` prints: `<hex>  <file>`.
@@ -831,14 +817,6 @@ mod tests {
         );
         assert_eq!(part_path(Path::new("d/f")), PathBuf::from("d/f.part"));
         assert_eq!(info_path(Path::new("f")), PathBuf::from("f.part.info"));
-    }
-
-    #[test]
-    fn server_text_cannot_drive_the_terminal() {
-        assert_eq!(printable("not found: \"a\""), "not found: \"a\"");
-        assert_eq!(printable("a\x1b[2Jb\n"), "a\\u{1b}[2Jb\\u{a}");
-        assert_eq!(printable("x\u{85}"), "x\\u{85}");
-        assert_eq!(printable("文件"), "文件");
     }
 
     #[test]

@@ -6,9 +6,8 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use socket_tutorial::root::{
-    display_name, DirEntryInfo, EntryKind, Root, RootError, RootErrorKind,
-};
+use socket_tutorial::escape;
+use socket_tutorial::root::{DirEntryInfo, EntryKind, Root, RootError, RootErrorKind};
 
 /// Contents of every file planted outside the root; no operation may ever return it.
 const SENTINEL: &[u8] = b"TOP-SECRET-SENTINEL-5f1c";
@@ -116,7 +115,7 @@ fn read(root: &Root, name: &[u8]) -> Result<Vec<u8>, RootErrorKind> {
     assert!(
         !buf.windows(SENTINEL.len()).any(|w| w == SENTINEL),
         "sentinel leaked through {}",
-        display_name(name)
+        escape::name(name)
     );
     Ok(buf)
 }
@@ -206,7 +205,7 @@ fn lexical_hostile_names_are_refused_by_every_operation() {
     let hostiles = lexical_hostiles();
     assert!(hostiles.len() >= 50, "keep the table big");
     for (name, want) in &hostiles {
-        let shown = display_name(name);
+        let shown = escape::name(name);
         let r = &f.root;
         assert_eq!(read(r, name), Err(*want), "open_file {shown}");
         assert_eq!(kind(r.stat(name)).map(|_| ()), Err(*want), "stat {shown}");
@@ -270,7 +269,7 @@ fn percent_signs_are_never_decoded() {
         b"%2E%2E/%2E%2E/secret",
         b"..%2fsecret",
     ] {
-        assert_eq!(read(r, name), Err(N), "{}", display_name(name));
+        assert_eq!(read(r, name), Err(N), "{}", escape::name(name));
         assert_eq!(kind(r.stat(name)).map(|_| ()), Err(N));
     }
     assert_eq!(kind(r.create_dir(b"%2e%2e/x")), Err(N));
@@ -1309,23 +1308,23 @@ fn commit_refuses_a_target_that_became_a_link() {
 
 #[test]
 fn display_name_escapes_and_truncates() {
-    assert_eq!(display_name(b"plain.txt"), "\"plain.txt\"");
-    assert_eq!(display_name("文件.txt".as_bytes()), "\"文件.txt\"");
-    assert_eq!(display_name(b"a\nb\tc\rd"), r#""a\nb\tc\rd""#);
-    assert_eq!(display_name(b"nul\0here"), r#""nul\x00here""#);
-    assert_eq!(display_name(b"\x1b[31m\x7f"), r#""\x1b[31m\x7f""#);
-    assert_eq!(display_name(b"bad\xff\xfeutf8"), r#""bad\xff\xfeutf8""#);
+    assert_eq!(escape::name(b"plain.txt"), "\"plain.txt\"");
+    assert_eq!(escape::name("文件.txt".as_bytes()), "\"文件.txt\"");
+    assert_eq!(escape::name(b"a\nb\tc\rd"), r#""a\nb\tc\rd""#);
+    assert_eq!(escape::name(b"nul\0here"), r#""nul\x00here""#);
+    assert_eq!(escape::name(b"\x1b[31m\x7f"), r#""\x1b[31m\x7f""#);
+    assert_eq!(escape::name(b"bad\xff\xfeutf8"), r#""bad\xff\xfeutf8""#);
     assert_eq!(
-        display_name("evil\u{202e}txt.exe".as_bytes()),
+        escape::name("evil\u{202e}txt.exe".as_bytes()),
         r#""evil\u{202e}txt.exe""#
     );
-    assert_eq!(display_name("c1\u{85}".as_bytes()), r#""c1\u{85}""#);
-    assert_eq!(display_name("zw\u{200b}".as_bytes()), r#""zw\u{200b}""#);
-    assert_eq!(display_name(br#"q"b\s"#), r#""q\"b\\s""#);
-    let long = display_name("x".repeat(5000).as_bytes());
+    assert_eq!(escape::name("c1\u{85}".as_bytes()), r#""c1\u{85}""#);
+    assert_eq!(escape::name("zw\u{200b}".as_bytes()), r#""zw\u{200b}""#);
+    assert_eq!(escape::name(br#"q"b\s"#), r#""q\"b\\s""#);
+    let long = escape::name("x".repeat(5000).as_bytes());
     assert!(long.ends_with("… (5000 bytes)"), "{long}");
     assert!(long.chars().count() < 160, "{}", long.len());
-    let long_escapes = display_name(&[0u8; 5000]);
+    let long_escapes = escape::name(&[0u8; 5000]);
     assert!(long_escapes.ends_with("… (5000 bytes)"));
     assert!(!long_escapes.contains('\0'));
 }

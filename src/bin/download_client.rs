@@ -239,7 +239,7 @@ fn on_event(event: Event, name: &[u8], out: &Path, progress: &mut Option<Progres
             eprintln!(
                 "download_client: {}: starting over: {}",
                 show(name),
-                transfer::printable(reason)
+                socket_tutorial::escape::text(reason)
             );
         }
         Event::Begin { size, offset } => {
@@ -287,5 +287,5 @@ fn download_raw(config: &Config, name: &[u8]) -> Result<(), String> {
 
 /// A NAME for messages: lossy UTF-8, control characters escaped.
 fn show(name: &[u8]) -> String {
-    transfer::printable(&String::from_utf8_lossy(name))
+    socket_tutorial::escape::text(&String::from_utf8_lossy(name))
 }

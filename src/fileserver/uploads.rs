@@ -8,8 +8,9 @@
 //! the server is not trusted, and the upload starts over.
 
 use super::{refuse, root_reply, write_response, FileServer, Next, Outcome};
+use crate::escape;
 use crate::protocol::{self, Attrs, ErrorCode, ErrorReply, Response};
-use crate::root::{display_name, UploadKey};
+use crate::root::UploadKey;
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, Permissions};
 use std::io::{self, Read, Write};
@@ -146,7 +147,7 @@ impl FileServer {
         path: &[u8],
         asked: Asked,
     ) -> io::Result<(Outcome, Next)> {
-        let shown = display_name(path);
+        let shown = escape::name(path);
         if let Some(max) = self.config.max_upload {
             if asked.size > max {
                 return refuse(
@@ -289,7 +290,7 @@ impl FileServer {
                 self.uploads.forget(t.key());
                 Ok(Some(lock))
             }
-            None => Err(busy(&display_name(&target))),
+            None => Err(busy(&escape::name(&target))),
         }
     }
 }

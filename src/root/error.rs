@@ -4,8 +4,8 @@ use std::error::Error;
 use std::fmt;
 use std::io;
 
-use super::name::display_name;
 use super::sys;
+use crate::escape;
 
 /// What went wrong, coarse enough for a protocol reply and a log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,7 +48,7 @@ impl RootErrorKind {
 
 /// A refused or failed operation: a kind, and a message that names the client's path safely.
 ///
-/// The message never contains raw client bytes: the name goes through [`display_name`],
+/// The message never contains raw client bytes: the name goes through [`escape::name`],
 /// so it can be logged or sent back without smuggling control characters.
 #[derive(Debug)]
 pub struct RootError {
@@ -60,7 +60,7 @@ pub struct RootError {
 impl RootError {
     /// An error about the client's name `raw`, with an optional detail in parentheses.
     pub(crate) fn new(kind: RootErrorKind, raw: &[u8], detail: &str) -> RootError {
-        let mut message = format!("{}: {}", kind.describe(), display_name(raw));
+        let mut message = format!("{}: {}", kind.describe(), escape::name(raw));
         if !detail.is_empty() {
             message.push_str(" (");
             message.push_str(detail);

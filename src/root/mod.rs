@@ -16,7 +16,7 @@ mod name;
 mod sys;
 
 pub use error::{RootError, RootErrorKind};
-pub use name::{display_name, MAX_COMPONENTS, MAX_COMPONENT_BYTES, MAX_NAME_BYTES};
+pub use name::{MAX_COMPONENTS, MAX_COMPONENT_BYTES, MAX_NAME_BYTES};
 
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
@@ -62,7 +62,7 @@ pub enum EntryKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntryInfo {
     /// The entry's name as stored on disk: bytes, since it may not be UTF-8.
-    /// Show it with [`display_name`] or `String::from_utf8_lossy`.
+    /// Show it with [`crate::escape::name`] or `String::from_utf8_lossy`.
     pub name: Vec<u8>,
     pub kind: EntryKind,
     /// Length in bytes (for a symbolic link, of its target text).

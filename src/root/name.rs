@@ -1,6 +1,7 @@
-//! Lexical checks on a client's name, before any file is looked at, and safe display of names.
+//! Lexical checks on a client's name, before any file is looked at.
 
 use super::error::{RootError, RootErrorKind};
+use crate::escape::is_control;
 
 /// Longest name a client may send, in bytes (Linux's PATH_MAX).
 pub const MAX_NAME_BYTES: usize = 4096;
@@ -99,12 +100,6 @@ pub(crate) fn parse(raw: &[u8], allow_empty: bool) -> Result<Parsed, RootError> 
     })
 }
 
-/// C0 controls, DEL and C1 controls: nothing a person types into a file name.
-fn is_control(c: char) -> bool {
-    let n = u32::from(c);
-    n < 0x20 || n == 0x7f || (0x80..=0x9f).contains(&n)
-}
-
 /// Names Windows maps to devices whatever the directory or extension ("nul.txt" is NUL).
 ///
 /// The list is Microsoft's "Naming Files, Paths, and Namespaces" page (CON, PRN, AUX, NUL,
@@ -126,81 +121,6 @@ fn is_windows_device(comp: &str) -> bool {
                 )
             }),
     }
-}
-
-/// Longest quoted part `display_name` shows, in characters of escaped output.
-const DISPLAY_MAX: usize = 120;
-
-/// A client's name made safe for a log line or an error message.
-///
-/// The result is quoted; invalid UTF-8 bytes become `\xNN`, control characters become
-/// `\n`, `\t`, `\r` or `\xNN` (C0, DEL) or `\u{85}` (C1), and invisible format characters
-/// that could reorder or hide text on a terminal (bidi overrides like `\u{202e}`,
-/// zero-width characters, BOM) become `\u{...}`. A long name is cut after
-/// about 120 characters and marked with an ellipsis and its length in bytes.
-pub fn display_name(raw: &[u8]) -> String {
-    let mut out = String::with_capacity(raw.len().min(DISPLAY_MAX) + 2);
-    out.push('"');
-    let mut shown = 0usize;
-    let mut cut = false;
-    'chunks: for chunk in raw.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            let piece = escape_char(c);
-            if !push_piece(&mut out, &mut shown, &piece) {
-                cut = true;
-                break 'chunks;
-            }
-        }
-        for b in chunk.invalid() {
-            if !push_piece(&mut out, &mut shown, &format!("\\x{b:02x}")) {
-                cut = true;
-                break 'chunks;
-            }
-        }
-    }
-    out.push('"');
-    if cut {
-        out.push_str(&format!("… ({} bytes)", raw.len()));
-    }
-    out
-}
-
-fn push_piece(out: &mut String, shown: &mut usize, piece: &str) -> bool {
-    let n = piece.chars().count();
-    if *shown + n > DISPLAY_MAX {
-        return false;
-    }
-    out.push_str(piece);
-    *shown += n;
-    true
-}
-
-fn escape_char(c: char) -> String {
-    match c {
-        '"' => "\\\"".to_string(),
-        '\\' => "\\\\".to_string(),
-        '\n' => "\\n".to_string(),
-        '\r' => "\\r".to_string(),
-        '\t' => "\\t".to_string(),
-        c if u32::from(c) < 0x20 || c == '\u{7f}' => format!("\\x{:02x}", u32::from(c)),
-        c if is_control(c) || is_invisible_format(c) => format!("\\u{{{:x}}}", u32::from(c)),
-        c => c.to_string(),
-    }
-}
-
-/// Format characters that change how the surrounding text looks without showing themselves.
-fn is_invisible_format(c: char) -> bool {
-    matches!(
-        u32::from(c),
-        0xad | 0x061c
-            | 0x180e
-            | 0x200b..=0x200f
-            | 0x2028..=0x202e
-            | 0x2060..=0x2069
-            | 0xfeff
-            | 0xfff9..=0xfffb
-            | 0xe0000..=0xe007f
-    )
 }
 
 #[cfg(test)]

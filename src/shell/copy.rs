@@ -60,7 +60,7 @@ impl Meter<'_> {
                     self.err,
                     "{}: starting over: {}",
                     self.label,
-                    transfer::printable(reason)
+                    crate::escape::text(reason)
                 );
             }
             Event::Begin { size, offset } => {

@@ -161,7 +161,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 
 /// A name from either side for the screen.
 pub fn name(raw: &[u8]) -> String {
-    crate::transfer::printable(&String::from_utf8_lossy(raw))
+    crate::escape::text(&String::from_utf8_lossy(raw))
 }
 
 #[cfg(test)]
@@ -217,7 +217,7 @@ mod tests {
         assert!(long(&d).starts_with("drwxr-xr-x"));
         assert_eq!(
             short(&entry("bad\x1b[2J", Kind::File, 0, 0, 0)),
-            "bad\\u{1b}[2J"
+            "bad\\x1b[2J"
         );
     }
 }

@@ -162,7 +162,7 @@ impl Shell {
         let Some(command) = commands::lookup(&name.text) else {
             return Err(format!(
                 "unknown command: {} (help lists the commands)",
-                crate::transfer::printable(&name.text)
+                crate::escape::text(&name.text)
             ));
         };
         let (flags, args) = commands::options(command, args)?;

@@ -70,7 +70,7 @@ impl RemotePath {
     pub fn shown(&self) -> String {
         let mut text = String::from("/");
         text.push_str(&String::from_utf8_lossy(&self.wire()));
-        crate::transfer::printable(&text)
+        crate::escape::text(&text)
     }
 }
 
@@ -93,7 +93,7 @@ pub fn local(cwd: &Path, text: &str) -> PathBuf {
 
 /// A local name for messages: lossy UTF-8, control characters escaped.
 pub fn shown_local(path: &Path) -> String {
-    crate::transfer::printable(&path.to_string_lossy())
+    crate::escape::text(&path.to_string_lossy())
 }
 
 /// The last component of a local path as bytes, `None` for `/`, `.` or `..` endings.
@@ -138,7 +138,7 @@ mod tests {
         assert_eq!(RemotePath::root().parent(), RemotePath::root());
         assert_eq!(RemotePath::root().file_name(), None);
         assert_eq!(p.parent().join(b"x").wire(), b"docs/x");
-        assert_eq!(RemotePath::root().join(b"a\x1b").shown(), "/a\\u{1b}");
+        assert_eq!(RemotePath::root().join(b"a\x1b").shown(), "/a\\x1b");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Turning `--host`/`--bind` and `--port` into sockets, with errors a user can act on.
 
 use crate::cli::{describe_io, Arg, Error, Parser};
-use std::io;
+use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
 
 /// The options every client has: `--host` and `--port` of the server it talks to.
@@ -41,6 +41,20 @@ impl Target {
     /// Connects to the server (see [`connect`]).
     pub fn connect(&self) -> Result<TcpStream, Error> {
         connect(&self.host, self.port)
+    }
+}
+
+/// One receive, as the Python's `sock.recv(n)`: whatever has arrived, up to `buf.len()` bytes,
+/// waiting only when nothing has. `Ok(0)` means the peer closed its side.
+///
+/// A wait cut short by a signal (`Interrupted`) is not an answer from the peer, so it is
+/// simply tried again; every "read once" in the project goes through here.
+pub fn recv<R: Read + ?Sized>(stream: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
     }
 }
 

@@ -63,16 +63,15 @@ fn refuse_write_target(meta: &Metadata, raw: &[u8]) -> Result<(), RootError> {
     }
 }
 
+/// A partial that cannot be reopened because it is a link or a directory is refused like
+/// any other partial that is not a plain file.
 fn partial_error(raw: &[u8], e: io::Error) -> RootError {
-    if e.raw_os_error() == Some(sys::ELOOP) {
-        err(
-            RootErrorKind::PermissionDenied,
-            raw,
-            "the partial upload is a symbolic link",
-        )
-    } else {
-        RootError::io(raw, e)
-    }
+    let what = match e.raw_os_error() {
+        Some(n) if n == sys::ELOOP => "the partial upload is a symbolic link",
+        Some(n) if n == sys::EISDIR => "the partial upload is a directory",
+        _ => return RootError::io(raw, e),
+    };
+    err(RootErrorKind::PermissionDenied, raw, what)
 }
 
 /// Which file an upload goes to, independent of how its name was spelled: its directory

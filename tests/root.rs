@@ -5,7 +5,6 @@ mod common;
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 
 use common::TempDir;
 use socket_tutorial::escape;
@@ -1804,7 +1803,7 @@ fn park_link_to_outside(f: &Fx) -> bool {
 #[cfg(any(target_os = "linux", windows))]
 #[test]
 fn swapping_a_directory_for_a_link_never_escapes() {
-    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 

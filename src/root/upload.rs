@@ -360,6 +360,7 @@ impl Upload<'_> {
         } = self;
         // Closed first, so that on Windows the name goes at once, not when the handle does.
         drop(file);
-        fs::remove_file(root.child(&parent, &temp)).map_err(|e| RootError::io(&name, e))
+        fs::remove_file(root.child(&parent, &temp)).map_err(|e| RootError::io(&name, e))?;
+        root.confirm(&parent, None, &name)
     }
 }

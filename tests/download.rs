@@ -397,6 +397,20 @@ impl Hostile {
             (b"".to_vec(), BadRequest),
         ];
         v.push((b"dotdot/root/notes.txt".to_vec(), OutsideRoot));
+        v.push((b"CON.txt".to_vec(), BadRequest));
+        if cfg!(windows) {
+            // Windows would read these as notes.txt itself (a stream, a trailing dot or
+            // space) or as another stream of it: refused by name there (docs/ROOT.md).
+            for alias in [
+                &b"notes.txt::$DATA"[..],
+                b"notes.txt:stream",
+                b"notes.txt.",
+                b"notes.txt ",
+                b"sub./../notes.txt",
+            ] {
+                v.push((alias.to_vec(), BadRequest));
+            }
+        }
         v
     }
 }

@@ -114,7 +114,7 @@ fn hostile_writes_are_refused_and_nothing_lands_outside() {
     let srv = download_server(&root, &["--writable"]);
     let (mut s, _) = framed(srv.connect_addr());
     let outside_abs = outside.join("abs.txt").display().to_string();
-    let cases: Vec<(Request, ErrorCode)> = vec![
+    let mut cases: Vec<(Request, ErrorCode)> = vec![
         (
             upload(b"../escape.txt", 3, b"", false),
             ErrorCode::OutsideRoot,
@@ -220,6 +220,18 @@ fn hostile_writes_are_refused_and_nothing_lands_outside() {
             ErrorCode::NotADirectory,
         ),
     ];
+    cases.push((upload(b"dir/CON.txt", 3, b"", false), ErrorCode::BadRequest));
+    if cfg!(windows) {
+        // What Windows reads as f.txt itself or as a stream of it, and a case variant of
+        // a partial's name (the same file there): refused, and nothing is written.
+        for alias in [&b"f.txt::$DATA"[..], b"f.txt:evil", b"f.txt.", b"f.txt "] {
+            cases.push((upload(alias, 3, b"", false), ErrorCode::BadRequest));
+        }
+        cases.push((
+            upload(b".F.TXT.PART", 3, b"", false),
+            ErrorCode::PermissionDenied,
+        ));
+    }
     for (request, code) in cases {
         let what = format!("{request:?}");
         let err = refused(ask(&mut s, request), &what);
@@ -258,6 +270,11 @@ fn a_second_upload_of_the_same_target_is_told_busy() {
         b"./big.bin",
         b"sub/../big.bin",
         b"here/big.bin",
+        // One file where names ignore case (Windows, macOS): one upload at a time.
+        #[cfg(any(windows, target_vendor = "apple"))]
+        b"BIG.bin",
+        #[cfg(any(windows, target_vendor = "apple"))]
+        b"sub/../Big.Bin",
     ] {
         let err = refused(ask(&mut b, upload(spelling, 3, b"id-b", false)), "second");
         assert_eq!(err.code, ErrorCode::Busy, "{spelling:?}");

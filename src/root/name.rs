@@ -1,6 +1,9 @@
 //! Lexical checks on a client's name, before any file is looked at.
 
+use std::ffi::OsString;
+
 use super::error::{RootError, RootErrorKind};
+use super::sys;
 use crate::escape::is_control;
 
 /// Longest name a client may send, in bytes (Linux's PATH_MAX).
@@ -13,7 +16,7 @@ pub const MAX_COMPONENTS: usize = 256;
 /// One step of a checked name: `.` has already been dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Part {
-    Name(Vec<u8>),
+    Name(OsString),
     Parent,
 }
 
@@ -85,11 +88,11 @@ pub(crate) fn parse(raw: &[u8], allow_empty: bool) -> Result<Parsed, RootError> 
                 parts.push(Part::Parent);
             }
             name => {
-                if is_windows_device(name) {
-                    return bad("reserved device name");
+                if let Some(why) = component_problem(name) {
+                    return bad(why);
                 }
                 depth += 1;
-                parts.push(Part::Name(name.as_bytes().to_vec()));
+                parts.push(Part::Name(OsString::from(name)));
             }
         }
     }
@@ -98,6 +101,41 @@ pub(crate) fn parse(raw: &[u8], allow_empty: bool) -> Result<Parsed, RootError> 
         parts,
         trailing_dir,
     })
+}
+
+/// Why one component (not `.` or `..`) cannot name a file here, if it cannot. Also
+/// applied to the components of a symbolic link's target, which the lookup follows.
+pub(crate) fn component_problem(comp: &str) -> Option<&'static str> {
+    if is_windows_device(comp) {
+        return Some("reserved device name");
+    }
+    if sys::WINDOWS_NAMES {
+        windows_problem(comp)
+    } else {
+        None
+    }
+}
+
+/// What Windows would read as something other than a plain name, or alter:
+/// - `:` opens an alternate data stream (`name:stream`, `name::$DATA` is `name` itself),
+///   or makes a drive-relative path;
+/// - a trailing dot or space is dropped by the Win32 layer, so `secret.` is `secret` to
+///   every other program, and `...` is the directory itself;
+/// - `< > " | ? *` are not allowed in names, and the first three are wildcards to
+///   `FindFirstFileW`.
+///
+/// Checked on every system (so it is tested everywhere), applied only on Windows: on
+/// unix these are ordinary names.
+fn windows_problem(comp: &str) -> Option<&'static str> {
+    if comp.contains(':') {
+        Some("a colon: an alternate data stream on Windows")
+    } else if comp.ends_with(['.', ' ']) {
+        Some("ends in a dot or a space, which Windows drops")
+    } else if comp.contains(['<', '>', '"', '|', '?', '*']) {
+        Some("a character Windows does not allow in names")
+    } else {
+        None
+    }
 }
 
 /// Names Windows maps to devices whatever the directory or extension ("nul.txt" is NUL).
@@ -160,6 +198,41 @@ mod tests {
             "ab€",
         ] {
             assert!(!is_windows_device(n), "{n} should not be a device name");
+        }
+    }
+
+    #[test]
+    fn windows_rules_catch_streams_trailing_dots_and_wildcards() {
+        for n in [
+            "a.txt:stream",
+            "a.txt::$DATA",
+            "a:",
+            "secret.",
+            "secret ",
+            "...",
+            "a. ",
+            "a?b",
+            "a*",
+            "a<b",
+            "a>b",
+            "a\"b",
+            "a|b",
+        ] {
+            assert!(
+                windows_problem(n).is_some(),
+                "{n} should be refused on Windows"
+            );
+        }
+        for n in [
+            ".hidden",
+            "..hidden",
+            "a.b.c",
+            " lead",
+            "~",
+            "LONGNA~1.TXT",
+            "文件",
+        ] {
+            assert_eq!(windows_problem(n), None, "{n} is a plain Windows name");
         }
     }
 

@@ -918,7 +918,8 @@ fn local_commands_and_bang() {
     fs::write(f.here.join("sub/.dot"), b"").unwrap();
     // The platform's own interpreter: sh -c, or cmd /C on Windows.
     let (bang, made) = if cfg!(windows) {
-        ("!echo made> made.txt & cd", &b"made\r\n"[..])
+        // No space before &&: cmd would write it into the file.
+        ("!echo made> made.txt&& cd", &b"made\r\n"[..])
     } else {
         ("!echo made > made.txt; pwd", &b"made\n"[..])
     };

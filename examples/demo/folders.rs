@@ -66,10 +66,8 @@ pub fn part(tour: &Tour) -> Result<()> {
     tour.say("(new_temp and back hold the same files, folders and bytes)");
 
     tour.say("");
-    tour.say(
-        "cd .. stops at the server's root, and a link in the served folder that points outside it",
-    );
-    tour.say("is refused; in batch mode the first failure ends the session with exit status 1:");
+    tour.say("cd .. stops at the server's root, and a name that would lead outside it is refused;");
+    tour.say("in batch mode the first failure ends the session with exit status 1:");
     let link = served.join("escape");
     let mut commands = String::from("cd ../../..\npwd\n");
     match link::make(Path::new(".."), &link) {
@@ -80,10 +78,10 @@ pub fn part(tour: &Tour) -> Result<()> {
             commands.push_str("put new_temp/notes.txt escape/stolen.txt\n");
         }
         Err(why) => {
-            tour.say(&format!(
-                "(no link could be made here, so that step is left out: {why})"
-            ));
-            commands.push_str("put new_temp/notes.txt ../stolen.txt\n");
+            tour.say(&format!("(no link could be made here: {why})"));
+            tour.say("(so the name is NUL.txt instead: Windows would write it to its NUL device,");
+            tour.say("and the server refuses device names on every system)");
+            commands.push_str("put new_temp/notes.txt NUL.txt\n");
         }
     }
     commands.push_str("pwd\n");
@@ -185,8 +183,9 @@ mod link {
             Ok("junction")
         } else {
             Err(format!(
-                "mklink /J failed: {}",
-                String::from_utf8_lossy(&out.stdout).trim()
+                "mklink /J failed: {}{}",
+                String::from_utf8_lossy(&out.stdout).trim(),
+                String::from_utf8_lossy(&out.stderr).trim()
             ))
         }
     }

@@ -60,7 +60,7 @@ impl TempDir {
             "socket-tutorial-{label}-{}-{n}",
             std::process::id()
         ));
-        let _ = std::fs::remove_dir_all(&path);
+        remove_tree(&path);
         std::fs::create_dir_all(&path).expect("create the test's temp dir");
         TempDir { path }
     }
@@ -76,8 +76,35 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
+        remove_tree(&self.path);
     }
+}
+
+/// Removes `path` and everything under it, as far as it can. Windows (Wine at
+/// least) will not delete a read-only file, which `-p` tests leave behind, so
+/// a first failure clears the read-only attributes and tries again.
+fn remove_tree(path: &Path) {
+    if std::fs::remove_dir_all(path).is_ok() || !path.exists() {
+        return;
+    }
+    fn writable(path: &Path) {
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return;
+        };
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+                writable(&entry.path());
+            }
+        }
+        let mut perms = meta.permissions();
+        if perms.readonly() && !meta.file_type().is_symlink() {
+            #[allow(clippy::permissions_set_readonly_false)] // the owner's own temp files
+            perms.set_readonly(false);
+            let _ = std::fs::set_permissions(path, perms);
+        }
+    }
+    writable(path);
+    let _ = std::fs::remove_dir_all(path);
 }
 
 /// Which stream a line came from.

@@ -118,7 +118,7 @@ CONF
     debver=$(apt-cache madison rust-src | awk -v v="$RUST_VERSION+dfsg" 'index($3, v) == 1 {print $3; exit}')
     if [ -z "$debver" ]; then
         say "Debian has no rust-src for rustc $RUST_VERSION (it has: $(apt-cache madison rust-src \
-            | awk '{print $3}' | sed 's/+dfsg.*//' | sort -uV | tr '\n' ' '))"
+            | awk '{print $3}' | sed 's/+dfsg.*//' | sort -uV | paste -sd ' ' -))"
         return $NO_SOURCE
     fi
     rm -rf "$a/x" "$a"/rust-src_*.deb
@@ -202,7 +202,8 @@ case "$cmd" in
         xcargo check "$WINDOWS" --all-targets "$@" ;;
     check-macos)
         prepare macos
-        for t in "${MACOS[@]}"; do xcargo check "$t" --all-targets "$@"; done ;;
+        # One cargo for both targets: their two std builds share the cores.
+        cargo check -Zbuild-std=std,panic_abort "${MACOS[@]/#/--target=}" --target-dir "$TDIR" --all-targets "$@" ;;
     test-windows)
         prepare wine
         xcargo test "$WINDOWS" --config "target.$WINDOWS.runner=[\"wine\"]" "$@" ;;

@@ -149,7 +149,7 @@ fn cutting_proxy(port: u16, limit: usize) -> Result<u16> {
 }
 
 /// Bytes that look random (xorshift), so nothing compresses or repeats.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
     let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {

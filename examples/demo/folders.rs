@@ -1,6 +1,6 @@
 //! Part 4: file_shell and a writable download_server (the tutorial's sftp section).
 
-use crate::download::{read, write};
+use crate::download::{noise, read, write};
 use crate::tour::{expect_status, Input, Result, Tour};
 use std::collections::BTreeMap;
 use std::fs;
@@ -17,7 +17,10 @@ pub fn part(tour: &Tour) -> Result<()> {
         .map(Path::to_path_buf);
     let e = e.ok_or("no E folder")?;
     write(&e.join("new_temp/notes.txt"), b"socket notes\n")?;
-    write(&e.join("new_temp/photos/2018/beach.jpg"), &pattern(300_000))?;
+    write(
+        &e.join("new_temp/photos/2018/beach.jpg"),
+        &noise(3, 300_000),
+    )?;
     write(&e.join("new_temp/empty.txt"), b"")?;
     tour.say("download_server only sends files unless started with --writable:");
     let served_arg = served.display().to_string();
@@ -147,13 +150,6 @@ fn tree(dir: &Path) -> Result<BTreeMap<String, Option<Vec<u8>>>> {
     let mut out = BTreeMap::new();
     walk(dir, dir, &mut out)?;
     Ok(out)
-}
-
-/// Bytes with no short period, for a photo that is not one.
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect()
 }
 
 /// A link to a directory, of the kind this system lets anyone make.

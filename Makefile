@@ -1,7 +1,8 @@
 # The commands a newcomer types: `make demo` (a guided tour) and `make test`.
+# Where there is no make (Windows): `cargo run --release --example demo` and `cargo test`.
 CARGO ?= cargo
 
-.PHONY: build test lint demo bench install clean
+.PHONY: build test lint demo bench install clean check-windows check-macos test-windows
 
 build:
 	$(CARGO) build --release --bins
@@ -13,9 +14,16 @@ lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
+# The tour is a Rust program (examples/demo/), so it runs wherever cargo does.
 demo:
-	$(CARGO) build --release --bins --quiet
-	bash tools/demo.sh target/release
+	$(CARGO) build --release --quiet --bins --example demo
+	target/release/examples/demo
+
+# Windows and macOS from this Linux machine (tools/xtarget.sh says how): a type-check of
+# every target for both, and the test suite built for Windows and run under Wine.
+# Extra cargo arguments: make test-windows ARGS='--test help'
+check-windows check-macos test-windows:
+	bash tools/xtarget.sh $@ $(ARGS)
 
 # Each benchmark is a std-only example that prints its own table. The 1 GiB download
 # runs last: the disk writeback it leaves behind would slow whatever ran next.

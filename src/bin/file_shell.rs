@@ -38,13 +38,15 @@ cd/lcd, pwd/lpwd, mkdir/lmkdir. `help` inside lists every command.
 
 Files move through a .part name and are renamed when complete; get -a
 (reget) and put -a (reput) resume an interrupted transfer. -r copies whole
-folders and skips symbolic links; -p keeps times and permission bits.
+folders and skips symbolic links. -p keeps modification times and the
+permission bits; Windows has only a read-only bit, and -p keeps that.
 
 When stdin is a terminal you get the prompt `file> `. Otherwise (piped
 stdin, or -b FILE) it runs in batch mode, as `sftp -b` does: each command is
 echoed after `file> `, and the first one that fails ends the session with
 exit status 1, unless its line starts with `-`; a line starting with `@` is
-not echoed; `#` starts a comment.
+not echoed; `#` starts a comment. `!COMMAND` runs COMMAND on this machine
+with sh -c (cmd /C on Windows).
 
 The protocol is not encrypted. Across a network you do not trust, tunnel
 it: `ssh -L 11500:127.0.0.1:11500 HOST`, then `file_shell --port 11500`.

@@ -48,7 +48,8 @@ pub const COMMANDS: &[Command] = &[
         aliases: &[],
         usage: "lcd [PATH]",
         summary: "change the local directory",
-        details: "Without PATH, to $HOME. `~` and `~/x` start at $HOME.",
+        details: "Without PATH, to your home directory ($HOME; %USERPROFILE% on Windows).\n\
+                  `~` and `~/x` start there.",
         flags: "",
     },
     Command {
@@ -94,7 +95,8 @@ pub const COMMANDS: &[Command] = &[
                   -r  copy folders whole, creating LOCAL when it is missing; symbolic links are\n    \
                   skipped (never followed), and a file that fails does not stop the rest\n\
                   -a  resume an interrupted download (its NAME.part), like reget\n\
-                  -p  keep modification times and permission bits\n\
+                  -p  keep modification times, and the permission bits (on Windows: the\n    \
+                  read-only bit, all that Windows has of them)\n\
                   Files arrive as NAME.part and are renamed when complete.",
         flags: "apr",
     },
@@ -108,7 +110,8 @@ pub const COMMANDS: &[Command] = &[
                   -r  copy folders whole, creating REMOTE when it is missing; symbolic links are\n    \
                   skipped (never followed), and a file that fails does not stop the rest\n\
                   -a  resume an interrupted upload, like reput\n\
-                  -p  keep modification times and permission bits (of files)\n\
+                  -p  keep the modification times of files, and their permission bits (on\n    \
+                  Windows: the read-only bit, all that Windows has of them)\n\
                   The server writes a hidden .NAME.part and renames it when complete.",
         flags: "apr",
     },
@@ -175,8 +178,9 @@ pub const COMMANDS: &[Command] = &[
         name: "!",
         aliases: &[],
         usage: "!COMMAND",
-        summary: "run COMMAND on this machine (sh -c, in the local directory)",
-        details: "A lone ! starts an interactive shell when the session is interactive.",
+        summary: "run COMMAND here, in the local directory (sh -c; cmd /C on Windows)",
+        details: "A lone ! starts an interactive shell ($SHELL; %ComSpec% on Windows) when the\n\
+                  session is interactive.",
         flags: "",
     },
     Command {

@@ -153,9 +153,7 @@ impl Shell {
         let total = items.len();
         for (remote, meta, globbed) in items {
             let target = match (&into, remote.file_name(), &dest) {
-                (Some(dir), Some(name), _) if safe_component(name) => {
-                    dir.join(paths::local_from_bytes(name))
-                }
+                (Some(dir), Some(name), _) if safe_component(name) => paths::local_join(dir, name),
                 (Some(dir), None, _) => dir.clone(),
                 (None, _, Some(d)) => d.clone(),
                 _ => {
@@ -329,7 +327,7 @@ impl Shell {
                 failed += 1;
                 continue;
             }
-            let target = local.join(paths::local_from_bytes(&entry.name));
+            let target = paths::local_join(local, &entry.name);
             failed += match entry.meta.kind {
                 Kind::File => self.get_file(&child, &entry.meta, &target, how),
                 Kind::Dir => self.get_tree(&child, &entry.meta, &target, how),
@@ -390,8 +388,13 @@ impl Shell {
         for (local, globbed) in items {
             let shown = self.here(&local);
             let target = match (&into, paths::local_name(&local), &dest) {
-                (Some(dir), Some(name), _) => dir.join(name),
+                (Some(dir), Some(Ok(name)), _) => dir.join(name),
                 (None, _, Some(d)) => d.clone(),
+                (Some(_), Some(Err(message)), _) => {
+                    self.complain(&message);
+                    failed += 1;
+                    continue;
+                }
                 _ => {
                     self.complain(&format!("{shown}: name a remote destination for it"));
                     failed += 1;
@@ -473,7 +476,15 @@ impl Shell {
         };
         let mut failed = 0;
         for entry in entries {
-            let child = local.join(paths::local_from_bytes(&entry.name));
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(message) => {
+                    self.complain(&message);
+                    failed += 1;
+                    continue;
+                }
+            };
+            let child = paths::local_join(local, &entry.name);
             let shown = self.here(&child);
             let target = remote.join(&entry.name);
             // Looked at again now: the listing may be stale.

@@ -3,12 +3,12 @@
 use super::expand::{expand, Found, Side};
 use super::listing::{self, Browse};
 use super::words::Word;
-use super::{paths, Shell};
+use super::{host, paths, Shell};
+use crate::os_name;
 use crate::protocol::{Entry, Meta};
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 /// The local side of [`expand`]: `std::fs`, entries sorted by name bytes,
 /// described without following links.
@@ -19,7 +19,7 @@ impl Side for LocalSide {
     type Meta = Meta;
 
     fn join(&self, dir: &PathBuf, name: &[u8]) -> PathBuf {
-        dir.join(paths::local_from_bytes(name))
+        paths::local_join(dir, name)
     }
 
     fn parent(&self, path: &PathBuf) -> PathBuf {
@@ -28,11 +28,11 @@ impl Side for LocalSide {
     }
 
     fn list(&mut self, dir: &PathBuf) -> Result<Vec<Found<Meta>>, String> {
-        read_dir(dir).map(|entries| {
+        carried(dir).map(|entries| {
             entries
                 .into_iter()
                 .map(|e| Found {
-                    dir_like: dir.join(paths::local_from_bytes(&e.name)).is_dir(),
+                    dir_like: paths::local_join(dir, &e.name).is_dir(),
                     name: e.name,
                     meta: e.meta,
                 })
@@ -41,21 +41,32 @@ impl Side for LocalSide {
     }
 }
 
-/// A local directory's entries, sorted by name bytes, links described as links.
-pub fn read_dir(dir: &Path) -> Result<Vec<Entry>, String> {
+/// A local directory's entries, sorted by name bytes, links described as
+/// links; after them, an error naming each entry whose name the protocol
+/// cannot carry (on Windows, a name that is not valid Unicode).
+pub fn read_dir(dir: &Path) -> Result<Vec<Result<Entry, String>>, String> {
     let shown = paths::shown_local(dir);
     let mut out = Vec::new();
+    let mut not_carried = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| io_message(&shown, &e))? {
         let entry = entry.map_err(|e| io_message(&shown, &e))?;
         // Gone since the directory was read: not there any more.
         let Ok(meta) = entry.metadata() else { continue };
-        out.push(Entry {
-            name: entry.file_name().as_bytes().to_vec(),
-            meta: Meta::from_metadata(&meta),
-        });
+        match os_name::to_bytes(&entry.file_name()) {
+            Some(name) => out.push(Entry {
+                name: name.to_vec(),
+                meta: Meta::from_metadata(&meta),
+            }),
+            None => not_carried.push(Err(paths::not_carried(&entry.path()))),
+        }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+    Ok(out.into_iter().map(Ok).chain(not_carried).collect())
+}
+
+/// [`read_dir`] for wildcards and `lls`, which leave out a name that cannot be carried (`put -r` names it).
+fn carried(dir: &Path) -> Result<Vec<Entry>, String> {
+    read_dir(dir).map(|entries| entries.into_iter().filter_map(Result::ok).collect())
 }
 
 /// `what: reason` for a failed local operation.
@@ -96,7 +107,7 @@ impl Shell {
         if !real.is_dir() {
             return Err(format!("{shown}: not a directory"));
         }
-        self.lcwd = real;
+        self.lcwd = host::shown_dir(real);
         Ok(())
     }
 
@@ -115,7 +126,8 @@ impl Shell {
         super::failures(failed, args.len().max(1), "names")
     }
 
-    /// `!command` with `sh -c` in the local directory; a lone `!` starts a shell.
+    /// `!command` with the platform's interpreter (`sh -c`, `cmd /C`) in the
+    /// local directory; a lone `!` starts that interpreter.
     pub(super) fn bang(&mut self, command: &str) -> Result<(), String> {
         let mut cmd = if command.trim().is_empty() {
             if !self.interactive {
@@ -123,12 +135,9 @@ impl Shell {
                     "!: a lone ! starts an interactive shell; give a command in batch mode".into(),
                 );
             }
-            let shell = std::env::var_os("SHELL").unwrap_or_else(|| "/bin/sh".into());
-            Command::new(shell)
+            host::interactive()
         } else {
-            let mut sh = Command::new("/bin/sh");
-            sh.arg("-c").arg(command);
-            sh
+            host::command(command)
         };
         // In batch mode stdin holds the rest of the script, which is not the command's.
         if !self.interactive {
@@ -138,7 +147,7 @@ impl Shell {
         let status = cmd
             .current_dir(&self.lcwd)
             .status()
-            .map_err(|e| io_message("!: cannot run sh", &e))?;
+            .map_err(|e| io_message(&format!("!: cannot run {}", host::INTERPRETER), &e))?;
         match status.code() {
             Some(0) => Ok(()),
             Some(code) => Err(format!("!: the command exited with status {code}")),
@@ -166,7 +175,7 @@ impl Browse for LocalBrowse<'_> {
     }
 
     fn list(&mut self, dir: &PathBuf) -> Result<Vec<Entry>, String> {
-        read_dir(dir)
+        carried(dir)
     }
 
     fn shown(&self, path: &PathBuf) -> String {
@@ -175,10 +184,10 @@ impl Browse for LocalBrowse<'_> {
 
     /// Relative to the local directory when below it.
     fn relative(&self, path: &PathBuf) -> Vec<u8> {
-        path.strip_prefix(self.cwd)
-            .unwrap_or(path)
-            .as_os_str()
-            .as_bytes()
-            .to_vec()
+        let shown = path.strip_prefix(self.cwd).unwrap_or(path).as_os_str();
+        match os_name::to_bytes(shown) {
+            Some(bytes) => bytes.to_vec(),
+            None => shown.to_string_lossy().into_owned().into_bytes(),
+        }
     }
 }

@@ -5,12 +5,13 @@
 //! `expand` (wildcards on either side), `remote` (the connection),
 //! `browse` (pwd, cd, ls, mkdir, rm, rmdir, rename), `local` (lpwd, lcd,
 //! lls, lmkdir, !), `copy` (get, put, reget, reput), `listing` (how ls
-//! shows entries).
+//! shows entries), `host` (what differs between unix and Windows locally).
 
 mod browse;
 pub mod commands;
 mod copy;
 pub mod expand;
+mod host;
 pub mod listing;
 mod local;
 pub mod paths;

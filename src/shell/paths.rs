@@ -1,7 +1,7 @@
 //! Where a name typed in `file_shell` points: a remote path kept as components below the served root (so `cd ..` stops there), and a local path relative to the shell's own local directory.
 
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
+use super::host;
+use crate::os_name;
 use std::path::{Path, PathBuf};
 
 /// A path on the server, relative to its root, with no `.` or `..` left in it.
@@ -75,9 +75,10 @@ impl RemotePath {
 }
 
 /// `text` (as typed) from the local directory `cwd`: `~` and `~/x` start at
-/// `$HOME`; an absolute path stays as it is.
+/// the home directory (`$HOME`, `%USERPROFILE%` on Windows); an absolute path
+/// stays as it is.
 pub fn local(cwd: &Path, text: &str) -> PathBuf {
-    let home = || std::env::var_os("HOME").map(PathBuf::from);
+    let home = host::home;
     if text == "~" {
         if let Some(h) = home() {
             return h;
@@ -96,17 +97,25 @@ pub fn shown_local(path: &Path) -> String {
     crate::escape::text(&path.to_string_lossy())
 }
 
-/// The last component of a local path as bytes, `None` for `/`, `.` or `..` endings.
-pub fn local_name(path: &Path) -> Option<&[u8]> {
-    match path.file_name() {
-        Some(name) => Some(name.as_bytes()),
-        None => None,
-    }
+/// The last component of a local path as wire bytes: `None` for `/`, `.` or
+/// `..` endings, an error naming it when this system's name cannot be carried.
+pub fn local_name(path: &Path) -> Option<Result<&[u8], String>> {
+    let name = path.file_name()?;
+    Some(os_name::to_bytes(name).ok_or_else(|| not_carried(path)))
 }
 
-/// A local path from bytes.
-pub fn local_from_bytes(bytes: &[u8]) -> &Path {
-    Path::new(OsStr::from_bytes(bytes))
+/// `PATH: why` for a local name the protocol cannot carry.
+pub fn not_carried(path: &Path) -> String {
+    format!("{}: {}", shown_local(path), os_name::NOT_CARRIED)
+}
+
+/// `dir` joined with a name that this system can hold: one read from its own
+/// listing, or one from the server that passed `remote::safe_component`.
+pub fn local_join(dir: &Path, name: &[u8]) -> PathBuf {
+    match os_name::path_from_bytes(name) {
+        Some(name) => dir.join(name),
+        None => dir.join(&*String::from_utf8_lossy(name)),
+    }
 }
 
 #[cfg(test)]
@@ -151,7 +160,7 @@ mod tests {
             assert_eq!(local(cwd, "~/x"), PathBuf::from(home).join("x"));
         }
         assert_eq!(local(cwd, "~x"), PathBuf::from("/work/here/~x"));
-        assert_eq!(local_name(Path::new("/a/b.txt")), Some(&b"b.txt"[..]));
+        assert_eq!(local_name(Path::new("/a/b.txt")), Some(Ok(&b"b.txt"[..])));
         assert_eq!(local_name(Path::new("/")), None);
         assert_eq!(local_name(Path::new("a/..")), None);
     }

@@ -7,6 +7,7 @@ use crate::protocol::{Entry, Kind, Meta};
 use crate::root::is_partial_name;
 use crate::token::Token;
 use crate::transfer::{Connection, TransferError};
+use std::path::Component;
 
 /// The server a shell talks to, and its connection when there is one.
 pub struct Server {
@@ -69,9 +70,20 @@ impl Server {
 }
 
 /// Whether a name from the server can be used as one local path component:
-/// a hostile server must not make `get` write outside the destination.
+/// a hostile server must not make `get` write outside the destination. It
+/// must be exactly one file name by this system's rules: not empty, `.` or
+/// `..`, no separator (`/`, and `\` on Windows), no drive or stream `:` on
+/// Windows, no NUL, and bytes this system can hold as a name.
 pub fn safe_component(name: &[u8]) -> bool {
-    !matches!(name, b"" | b"." | b"..") && !name.contains(&b'/') && !name.contains(&0)
+    let Some(path) = crate::os_name::path_from_bytes(name) else {
+        return false;
+    };
+    let mut parts = path.components();
+    let one_name = matches!(
+        (parts.next(), parts.next()),
+        (Some(Component::Normal(part)), None) if part == path.as_os_str()
+    );
+    one_name && !name.contains(&0) && !super::host::is_unsafe_here(name)
 }
 
 /// Listing for wildcard expansion and for `ls`: names a wildcard may match
@@ -117,8 +129,24 @@ mod tests {
 
     #[test]
     fn names_that_could_leave_the_destination_are_not_used() {
-        for bad in [&b""[..], b".", b"..", b"a/b", b"/etc", b"a\0b"] {
+        for bad in [
+            &b""[..],
+            b".",
+            b"..",
+            b"a/b",
+            b"/etc",
+            b"a\0b",
+            b"a/",
+            b"./a",
+        ] {
             assert!(!safe_component(bad), "{bad:?}");
+        }
+        for windows_only in [&br"..\x"[..], br"a\b", b"C:x", b"notes.txt:hidden"] {
+            assert_eq!(
+                safe_component(windows_only),
+                !cfg!(windows),
+                "{windows_only:?}"
+            );
         }
         for good in [&b"a"[..], b"...", b".hidden", b"a b", "文件".as_bytes()] {
             assert!(safe_component(good), "{good:?}");

@@ -60,7 +60,7 @@ impl TempDir {
             "socket-tutorial-{label}-{}-{n}",
             std::process::id()
         ));
-        let _ = std::fs::remove_dir_all(&path);
+        remove_tree(&path);
         std::fs::create_dir_all(&path).expect("create the test's temp dir");
         TempDir { path }
     }
@@ -76,8 +76,35 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
+        remove_tree(&self.path);
     }
+}
+
+/// Removes `path` and everything under it, as far as it can. Windows (Wine at
+/// least) will not delete a read-only file, which `-p` tests leave behind, so
+/// a first failure clears the read-only attributes and tries again.
+fn remove_tree(path: &Path) {
+    if std::fs::remove_dir_all(path).is_ok() || !path.exists() {
+        return;
+    }
+    fn writable(path: &Path) {
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return;
+        };
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+                writable(&entry.path());
+            }
+        }
+        let mut perms = meta.permissions();
+        if perms.readonly() && !meta.file_type().is_symlink() {
+            #[allow(clippy::permissions_set_readonly_false)] // the owner's own temp files
+            perms.set_readonly(false);
+            let _ = std::fs::set_permissions(path, perms);
+        }
+    }
+    writable(path);
+    let _ = std::fs::remove_dir_all(path);
 }
 
 /// Which stream a line came from.
@@ -388,6 +415,60 @@ pub fn skip_under_wine(gap: &str) -> bool {
     false
 }
 
+/// A link at `link` to the directory `target` (relative to `link`'s folder, or
+/// absolute), of the kind a learner's account can make: a symbolic link on
+/// unix, a junction on Windows (`mklink /J`; a symbolic link needs a privilege
+/// there). Both lead wherever they point, outside a served root included.
+pub fn link_dir(target: &Path, link: &Path) -> Result<(), String> {
+    link_imp::link_dir(target, link)
+}
+
+#[cfg(unix)]
+mod link_imp {
+    use std::path::Path;
+
+    pub fn link_dir(target: &Path, link: &Path) -> Result<(), String> {
+        std::os::unix::fs::symlink(target, link).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(windows)]
+mod link_imp {
+    use std::path::Path;
+    use std::process::Command;
+
+    pub fn link_dir(target: &Path, link: &Path) -> Result<(), String> {
+        // A junction holds an absolute path.
+        let folder = link.parent().unwrap_or(Path::new("."));
+        let target = std::path::absolute(folder.join(target)).map_err(|e| e.to_string())?;
+        let out = Command::new("cmd")
+            .args(["/C", "mklink", "/J"])
+            .arg(link)
+            .arg(&target)
+            .output()
+            .map_err(|e| format!("cannot run cmd: {e}"))?;
+        if out.status.success() && link.exists() {
+            return Ok(());
+        }
+        Err(format!(
+            "mklink /J failed: {}{}",
+            String::from_utf8_lossy(&out.stdout).trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// A directory as the shell shows it: `fs::canonicalize`, without the `\\?\`
+/// that Windows puts in front (`C:\dir`, as people write it).
+pub fn shown_dir(path: &Path) -> String {
+    let real = std::fs::canonicalize(path).expect("canonicalize a test directory");
+    let text = real.display().to_string();
+    match text.strip_prefix(r"\\?\") {
+        Some(rest) if cfg!(windows) && rest.as_bytes().get(1) == Some(&b':') => rest.to_string(),
+        _ => text,
+    }
+}
+
 /// True when `python3` can be run; tests that need it print why they skip otherwise.
 pub fn have_python() -> bool {
     let ok = Command::new("python3")
@@ -524,6 +605,7 @@ pub fn framed(addr: SocketAddr) -> (TcpStream, ServerHello) {
 
 /// Everything under `dir`: files with their contents, directories (empty
 /// ones too) as `None`, links with their targets; links are not followed.
+/// Names are relative to `dir`, with `/` between components on every system.
 pub fn tree(dir: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
     fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Option<Vec<u8>>>) {
         for entry in std::fs::read_dir(dir).expect("read the tree") {
@@ -531,8 +613,10 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
             let rel = path
                 .strip_prefix(base)
                 .expect("read the tree")
-                .to_string_lossy()
-                .into_owned();
+                .iter()
+                .map(|part| part.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
             let meta = std::fs::symlink_metadata(&path).expect("read the tree");
             if meta.file_type().is_symlink() {
                 let target = std::fs::read_link(&path).expect("read the tree");

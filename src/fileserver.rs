@@ -536,7 +536,7 @@ impl FileServer {
             Err(e) => return refuse(stream, root_reply(&e)),
         };
         let size = meta.len();
-        let current = protocol::file_identity(&meta);
+        let current = crate::file_meta::identity(&meta);
         let shown = escape::name(path);
         if offset > 0 && identity.is_empty() {
             return refuse(
@@ -657,7 +657,10 @@ impl FileServer {
                         EntryKind::Other => Kind::Other,
                     },
                     size: e.size,
-                    mtime_ns: e.modified.map(protocol::system_time_ns).unwrap_or(0),
+                    mtime_ns: e
+                        .modified
+                        .map(crate::file_meta::system_time_ns)
+                        .unwrap_or(0),
                     mode: u16::try_from(e.mode & u32::from(protocol::MAX_MODE)).unwrap_or(0),
                 },
                 name: e.name,
@@ -718,7 +721,7 @@ impl FileServer {
 /// Whether the open file's identity is no longer `identity`.
 fn changed_since(file: &std::fs::File, identity: &[u8]) -> bool {
     file.metadata()
-        .map_or(true, |m| protocol::file_identity(&m) != identity)
+        .map_or(true, |m| crate::file_meta::identity(&m) != identity)
 }
 
 /// A tutorial client's file name as UTF-8 bytes for `Root`. With `gbk`, a

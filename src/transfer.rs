@@ -190,14 +190,7 @@ pub fn output_in_dir(dir: &Path, remote: &[u8]) -> Option<PathBuf> {
 /// `get -p`: give a downloaded file the remote modification time and
 /// permission bits (`0o777` only: a server never makes a set-id file here).
 pub fn apply_meta(path: &Path, meta: &Meta) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    // The time first: a mode without write permission does not stop it, but
-    // is easier to reason about last.
-    File::open(path)?.set_modified(crate::protocol::ns_system_time(meta.mtime_ns))?;
-    fs::set_permissions(
-        path,
-        fs::Permissions::from_mode(u32::from(meta.mode) & 0o777),
-    )
+    crate::file_meta::apply_to_path(path, meta.mtime_ns, meta.mode)
 }
 
 /// A line like `sha256sum` prints: `<hex>  <file>`.

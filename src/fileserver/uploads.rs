@@ -9,10 +9,10 @@
 
 use super::{refuse, root_reply, write_response, FileServer, Next, Outcome};
 use crate::escape;
-use crate::protocol::{self, Attrs, ErrorCode, ErrorReply, Response};
+use crate::protocol::{Attrs, ErrorCode, ErrorReply, Response};
 use crate::root::UploadKey;
 use std::collections::{HashMap, HashSet};
-use std::fs::{File, Permissions};
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::{Mutex, MutexGuard};
@@ -351,7 +351,5 @@ fn receive(reader: &mut dyn Read, file: &mut File, want: u64) -> Received {
 /// `put -p`: the source's modification time, and its permission bits only
 /// (a client never makes a set-id file on the server).
 fn apply_attrs(file: &File, attrs: Attrs) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_modified(protocol::ns_system_time(attrs.mtime_ns))?;
-    file.set_permissions(Permissions::from_mode(u32::from(attrs.mode) & 0o777))
+    crate::file_meta::apply(file, attrs.mtime_ns, attrs.mode)
 }

@@ -1,7 +1,7 @@
 //! The client side of UPLOAD (docs/PROTOCOL.md 7.4): the source's identity so only the same source is resumed, the raw bytes, and a check that the source did not change while it was sent.
 
 use super::{unexpected, Connection, Event, Start, TransferError};
-use crate::protocol::{self, Attrs, Request, Response};
+use crate::protocol::{Attrs, Request, Response};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::Shutdown;
@@ -61,10 +61,13 @@ impl Connection {
             )));
         }
         let size = meta.len();
-        let identity = protocol::file_identity(&meta);
+        let identity = crate::file_meta::identity(&meta);
         let attrs = options.preserve.then(|| Attrs {
-            mtime_ns: meta.modified().map(protocol::system_time_ns).unwrap_or(0),
-            mode: protocol::mode_bits(&meta),
+            mtime_ns: meta
+                .modified()
+                .map(crate::file_meta::system_time_ns)
+                .unwrap_or(0),
+            mode: crate::file_meta::mode_bits(&meta),
         });
         self.send(&Request::Upload {
             path: remote.to_vec(),
@@ -102,7 +105,7 @@ impl Connection {
         let now = file
             .metadata()
             .map_err(|e| TransferError::local(local.display(), &e))?;
-        if protocol::file_identity(&now) != identity {
+        if crate::file_meta::identity(&now) != identity {
             return Err(TransferError::Local(format!(
                 "{} changed while it was uploaded: the server's copy may mix two versions; put it again",
                 local.display()

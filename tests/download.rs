@@ -559,7 +559,7 @@ fn a_killed_download_resumes_and_sends_less() {
     assert!(out.status.success(), "{}", describe(&out));
     let err = stderr_of(&out);
     assert!(
-        err.contains("download_client: big.bin: resuming copy-big.bin.part at 3.0 MiB of 24.0 MiB"),
+        err.contains("download_client: \"big.bin\": resuming copy-big.bin.part at 3.0 MiB of 24.0 MiB"),
         "{err}"
     );
     same_contents(&root.join("big.bin"), &cwd.join("copy-big.bin")).unwrap();
@@ -597,7 +597,7 @@ fn a_file_changed_between_runs_is_downloaded_again_whole() {
     assert!(out.status.success(), "{}", describe(&out));
     let err = stderr_of(&out);
     assert!(
-        err.contains("download_client: doc.bin: starting over: doc.bin changed on the server since the partial download"),
+        err.contains("download_client: \"doc.bin\": starting over: \"doc.bin\" changed on the server since the partial download"),
         "{err}"
     );
     assert_eq!(fs::read(cwd.join("copy-doc.bin")).unwrap(), newer);
@@ -1031,4 +1031,72 @@ fn usage_errors_help_and_version() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+}
+
+/// download_client's failures go through `cli` like every binary's: one
+/// `download_client: error: ...` line for one NAME; with several, one line
+/// per failed NAME as it happens and a summary last; exit 1 either way.
+#[test]
+fn client_errors_are_said_once_each_and_exit_1() {
+    let tmp = TempDir::new("dl-client-errors");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    fs::write(root.join("a.txt"), b"aaa").unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let run = |args: &[&str]| {
+        command("download_client")
+            .args(args)
+            .current_dir(&cwd)
+            .output()
+            .unwrap()
+    };
+    let lines = |out: &std::process::Output| {
+        stderr_of(out)
+            .lines()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+
+    // Nobody listening: one line, exit 1, nothing on stdout.
+    let out = run(&["--port", &closed, "a.txt"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = lines(&out);
+    assert_eq!(err.len(), 1, "{err:?}");
+    assert!(
+        err[0].starts_with(&format!(
+            "download_client: error: cannot connect to 127.0.0.1:{closed}: connection refused"
+        )),
+        "{err:?}"
+    );
+    assert!(out.stdout.is_empty());
+
+    // Two NAMEs, both failing: each named, then the summary.
+    let out = run(&["--port", &closed, "--raw", "a.txt", "b.txt"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = lines(&out);
+    assert_eq!(err.len(), 3, "{err:?}");
+    assert!(err[0].starts_with("download_client: error: cannot connect"), "{err:?}");
+    assert!(err[1].starts_with("download_client: error: cannot connect"), "{err:?}");
+    assert_eq!(err[2], "download_client: error: 2 of 2 files failed");
+
+    // A NAME with no file name in it is refused by name, before connecting;
+    // the other NAME is still downloaded.
+    let srv = download_server(&root, &[]);
+    let out = client(&srv, &cwd, &["dir/", "a.txt"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(
+        lines(&out),
+        vec![
+            "download_client: error: \"dir/\": no file name to save it under \
+             (it ends in `/`, `.` or `..`); use -o PATH",
+            "download_client: error: 1 of 2 files failed",
+        ]
+    );
+    assert_eq!(fs::read(cwd.join("copy-a.txt")).unwrap(), b"aaa");
 }

@@ -1,6 +1,8 @@
 //! download_server and download_client over loopback: sizes, errors, hostile names, resume, tutorial and Python peers, hostile and idle connections.
 
 mod common;
+#[path = "common/links.rs"]
+mod links;
 
 use common::{
     command, cutting_proxy, describe, download_server, framed, have_python, pattern, wait_for_size,
@@ -11,7 +13,7 @@ use socket_tutorial::protocol::{
 };
 use socket_tutorial::sha256::{self, Sha256};
 use std::fs::{self, File, FileTimes};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -178,13 +180,16 @@ fn a_one_gib_file_arrives_byte_identical() {
     // Sparse, with distinct data at unaligned places all along it, so a lost,
     // repeated or misplaced chunk anywhere shows.
     let big = root.join("big.bin");
-    let f = File::create(&big).unwrap();
+    let mut f = File::create(&big).unwrap();
     f.set_len(1 << 30).unwrap();
+    let mut write_at = |at: u64, data: &[u8]| {
+        f.seek(SeekFrom::Start(at)).unwrap();
+        f.write_all(data).unwrap();
+    };
     for k in 0..32u64 {
-        let at = k * 32 * MIB + k * 4099;
-        std::os::unix::fs::FileExt::write_all_at(&f, &pattern(k, 5000), at).unwrap();
+        write_at(k * 32 * MIB + k * 4099, &pattern(k, 5000));
     }
-    std::os::unix::fs::FileExt::write_all_at(&f, &pattern(99, 4096), (1 << 30) - 4096).unwrap();
+    write_at((1 << 30) - 4096, &pattern(99, 4096));
     drop(f);
     let srv = download_server(&root, &[]);
     let started = Instant::now();
@@ -201,22 +206,27 @@ fn missing_directory_and_unreadable_are_clear_errors_with_nothing_left() {
     let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
     fs::create_dir_all(root.join("sub")).unwrap();
     fs::create_dir_all(&cwd).unwrap();
-    let _socket = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
-    fs::write(root.join("locked.txt"), b"secret").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(root.join("locked.txt"), fs::Permissions::from_mode(0o000)).unwrap();
-    let unreadable_for_us = File::open(root.join("locked.txt")).is_err();
-    let srv = download_server(&root, &[]);
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut cases = vec![
         ("nope.txt", "not found: \"nope.txt\""),
         ("sub", "is a directory: \"sub\""),
-        ("sock", "permission denied: \"sock\" (not a regular file)"),
     ];
-    if unreadable_for_us {
-        cases.push(("locked.txt", "permission denied: \"locked.txt\""));
-    } else {
-        eprintln!("running as root: mode 000 does not stop reads, so the socket file stands in for an unreadable file");
-    }
+    // A socket file and a file nobody may read: what unix has and Windows has not.
+    #[cfg(unix)]
+    let _socket = {
+        use std::os::unix::fs::PermissionsExt;
+        let socket = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
+        fs::write(root.join("locked.txt"), b"secret").unwrap();
+        fs::set_permissions(root.join("locked.txt"), fs::Permissions::from_mode(0o000)).unwrap();
+        cases.push(("sock", "permission denied: \"sock\" (not a regular file)"));
+        if File::open(root.join("locked.txt")).is_err() {
+            cases.push(("locked.txt", "permission denied: \"locked.txt\""));
+        } else {
+            eprintln!("running as root: mode 000 does not stop reads, so the socket file stands in for an unreadable file");
+        }
+        socket
+    };
+    let srv = download_server(&root, &[]);
     for (name, message) in cases {
         let out = client(&srv, &cwd, &[name]);
         assert_eq!(out.status.code(), Some(1), "{name}: {}", describe(&out));
@@ -324,27 +334,46 @@ fn verify_prints_the_digest_like_sha256sum() {
 /// links of every kind, and `secret.txt` outside it.
 struct Hostile {
     tmp: TempDir,
+    /// Whether this system let the test make symbolic links (said on stderr when not).
+    links: bool,
+    /// Whether a junction out of the root was made (Windows only).
+    junction: bool,
 }
 
 impl Hostile {
     fn new() -> Hostile {
-        use std::os::unix::fs::symlink;
         let tmp = TempDir::new("dl-hostile");
         let root = tmp.join("root");
         fs::create_dir_all(root.join("sub")).unwrap();
         fs::write(tmp.join("secret.txt"), b"SENTINEL-OUTSIDE-THE-ROOT").unwrap();
         fs::write(root.join("notes.txt"), b"hello notes\n").unwrap();
-        symlink("/", root.join("to_root")).unwrap();
-        symlink("../secret.txt", root.join("up")).unwrap();
-        symlink("chain2", root.join("chain1")).unwrap();
-        symlink("sub/chain3", root.join("chain2")).unwrap();
-        symlink("../../secret.txt", root.join("sub/chain3")).unwrap();
-        symlink("loop2", root.join("loop1")).unwrap();
-        symlink("loop1", root.join("loop2")).unwrap();
-        symlink("..", root.join("dotdot")).unwrap();
-        symlink(root.join("notes.txt"), root.join("abs_inside")).unwrap();
-        symlink("notes.txt", root.join("inside")).unwrap();
-        Hostile { tmp }
+        let links = links::links_work(tmp.path());
+        if links {
+            let abs_inside = root.join("notes.txt");
+            for (target, link) in [
+                ("/", "to_root"),
+                ("../secret.txt", "up"),
+                ("chain2", "chain1"),
+                ("sub/chain3", "chain2"),
+                ("../../secret.txt", "sub/chain3"),
+                ("loop2", "loop1"),
+                ("loop1", "loop2"),
+                ("..", "dotdot"),
+                (abs_inside.to_str().unwrap(), "abs_inside"),
+                ("notes.txt", "inside"),
+            ] {
+                links::symlink(target, &root.join(link)).unwrap();
+            }
+        } else {
+            // The honest request the test makes between hostile ones needs "inside".
+            fs::write(root.join("inside"), b"hello notes\n").unwrap();
+        }
+        let junction = links::junction(&root.join("junction"), tmp.path());
+        Hostile {
+            tmp,
+            links,
+            junction,
+        }
     }
 
     fn root(&self) -> PathBuf {
@@ -359,11 +388,17 @@ impl Hostile {
     fn names(&self) -> Vec<(Vec<u8>, ErrorCode)> {
         use ErrorCode::*;
         let secret_abs = self.secret().to_string_lossy().into_owned();
+        // `C:\...` is refused for its backslash and drive letter before anything else.
+        let absolute = if cfg!(windows) {
+            BadRequest
+        } else {
+            OutsideRoot
+        };
         let mut v: Vec<(Vec<u8>, ErrorCode)> = vec![
             (b"/etc/passwd".to_vec(), OutsideRoot),
             (b"/".to_vec(), OutsideRoot),
             (b"//x".to_vec(), OutsideRoot),
-            (secret_abs.into_bytes(), OutsideRoot),
+            (secret_abs.into_bytes(), absolute),
             (b"../secret.txt".to_vec(), OutsideRoot),
             (b"a/../../secret.txt".to_vec(), OutsideRoot),
             (b"sub/../../secret.txt".to_vec(), OutsideRoot),
@@ -386,17 +421,35 @@ impl Hostile {
             (b"NUL".to_vec(), BadRequest),
             (b"COM1".to_vec(), BadRequest),
             (b"sub/con.txt".to_vec(), BadRequest),
-            (b"to_root".to_vec(), OutsideRoot),
-            (b"to_root/etc/passwd".to_vec(), OutsideRoot),
-            (b"up".to_vec(), OutsideRoot),
-            (b"up/".to_vec(), OutsideRoot),
-            (b"chain1".to_vec(), OutsideRoot),
-            (b"loop1".to_vec(), OutsideRoot),
-            (b"dotdot/secret.txt".to_vec(), OutsideRoot),
-            (b"abs_inside".to_vec(), OutsideRoot),
+            (b"CON.txt".to_vec(), BadRequest),
             (b"".to_vec(), BadRequest),
         ];
-        v.push((b"dotdot/root/notes.txt".to_vec(), OutsideRoot));
+        if self.links {
+            v.extend([
+                (b"to_root".to_vec(), OutsideRoot),
+                (b"to_root/etc/passwd".to_vec(), OutsideRoot),
+                (b"up".to_vec(), OutsideRoot),
+                (b"up/".to_vec(), OutsideRoot),
+                (b"chain1".to_vec(), OutsideRoot),
+                (b"loop1".to_vec(), OutsideRoot),
+                (b"dotdot/secret.txt".to_vec(), OutsideRoot),
+                (b"abs_inside".to_vec(), OutsideRoot),
+                (b"dotdot/root/notes.txt".to_vec(), OutsideRoot),
+            ]);
+        }
+        if cfg!(windows) {
+            // What Windows reads as something else than a plain name.
+            v.extend([
+                (b"notes.txt::$DATA".to_vec(), BadRequest),
+                (b"notes.txt:hidden".to_vec(), BadRequest),
+                (b"notes.txt.".to_vec(), BadRequest),
+                (b"notes.txt ".to_vec(), BadRequest),
+                (b"not*s.txt".to_vec(), BadRequest),
+            ]);
+        }
+        if self.junction {
+            v.push((b"junction/secret.txt".to_vec(), OutsideRoot));
+        }
         v
     }
 }
@@ -559,7 +612,9 @@ fn a_killed_download_resumes_and_sends_less() {
     assert!(out.status.success(), "{}", describe(&out));
     let err = stderr_of(&out);
     assert!(
-        err.contains("download_client: \"big.bin\": resuming copy-big.bin.part at 3.0 MiB of 24.0 MiB"),
+        err.contains(
+            "download_client: \"big.bin\": resuming copy-big.bin.part at 3.0 MiB of 24.0 MiB"
+        ),
         "{err}"
     );
     same_contents(&root.join("big.bin"), &cwd.join("copy-big.bin")).unwrap();
@@ -1081,8 +1136,14 @@ fn client_errors_are_said_once_each_and_exit_1() {
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = lines(&out);
     assert_eq!(err.len(), 3, "{err:?}");
-    assert!(err[0].starts_with("download_client: error: cannot connect"), "{err:?}");
-    assert!(err[1].starts_with("download_client: error: cannot connect"), "{err:?}");
+    assert!(
+        err[0].starts_with("download_client: error: cannot connect"),
+        "{err:?}"
+    );
+    assert!(
+        err[1].starts_with("download_client: error: cannot connect"),
+        "{err:?}"
+    );
     assert_eq!(err[2], "download_client: error: 2 of 2 files failed");
 
     // A NAME with no file name in it is refused by name, before connecting;

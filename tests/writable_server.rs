@@ -39,6 +39,32 @@ fn upload(path: &[u8], size: u64, identity: &[u8], resume: bool) -> Request {
     }
 }
 
+fn mkdir(path: &[u8]) -> Request {
+    Request::Mkdir {
+        path: path.to_vec(),
+    }
+}
+
+fn remove(path: &[u8]) -> Request {
+    Request::RemoveFile {
+        path: path.to_vec(),
+    }
+}
+
+fn rmdir(path: &[u8]) -> Request {
+    Request::RemoveDir {
+        path: path.to_vec(),
+    }
+}
+
+fn rename(from: &[u8], to: &[u8], overwrite: bool) -> Request {
+    Request::Rename {
+        from: from.to_vec(),
+        to: to.to_vec(),
+        overwrite,
+    }
+}
+
 fn connection(srv: &Running, token: Option<&Token>) -> Connection {
     Connection::open(TcpStream::connect(srv.connect_addr()).unwrap(), token).unwrap()
 }
@@ -155,38 +181,11 @@ fn hostile_writes_are_refused_and_nothing_lands_outside() {
             upload(b"dir/.x.part", 3, b"", false),
             ErrorCode::PermissionDenied,
         ),
-        (
-            Request::Mkdir {
-                path: b"../newdir".to_vec(),
-            },
-            ErrorCode::OutsideRoot,
-        ),
-        (
-            Request::Mkdir {
-                path: b"dir".to_vec(),
-            },
-            ErrorCode::AlreadyExists,
-        ),
-        (
-            Request::Rename {
-                from: b"f.txt".to_vec(),
-                to: b"dir".to_vec(),
-                overwrite: true,
-            },
-            ErrorCode::AlreadyExists,
-        ),
-        (
-            Request::RemoveFile {
-                path: b"../outside/victim".to_vec(),
-            },
-            ErrorCode::OutsideRoot,
-        ),
-        (
-            Request::RemoveDir {
-                path: b"../outside".to_vec(),
-            },
-            ErrorCode::OutsideRoot,
-        ),
+        (mkdir(b"../newdir"), ErrorCode::OutsideRoot),
+        (mkdir(b"dir"), ErrorCode::AlreadyExists),
+        (rename(b"f.txt", b"dir", true), ErrorCode::AlreadyExists),
+        (remove(b"../outside/victim"), ErrorCode::OutsideRoot),
+        (rmdir(b"../outside"), ErrorCode::OutsideRoot),
     ];
     if links {
         cases.extend([
@@ -202,40 +201,14 @@ fn hostile_writes_are_refused_and_nothing_lands_outside() {
                 upload(b"inner_link", 3, b"", false),
                 ErrorCode::PermissionDenied,
             ),
+            (mkdir(b"out/newdir"), ErrorCode::OutsideRoot),
+            (rename(b"f.txt", b"out/f.txt", true), ErrorCode::OutsideRoot),
             (
-                Request::Mkdir {
-                    path: b"out/newdir".to_vec(),
-                },
+                rename(b"out/victim", b"stolen", false),
                 ErrorCode::OutsideRoot,
             ),
-            (
-                Request::Rename {
-                    from: b"f.txt".to_vec(),
-                    to: b"out/f.txt".to_vec(),
-                    overwrite: true,
-                },
-                ErrorCode::OutsideRoot,
-            ),
-            (
-                Request::Rename {
-                    from: b"out/victim".to_vec(),
-                    to: b"stolen".to_vec(),
-                    overwrite: false,
-                },
-                ErrorCode::OutsideRoot,
-            ),
-            (
-                Request::RemoveFile {
-                    path: b"out/victim".to_vec(),
-                },
-                ErrorCode::OutsideRoot,
-            ),
-            (
-                Request::RemoveDir {
-                    path: b"out".to_vec(),
-                },
-                ErrorCode::NotADirectory,
-            ),
+            (remove(b"out/victim"), ErrorCode::OutsideRoot),
+            (rmdir(b"out"), ErrorCode::NotADirectory),
         ]);
     }
     if cfg!(windows) {
@@ -251,12 +224,7 @@ fn hostile_writes_are_refused_and_nothing_lands_outside() {
     }
     if junction {
         cases.push((upload(b"junction/x", 3, b"", false), ErrorCode::OutsideRoot));
-        cases.push((
-            Request::RemoveFile {
-                path: b"junction/victim".to_vec(),
-            },
-            ErrorCode::OutsideRoot,
-        ));
+        cases.push((remove(b"junction/victim"), ErrorCode::OutsideRoot));
     }
     for (request, code) in cases {
         let what = format!("{request:?}");

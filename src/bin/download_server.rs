@@ -123,13 +123,9 @@ impl Config {
                 Arg::Long(ref name) if name == "max-upload-bytes" => {
                     config.max_upload = Some(parser.parse("a number of bytes")?)
                 }
-                arg => {
-                    if !(config.server.parse_arg(&arg, parser)?
-                        || config.token.parse_arg(&arg, parser)?)
-                    {
-                        return Err(cli::unexpected(arg));
-                    }
-                }
+                arg if config.server.parse_arg(&arg, parser)? => {}
+                arg if config.token.parse_arg(&arg, parser)? => {}
+                arg => return Err(cli::unexpected(arg)),
             }
         }
         Ok(config)

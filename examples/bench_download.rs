@@ -2,14 +2,18 @@
 //!
 //! Run with `make bench` (or `cargo build --release --bins --examples &&
 //! target/release/examples/bench_download`). The three take turns, in a
-//! rotating order, for several rounds, so that load from other work on the
-//! machine falls on all of them alike; the table shows the median and the best
-//! time of each, and the CPU time (user + system, both ends) each used, which
-//! the machine's other load blurs far less than wall time. Ratios are speeds
-//! relative to ours, on the medians: the target is that ours is at least as
-//! fast as the baseline and as `nc`. Peak memory (VmHWM) of both of our
-//! processes is sampled from /proc while they run; the target is 16 MiB each.
-//! `BENCH_DOWNLOAD_ROUNDS` changes the number of rounds (default 7).
+//! rotating order, for several rounds (at least five), so that load from other
+//! work on the machine falls on all of them alike, and `sync` runs before each
+//! timed run, so that no run pays for the disk writeback of the one before.
+//! The table shows the median and the best time of each, and the CPU time
+//! (user + system, both ends) each used, which the machine's other load blurs
+//! far less than wall time. Ratios are speeds relative to ours, on the
+//! medians, each with a PASS/FAIL line: the target is that ours is at least
+//! as fast as the baseline and as `nc`. Peak memory (VmHWM) of both of our
+//! processes is sampled from /proc while they run; the target is under
+//! 16 MiB each. A contender that cannot run (no `nc`) is skipped, and the
+//! table says so. `BENCH_DOWNLOAD_ROUNDS` changes the number of rounds
+//! (default 7, at least 5).
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -64,7 +68,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(7)
-        .max(1);
+        .max(5);
     let scratch = Scratch(std::env::temp_dir().join(format!(
         "socket-tutorial-bench-download-{}",
         std::process::id()
@@ -74,9 +78,12 @@ fn main() {
     let big = root.join("big.bin");
     write_big_file(&big).expect("write the 1 GiB test file");
 
+    if Command::new("sync").status().is_err() {
+        eprintln!("bench_download: warning: `sync` cannot run, so each run may pay for the writeback of the one before");
+    }
     let nc = nc_available();
     if !nc {
-        println!("nc: skipped (not installed; `apt-get install netcat-openbsd` provides it)");
+        eprintln!("bench_download: SKIPPING nc: it is not installed (`apt-get install netcat-openbsd` provides it)");
     }
     let (server, port) = start_server(&server_bin, &root);
     let server_pid = server.0.id();
@@ -140,6 +147,11 @@ fn main() {
     if nc {
         let nc_s = stats(&runs[1]);
         row("nc -N -l | nc -d", nc_s, Some(nc_s.0 / ours_s.0));
+    } else {
+        println!(
+            "{:<34} SKIPPED: nc is not installed (apt-get install netcat-openbsd)",
+            "nc -N -l | nc -d"
+        );
     }
     println!(
         "(ours/it: its median time over ours; CPU s: user + system time of both ends, median)"

@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod encoding;
 pub mod escape;
+pub mod file_meta;
 pub mod fileserver;
 pub mod glob;
 pub mod input;

@@ -4,6 +4,7 @@
 //! variable) serves `download_server`, `download_client` and `file_shell`.
 
 use crate::cli::{Arg, Error, Parser};
+use crate::os_name;
 use crate::protocol::MAX_TOKEN;
 use std::fmt;
 use std::fs;
@@ -75,8 +76,10 @@ impl Token {
         }
         match std::env::var_os(TOKEN_ENV) {
             Some(value) if !value.is_empty() => {
-                use std::os::unix::ffi::OsStringExt;
-                Token::new(value.into_vec())
+                // The token travels as bytes: on Windows it must be Unicode to have any.
+                let bytes = os_name::to_bytes(&value)
+                    .ok_or_else(|| format!("{TOKEN_ENV}: the value {}", os_name::NOT_CARRIED))?;
+                Token::new(bytes.to_vec())
                     .map(Some)
                     .map_err(|e| format!("{TOKEN_ENV}: {e}"))
             }

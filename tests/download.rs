@@ -1,6 +1,8 @@
 //! download_server and download_client over loopback: sizes, errors, hostile names, resume, tutorial and Python peers, hostile and idle connections.
 
 mod common;
+#[path = "common/links.rs"]
+mod links;
 
 use common::{
     command, cutting_proxy, describe, download_server, framed, have_python, pattern, wait_for_size,
@@ -11,7 +13,7 @@ use socket_tutorial::protocol::{
 };
 use socket_tutorial::sha256::{self, Sha256};
 use std::fs::{self, File, FileTimes};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -178,13 +180,16 @@ fn a_one_gib_file_arrives_byte_identical() {
     // Sparse, with distinct data at unaligned places all along it, so a lost,
     // repeated or misplaced chunk anywhere shows.
     let big = root.join("big.bin");
-    let f = File::create(&big).unwrap();
+    let mut f = File::create(&big).unwrap();
     f.set_len(1 << 30).unwrap();
+    let mut write_at = |at: u64, data: &[u8]| {
+        f.seek(SeekFrom::Start(at)).unwrap();
+        f.write_all(data).unwrap();
+    };
     for k in 0..32u64 {
-        let at = k * 32 * MIB + k * 4099;
-        std::os::unix::fs::FileExt::write_all_at(&f, &pattern(k, 5000), at).unwrap();
+        write_at(k * 32 * MIB + k * 4099, &pattern(k, 5000));
     }
-    std::os::unix::fs::FileExt::write_all_at(&f, &pattern(99, 4096), (1 << 30) - 4096).unwrap();
+    write_at((1 << 30) - 4096, &pattern(99, 4096));
     drop(f);
     let srv = download_server(&root, &[]);
     let started = Instant::now();
@@ -201,22 +206,27 @@ fn missing_directory_and_unreadable_are_clear_errors_with_nothing_left() {
     let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
     fs::create_dir_all(root.join("sub")).unwrap();
     fs::create_dir_all(&cwd).unwrap();
-    let _socket = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
-    fs::write(root.join("locked.txt"), b"secret").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(root.join("locked.txt"), fs::Permissions::from_mode(0o000)).unwrap();
-    let unreadable_for_us = File::open(root.join("locked.txt")).is_err();
-    let srv = download_server(&root, &[]);
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut cases = vec![
         ("nope.txt", "not found: \"nope.txt\""),
         ("sub", "is a directory: \"sub\""),
-        ("sock", "permission denied: \"sock\" (not a regular file)"),
     ];
-    if unreadable_for_us {
-        cases.push(("locked.txt", "permission denied: \"locked.txt\""));
-    } else {
-        eprintln!("running as root: mode 000 does not stop reads, so the socket file stands in for an unreadable file");
-    }
+    // A socket file and a file nobody may read: what unix has and Windows has not.
+    #[cfg(unix)]
+    let _socket = {
+        use std::os::unix::fs::PermissionsExt;
+        let socket = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
+        fs::write(root.join("locked.txt"), b"secret").unwrap();
+        fs::set_permissions(root.join("locked.txt"), fs::Permissions::from_mode(0o000)).unwrap();
+        cases.push(("sock", "permission denied: \"sock\" (not a regular file)"));
+        if File::open(root.join("locked.txt")).is_err() {
+            cases.push(("locked.txt", "permission denied: \"locked.txt\""));
+        } else {
+            eprintln!("running as root: mode 000 does not stop reads, so the socket file stands in for an unreadable file");
+        }
+        socket
+    };
+    let srv = download_server(&root, &[]);
     for (name, message) in cases {
         let out = client(&srv, &cwd, &[name]);
         assert_eq!(out.status.code(), Some(1), "{name}: {}", describe(&out));
@@ -324,27 +334,46 @@ fn verify_prints_the_digest_like_sha256sum() {
 /// links of every kind, and `secret.txt` outside it.
 struct Hostile {
     tmp: TempDir,
+    /// Whether this system let the test make symbolic links (said on stderr when not).
+    links: bool,
+    /// Whether a junction out of the root was made (Windows only).
+    junction: bool,
 }
 
 impl Hostile {
     fn new() -> Hostile {
-        use std::os::unix::fs::symlink;
         let tmp = TempDir::new("dl-hostile");
         let root = tmp.join("root");
         fs::create_dir_all(root.join("sub")).unwrap();
         fs::write(tmp.join("secret.txt"), b"SENTINEL-OUTSIDE-THE-ROOT").unwrap();
         fs::write(root.join("notes.txt"), b"hello notes\n").unwrap();
-        symlink("/", root.join("to_root")).unwrap();
-        symlink("../secret.txt", root.join("up")).unwrap();
-        symlink("chain2", root.join("chain1")).unwrap();
-        symlink("sub/chain3", root.join("chain2")).unwrap();
-        symlink("../../secret.txt", root.join("sub/chain3")).unwrap();
-        symlink("loop2", root.join("loop1")).unwrap();
-        symlink("loop1", root.join("loop2")).unwrap();
-        symlink("..", root.join("dotdot")).unwrap();
-        symlink(root.join("notes.txt"), root.join("abs_inside")).unwrap();
-        symlink("notes.txt", root.join("inside")).unwrap();
-        Hostile { tmp }
+        let links = links::links_work(tmp.path());
+        if links {
+            let abs_inside = root.join("notes.txt");
+            for (target, link) in [
+                ("/", "to_root"),
+                ("../secret.txt", "up"),
+                ("chain2", "chain1"),
+                ("sub/chain3", "chain2"),
+                ("../../secret.txt", "sub/chain3"),
+                ("loop2", "loop1"),
+                ("loop1", "loop2"),
+                ("..", "dotdot"),
+                (abs_inside.to_str().unwrap(), "abs_inside"),
+                ("notes.txt", "inside"),
+            ] {
+                links::symlink(target, &root.join(link)).unwrap();
+            }
+        } else {
+            // The honest request the test makes between hostile ones needs "inside".
+            fs::write(root.join("inside"), b"hello notes\n").unwrap();
+        }
+        let junction = links::junction(&root.join("junction"), tmp.path());
+        Hostile {
+            tmp,
+            links,
+            junction,
+        }
     }
 
     fn root(&self) -> PathBuf {
@@ -359,11 +388,17 @@ impl Hostile {
     fn names(&self) -> Vec<(Vec<u8>, ErrorCode)> {
         use ErrorCode::*;
         let secret_abs = self.secret().to_string_lossy().into_owned();
+        // `C:\...` is refused for its backslash and drive letter before anything else.
+        let absolute = if cfg!(windows) {
+            BadRequest
+        } else {
+            OutsideRoot
+        };
         let mut v: Vec<(Vec<u8>, ErrorCode)> = vec![
             (b"/etc/passwd".to_vec(), OutsideRoot),
             (b"/".to_vec(), OutsideRoot),
             (b"//x".to_vec(), OutsideRoot),
-            (secret_abs.into_bytes(), OutsideRoot),
+            (secret_abs.into_bytes(), absolute),
             (b"../secret.txt".to_vec(), OutsideRoot),
             (b"a/../../secret.txt".to_vec(), OutsideRoot),
             (b"sub/../../secret.txt".to_vec(), OutsideRoot),
@@ -386,30 +421,35 @@ impl Hostile {
             (b"NUL".to_vec(), BadRequest),
             (b"COM1".to_vec(), BadRequest),
             (b"sub/con.txt".to_vec(), BadRequest),
-            (b"to_root".to_vec(), OutsideRoot),
-            (b"to_root/etc/passwd".to_vec(), OutsideRoot),
-            (b"up".to_vec(), OutsideRoot),
-            (b"up/".to_vec(), OutsideRoot),
-            (b"chain1".to_vec(), OutsideRoot),
-            (b"loop1".to_vec(), OutsideRoot),
-            (b"dotdot/secret.txt".to_vec(), OutsideRoot),
-            (b"abs_inside".to_vec(), OutsideRoot),
+            (b"CON.txt".to_vec(), BadRequest),
             (b"".to_vec(), BadRequest),
         ];
-        v.push((b"dotdot/root/notes.txt".to_vec(), OutsideRoot));
-        v.push((b"CON.txt".to_vec(), BadRequest));
+        if self.links {
+            v.extend([
+                (b"to_root".to_vec(), OutsideRoot),
+                (b"to_root/etc/passwd".to_vec(), OutsideRoot),
+                (b"up".to_vec(), OutsideRoot),
+                (b"up/".to_vec(), OutsideRoot),
+                (b"chain1".to_vec(), OutsideRoot),
+                (b"loop1".to_vec(), OutsideRoot),
+                (b"dotdot/secret.txt".to_vec(), OutsideRoot),
+                (b"abs_inside".to_vec(), OutsideRoot),
+                (b"dotdot/root/notes.txt".to_vec(), OutsideRoot),
+            ]);
+        }
         if cfg!(windows) {
-            // Windows would read these as notes.txt itself (a stream, a trailing dot or
-            // space) or as another stream of it: refused by name there (docs/ROOT.md).
-            for alias in [
-                &b"notes.txt::$DATA"[..],
-                b"notes.txt:stream",
-                b"notes.txt.",
-                b"notes.txt ",
-                b"sub./../notes.txt",
-            ] {
-                v.push((alias.to_vec(), BadRequest));
-            }
+            // What Windows reads as something else than a plain name.
+            v.extend([
+                (b"notes.txt::$DATA".to_vec(), BadRequest),
+                (b"notes.txt:hidden".to_vec(), BadRequest),
+                (b"notes.txt.".to_vec(), BadRequest),
+                (b"notes.txt ".to_vec(), BadRequest),
+                (b"not*s.txt".to_vec(), BadRequest),
+                (b"sub./../notes.txt".to_vec(), BadRequest),
+            ]);
+        }
+        if self.junction {
+            v.push((b"junction/secret.txt".to_vec(), OutsideRoot));
         }
         v
     }
@@ -573,7 +613,9 @@ fn a_killed_download_resumes_and_sends_less() {
     assert!(out.status.success(), "{}", describe(&out));
     let err = stderr_of(&out);
     assert!(
-        err.contains("download_client: big.bin: resuming copy-big.bin.part at 3.0 MiB of 24.0 MiB"),
+        err.contains(
+            "download_client: \"big.bin\": resuming copy-big.bin.part at 3.0 MiB of 24.0 MiB"
+        ),
         "{err}"
     );
     same_contents(&root.join("big.bin"), &cwd.join("copy-big.bin")).unwrap();
@@ -611,13 +653,43 @@ fn a_file_changed_between_runs_is_downloaded_again_whole() {
     assert!(out.status.success(), "{}", describe(&out));
     let err = stderr_of(&out);
     assert!(
-        err.contains("download_client: doc.bin: starting over: doc.bin changed on the server since the partial download"),
+        err.contains("download_client: \"doc.bin\": starting over: \"doc.bin\" changed on the server since the partial download"),
         "{err}"
     );
     assert_eq!(fs::read(cwd.join("copy-doc.bin")).unwrap(), newer);
     assert_eq!(files_in(&cwd), vec!["copy-doc.bin"]);
     srv.wait_for("error: conflict:");
     srv.wait_for(&format!("download \"doc.bin\" -> ok, {size} bytes"));
+}
+
+/// The tutorial's request through the binary's own steps: one read of up to
+/// 1024 bytes is the name, the file's bytes come back, then the close; a name
+/// that cannot be served gets the close alone; each request is one log line.
+#[test]
+fn a_tutorial_request_is_one_read_the_bytes_and_the_close() {
+    let tmp = TempDir::new("dl-tutorial");
+    let root = tmp.join("root");
+    fs::create_dir_all(&root).unwrap();
+    let data = pattern(12, 200_000);
+    fs::write(root.join("notes.txt"), &data).unwrap();
+    let mut srv = download_server(&root, &[]);
+    let addr = srv.connect_addr();
+
+    assert_eq!(tutorial_request(addr, b"notes.txt"), data);
+    srv.wait_for("tutorial \"notes.txt\" -> ok, 200000 bytes");
+
+    assert!(tutorial_request(addr, b"missing.txt").is_empty());
+    srv.wait_for("tutorial \"missing.txt\" -> error: not found: \"missing.txt\" (closed without an answer), 0 bytes");
+
+    // 1500 bytes sent at once: the one read takes the first 1024 as the name,
+    // as the Python's recv(1024) would, and nothing more is read.
+    assert!(tutorial_request(addr, &[b'a'; 1500]).is_empty());
+    srv.wait_for("… (1024 bytes) -> error:");
+
+    // A client that connects and leaves is logged, and the server goes on.
+    drop(TcpStream::connect(addr).unwrap());
+    srv.wait_for("connected and left without a request");
+    assert_eq!(tutorial_request(addr, b"notes.txt"), data);
 }
 
 /// The tutorial client's request, from Python, as it sends it on Windows (gbk).
@@ -801,7 +873,8 @@ fn garbage_truncated_frames_and_silence_do_not_stop_the_server() {
         &mut srv,
         &[
             "closed the connection inside a frame",
-            "sent no request for 2 s, disconnected",
+            // The silent client: the accept loop reports its idle timeout.
+            "for 2 s, disconnected",
         ],
     );
 }
@@ -1014,4 +1087,78 @@ fn usage_errors_help_and_version() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+}
+
+/// download_client's failures go through `cli` like every binary's: one
+/// `download_client: error: ...` line for one NAME; with several, one line
+/// per failed NAME as it happens and a summary last; exit 1 either way.
+#[test]
+fn client_errors_are_said_once_each_and_exit_1() {
+    let tmp = TempDir::new("dl-client-errors");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    fs::write(root.join("a.txt"), b"aaa").unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let run = |args: &[&str]| {
+        command("download_client")
+            .args(args)
+            .current_dir(&cwd)
+            .output()
+            .unwrap()
+    };
+    let lines = |out: &std::process::Output| {
+        stderr_of(out)
+            .lines()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+
+    // Nobody listening: one line, exit 1, nothing on stdout.
+    let out = run(&["--port", &closed, "a.txt"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = lines(&out);
+    assert_eq!(err.len(), 1, "{err:?}");
+    assert!(
+        err[0].starts_with(&format!(
+            "download_client: error: cannot connect to 127.0.0.1:{closed}: connection refused"
+        )),
+        "{err:?}"
+    );
+    assert!(out.stdout.is_empty());
+
+    // Two NAMEs, both failing: each named, then the summary.
+    let out = run(&["--port", &closed, "--raw", "a.txt", "b.txt"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = lines(&out);
+    assert_eq!(err.len(), 3, "{err:?}");
+    assert!(
+        err[0].starts_with("download_client: error: cannot connect"),
+        "{err:?}"
+    );
+    assert!(
+        err[1].starts_with("download_client: error: cannot connect"),
+        "{err:?}"
+    );
+    assert_eq!(err[2], "download_client: error: 2 of 2 files failed");
+
+    // A NAME with no file name in it is refused by name, before connecting;
+    // the other NAME is still downloaded.
+    let srv = download_server(&root, &[]);
+    let out = client(&srv, &cwd, &["dir/", "a.txt"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(
+        lines(&out),
+        vec![
+            "download_client: error: \"dir/\": no file name to save it under \
+             (it ends in `/`, `.` or `..`); use -o PATH",
+            "download_client: error: 1 of 2 files failed",
+        ]
+    );
+    assert_eq!(fs::read(cwd.join("copy-a.txt")).unwrap(), b"aaa");
 }

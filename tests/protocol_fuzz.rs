@@ -16,8 +16,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use socket_tutorial::protocol::{
     parse_request, parse_response, Attrs, Entry, ErrorCode, ErrorReply, Kind, Meta, ProtocolError,
-    Request, Response, DIGEST_LEN, FRAME_HEADER_LEN, MAX_ENTRIES, MAX_FRAME, MAX_IDENTITY,
-    MAX_MESSAGE, MAX_MODE, MAX_NAME, MAX_PATH, MAX_TOKEN,
+    Request, Response, DIGEST_LEN, FRAME_HEADER_LEN, MAX_ENTRIES, MAX_ERROR_MESSAGE, MAX_FRAME,
+    MAX_IDENTITY, MAX_MODE, MAX_NAME, MAX_PATH, MAX_TOKEN,
 };
 
 const DEFAULT_REQUEST_CASES: usize = 100_000;
@@ -183,7 +183,7 @@ fn random_response(rng: &mut Rng) -> Response {
     match rng.below(7) {
         0 => Response::Ok,
         1 => {
-            let len = rng.len_upto(0, MAX_MESSAGE);
+            let len = rng.len_upto(0, MAX_ERROR_MESSAGE);
             let message = String::from_utf8_lossy(&rng.name_bytes(len)).into_owned();
             let mut reply = ErrorReply::new(rng.pick(&ErrorCode::ALL), &message);
             if rng.percent(50) {
@@ -265,7 +265,7 @@ fn length_fields(frame: &[u8], request: bool) -> Vec<(usize, usize, usize)> {
         }
         (false, 0x81) => {
             at += 3;
-            field(&mut at, 2, MAX_MESSAGE);
+            field(&mut at, 2, MAX_ERROR_MESSAGE);
         }
         (false, 0x82) => {
             at += 16;

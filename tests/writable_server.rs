@@ -1,6 +1,8 @@
 //! download_server --writable and --token-file over loopback, at the protocol level: writes stay inside the root, uploads are atomic, exclusive and resumable, the size limit holds, and without the token nothing is served.
 
 mod common;
+#[path = "common/links.rs"]
+mod links;
 
 use common::{command, describe, download_server, framed, tree, Running, Spawn, TempDir, TIMEOUT};
 use socket_tutorial::protocol::{Attrs, ErrorCode, ErrorReply, Request, Response};
@@ -9,7 +11,6 @@ use socket_tutorial::transfer::{Connection, TransferError, UploadOptions};
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::unix::fs::{symlink, PermissionsExt};
 use std::time::{Duration, SystemTime};
 
 fn ask(s: &mut TcpStream, request: Request) -> Response {
@@ -35,6 +36,32 @@ fn upload(path: &[u8], size: u64, identity: &[u8], resume: bool) -> Request {
         resume,
         overwrite: false,
         attrs: None,
+    }
+}
+
+fn mkdir(path: &[u8]) -> Request {
+    Request::Mkdir {
+        path: path.to_vec(),
+    }
+}
+
+fn remove(path: &[u8]) -> Request {
+    Request::RemoveFile {
+        path: path.to_vec(),
+    }
+}
+
+fn rmdir(path: &[u8]) -> Request {
+    Request::RemoveDir {
+        path: path.to_vec(),
+    }
+}
+
+fn rename(from: &[u8], to: &[u8], overwrite: bool) -> Request {
+    Request::Rename {
+        from: from.to_vec(),
+        to: to.to_vec(),
+        overwrite,
     }
 }
 
@@ -106,14 +133,29 @@ fn hostile_writes_are_refused_and_nothing_lands_outside() {
     fs::create_dir_all(&outside).unwrap();
     fs::write(outside.join("victim"), b"SENTINEL").unwrap();
     fs::write(root.join("f.txt"), b"inside").unwrap();
-    symlink("../outside", root.join("out")).unwrap();
-    symlink(&outside, root.join("abs")).unwrap();
-    symlink("../outside/victim", root.join("victim_link")).unwrap();
-    symlink("f.txt", root.join("inner_link")).unwrap();
+    let links = links::links_work(tmp.path());
+    if links {
+        let abs = outside.to_str().unwrap();
+        for (target, link) in [
+            ("../outside", "out"),
+            (abs, "abs"),
+            ("../outside/victim", "victim_link"),
+            ("f.txt", "inner_link"),
+        ] {
+            links::symlink(target, &root.join(link)).unwrap();
+        }
+    }
+    let junction = links::junction(&root.join("junction"), &outside);
     let (before_root, before_out) = (tree(&root), tree(&outside));
     let srv = download_server(&root, &["--writable"]);
     let (mut s, _) = framed(srv.connect_addr());
     let outside_abs = outside.join("abs.txt").display().to_string();
+    // `C:\...` is refused for its backslash and drive letter before anything else.
+    let absolute = if cfg!(windows) {
+        ErrorCode::BadRequest
+    } else {
+        ErrorCode::OutsideRoot
+    };
     let mut cases: Vec<(Request, ErrorCode)> = vec![
         (
             upload(b"../escape.txt", 3, b"", false),
@@ -123,22 +165,8 @@ fn hostile_writes_are_refused_and_nothing_lands_outside() {
             upload(b"dir/../../escape.txt", 3, b"", false),
             ErrorCode::OutsideRoot,
         ),
-        (
-            upload(outside_abs.as_bytes(), 3, b"", false),
-            ErrorCode::OutsideRoot,
-        ),
-        (upload(b"out/x", 3, b"", false), ErrorCode::OutsideRoot),
-        (upload(b"abs/x", 3, b"", false), ErrorCode::OutsideRoot),
-        (upload(b"out/victim", 3, b"", false), ErrorCode::OutsideRoot),
-        // A link as the target is never written through, inside or out.
-        (
-            upload(b"victim_link", 3, b"", false),
-            ErrorCode::PermissionDenied,
-        ),
-        (
-            upload(b"inner_link", 3, b"", false),
-            ErrorCode::PermissionDenied,
-        ),
+        (upload(outside_abs.as_bytes(), 3, b"", false), absolute),
+        (upload(b"CON.txt", 3, b"", false), ErrorCode::BadRequest),
         // An existing directory is never replaced by a file.
         (upload(b"dir", 3, b"", false), ErrorCode::IsADirectory),
         (upload(b"dir/sub", 3, b"", false), ErrorCode::IsADirectory),
@@ -153,84 +181,56 @@ fn hostile_writes_are_refused_and_nothing_lands_outside() {
             upload(b"dir/.x.part", 3, b"", false),
             ErrorCode::PermissionDenied,
         ),
-        (
-            Request::Mkdir {
-                path: b"../newdir".to_vec(),
-            },
-            ErrorCode::OutsideRoot,
-        ),
-        (
-            Request::Mkdir {
-                path: b"out/newdir".to_vec(),
-            },
-            ErrorCode::OutsideRoot,
-        ),
-        (
-            Request::Mkdir {
-                path: b"dir".to_vec(),
-            },
-            ErrorCode::AlreadyExists,
-        ),
-        (
-            Request::Rename {
-                from: b"f.txt".to_vec(),
-                to: b"out/f.txt".to_vec(),
-                overwrite: true,
-            },
-            ErrorCode::OutsideRoot,
-        ),
-        (
-            Request::Rename {
-                from: b"out/victim".to_vec(),
-                to: b"stolen".to_vec(),
-                overwrite: false,
-            },
-            ErrorCode::OutsideRoot,
-        ),
-        (
-            Request::Rename {
-                from: b"f.txt".to_vec(),
-                to: b"dir".to_vec(),
-                overwrite: true,
-            },
-            ErrorCode::AlreadyExists,
-        ),
-        (
-            Request::RemoveFile {
-                path: b"out/victim".to_vec(),
-            },
-            ErrorCode::OutsideRoot,
-        ),
-        (
-            Request::RemoveFile {
-                path: b"../outside/victim".to_vec(),
-            },
-            ErrorCode::OutsideRoot,
-        ),
-        (
-            Request::RemoveDir {
-                path: b"../outside".to_vec(),
-            },
-            ErrorCode::OutsideRoot,
-        ),
-        (
-            Request::RemoveDir {
-                path: b"out".to_vec(),
-            },
-            ErrorCode::NotADirectory,
-        ),
+        (mkdir(b"../newdir"), ErrorCode::OutsideRoot),
+        (mkdir(b"dir"), ErrorCode::AlreadyExists),
+        (rename(b"f.txt", b"dir", true), ErrorCode::AlreadyExists),
+        (remove(b"../outside/victim"), ErrorCode::OutsideRoot),
+        (rmdir(b"../outside"), ErrorCode::OutsideRoot),
     ];
     cases.push((upload(b"dir/CON.txt", 3, b"", false), ErrorCode::BadRequest));
+    if links {
+        cases.extend([
+            (upload(b"out/x", 3, b"", false), ErrorCode::OutsideRoot),
+            (upload(b"abs/x", 3, b"", false), ErrorCode::OutsideRoot),
+            (upload(b"out/victim", 3, b"", false), ErrorCode::OutsideRoot),
+            // A link as the target is never written through, inside or out.
+            (
+                upload(b"victim_link", 3, b"", false),
+                ErrorCode::PermissionDenied,
+            ),
+            (
+                upload(b"inner_link", 3, b"", false),
+                ErrorCode::PermissionDenied,
+            ),
+            (mkdir(b"out/newdir"), ErrorCode::OutsideRoot),
+            (rename(b"f.txt", b"out/f.txt", true), ErrorCode::OutsideRoot),
+            (
+                rename(b"out/victim", b"stolen", false),
+                ErrorCode::OutsideRoot,
+            ),
+            (remove(b"out/victim"), ErrorCode::OutsideRoot),
+            (rmdir(b"out"), ErrorCode::NotADirectory),
+        ]);
+    }
     if cfg!(windows) {
-        // What Windows reads as f.txt itself or as a stream of it, and a case variant of
-        // a partial's name (the same file there): refused, and nothing is written.
-        for alias in [&b"f.txt::$DATA"[..], b"f.txt:evil", b"f.txt.", b"f.txt "] {
-            cases.push((upload(alias, 3, b"", false), ErrorCode::BadRequest));
+        // What Windows reads as something else than a plain name.
+        for name in [
+            &b"f.txt::$DATA"[..],
+            b"new.txt:hidden",
+            b"new.txt.",
+            b"new.txt ",
+        ] {
+            cases.push((upload(name, 3, b"", false), ErrorCode::BadRequest));
         }
+        // A case variant of a partial's name is the same file there.
         cases.push((
             upload(b".F.TXT.PART", 3, b"", false),
             ErrorCode::PermissionDenied,
         ));
+    }
+    if junction {
+        cases.push((upload(b"junction/x", 3, b"", false), ErrorCode::OutsideRoot));
+        cases.push((remove(b"junction/victim"), ErrorCode::OutsideRoot));
     }
     for (request, code) in cases {
         let what = format!("{request:?}");
@@ -256,7 +256,10 @@ fn a_second_upload_of_the_same_target_is_told_busy() {
     let tmp = TempDir::new("ws-busy");
     let root = tmp.join("root");
     fs::create_dir_all(root.join("sub")).unwrap();
-    symlink(".", root.join("here")).unwrap();
+    let links = links::links_work(tmp.path());
+    if links {
+        links::symlink(".", &root.join("here")).unwrap();
+    }
     let mut srv = download_server(&root, &["--writable"]);
     let (mut a, _) = framed(srv.connect_addr());
     assert_eq!(
@@ -265,17 +268,15 @@ fn a_second_upload_of_the_same_target_is_told_busy() {
     );
     a.write_all(b"12345").unwrap();
     let (mut b, _) = framed(srv.connect_addr());
-    for spelling in [
-        &b"big.bin"[..],
-        b"./big.bin",
-        b"sub/../big.bin",
-        b"here/big.bin",
+    let mut spellings = vec![&b"big.bin"[..], b"./big.bin", b"sub/../big.bin"];
+    if links {
+        spellings.push(b"here/big.bin");
+    }
+    if cfg!(any(windows, target_vendor = "apple")) {
         // One file where names ignore case (Windows, macOS): one upload at a time.
-        #[cfg(any(windows, target_vendor = "apple"))]
-        b"BIG.bin",
-        #[cfg(any(windows, target_vendor = "apple"))]
-        b"sub/../Big.Bin",
-    ] {
+        spellings.extend([&b"BIG.BIN"[..], b"Big.bin", b"sub/../bIg.BiN"]);
+    }
+    for spelling in spellings {
         let err = refused(ask(&mut b, upload(spelling, 3, b"id-b", false)), "second");
         assert_eq!(err.code, ErrorCode::Busy, "{spelling:?}");
         assert!(
@@ -454,19 +455,49 @@ fn upload_attributes_keep_time_and_permission_bits_only() {
     assert_eq!(ask(&mut s, request), Response::UploadReady { offset: 0 });
     s.write_all(b"hi").unwrap();
     assert_eq!(Response::read_from(&mut s).unwrap(), Some(Response::Ok));
+    // Unix keeps the permission bits but never a set-id bit; Windows keeps
+    // only whether the owner may write (the read-only attribute), and times
+    // in units of 100 ns.
+    let (mode, kept_ns) = if cfg!(windows) {
+        (0o644, mtime_ns / 100 * 100)
+    } else {
+        (0o751, mtime_ns)
+    };
     let meta = fs::metadata(root.join("p.txt")).unwrap();
-    assert_eq!(meta.permissions().mode() & 0o7777, 0o751, "no set-id bit");
-    let expected = SystemTime::UNIX_EPOCH + Duration::from_nanos(mtime_ns as u64);
+    assert!(!meta.permissions().readonly());
+    let expected = SystemTime::UNIX_EPOCH + Duration::from_nanos(kept_ns as u64);
     assert_eq!(meta.modified().unwrap(), expected);
-    match ask(
-        &mut s,
+    let stat = |s: &mut TcpStream, path: &[u8]| match ask(
+        s,
         Request::Stat {
-            path: b"p.txt".to_vec(),
+            path: path.to_vec(),
         },
     ) {
-        Response::Stat(m) => assert_eq!((m.mode, m.mtime_ns), (0o751, mtime_ns)),
+        Response::Stat(m) => (m.mode, m.mtime_ns),
         other => panic!("{other:?}"),
-    }
+    };
+    assert_eq!(stat(&mut s, b"p.txt"), (mode, kept_ns), "no set-id bit");
+
+    // No write bit for the owner: read-only, on Windows too.
+    let request = Request::Upload {
+        path: b"ro.txt".to_vec(),
+        size: 2,
+        identity: vec![],
+        resume: false,
+        overwrite: false,
+        attrs: Some(Attrs {
+            mtime_ns,
+            mode: 0o444,
+        }),
+    };
+    assert_eq!(ask(&mut s, request), Response::UploadReady { offset: 0 });
+    s.write_all(b"ro").unwrap();
+    assert_eq!(Response::read_from(&mut s).unwrap(), Some(Response::Ok));
+    assert!(fs::metadata(root.join("ro.txt"))
+        .unwrap()
+        .permissions()
+        .readonly());
+    assert_eq!(stat(&mut s, b"ro.txt"), (0o444, kept_ns));
 }
 
 #[test]

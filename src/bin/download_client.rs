@@ -2,25 +2,26 @@
 //!
 //! Differences from the Python, and why: the Python does one `recv(6000)`, so
 //! a longer file is cut, and it cannot tell a missing file from an empty one;
-//! here the framed protocol says the size first and every byte is read, and a
-//! refusal comes back as the server's message with exit status 1. Bytes go
-//! to `<out>.part` and are renamed only when complete, an interrupted
-//! download resumes if the server still has the same version, and
-//! `--verify` checks a SHA-256 of the whole file. Names can be given on the
-//! command line (several at once); with none, it asks `file_name:` like the
-//! Python. `--raw` speaks the tutorial's own protocol, for the unmodified
-//! `download_server.py`.
+//! here the framed protocol says the size first and every byte is read (one
+//! thread receives and writes, as `nc` does), and a refusal comes back as the
+//! server's message with exit status 1. Bytes go to `<out>.part` and are
+//! renamed only when complete, an interrupted download resumes if the server
+//! still has the same version, and `--verify` checks a SHA-256 of the whole
+//! file. Names can be given on the command line (several at once); with none,
+//! it asks `file_name:` like the Python. `--raw` speaks the tutorial's own
+//! protocol, for the unmodified `download_server.py`.
 
 use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::encoding::Encoding;
-use socket_tutorial::input::Input;
+use socket_tutorial::escape;
+use socket_tutorial::input::{self, Input};
 use socket_tutorial::net::Target;
+use socket_tutorial::os_name;
 use socket_tutorial::progress::{human_bytes, Progress};
 use socket_tutorial::token::{Token, TokenFile};
-use socket_tutorial::transfer::{self, Connection, Event};
-use std::ffi::OsString;
+use socket_tutorial::transfer::{self, Connection, Event, TransferError};
+use std::ffi::OsStr;
 use std::io::{self, Write};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -74,7 +75,8 @@ struct Config {
     raw: bool,
     encoding: Encoding,
     token: TokenFile,
-    names: Vec<OsString>,
+    /// As the protocol carries them: bytes, UTF-8 where the system's names are Unicode.
+    names: Vec<Vec<u8>>,
 }
 
 impl Config {
@@ -99,14 +101,10 @@ impl Config {
                 Arg::Long(ref name) if name == "encoding" => {
                     config.encoding = parser.parse("utf-8 or gbk")?
                 }
-                Arg::Value(name) => config.names.push(name),
-                arg => {
-                    if !(config.server.parse_arg(&arg, parser)?
-                        || config.token.parse_arg(&arg, parser)?)
-                    {
-                        return Err(cli::unexpected(arg));
-                    }
-                }
+                Arg::Value(name) => config.names.push(wire_name(&name)?),
+                arg if config.server.parse_arg(&arg, parser)? => {}
+                arg if config.token.parse_arg(&arg, parser)? => {}
+                arg => return Err(cli::unexpected(arg)),
             }
         }
         if config.raw && config.verify {
@@ -126,18 +124,25 @@ impl Config {
     }
 
     /// Where one NAME is saved.
-    fn output_for(&self, name: &[u8]) -> Result<PathBuf, String> {
-        let derived = match &self.output {
+    fn output_for(&self, name: &[u8]) -> Result<PathBuf, Error> {
+        match &self.output {
             Some(dir) if dir.is_dir() => transfer::output_in_dir(dir, name),
-            Some(path) => return Ok(path.clone()),
+            Some(path) => Ok(path.clone()),
             None => transfer::default_output(name),
-        };
-        derived.ok_or_else(|| {
-            format!(
-                "{}: no file name to save it under (it ends in `/`, `.` or `..`); use -o PATH",
-                show(name)
-            )
-        })
+        }
+        .map_err(Error::runtime)
+    }
+}
+
+/// A NAME from the command line as the bytes the protocol carries.
+fn wire_name(name: &OsStr) -> Result<Vec<u8>, Error> {
+    match os_name::to_bytes(name) {
+        Some(bytes) => Ok(bytes.to_vec()),
+        None => Err(Error::usage(format!(
+            "{}: the name {}",
+            escape::text(&name.to_string_lossy()),
+            os_name::NOT_CARRIED
+        ))),
     }
 }
 
@@ -151,28 +156,28 @@ fn main() -> ExitCode {
         }
         let token = config.token.load()?;
         let mut session: Option<Connection> = None;
-        let mut failures = Vec::new();
+        let mut failed = 0;
         for name in &config.names {
-            let name = name.as_bytes();
             let outcome = if config.raw {
                 download_raw(&config, name)
             } else {
                 download_framed(&config, token.as_ref(), &mut session, name)
             };
-            if let Err(message) = outcome {
-                if config.names.len() > 1 {
-                    eprintln!("download_client: error: {message}");
+            match outcome {
+                Ok(()) => {}
+                // With several NAMEs, each failure is said as it happens and the rest go on.
+                Err(Error::Runtime(message)) if config.names.len() > 1 => {
+                    eprintln!("{}: error: {message}", PROGRAM.name);
+                    failed += 1;
                 }
-                failures.push(message);
+                Err(e) => return Err(e),
             }
         }
         // 5. Close the socket (when `session` is dropped).
-        match failures.as_slice() {
-            [] => Ok(()),
-            [only] if config.names.len() == 1 => Err(Error::runtime(only.clone())),
-            _ => Err(Error::runtime(format!(
-                "{} of {} files failed",
-                failures.len(),
+        match failed {
+            0 => Ok(()),
+            n => Err(Error::runtime(format!(
+                "{n} of {} files failed",
                 config.names.len()
             ))),
         }
@@ -180,9 +185,9 @@ fn main() -> ExitCode {
 }
 
 /// The Python's `input("file_name:")`; the prompt only on a terminal.
-fn ask_file_name() -> Result<OsString, Error> {
+fn ask_file_name() -> Result<Vec<u8>, Error> {
     match Input::stdin().line("file_name:")? {
-        Some(name) if !name.is_empty() => Ok(OsString::from_vec(name.to_vec())),
+        Some(name) if !name.is_empty() => Ok(name.to_vec()),
         _ => Err(Error::usage("no file name given")),
     }
 }
@@ -193,14 +198,17 @@ fn download_framed(
     token: Option<&Token>,
     session: &mut Option<Connection>,
     name: &[u8],
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let out = config.output_for(name)?;
     // 1-2. Create the socket and connect (once for all NAMEs), then the hellos.
     let conn = match session {
         Some(conn) => conn,
         None => {
-            let stream = config.server.connect().map_err(|e| e.to_string())?;
-            session.insert(Connection::open(stream, token).map_err(|e| e.to_string())?)
+            let stream = config.server.connect()?;
+            // Not about this NAME: the server, or the token.
+            let conn =
+                Connection::open(stream, token).map_err(|e| Error::runtime(e.to_string()))?;
+            session.insert(conn)
         }
     };
     // 3. Ask for the file; 4. receive every byte into <out>.part, then rename.
@@ -214,22 +222,26 @@ fn download_framed(
             if !e.connection_usable() {
                 *session = None;
             }
-            drop(progress);
-            return Err(match e {
-                transfer::TransferError::Refused(_) => e.to_string(),
-                _ => format!("{}: {e}", show(name)),
-            });
+            return Err(failure(name, &e));
         }
     };
     if let Some(p) = progress.as_mut() {
         let _ = p.finish(done.size, Instant::now());
     }
     if let Some(digest) = &done.digest {
-        let mut stdout = io::stdout();
-        writeln!(stdout, "{}", transfer::sha256sum_line(digest, &out))
-            .map_err(|e| format!("writing to stdout: {e}"))?;
+        writeln!(io::stdout(), "{}", transfer::sha256sum_line(digest, &out))
+            .map_err(Error::stdout)?;
     }
     Ok(())
+}
+
+/// A failed transfer as this program reports it: the server's own message
+/// names the file (`not found: "a.txt"`); anything else is prefixed with it.
+fn failure(name: &[u8], e: &TransferError) -> Error {
+    match e {
+        TransferError::Refused(_) => Error::runtime(e.to_string()),
+        _ => Error::runtime(format!("{}: {e}", escape::name(name))),
+    }
 }
 
 /// Say what happens to a partial file, and draw the progress line.
@@ -237,22 +249,24 @@ fn on_event(event: Event, name: &[u8], out: &Path, progress: &mut Option<Progres
     match event {
         Event::StartingOver(reason) => {
             eprintln!(
-                "download_client: {}: starting over: {}",
-                show(name),
-                socket_tutorial::escape::text(reason)
+                "{}: {}: starting over: {}",
+                PROGRAM.name,
+                escape::name(name),
+                escape::text(reason)
             );
         }
         Event::Begin { size, offset } => {
             if offset > 0 {
                 eprintln!(
-                    "download_client: {}: resuming {} at {} of {}",
-                    show(name),
+                    "{}: {}: resuming {} at {} of {}",
+                    PROGRAM.name,
+                    escape::name(name),
                     transfer::part_path(out).display(),
                     human_bytes(offset),
                     human_bytes(size)
                 );
             }
-            *progress = Some(Progress::stderr(&show(name), size, offset));
+            *progress = Some(Progress::stderr(&escape::name(name), size, offset));
         }
         Event::Progress(done) => {
             if let Some(p) = progress.as_mut() {
@@ -264,28 +278,14 @@ fn on_event(event: Event, name: &[u8], out: &Path, progress: &mut Option<Progres
 
 /// One NAME over the tutorial's protocol: a connection of its own, the name's
 /// bytes, then everything until the server closes.
-fn download_raw(config: &Config, name: &[u8]) -> Result<(), String> {
+fn download_raw(config: &Config, name: &[u8]) -> Result<(), Error> {
     let out = config.output_for(name)?;
-    let request = match config.encoding {
-        Encoding::Utf8 => name.to_vec(),
-        Encoding::Gbk => {
-            let text = std::str::from_utf8(name)
-                .map_err(|_| format!("{}: not valid UTF-8, cannot encode it in gbk", show(name)))?;
-            config
-                .encoding
-                .encode(text)
-                .map_err(|e| format!("{}: {e}", show(name)))?
-        }
-    };
+    let request = input::encode_line(name, config.encoding)
+        .map_err(|why| Error::runtime(format!("{}: {why}", escape::name(name))))?;
     // 1-2. Create the socket and connect.
-    let stream = config.server.connect().map_err(|e| e.to_string())?;
+    let stream = config.server.connect()?;
     // 3. Send the name; 4. receive until the server closes.
     transfer::raw_download(stream, &request, &out, &mut |_| {})
         .map(drop)
-        .map_err(|e| format!("{}: {e}", show(name)))
-}
-
-/// A NAME for messages: lossy UTF-8, control characters escaped.
-fn show(name: &[u8]) -> String {
-    socket_tutorial::escape::text(&String::from_utf8_lossy(name))
+        .map_err(|e| failure(name, &e))
 }

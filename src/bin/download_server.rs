@@ -1,31 +1,39 @@
 //! download_server: the tutorial's `download_server.py`, step by step.
 //!
-//! Differences from the Python, and why: the Python opens any path a client
+//! A tutorial client's request reads as in the Python, in `send_file_client`
+//! below: receive the name with one `recv` of up to 1024 bytes, open it,
+//! send it, close. Differences, and why: the Python opens any path a client
 //! names (`../`, `/etc/passwd`); here every name is confined to `--root` by
 //! the `root` module, and refused otherwise. The Python reads the whole file
-//! into memory and sends it with one `send`; here it is streamed with
-//! `io::copy` (the kernel's `sendfile` on Linux), in constant memory, for files
-//! of any size. The Python says nothing about a missing file; framed clients
-//! get an error with a code and a message, and can resume and verify. The
-//! unmodified tutorial client still works: the server recognises its bare
-//! file name and answers as the Python did. Each client has its own thread,
-//! a silent one is dropped after `--idle-timeout`, and it listens on
-//! 127.0.0.1 unless told otherwise, because it hands out files. With
-//! `--writable` it also takes uploads (atomic, resumable, size-limited) and
-//! mkdir/rename/remove from `file_shell`, the tutorial's sftp use; with a
-//! token, nothing is served to a client that does not present it.
+//! into memory and sends it with one `send`; here `io::copy` streams it
+//! through a 64 KiB buffer, in constant memory, for files of any size. Each
+//! client has its own thread, a silent one is dropped after
+//! `--idle-timeout`, and it listens on 127.0.0.1 unless told otherwise,
+//! because it hands out files.
+//!
+//! The next chapter is our own framed protocol (docs/PROTOCOL.md), spoken by
+//! download_client and file_shell: when the first bytes are its hello rather
+//! than a name, the connection goes to `FileServer::serve_framed`. There a
+//! missing file is an error with a code and a message, downloads resume and
+//! are verified, and with `--writable` file_shell uploads (atomic,
+//! resumable, size-limited), makes, renames and removes, the tutorial's sftp
+//! use; with a token, nothing is served to a client that does not present it.
 
 use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::encoding::Encoding;
-use socket_tutorial::fileserver::{Config as ServeConfig, FileServer, BUSY_GRACE};
+use socket_tutorial::fileserver::{Config as ServeConfig, FileServer, BUSY_GRACE, SEND_BUFFER};
 use socket_tutorial::log::Log;
+use socket_tutorial::net;
+use socket_tutorial::protocol::{self, Detected, TUTORIAL_READ_LEN};
 use socket_tutorial::root::Root;
 use socket_tutorial::server::{Options, Server};
 use socket_tutorial::token::TokenFile;
+use std::io::{self, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const PROGRAM: Program = Program {
     name: "download_server",
@@ -115,13 +123,9 @@ impl Config {
                 Arg::Long(ref name) if name == "max-upload-bytes" => {
                     config.max_upload = Some(parser.parse("a number of bytes")?)
                 }
-                arg => {
-                    if !(config.server.parse_arg(&arg, parser)?
-                        || config.token.parse_arg(&arg, parser)?)
-                    {
-                        return Err(cli::unexpected(arg));
-                    }
-                }
+                arg if config.server.parse_arg(&arg, parser)? => {}
+                arg if config.token.parse_arg(&arg, parser)? => {}
+                arg => return Err(cli::unexpected(arg)),
             }
         }
         Ok(config)
@@ -151,7 +155,7 @@ fn main() -> ExitCode {
         // own protocol; beyond those the connection closes without a word,
         // which a tutorial client also expects.
         let refuser = Arc::clone(&files);
-        // 2. Accept clients forever; 3-5. each one is served by `send_file_client`.
+        // 2. Accept clients forever, each on a thread of its own; 3-5. `send_file_client` serves it.
         Server::new(listener, &config.server, &log)
             .busy_reply(b"")
             .turn_away(BUSY_GRACE, move |stream, addr| {
@@ -161,21 +165,51 @@ fn main() -> ExitCode {
     })
 }
 
-/// The Python's `send_file_client`: read the request, send the file, close.
-fn send_file_client(
-    files: &FileServer,
-    stream: std::net::TcpStream,
-    addr: std::net::SocketAddr,
-) -> std::io::Result<()> {
-    // 3. Receive the file name (or a framed client's requests); 4. open it
-    // inside the root and send it; 5. the connection closes on return.
-    files.serve(stream, addr)
+/// The Python's `send_file_client`: receive the file name, send the file, close.
+fn send_file_client(files: &FileServer, mut client: TcpStream, addr: SocketAddr) -> io::Result<()> {
+    let started = Instant::now();
+    // 3. Receive the file name: one recv of up to 1024 bytes, like the Python's recv(1024).
+    let mut request = [0u8; TUTORIAL_READ_LEN];
+    let n = net::recv(&mut client, &mut request)?;
+    let request = &request[..n];
+    if protocol::detect(request) != Detected::Tutorial {
+        // Not a name but our own protocol's hello: the next chapter, docs/PROTOCOL.md.
+        return files.serve_framed(client, addr, request);
+    }
+    // The name as UTF-8 (decoded from gbk with --encoding gbk, like the Python), or why not.
+    let name = match files.tutorial_name(request) {
+        Ok(name) => name,
+        Err(refused) => {
+            files.log_request(addr, "tutorial", request, &refused, 0, started);
+            return Ok(());
+        }
+    };
+    // 4. Open the file, only inside --root (the Python opens any path it is sent) ...
+    let file = match files.root().open_file(&name) {
+        Ok((file, _metadata)) => file,
+        Err(e) => {
+            let result = format!("error: {e} (closed without an answer)");
+            files.log_request(addr, "tutorial", &name, &result, 0, started);
+            return Ok(());
+        }
+    };
+    // ... and send all of it, 64 KiB at a time (the Python reads it whole and sends it at once).
+    let mut file = BufReader::with_capacity(SEND_BUFFER, file);
+    match io::copy(&mut file, &mut client) {
+        Ok(sent) => files.log_request(addr, "tutorial", &name, "ok", sent, started),
+        Err(e) => {
+            let result = format!("connection lost: {}", cli::describe_io(&e));
+            files.log_request(addr, "tutorial", &name, &result, 0, started);
+        }
+    }
+    // 5. Close the connection: `client` is dropped when this returns.
+    Ok(())
 }
 
 /// What is served, and a warning when it is reachable from other machines.
 /// On stdout, after `listening on`: scripts that wait for that first line
 /// must not meet a warning on stderr first.
-fn announce(log: &Log, listener: &std::net::TcpListener, root: &Root, serve: &ServeConfig) {
+fn announce(log: &Log, listener: &TcpListener, root: &Root, serve: &ServeConfig) {
     let mode = if serve.writable {
         "writable"
     } else {

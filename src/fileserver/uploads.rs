@@ -7,18 +7,20 @@
 //! identity) is remembered in memory: a partial found after a restart of
 //! the server is not trusted, and the upload starts over.
 
-use super::{refuse, root_reply, write_response, FileServer, Next, Outcome};
+use super::framed::{refuse, write_response};
+use super::{root_reply, FileServer, Outcome, Then};
 use crate::escape;
-use crate::protocol::{self, Attrs, ErrorCode, ErrorReply, Response};
+use crate::net;
+use crate::protocol::{Attrs, ErrorCode, ErrorReply, Response};
 use crate::root::UploadKey;
 use std::collections::{HashMap, HashSet};
-use std::fs::{File, Permissions};
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::{Mutex, MutexGuard};
 
 /// Bytes read from the socket per write to the partial file.
-const RECV_CHUNK: usize = 64 * 1024;
+const UPLOAD_RECV_BUFFER: usize = 64 * 1024;
 
 /// Partial uploads remembered at once; past it, one record is forgotten
 /// (that upload then starts over), so clients cannot make the server's
@@ -146,7 +148,7 @@ impl FileServer {
         stream: &TcpStream,
         path: &[u8],
         asked: Asked,
-    ) -> io::Result<(Outcome, Next)> {
+    ) -> io::Result<(Outcome, Then)> {
         let shown = escape::name(path);
         if let Some(max) = self.config.max_upload {
             if asked.size > max {
@@ -216,14 +218,14 @@ impl FileServer {
                     up.keep();
                     "the partial file is kept for a resume"
                 };
-                let outcome = Outcome::ok(
+                let outcome = Outcome::new(
                     format!(
                         "connection lost after {} of {size} bytes{resumed} ({why}); {kept}",
                         offset + got
                     ),
                     got,
                 );
-                return Ok((outcome, Next::Close));
+                return Ok((outcome, Then::Close));
             }
             Received::WriteFailed(e) => {
                 self.uploads.forget(&key);
@@ -255,8 +257,8 @@ impl FileServer {
                     ""
                 };
                 Ok((
-                    Outcome::ok(format!("ok{resumed}{kept}"), want),
-                    Next::Continue,
+                    Outcome::new(format!("ok{resumed}{kept}"), want),
+                    Then::Continue,
                 ))
             }
             Err(e) => refuse_received(stream, root_reply(&e), want),
@@ -300,9 +302,9 @@ fn refuse_received(
     stream: &TcpStream,
     reply: ErrorReply,
     received: u64,
-) -> io::Result<(Outcome, Next)> {
-    let (outcome, next) = refuse(stream, reply)?;
-    Ok((Outcome::ok(outcome.result, received), next))
+) -> io::Result<(Outcome, Then)> {
+    let (outcome, then) = refuse(stream, reply)?;
+    Ok((Outcome::new(outcome.result, received), then))
 }
 
 /// Exactly `want` raw bytes from `reader` into `file`. After a failed
@@ -311,13 +313,13 @@ fn refuse_received(
 /// past `want`: what is written is bounded by the announced size, which was
 /// checked against the server's limit.
 fn receive(reader: &mut dyn Read, file: &mut File, want: u64) -> Received {
-    let mut buf = vec![0u8; RECV_CHUNK];
+    let mut buf = vec![0u8; UPLOAD_RECV_BUFFER];
     let mut got = 0u64;
     let mut failed: Option<io::Error> = None;
     while got < want {
         let n = usize::try_from(want - got).map_or(buf.len(), |left| left.min(buf.len()));
         let chunk = buf.get_mut(..n).unwrap_or_default();
-        let read = match reader.read(chunk) {
+        let read = match net::recv(reader, chunk) {
             Ok(0) => {
                 return Received::Lost {
                     got,
@@ -326,7 +328,6 @@ fn receive(reader: &mut dyn Read, file: &mut File, want: u64) -> Received {
                 }
             }
             Ok(read) => read,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 return Received::Lost {
                     got,
@@ -351,7 +352,5 @@ fn receive(reader: &mut dyn Read, file: &mut File, want: u64) -> Received {
 /// `put -p`: the source's modification time, and its permission bits only
 /// (a client never makes a set-id file on the server).
 fn apply_attrs(file: &File, attrs: Attrs) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_modified(protocol::ns_system_time(attrs.mtime_ns))?;
-    file.set_permissions(Permissions::from_mode(u32::from(attrs.mode) & 0o777))
+    crate::file_meta::apply(file, attrs.mtime_ns, attrs.mode)
 }

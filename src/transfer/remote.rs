@@ -1,9 +1,21 @@
-//! The small requests of a file-shell session: AUTH, LIST, MKDIR, RENAME, REMOVE and RMDIR, each one frame out and one answer back.
+//! The small requests of a file-shell session: AUTH, STAT, LIST, MKDIR, RENAME, REMOVE and RMDIR, each one frame out and one answer back.
 
 use super::{unexpected, Connection, TransferError};
-use crate::protocol::{Entry, Request, Response};
+use crate::protocol::{Entry, Meta, Request, Response};
 
 impl Connection {
+    /// STAT: kind, size and time of a remote path.
+    pub fn stat(&mut self, remote: &[u8]) -> Result<Meta, TransferError> {
+        self.send(&Request::Stat {
+            path: remote.to_vec(),
+        })?;
+        match self.read_response()? {
+            Response::Stat(meta) => Ok(meta),
+            Response::Error(reply) => Err(TransferError::Refused(reply)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// AUTH: present the server's token (docs/PROTOCOL.md 4.2).
     pub fn auth(&mut self, token: &[u8]) -> Result<(), TransferError> {
         self.expect_ok(&Request::Auth {

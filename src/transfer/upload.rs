@@ -1,14 +1,15 @@
 //! The client side of UPLOAD (docs/PROTOCOL.md 7.4): the source's identity so only the same source is resumed, the raw bytes, and a check that the source did not change while it was sent.
 
 use super::{unexpected, Connection, Event, Start, TransferError};
-use crate::protocol::{self, Attrs, Request, Response};
+use crate::net;
+use crate::protocol::{Attrs, Request, Response};
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::net::Shutdown;
 use std::path::Path;
 
 /// Bytes read from the local file per write to the socket.
-const SEND_CHUNK: usize = 256 * 1024;
+const UPLOAD_SEND_BUFFER: usize = 256 * 1024;
 
 /// How to upload.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -61,10 +62,13 @@ impl Connection {
             )));
         }
         let size = meta.len();
-        let identity = protocol::file_identity(&meta);
+        let identity = crate::file_meta::identity(&meta);
         let attrs = options.preserve.then(|| Attrs {
-            mtime_ns: meta.modified().map(protocol::system_time_ns).unwrap_or(0),
-            mode: protocol::mode_bits(&meta),
+            mtime_ns: meta
+                .modified()
+                .map(crate::file_meta::system_time_ns)
+                .unwrap_or(0),
+            mode: crate::file_meta::mode_bits(&meta),
         });
         self.send(&Request::Upload {
             path: remote.to_vec(),
@@ -102,7 +106,7 @@ impl Connection {
         let now = file
             .metadata()
             .map_err(|e| TransferError::local(local.display(), &e))?;
-        if protocol::file_identity(&now) != identity {
+        if crate::file_meta::identity(&now) != identity {
             return Err(TransferError::Local(format!(
                 "{} changed while it was uploaded: the server's copy may mix two versions; put it again",
                 local.display()
@@ -134,15 +138,14 @@ impl Connection {
         };
         file.seek(SeekFrom::Start(offset))
             .map_err(|e| cut(offset, format!("cannot read {}: {e}", local.display())))?;
-        let mut buf = vec![0u8; SEND_CHUNK];
+        let mut buf = vec![0u8; UPLOAD_SEND_BUFFER];
         let mut done = offset;
         while done < size {
             let want = usize::try_from(size - done).map_or(buf.len(), |left| left.min(buf.len()));
             let chunk = buf.get_mut(..want).unwrap_or_default();
-            let n = match file.read(chunk) {
+            let n = match net::recv(file, chunk) {
                 Ok(0) => return Err(cut(done, format!("{} shrank", local.display()))),
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     return Err(cut(
                         done,

@@ -1,0 +1,401 @@
+//! A framed client's session (docs/PROTOCOL.md 4.1-4.3, 5, 8): the rest of its hello, ours, the token, then one request after another until it closes.
+//!
+//! Each request is answered by the module of its job (`download`, `entries`,
+//! `uploads`); this one reads the frames, refuses what is never allowed (a
+//! write to a read-only server, a partial upload's name) before it is looked
+//! at, and logs every request.
+
+use super::{is_reserved, FileServer, Outcome, Then};
+use crate::escape;
+use crate::net;
+use crate::protocol::{
+    detect, version_supported, Detected, ErrorCode, ErrorReply, ProtocolError, Request, Response,
+    ServerHello, CLIENT_HELLO_LEN, TUTORIAL_READ_LEN, VERSION,
+};
+use crate::token::Token;
+use std::io::{self, BufReader, Cursor, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Instant;
+
+impl FileServer {
+    /// A connection whose first read (`first`) was not a tutorial client's
+    /// file name: our client's hello (perhaps only its start), something
+    /// else, or nothing. Serves it to the end.
+    ///
+    /// Errors returned are the connection's (a timeout, a reset): the accept
+    /// loop logs them. Everything about a request is logged here.
+    pub fn serve_framed(
+        &self,
+        stream: TcpStream,
+        addr: SocketAddr,
+        first: &[u8],
+    ) -> io::Result<()> {
+        let Some((version, leftover)) = self.finish_hello(&stream, addr, first)? else {
+            return Ok(());
+        };
+        // Small replies (an ERROR, a DIGEST after the bytes) must not wait for
+        // the peer's delayed ACK.
+        let _ = stream.set_nodelay(true);
+        let hello = self.hello();
+        if !version_supported(version) {
+            let err = ProtocolError::UnsupportedVersion(version);
+            self.log.out(format_args!("{addr} hello: {err}, closed"));
+            return say_and_close(&stream, hello, err.reply());
+        }
+        hello.write_to(&mut &stream)?;
+        // Frames are read through one buffer that starts with the bytes that
+        // came with the hello; replies go straight to the socket, so raw file
+        // bytes are never stuck behind a buffer.
+        let mut reader = BufReader::new(Cursor::new(leftover).chain(&stream));
+        let mut first_frame = true;
+        if let Some(token) = &self.config.token {
+            if self.authenticate(token, &mut reader, &stream, addr)? == Then::Close {
+                return Ok(());
+            }
+            first_frame = false;
+        }
+        loop {
+            let request = match Request::read_from(&mut reader) {
+                Ok(None) => return Ok(()),
+                Ok(Some(request)) => request,
+                Err(ProtocolError::Io(e)) => return Err(e),
+                Err(ProtocolError::Truncated) => {
+                    self.log
+                        .out(format_args!("{addr} closed the connection inside a frame"));
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.log
+                        .out(format_args!("{addr} sent a bad frame: {e}; closed"));
+                    return write_response(&stream, &Response::Error(e.reply()));
+                }
+            };
+            if self.answer(request, &mut reader, &stream, addr, first_frame)? == Then::Close {
+                return Ok(());
+            }
+            first_frame = false;
+        }
+    }
+
+    /// A connection past `--max-clients` (the accept loop's turn-away
+    /// handler): read just enough to know its protocol, then say `busy` in it
+    /// (a framed client gets an ERROR, a tutorial client a close without a
+    /// byte), docs/PROTOCOL.md 4.4.
+    pub fn turn_away(&self, mut stream: TcpStream, addr: SocketAddr) -> io::Result<()> {
+        let started = Instant::now();
+        let mut first = [0u8; TUTORIAL_READ_LEN];
+        let n = net::recv(&mut stream, &mut first)?;
+        let first = first.get(..n).unwrap_or_default();
+        if detect(first) == Detected::Tutorial {
+            let result = "busy: closed without an answer";
+            self.log_request(addr, "tutorial", first, result, 0, started);
+            return Ok(());
+        }
+        if self.finish_hello(&stream, addr, first)?.is_none() {
+            return Ok(());
+        }
+        let max = self.config.max_clients;
+        self.log.out(format_args!(
+            "{addr} hello: busy ({max} clients at once at most), closed"
+        ));
+        let busy = ErrorReply::new(
+            ErrorCode::Busy,
+            &format!("busy: the server already has {max} clients; try again later"),
+        )
+        .closing();
+        say_and_close(&stream, self.hello(), busy)
+    }
+
+    /// The client's version and the bytes that came after its hello, reading
+    /// the rest of the hello when `first` holds only its start; `None` (logged)
+    /// when the client left or is not ours (docs/PROTOCOL.md 4.3).
+    fn finish_hello(
+        &self,
+        mut stream: &TcpStream,
+        addr: SocketAddr,
+        first: &[u8],
+    ) -> io::Result<Option<(u16, Vec<u8>)>> {
+        if first.is_empty() {
+            self.log
+                .out(format_args!("{addr} connected and left without a request"));
+            return Ok(None);
+        }
+        let mut got = first.to_vec();
+        loop {
+            match detect(&got) {
+                Detected::Framed { version } => {
+                    let leftover = got.split_off(CLIENT_HELLO_LEN);
+                    return Ok(Some((version, leftover)));
+                }
+                // A tutorial client's name never starts with NUL, and `got`
+                // began with it: anything else is nobody we know.
+                Detected::NotOurs | Detected::Tutorial => {
+                    self.log.out(format_args!(
+                        "{addr} sent {}: neither a file name nor our hello, closed",
+                        escape::name(&got)
+                    ));
+                    return Ok(None);
+                }
+                Detected::Incomplete => {
+                    let mut more = [0u8; CLIENT_HELLO_LEN];
+                    let n = net::recv(&mut stream, &mut more)?;
+                    if n == 0 {
+                        self.log
+                            .out(format_args!("{addr} left in the middle of its hello"));
+                        return Ok(None);
+                    }
+                    got.extend_from_slice(more.get(..n).unwrap_or_default());
+                }
+            }
+        }
+    }
+
+    /// Our hello: the version we speak and what this server asks of a client.
+    fn hello(&self) -> ServerHello {
+        ServerHello {
+            version: VERSION,
+            token_required: self.config.token.is_some(),
+            read_only: !self.config.writable,
+        }
+    }
+
+    /// The first frame of a connection to a server with a token: it must be
+    /// AUTH with that token, or the connection is refused `unauthorized`
+    /// and closed, and nothing is served. Every refusal is logged.
+    fn authenticate(
+        &self,
+        token: &Token,
+        reader: &mut dyn Read,
+        stream: &TcpStream,
+        addr: SocketAddr,
+    ) -> io::Result<Then> {
+        let started = Instant::now();
+        let why = match Request::read_from(reader) {
+            Ok(None) | Err(ProtocolError::Truncated) => {
+                self.log
+                    .out(format_args!("{addr} left before presenting the token"));
+                return Ok(Then::Close);
+            }
+            Err(ProtocolError::Io(e)) => return Err(e),
+            Err(e) => format!("sent a bad frame instead of the token: {e}"),
+            Ok(Some(Request::Auth { token: given })) if token.matches(&given) => {
+                write_response(stream, &Response::Ok)?;
+                self.log_request(addr, "auth", b"", "ok", 0, started);
+                return Ok(Then::Continue);
+            }
+            Ok(Some(Request::Auth { .. })) => "wrong token".to_owned(),
+            Ok(Some(other)) => format!("no token: sent a {} request first", request_name(&other)),
+        };
+        let reply = ErrorReply::new(
+            ErrorCode::Unauthorized,
+            "unauthorized: this server wants a token (file_shell --token-file FILE, or DOWNLOAD_SERVER_TOKEN)",
+        )
+        .closing();
+        write_response(stream, &Response::Error(reply))?;
+        let result = format!("refused: {why}; closed");
+        self.log_request(addr, "auth", b"", &result, 0, started);
+        Ok(Then::Close)
+    }
+
+    /// Answer one framed request; `Err` is a failure of the connection itself.
+    ///
+    /// `reader` is where the request came from: an UPLOAD's raw bytes follow
+    /// its frame there (some may already sit in its buffer).
+    fn answer(
+        &self,
+        request: Request,
+        reader: &mut dyn Read,
+        stream: &TcpStream,
+        addr: SocketAddr,
+        first_frame: bool,
+    ) -> io::Result<Then> {
+        let started = Instant::now();
+        let op = request_name(&request);
+        if let Some(reply) = self.refusal(&request) {
+            write_response(stream, &Response::Error(reply.clone()))?;
+            let name = request_paths(&request)
+                .first()
+                .map(|p| p.to_vec())
+                .unwrap_or_default();
+            self.log_outcome(addr, op, &name, &Outcome::error(&reply), started);
+            return Ok(Then::Continue);
+        }
+        let (name, outcome, then) = match request {
+            Request::Download {
+                path,
+                offset,
+                identity,
+                want_sha256,
+            } => {
+                let (outcome, then) =
+                    self.download(stream, &path, offset, &identity, want_sha256)?;
+                (path, outcome, then)
+            }
+            Request::Upload {
+                path,
+                size,
+                identity,
+                resume,
+                overwrite,
+                attrs,
+            } => {
+                let asked = super::uploads::Asked {
+                    size,
+                    identity,
+                    resume,
+                    overwrite,
+                    attrs,
+                };
+                let (outcome, then) = self.upload(reader, stream, &path, asked)?;
+                (path, outcome, then)
+            }
+            Request::Auth { .. } => {
+                // No token is configured, so any token is accepted, as the
+                // protocol asks; but only as the first frame.
+                let reply = if first_frame {
+                    Response::Ok
+                } else {
+                    Response::Error(ErrorReply::new(
+                        ErrorCode::BadRequest,
+                        "bad request: AUTH is only allowed as the first frame",
+                    ))
+                };
+                (Vec::new(), send_reply(stream, &reply)?, Then::Continue)
+            }
+            Request::List { path } => {
+                let outcome = self.list(stream, &path)?;
+                (path, outcome, Then::Continue)
+            }
+            Request::Stat { path } => {
+                let reply = self.stat(&path);
+                (path, send_reply(stream, &reply)?, Then::Continue)
+            }
+            Request::Mkdir { path } => {
+                let reply = self.mkdir(&path);
+                (path, send_reply(stream, &reply)?, Then::Continue)
+            }
+            Request::RemoveFile { path } => {
+                let reply = self.remove_file(&path);
+                (path, send_reply(stream, &reply)?, Then::Continue)
+            }
+            Request::RemoveDir { path } => {
+                let reply = self.remove_dir(&path);
+                (path, send_reply(stream, &reply)?, Then::Continue)
+            }
+            Request::Rename {
+                from,
+                to,
+                overwrite,
+            } => {
+                let reply = self.rename(&from, &to, overwrite);
+                let mut outcome = send_reply(stream, &reply)?;
+                if reply == Response::Ok {
+                    outcome.result = format!("ok, now {}", escape::name(&to));
+                }
+                (from, outcome, Then::Continue)
+            }
+        };
+        self.log_outcome(addr, op, &name, &outcome, started);
+        Ok(then)
+    }
+
+    /// A request refused before it is looked at: a write to a read-only
+    /// server, or a name of the form `.<name>.part`, which belongs to an
+    /// upload in progress (only STAT, LIST and REMOVE may name one).
+    fn refusal(&self, request: &Request) -> Option<ErrorReply> {
+        let writes = matches!(
+            request,
+            Request::Mkdir { .. }
+                | Request::Upload { .. }
+                | Request::RemoveFile { .. }
+                | Request::RemoveDir { .. }
+                | Request::Rename { .. }
+        );
+        if writes && !self.config.writable {
+            return Some(ErrorReply::new(
+                ErrorCode::ReadOnly,
+                "read-only server: it only sends files (start it with --writable to allow \
+                 upload, mkdir, rename and remove)",
+            ));
+        }
+        if matches!(
+            request,
+            Request::Stat { .. } | Request::List { .. } | Request::RemoveFile { .. }
+        ) {
+            return None;
+        }
+        let reserved = request_paths(request)
+            .into_iter()
+            .find(|p| is_reserved(p))?;
+        Some(ErrorReply::new(
+            ErrorCode::PermissionDenied,
+            &format!(
+                "permission denied: {}: names of the form .NAME.part belong to uploads in progress",
+                escape::name(reserved)
+            ),
+        ))
+    }
+}
+
+/// Our hello and an ERROR that closes, in one write, then the close.
+fn say_and_close(stream: &TcpStream, hello: ServerHello, reply: ErrorReply) -> io::Result<()> {
+    let mut bytes = hello.encode().to_vec();
+    bytes.extend(encode(&Response::Error(reply)));
+    (&*stream).write_all(&bytes)
+}
+
+/// The paths a request names.
+fn request_paths(request: &Request) -> Vec<&[u8]> {
+    match request {
+        Request::Auth { .. } => Vec::new(),
+        Request::Download { path, .. }
+        | Request::List { path }
+        | Request::Stat { path }
+        | Request::Mkdir { path }
+        | Request::Upload { path, .. }
+        | Request::RemoveFile { path }
+        | Request::RemoveDir { path } => vec![path],
+        Request::Rename { from, to, .. } => vec![from, to],
+    }
+}
+
+/// The request's name in log lines.
+fn request_name(request: &Request) -> &'static str {
+    match request {
+        Request::Auth { .. } => "auth",
+        Request::Download { .. } => "download",
+        Request::List { .. } => "list",
+        Request::Stat { .. } => "stat",
+        Request::Mkdir { .. } => "mkdir",
+        Request::Upload { .. } => "upload",
+        Request::Rename { .. } => "rename",
+        Request::RemoveFile { .. } => "remove",
+        Request::RemoveDir { .. } => "rmdir",
+    }
+}
+
+/// Answer with an ERROR that leaves the connection usable.
+pub(super) fn refuse(stream: &TcpStream, reply: ErrorReply) -> io::Result<(Outcome, Then)> {
+    write_response(stream, &Response::Error(reply.clone()))?;
+    Ok((Outcome::error(&reply), Then::Continue))
+}
+
+/// A one-frame answer, sent; how it ended, for the log.
+fn send_reply(stream: &TcpStream, reply: &Response) -> io::Result<Outcome> {
+    write_response(stream, reply)?;
+    Ok(match reply {
+        Response::Error(e) => Outcome::error(e),
+        _ => Outcome::new("ok", 0),
+    })
+}
+
+fn encode(response: &Response) -> Vec<u8> {
+    response
+        .encode()
+        .expect("the server only builds responses within the protocol's limits")
+}
+
+/// One frame in one write, straight to the socket.
+pub(super) fn write_response(mut stream: &TcpStream, response: &Response) -> io::Result<()> {
+    stream.write_all(&encode(response))
+}

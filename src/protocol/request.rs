@@ -1,0 +1,223 @@
+//! The frames a client sends (docs/PROTOCOL.md 5.1): one `Request` per frame type, encoded and decoded.
+
+use super::frame::{check_flags, read_frame, split_frame, FrameBuilder, PayloadReader};
+use super::{Attrs, ProtocolError, MAX_IDENTITY, MAX_TOKEN};
+use std::io::{Read, Write};
+
+pub(super) const T_AUTH: u8 = 0x01;
+pub(super) const T_DOWNLOAD: u8 = 0x02;
+pub(super) const T_LIST: u8 = 0x03;
+pub(super) const T_STAT: u8 = 0x04;
+pub(super) const T_MKDIR: u8 = 0x05;
+pub(super) const T_UPLOAD: u8 = 0x06;
+pub(super) const T_RENAME: u8 = 0x07;
+pub(super) const T_REMOVE: u8 = 0x08;
+pub(super) const T_RMDIR: u8 = 0x09;
+
+const DOWNLOAD_WANT_SHA256: u8 = 0x01;
+const UPLOAD_RESUME: u8 = 0x01;
+const UPLOAD_OVERWRITE: u8 = 0x02;
+pub(super) const UPLOAD_ATTRS: u8 = 0x04;
+const RENAME_OVERWRITE: u8 = 0x01;
+
+/// A client-to-server frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Auth {
+        token: Vec<u8>,
+    },
+    Download {
+        path: Vec<u8>,
+        /// Bytes the client already holds.
+        offset: u64,
+        /// Identity those bytes came from; empty for a fresh download.
+        identity: Vec<u8>,
+        want_sha256: bool,
+    },
+    List {
+        path: Vec<u8>,
+    },
+    Stat {
+        path: Vec<u8>,
+    },
+    Mkdir {
+        path: Vec<u8>,
+    },
+    Upload {
+        path: Vec<u8>,
+        size: u64,
+        /// The client's identity of its source file.
+        identity: Vec<u8>,
+        resume: bool,
+        overwrite: bool,
+        /// Time and permissions to give the file (`put -p`); `None` keeps the server's defaults.
+        attrs: Option<Attrs>,
+    },
+    Rename {
+        from: Vec<u8>,
+        to: Vec<u8>,
+        overwrite: bool,
+    },
+    RemoveFile {
+        path: Vec<u8>,
+    },
+    RemoveDir {
+        path: Vec<u8>,
+    },
+}
+
+impl Request {
+    /// The frame type byte.
+    pub fn frame_type(&self) -> u8 {
+        match self {
+            Request::Auth { .. } => T_AUTH,
+            Request::Download { .. } => T_DOWNLOAD,
+            Request::List { .. } => T_LIST,
+            Request::Stat { .. } => T_STAT,
+            Request::Mkdir { .. } => T_MKDIR,
+            Request::Upload { .. } => T_UPLOAD,
+            Request::Rename { .. } => T_RENAME,
+            Request::RemoveFile { .. } => T_REMOVE,
+            Request::RemoveDir { .. } => T_RMDIR,
+        }
+    }
+
+    /// The whole frame, length header included. Refuses values the peer
+    /// would refuse, so nothing this side sends can be a framing error.
+    pub fn encode(&self) -> Result<Vec<u8>, ProtocolError> {
+        let mut e = FrameBuilder::new(self.frame_type());
+        match self {
+            Request::Auth { token } => e.bytes16("token", token, 1, MAX_TOKEN)?,
+            Request::Download {
+                path,
+                offset,
+                identity,
+                want_sha256,
+            } => {
+                e.flag_byte(&[(*want_sha256, DOWNLOAD_WANT_SHA256)]);
+                e.u64(*offset);
+                e.bytes8("identity", identity, 0, MAX_IDENTITY)?;
+                e.path(path)?;
+            }
+            Request::List { path }
+            | Request::Stat { path }
+            | Request::Mkdir { path }
+            | Request::RemoveFile { path }
+            | Request::RemoveDir { path } => e.path(path)?,
+            Request::Upload {
+                path,
+                size,
+                identity,
+                resume,
+                overwrite,
+                attrs,
+            } => {
+                e.flag_byte(&[
+                    (*resume, UPLOAD_RESUME),
+                    (*overwrite, UPLOAD_OVERWRITE),
+                    (attrs.is_some(), UPLOAD_ATTRS),
+                ]);
+                e.u64(*size);
+                e.bytes8("identity", identity, 0, MAX_IDENTITY)?;
+                e.path(path)?;
+                if let Some(a) = attrs {
+                    e.raw(&a.mtime_ns.to_be_bytes());
+                    e.mode(a.mode)?;
+                }
+            }
+            Request::Rename {
+                from,
+                to,
+                overwrite,
+            } => {
+                e.flag_byte(&[(*overwrite, RENAME_OVERWRITE)]);
+                e.path(from)?;
+                e.path(to)?;
+            }
+        }
+        e.finish()
+    }
+
+    /// Encode and write in one `write_all`, so a frame is never half-sent
+    /// because of an encoding error.
+    pub fn write_to<W: Write + ?Sized>(&self, w: &mut W) -> Result<(), ProtocolError> {
+        w.write_all(&self.encode()?)?;
+        Ok(())
+    }
+
+    /// Read one request frame. `Ok(None)` is a clean end: the stream ended
+    /// exactly between frames.
+    pub fn read_from<R: Read + ?Sized>(r: &mut R) -> Result<Option<Request>, ProtocolError> {
+        match read_frame(r)? {
+            None => Ok(None),
+            Some(body) => decode_request(&body).map(Some),
+        }
+    }
+}
+
+/// Parse one request frame from the start of `buf`; returns it and the
+/// number of bytes it used (bytes after it are left alone). `Truncated`
+/// means `buf` holds only the beginning of a frame.
+pub fn parse_request(buf: &[u8]) -> Result<(Request, usize), ProtocolError> {
+    let (body, used) = split_frame(buf)?;
+    Ok((decode_request(body)?, used))
+}
+
+fn decode_request(body: &[u8]) -> Result<Request, ProtocolError> {
+    let (&ty, payload) = body
+        .split_first()
+        .ok_or(ProtocolError::Malformed("empty frame: no type byte"))?;
+    let mut d = PayloadReader::new(payload);
+    let req = match ty {
+        T_AUTH => Request::Auth {
+            token: d.bytes16("token", 1, MAX_TOKEN)?,
+        },
+        T_DOWNLOAD => {
+            let flags = check_flags(d.u8()?, DOWNLOAD_WANT_SHA256)?;
+            Request::Download {
+                offset: d.u64()?,
+                identity: d.bytes8("identity", 0, MAX_IDENTITY)?,
+                path: d.path()?,
+                want_sha256: flags & DOWNLOAD_WANT_SHA256 != 0,
+            }
+        }
+        T_LIST => Request::List { path: d.path()? },
+        T_STAT => Request::Stat { path: d.path()? },
+        T_MKDIR => Request::Mkdir { path: d.path()? },
+        T_REMOVE => Request::RemoveFile { path: d.path()? },
+        T_RMDIR => Request::RemoveDir { path: d.path()? },
+        T_UPLOAD => {
+            let flags = check_flags(d.u8()?, UPLOAD_RESUME | UPLOAD_OVERWRITE | UPLOAD_ATTRS)?;
+            let size = d.u64()?;
+            let identity = d.bytes8("identity", 0, MAX_IDENTITY)?;
+            let path = d.path()?;
+            let attrs = if flags & UPLOAD_ATTRS != 0 {
+                Some(Attrs {
+                    mtime_ns: d.i64()?,
+                    mode: d.mode()?,
+                })
+            } else {
+                None
+            };
+            Request::Upload {
+                size,
+                identity,
+                path,
+                resume: flags & UPLOAD_RESUME != 0,
+                overwrite: flags & UPLOAD_OVERWRITE != 0,
+                attrs,
+            }
+        }
+        T_RENAME => {
+            let flags = check_flags(d.u8()?, RENAME_OVERWRITE)?;
+            Request::Rename {
+                from: d.path()?,
+                to: d.path()?,
+                overwrite: flags & RENAME_OVERWRITE != 0,
+            }
+        }
+        other => return Err(ProtocolError::UnknownType(other)),
+    };
+    d.finish()?;
+    Ok(req)
+}

@@ -1,0 +1,142 @@
+//! A framed connection to a file server (docs/PROTOCOL.md 4.1-4.2, 4.6): the hellos, the token if the server asks for one, then one frame out and one answer back.
+
+use super::TransferError;
+use crate::protocol::{
+    ClientHello, ErrorCode, ErrorReply, ProtocolError, Request, Response, ServerHello, VERSION,
+};
+use crate::token::{Token, TOKEN_ENV};
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+
+/// A framed connection to a file server, after the hellos.
+#[derive(Debug)]
+pub struct Connection {
+    pub(super) stream: TcpStream,
+    peer: SocketAddr,
+    hello: ServerHello,
+}
+
+impl Connection {
+    /// Exchange hellos on a connected stream (docs/PROTOCOL.md 4.1-4.2, 4.6).
+    pub fn handshake(stream: TcpStream) -> Result<Connection, TransferError> {
+        let peer = stream
+            .peer_addr()
+            .map_err(|e| TransferError::broken("reading the server's address", &e))?;
+        // Requests and replies are small and strictly alternate; never let
+        // one wait for a delayed ACK.
+        let _ = stream.set_nodelay(true);
+        ClientHello::default()
+            .write_to(&mut &stream)
+            .map_err(|e| TransferError::broken(format!("sending the hello to {peer}"), &e))?;
+        let hello = match ServerHello::read_from(&mut &stream) {
+            Ok(Some(hello)) => hello,
+            Ok(None) => {
+                return Err(TransferError::Broken(format!(
+                    "the server {peer} closed the connection without answering the hello: \
+                     it does not speak download_client's protocol (for the tutorial's \
+                     download_server.py use --raw)"
+                )))
+            }
+            Err(ProtocolError::Io(e)) if e.kind() == io::ErrorKind::ConnectionReset => {
+                return Err(TransferError::Broken(format!(
+                    "the server {peer} reset the connection without answering the hello: \
+                     it does not speak download_client's protocol (for the tutorial's \
+                     download_server.py use --raw)"
+                )))
+            }
+            Err(e) => return Err(TransferError::protocol(e)),
+        };
+        // A busy server sends its ERROR right after the hello; it is read as
+        // the answer to the first request, so nothing here waits for it.
+        let mut conn = Connection {
+            stream,
+            peer,
+            hello,
+        };
+        if hello.version != VERSION {
+            // The server names the version it speaks, then an ERROR, then closes.
+            return Err(match conn.read_response() {
+                Ok(Response::Error(reply)) => TransferError::Refused(reply),
+                _ => TransferError::Broken(format!(
+                    "the server {peer} speaks protocol version {}, this client {VERSION}",
+                    hello.version
+                )),
+            });
+        }
+        Ok(conn)
+    }
+
+    /// [`Connection::handshake`], then AUTH with `token` if the server asks
+    /// for one (and only then: a token is not sent to a server that did not
+    /// ask for it).
+    pub fn open(stream: TcpStream, token: Option<&Token>) -> Result<Connection, TransferError> {
+        let mut conn = Connection::handshake(stream)?;
+        if conn.hello.token_required {
+            match token {
+                Some(token) => conn.auth(token.as_bytes())?,
+                None => {
+                    return Err(TransferError::Refused(ErrorReply::new(
+                        ErrorCode::Unauthorized,
+                        &format!(
+                            "unauthorized: the server {} wants a token: give --token-file FILE \
+                             or set {TOKEN_ENV}",
+                            conn.peer
+                        ),
+                    )))
+                }
+            }
+        }
+        Ok(conn)
+    }
+
+    /// The server's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The server's hello (its flags say whether it is read-only).
+    pub fn server_hello(&self) -> ServerHello {
+        self.hello
+    }
+
+    /// One request frame to the server.
+    pub(super) fn send(&mut self, request: &Request) -> Result<(), TransferError> {
+        request
+            .write_to(&mut &self.stream)
+            .map_err(TransferError::protocol)
+    }
+
+    /// The server's next frame; a close here is a broken connection.
+    pub(super) fn read_response(&mut self) -> Result<Response, TransferError> {
+        match Response::read_from(&mut &self.stream) {
+            Ok(Some(r)) => Ok(r),
+            Ok(None) => Err(TransferError::Broken(format!(
+                "the server {} closed the connection",
+                self.peer
+            ))),
+            Err(e) => Err(TransferError::protocol(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::TcpListener;
+    use std::thread;
+
+    #[test]
+    fn a_server_that_says_nothing_is_not_ours() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 64];
+            let _ = s.read(&mut buf).unwrap();
+        });
+        let err = Connection::handshake(TcpStream::connect(addr).unwrap()).unwrap_err();
+        server.join().unwrap();
+        assert!(err.to_string().contains("use --raw"), "{err}");
+    }
+}

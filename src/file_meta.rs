@@ -144,6 +144,8 @@ mod imp {
     /// Access rights from the Windows SDK: read and write a file's attributes and times.
     const FILE_READ_ATTRIBUTES: u32 = 0x0080;
     const FILE_WRITE_ATTRIBUTES: u32 = 0x0100;
+    /// Without it Windows refuses to open a directory at all (`get -rp` sets folders' times too).
+    const FILE_FLAG_BACKUP_SEMANTICS: u32 = 0x0200_0000;
 
     pub fn mode_bits(m: &fs::Metadata) -> u16 {
         match (m.is_dir(), m.permissions().readonly()) {
@@ -170,6 +172,7 @@ mod imp {
     pub fn open_for_attributes(path: &Path) -> io::Result<File> {
         OpenOptions::new()
             .access_mode(FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES)
+            .custom_flags(FILE_FLAG_BACKUP_SEMANTICS)
             .open(path)
     }
 }

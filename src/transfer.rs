@@ -21,12 +21,14 @@ use std::path::{Path, PathBuf};
 
 mod connection;
 mod download;
+mod interrupt;
 mod raw;
 mod remote;
 mod upload;
 
 pub use connection::Connection;
 pub use download::{info_path, part_path, sha256sum_line, Downloaded};
+pub use interrupt::Interrupt;
 pub use raw::raw_download;
 pub use upload::{UploadOptions, Uploaded};
 
@@ -43,6 +45,9 @@ pub enum TransferError {
     Local(String),
     /// Every byte arrived but the SHA-256 digests differ; nothing was kept.
     Mismatch(String),
+    /// Stopped by [`Interrupt::request`] (file_shell's Ctrl-C); what arrived is kept for a resume,
+    /// but the rest of a file may still be on its way, so the connection cannot be used again.
+    Interrupted(String),
 }
 
 impl TransferError {
@@ -51,7 +56,7 @@ impl TransferError {
         match self {
             TransferError::Refused(reply) => !reply.closing,
             TransferError::Local(_) | TransferError::Mismatch(_) => true,
-            TransferError::Broken(_) => false,
+            TransferError::Broken(_) | TransferError::Interrupted(_) => false,
         }
     }
 
@@ -83,9 +88,10 @@ impl fmt::Display for TransferError {
                 f.write_str(&crate::escape::text(&reply.message))
             }
             TransferError::Refused(reply) => write!(f, "{}", reply.code),
-            TransferError::Broken(m) | TransferError::Local(m) | TransferError::Mismatch(m) => {
-                f.write_str(m)
-            }
+            TransferError::Broken(m)
+            | TransferError::Local(m)
+            | TransferError::Mismatch(m)
+            | TransferError::Interrupted(m) => f.write_str(m),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! A framed connection to a file server (docs/PROTOCOL.md 4.1-4.2, 4.6): the hellos, the token if the server asks for one, then one frame out and one answer back.
 
-use super::TransferError;
+use super::{Interrupt, TransferError};
 use crate::protocol::{
     ClientHello, ErrorCode, ErrorReply, ProtocolError, Request, Response, ServerHello, VERSION,
 };
@@ -14,6 +14,8 @@ pub struct Connection {
     pub(super) stream: TcpStream,
     peer: SocketAddr,
     hello: ServerHello,
+    /// Never requested unless the caller hands one in with [`Connection::set_interrupt`].
+    pub(super) interrupt: Interrupt,
 }
 
 impl Connection {
@@ -52,6 +54,7 @@ impl Connection {
             stream,
             peer,
             hello,
+            interrupt: Interrupt::new(),
         };
         if hello.version != VERSION {
             // The server names the version it speaks, then an ERROR, then closes.
@@ -92,6 +95,32 @@ impl Connection {
     /// The server's address.
     pub fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// Lets `interrupt` stop this connection's downloads and uploads (see [`Interrupt`]).
+    pub fn set_interrupt(&mut self, interrupt: Interrupt) {
+        self.interrupt = interrupt;
+    }
+
+    /// Runs one transfer so that an interrupt can stop it, even in a blocked read: the
+    /// error it ends with is then `Interrupted`, saying what was kept, whatever the
+    /// failure looked like from inside (a closed socket, a short read).
+    pub(super) fn interruptible<T>(
+        &mut self,
+        kept: &str,
+        transfer: impl FnOnce(&mut Connection) -> Result<T, TransferError>,
+    ) -> Result<T, TransferError> {
+        let interrupt = self.interrupt.clone();
+        let watching = interrupt.watch(&self.stream);
+        let result = transfer(self);
+        drop(watching);
+        match result {
+            Err(TransferError::Mismatch(m)) => Err(TransferError::Mismatch(m)),
+            Err(_) if interrupt.is_requested() => {
+                Err(TransferError::Interrupted(format!("interrupted; {kept}")))
+            }
+            other => other,
+        }
     }
 
     /// The server's hello (its flags say whether it is read-only).

@@ -172,6 +172,22 @@ impl Connection {
         verify: bool,
         events: &mut dyn FnMut(Event),
     ) -> Result<Downloaded, TransferError> {
+        let kept = format!(
+            "what arrived is kept in {} for a resume",
+            part_path(out).display()
+        );
+        self.interruptible(&kept, |conn| {
+            conn.download_watched(remote, out, verify, events)
+        })
+    }
+
+    fn download_watched(
+        &mut self,
+        remote: &[u8],
+        out: &Path,
+        verify: bool,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<Downloaded, TransferError> {
         let part = part_path(out);
         let info = info_path(out);
         let mut start = Start::Fresh;
@@ -316,6 +332,9 @@ impl Connection {
             }
             done += n as u64;
             events(Event::Progress(done));
+            if self.interrupt.is_requested() {
+                return Err(cut(done, "interrupted".into()));
+            }
         }
         Ok(done - offset)
     }
@@ -406,6 +425,7 @@ mod tests {
     use super::*;
     use crate::protocol::{ErrorReply, ServerHello, SERVER_HELLO_LEN, VERSION};
     use crate::test_support::TempDir;
+    use crate::transfer::Interrupt;
     use std::net::{SocketAddr, TcpListener, TcpStream};
     use std::thread;
 
@@ -634,6 +654,53 @@ mod tests {
         server.join().unwrap();
         assert!(!err.connection_usable());
         assert!(err.to_string().contains("after 4 of 10 bytes"), "{err}");
+        assert!(!out.exists());
+        assert_eq!(fs::read(part_path(&out)).unwrap(), b"part");
+        assert!(info_path(&out).exists());
+    }
+
+    #[test]
+    fn an_interrupt_stops_a_stalled_download_and_keeps_the_part() {
+        let t = TempDir::new("transfer");
+        let out = t.path().join("copy");
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let (addr, server) = fake_server(move |s| {
+            read_request(s);
+            send(
+                s,
+                Response::File {
+                    size: 10,
+                    offset: 0,
+                    identity: vec![3; 32],
+                },
+            );
+            s.write_all(b"part").unwrap();
+            // Then silence, until the client has given up.
+            let _ = done_rx.recv();
+        });
+        let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap()).unwrap();
+        let interrupt = Interrupt::new();
+        conn.set_interrupt(interrupt.clone());
+        // Ctrl-C once the first bytes are on disk, from another thread, while the
+        // download waits for bytes that never come.
+        let (got_tx, got_rx) = std::sync::mpsc::channel();
+        let stopper = thread::spawn(move || {
+            got_rx.recv().unwrap();
+            interrupt.request();
+        });
+        let err = conn
+            .download(b"f", &out, false, &mut |e| {
+                if let Event::Progress(4) = e {
+                    got_tx.send(()).unwrap();
+                }
+            })
+            .unwrap_err();
+        stopper.join().unwrap();
+        done_tx.send(()).unwrap();
+        server.join().unwrap();
+        assert!(matches!(err, TransferError::Interrupted(_)), "{err}");
+        assert!(!err.connection_usable());
+        assert!(err.to_string().starts_with("interrupted; "), "{err}");
         assert!(!out.exists());
         assert_eq!(fs::read(part_path(&out)).unwrap(), b"part");
         assert!(info_path(&out).exists());

@@ -50,6 +50,19 @@ impl Connection {
         options: UploadOptions,
         events: &mut dyn FnMut(Event),
     ) -> Result<Uploaded, TransferError> {
+        let kept = "what arrived is kept by the server for reput";
+        self.interruptible(kept, |conn| {
+            conn.upload_watched(local, remote, options, events)
+        })
+    }
+
+    fn upload_watched(
+        &mut self,
+        local: &Path,
+        remote: &[u8],
+        options: UploadOptions,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<Uploaded, TransferError> {
         let mut file = File::open(local)
             .map_err(|e| TransferError::local(format!("cannot open {}", local.display()), &e))?;
         let meta = file
@@ -166,6 +179,9 @@ impl Connection {
             })?;
             done += n as u64;
             events(Event::Progress(done));
+            if self.interrupt.is_requested() {
+                return Err(cut(done, "interrupted".into()));
+            }
         }
         Ok(done - offset)
     }

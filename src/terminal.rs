@@ -30,7 +30,7 @@ pub use completion::{columns, common_prefix, Candidate, Completer, Completion, N
 pub use display::{render, text_width, width};
 pub use editor::{LineEditor, Reading};
 pub use history::History;
-pub use job::in_foreground;
+pub use job::{in_foreground, wait_for_foreground};
 pub use keyboard::{KeySource, Keyboard, Typed};
 pub use keys::{Key, KeyParser};
 pub use line::EditLine;
@@ -67,6 +67,11 @@ impl Tty {
 
     pub fn keyboard(&mut self) -> &mut Keyboard {
         &mut self.keyboard
+    }
+
+    /// See [`Keyboard::set_busy`].
+    pub fn set_busy(&self, busy: bool) {
+        self.keyboard.set_busy(busy);
     }
 
     /// Columns of the terminal (80 when it does not say).

@@ -974,6 +974,11 @@ fn help_version_usage_and_connection_errors() {
             "-b",
             "--token-file",
             "ssh -L 11500:127.0.0.1:11500",
+            "[HOST[:PORT]]",
+            "-P, --port",
+            "--timeout SECS",
+            "Tab",
+            "Ctrl-C",
             "file> ",
             "read-only bit",
             "cmd /C",
@@ -981,7 +986,11 @@ fn help_version_usage_and_connection_errors() {
     );
     assert!(help.contains("sftp的使用"), "{help}");
     common::assert_usage_error("file_shell", &["--port", "0"]);
-    common::assert_usage_error("file_shell", &["extra"]);
+    common::assert_usage_error("file_shell", &["host", "extra"]);
+    common::assert_usage_error("file_shell", &["-P", "0"]);
+    common::assert_usage_error("file_shell", &["127.0.0.1:0"]);
+    common::assert_usage_error("file_shell", &["127.0.0.1:5", "-P", "6"]);
+    common::assert_usage_error("file_shell", &["--timeout", "soon"]);
     common::assert_usage_error("file_shell", &["-b"]);
     // Nobody listening: one line, exit 1, before any command runs.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -142,6 +142,7 @@ impl LineEditor {
                 return Some(Reading::Cancelled);
             }
             Key::CtrlD if p.line.is_empty() => {
+                p.redraw();
                 p.out.extend_from_slice(b"\n");
                 return Some(Reading::End);
             }

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 /// True when this process's group is the terminal's foreground group (or
-/// when that cannot be told, or there is no such thing, as on Windows).
+/// when that cannot be told, or there is no such thing: no controlling
+/// terminal, which nothing can stop us for, or Windows).
 pub fn in_foreground() -> bool {
     imp::in_foreground().unwrap_or(true)
 }
@@ -37,7 +38,12 @@ mod imp {
         let fields: Vec<&str> = rest.split_whitespace().collect();
         // After the name: state (3), ppid (4), pgrp (5), session (6), tty (7), tpgid (8).
         let (pgrp, tpgid) = (fields.get(2)?, fields.get(5)?);
-        Some(pgrp == tpgid)
+        Some(same_group(pgrp, tpgid))
+    }
+
+    /// `tpgid` is -1 (Linux) or 0 (BSD `ps`) without a controlling terminal.
+    fn same_group(pgrp: &str, tpgid: &str) -> bool {
+        pgrp == tpgid || tpgid == "-1" || tpgid == "0"
     }
 
     fn from_ps() -> Option<bool> {
@@ -49,7 +55,7 @@ mod imp {
         let text = String::from_utf8_lossy(&out.stdout);
         let mut ids = text.split_whitespace();
         let (pgid, tpgid) = (ids.next()?, ids.next()?);
-        Some(pgid == tpgid)
+        Some(same_group(pgid, tpgid))
     }
 }
 
@@ -76,8 +82,8 @@ mod tests {
             parse_stat("42 (file_shell) T 1 42 7 34816 50 0 0"),
             Some(false)
         );
-        // No terminal at all: tpgid is -1.
-        assert_eq!(parse_stat("42 (a) b) S 1 42 7 0 -1 0"), Some(false));
+        // No controlling terminal at all (tpgid -1): nothing can stop it.
+        assert_eq!(parse_stat("42 (a) b) S 1 42 7 0 -1 0"), Some(true));
         assert_eq!(parse_stat("garbage"), None);
     }
 }

@@ -5,9 +5,9 @@
 //! a line, batch prefixes), `commands` (the table behind `help`), `complete`
 //! (Tab), `paths` (remote and local paths), `expand` (wildcards on either
 //! side), `remote` (the connection), `browse` (pwd, cd, ls, mkdir, rm, rmdir,
-//! rename), `local` (lpwd, lcd, lls, lmkdir, !), `copy` (get, put, reget,
-//! reput), `listing` (how ls sorts and shows entries), `host` (what differs
-//! between unix and Windows locally).
+//! rename), `local` (lpwd, lcd, lls, lmkdir, !), `copy` (what get and put
+//! share), `get` (get, reget), `put` (put, reput), `listing` (how ls sorts
+//! and shows entries), `host` (what differs between unix and Windows locally).
 
 pub mod address;
 mod browse;

@@ -16,6 +16,7 @@ pub mod root;
 pub mod server;
 pub mod sha256;
 pub mod shell;
+pub mod terminal;
 pub mod token;
 pub mod transfer;
 pub mod udp;

@@ -974,6 +974,11 @@ fn help_version_usage_and_connection_errors() {
             "-b",
             "--token-file",
             "ssh -L 11500:127.0.0.1:11500",
+            "[HOST[:PORT]]",
+            "-P, --port",
+            "--timeout SECS",
+            "Tab",
+            "Ctrl-C",
             "file> ",
             "read-only bit",
             "cmd /C",
@@ -981,7 +986,11 @@ fn help_version_usage_and_connection_errors() {
     );
     assert!(help.contains("sftp的使用"), "{help}");
     common::assert_usage_error("file_shell", &["--port", "0"]);
-    common::assert_usage_error("file_shell", &["extra"]);
+    common::assert_usage_error("file_shell", &["host", "extra"]);
+    common::assert_usage_error("file_shell", &["-P", "0"]);
+    common::assert_usage_error("file_shell", &["127.0.0.1:0"]);
+    common::assert_usage_error("file_shell", &["127.0.0.1:5", "-P", "6"]);
+    common::assert_usage_error("file_shell", &["--timeout", "soon"]);
     common::assert_usage_error("file_shell", &["-b"]);
     // Nobody listening: one line, exit 1, before any command runs.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -1011,4 +1020,362 @@ fn help_version_usage_and_connection_errors() {
         "{}",
         describe(&out)
     );
+}
+
+/// Issue 13 item 3: a `get` whose local write fails names the local cause,
+/// and the connection stays in step, so the next command works; in batch
+/// mode a failing line that began with `-` does not stop the batch.
+#[test]
+fn a_get_that_cannot_write_locally_says_why_and_the_next_command_works() {
+    let f = fixture("sh-get-local", &[]);
+    fs::write(f.root.join("notes.txt"), b"the notes\n").unwrap();
+    fs::write(f.here.join("afile"), b"not a folder").unwrap();
+    let nowhere = f.tmp.join("nonexistent/x.txt");
+    let out = f.shell(&format!(
+        "-get notes.txt {}\n-get notes.txt afile/x.txt\nget notes.txt\nls\n",
+        nowhere.display()
+    ));
+    succeeded(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("x.txt: cannot be written: ") && err.contains("nonexistent does not exist"),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        err.contains("afile is not a directory"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!err.contains("protocol"), "{}", describe(&out));
+    assert_eq!(fs::read(f.here.join("notes.txt")).unwrap(), b"the notes\n");
+    assert!(
+        stdout(&out).contains("file> ls\nnotes.txt\n"),
+        "{}",
+        describe(&out)
+    );
+}
+
+/// Issue 13 item 6: a destination ending in `/` must be a directory, as in
+/// sftp, scp and cp; nothing is created under that name, and no internal
+/// `.part.info` is named.
+#[test]
+fn a_destination_ending_in_a_slash_must_be_a_directory() {
+    let f = fixture("sh-slash", &["--writable"]);
+    fs::write(f.here.join("f.txt"), b"f").unwrap();
+    fs::write(f.root.join("r.txt"), b"r").unwrap();
+    let out = f.shell("put f.txt newdir/\n");
+    failed(&out);
+    assert!(
+        stderr(&out).contains("/newdir: no such directory on the server"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!f.root.join("newdir").exists(), "no file named newdir");
+    let out = f.shell("get r.txt newlocal/\n");
+    failed(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("newlocal/: no such local directory"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!err.contains(".part"), "{err}");
+    assert!(!f.here.join("newlocal").exists());
+    // Where the folders exist, the same commands work.
+    let out = f.shell("mkdir newdir\nput f.txt newdir/\nlmkdir newlocal\nget r.txt newlocal/\n");
+    succeeded(&out);
+    assert_eq!(fs::read(f.root.join("newdir/f.txt")).unwrap(), b"f");
+    assert_eq!(fs::read(f.here.join("newlocal/r.txt")).unwrap(), b"r");
+}
+
+/// Issue 13 item 7: several sources need an existing remote directory (as in
+/// sftp), and `--help`'s own example, `mkdir backup` then `put -r ./* backup`,
+/// does what it says; one folder to a new name still arrives under it.
+#[test]
+fn several_sources_need_an_existing_directory_and_the_help_example_is_true() {
+    let f = fixture("sh-backup", &["--writable"]);
+    make_tree(&f.here);
+    let out = f.shell("put -r ./* backup\n");
+    failed(&out);
+    assert!(
+        stderr(&out).contains(
+            "the destination must be a directory, and /backup does not exist (mkdir it first)"
+        ),
+        "{}",
+        describe(&out)
+    );
+    assert!(!f.root.join("backup").exists(), "nothing moved");
+    let out = f.shell("mkdir backup\nput -r ./* backup\nput -r docs docs_copy\n");
+    succeeded(&out);
+    let mut expected = tree(&f.here);
+    assert_eq!(tree(&f.root.join("backup")), expected);
+    expected.retain(|k, _| k.starts_with("docs/") && k != "docs/");
+    let copied: Vec<String> = tree(&f.root.join("docs_copy"))
+        .into_keys()
+        .map(|k| format!("docs/{k}"))
+        .collect();
+    assert_eq!(copied, expected.into_keys().collect::<Vec<_>>());
+    let help = stdout(&command("file_shell").arg("--help").output().unwrap());
+    assert!(
+        help.contains("file> mkdir backup") && help.contains("file> put -r ./* backup"),
+        "{help}"
+    );
+    // The same rule downwards.
+    let out = f.shell("get -r /backup/* missing_here\n");
+    failed(&out);
+    assert!(
+        stderr(&out).contains("does not exist (lmkdir it first)"),
+        "{}",
+        describe(&out)
+    );
+}
+
+/// Issue 13 item 8: `put` never follows a symbolic link, named on the command
+/// line, matched by a wildcard or inside a folder: `put -r ./* .` with a link
+/// to a secret outside uploads none of it.
+#[cfg(unix)]
+#[test]
+fn put_never_follows_a_link_named_or_matched() {
+    use std::os::unix::fs::symlink;
+    let f = fixture("sh-put-links", &["--writable"]);
+    let secret = f.tmp.join("secret.txt");
+    fs::write(&secret, b"SECRET").unwrap();
+    fs::create_dir(f.tmp.join("secret_dir")).unwrap();
+    fs::write(f.tmp.join("secret_dir/inside.txt"), b"SECRET").unwrap();
+    fs::write(f.here.join("plain.txt"), b"plain").unwrap();
+    symlink(&secret, f.here.join("passwd")).unwrap();
+    symlink(f.tmp.join("secret_dir"), f.here.join("etc")).unwrap();
+    let out = f.shell("put -r ./* .\nput ./* .\n");
+    succeeded(&out);
+    let err = stderr(&out);
+    for name in ["passwd", "etc"] {
+        assert_eq!(
+            err.matches(&format!(
+                "skipping symbolic link {name} (links are never followed)"
+            ))
+            .count(),
+            2,
+            "{}",
+            describe(&out)
+        );
+    }
+    assert_eq!(
+        tree(&f.root).keys().collect::<Vec<_>>(),
+        ["plain.txt"],
+        "nothing behind a link went up"
+    );
+    // Named on purpose: refused, and the command fails.
+    for command in ["put passwd\n", "put -r etc\n", "put -r etc newname\n"] {
+        let out = f.shell(command);
+        failed(&out);
+        assert!(
+            stderr(&out).contains("(links are never followed)"),
+            "{command}: {}",
+            describe(&out)
+        );
+    }
+    assert_eq!(tree(&f.root).keys().collect::<Vec<_>>(), ["plain.txt"]);
+}
+
+/// The Windows side: a junction (what an account without privileges makes)
+/// matched by `put -r ./* .` or named is not followed either.
+#[cfg(windows)]
+#[test]
+fn put_never_follows_a_junction_named_or_matched() {
+    let f = fixture("sh-put-junction", &["--writable"]);
+    fs::create_dir(f.tmp.join("secret_dir")).unwrap();
+    fs::write(f.tmp.join("secret_dir/inside.txt"), b"SECRET").unwrap();
+    fs::write(f.here.join("plain.txt"), b"plain").unwrap();
+    if let Err(why) = common::link_dir(&f.tmp.join("secret_dir"), &f.here.join("etc")) {
+        if common::skip_under_wine(&format!("Wine cannot make a junction ({why})")) {
+            return;
+        }
+        panic!("cannot make a junction: {why}");
+    }
+    let out = f.shell("put -r ./* .\n");
+    succeeded(&out);
+    assert!(
+        stderr(&out).contains("skipping symbolic link etc (links are never followed)"),
+        "{}",
+        describe(&out)
+    );
+    let out = f.shell("put -r etc\n");
+    failed(&out);
+    assert_eq!(tree(&f.root).keys().collect::<Vec<_>>(), ["plain.txt"]);
+}
+
+/// Issue 13 item 9 and issue 12 item 10: `ls -1 -a -l -h -t -S -r` as sftp
+/// has them, sorted by the client (the server sends listings unsorted);
+/// `get -R` is `-r`; failures in a tree are counted per file, like the total.
+#[test]
+fn ls_takes_sftps_options_get_takes_dash_capital_r_and_failures_add_up() {
+    let f = fixture("sh-ls", &[]);
+    let day = |d: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + d * 86_400);
+    for (name, size, age) in [("b.txt", 3000, 2), ("a.txt", 10, 1), ("c.txt", 20, 3)] {
+        let path = f.root.join(name);
+        fs::write(&path, vec![b'x'; size]).unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(day(age))
+            .unwrap();
+    }
+    fs::write(f.root.join(".dot"), b"").unwrap();
+    let out = f.shell("ls -1\nls -t\nls -S\nls -Sr\nls -1a\nls -lh b.txt\n");
+    succeeded(&out);
+    assert_eq!(
+        stdout(&out),
+        "file> ls -1\na.txt\nb.txt\nc.txt\n\
+         file> ls -t\nc.txt\nb.txt\na.txt\n\
+         file> ls -S\nb.txt\nc.txt\na.txt\n\
+         file> ls -Sr\na.txt\nc.txt\nb.txt\n\
+         file> ls -1a\n.dot\na.txt\nb.txt\nc.txt\n\
+         file> ls -lh b.txt\n-rw-r--r--   3.0K 2023-11-16 22:13 b.txt\n"
+            .replace("-rw-r--r--", &mode_of(&f.root.join("b.txt")))
+    );
+    // get -R, and a tree where two files of three cannot be written.
+    let served = f.root.join("served");
+    fs::create_dir(&served).unwrap();
+    for name in ["a.txt", "b.txt", "c.txt"] {
+        fs::write(served.join(name), name).unwrap();
+    }
+    fs::create_dir_all(f.here.join("served/a.txt")).unwrap();
+    fs::create_dir_all(f.here.join("served/b.txt")).unwrap();
+    let out = f.shell("get -R served\n");
+    failed(&out);
+    assert!(
+        stderr(&out).contains("2 of 3 files failed (see above)"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(fs::read(f.here.join("served/c.txt")).unwrap(), b"c.txt");
+}
+
+/// `ls -l`'s ten mode characters for a local file, as the server will show it.
+fn mode_of(path: &Path) -> String {
+    let meta = fs::metadata(path).unwrap();
+    socket_tutorial::shell::listing::mode_string(
+        socket_tutorial::protocol::Kind::File,
+        socket_tutorial::protocol::Meta::from_metadata(&meta).mode,
+    )
+}
+
+/// Issue 13 item 9: `file_shell HOST:PORT`, `file_shell -P PORT HOST` and
+/// `[IPv6]:PORT`, as sftp users type them.
+#[test]
+fn the_server_is_named_as_sftp_users_name_it() {
+    let f = fixture("sh-host", &[]);
+    let port = f.srv.port();
+    for args in [
+        vec![format!("127.0.0.1:{port}")],
+        vec!["-P".to_string(), port.clone(), "127.0.0.1".to_string()],
+        vec!["--port".to_string(), port.clone(), "localhost".to_string()],
+    ] {
+        let out = command("file_shell")
+            .args(&args)
+            .current_dir(&f.here)
+            .write_stdin("pwd\n")
+            .output()
+            .unwrap();
+        succeeded(&out);
+        assert!(
+            stdout(&out).contains("Remote working directory: /"),
+            "{args:?}"
+        );
+    }
+    let v6 = fixture("sh-host6", &["--bind", "::1"]);
+    let out = command("file_shell")
+        .arg(format!("[::1]:{}", v6.srv.port()))
+        .current_dir(&v6.here)
+        .write_stdin("pwd\n")
+        .output()
+        .unwrap();
+    succeeded(&out);
+}
+
+/// Issue 12 item 4 through file_shell: `--timeout SECS` ends the wait on a
+/// server that accepts and never says a word, with exit status 1.
+#[test]
+fn a_silent_server_is_given_up_after_the_timeout() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let out = command("file_shell")
+        .args(["--timeout", "1", "-P", &port])
+        .write_stdin("pwd\n")
+        .output()
+        .unwrap();
+    failed(&out);
+    assert!(
+        stderr(&out).starts_with("file_shell: error: ") && stderr(&out).contains("timed out"),
+        "{}",
+        describe(&out)
+    );
+    drop(silent);
+}
+
+/// Issue 13 item 5: a session that outlives the server's idle timeout (here a
+/// slow local step in a batch) reconnects before the next command, says so in
+/// one line, keeps the remote directory, and the batch does not fail.
+#[test]
+fn a_session_that_outlives_the_idle_timeout_reconnects_quietly() {
+    let mut f = fixture("sh-idle", &["--idle-timeout", "1"]);
+    fs::create_dir(f.root.join("docs")).unwrap();
+    fs::write(f.root.join("docs/a.txt"), b"a").unwrap();
+    let mut shell = Spawn::new("file_shell")
+        .args(["-P", &f.srv.port()])
+        .current_dir(&f.here)
+        .piped_stdin()
+        .start();
+    let mut stdin = shell.stdin.take().unwrap();
+    use std::io::Write;
+    stdin.write_all(b"cd docs\n").unwrap();
+    shell.wait_for("file> cd docs");
+    // The server hangs up on the idle session: then the batch goes on.
+    f.srv.wait_for("idle timeout");
+    stdin.write_all(b"pwd\nget a.txt\n").unwrap();
+    drop(stdin);
+    let status = shell.wait_exit();
+    let transcript = shell.transcript();
+    assert!(status.success(), "{transcript}");
+    assert_eq!(
+        transcript.matches("Reconnected to 127.0.0.1:").count(),
+        1,
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("out| Remote working directory: /docs"),
+        "{transcript}"
+    );
+    assert_eq!(fs::read(f.here.join("a.txt")).unwrap(), b"a");
+}
+
+/// Issue 13 item 4: mode bits travel without -p, as in sftp (the receiving
+/// side's umask applies): a 0600 file does not arrive readable by everyone.
+/// Needs helper F's transfer change (UPLOAD carries the mode without times,
+/// and a download applies it): un-ignore when that is merged.
+#[cfg(unix)]
+#[test]
+#[ignore = "needs the transfer side of issue 13 item 4 (mode bits without -p), from helper F"]
+fn mode_bits_travel_without_dash_p() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = fixture("sh-modes", &["--writable"]);
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for (name, bits) in [("secret.txt", 0o600), ("run.sh", 0o755)] {
+        fs::write(f.here.join(name), name).unwrap();
+        fs::set_permissions(f.here.join(name), fs::Permissions::from_mode(bits)).unwrap();
+    }
+    let out = f
+        .shell("put secret.txt\nput run.sh\nlmkdir back\nget secret.txt back/\nget run.sh back/\n");
+    succeeded(&out);
+    for dir in [&f.root, &f.here.join("back")] {
+        assert_eq!(mode(&dir.join("secret.txt")), 0o600, "{}", dir.display());
+        assert_eq!(
+            mode(&dir.join("run.sh")) & 0o100,
+            0o100,
+            "{}",
+            dir.display()
+        );
+    }
 }

@@ -11,19 +11,18 @@
 
 use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::net::Target;
-use socket_tutorial::shell::{Mode, Shell, Stop};
+use socket_tutorial::shell::{address, Input, Mode, Shell, Stop};
 use socket_tutorial::token::TokenFile;
-use std::fs::File;
-use std::io::{self, BufReader, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 const PROGRAM: Program = Program {
     name: "file_shell",
     help: "\
 file_shell: an sftp-style shell for download_server (the tutorial's sftp section: put ./* . and get ./* .)
 
-Usage: file_shell [OPTIONS]
+Usage: file_shell [OPTIONS] [HOST[:PORT]]
 
 The tutorial moves whole folders with sftp (its SecureCRT section,
 \"sftp的使用\"): pwd and lpwd, cd and lcd, lmkdir, put ./* . and get ./* .
@@ -34,56 +33,104 @@ cd/lcd, pwd/lpwd, mkdir/lmkdir. `help` inside lists every command.
   file> lmkdir new_temp
   file> lcd new_temp
   file> get -r ./* .          # every file and folder here
+  file> mkdir backup          # several sources need an existing folder
   file> put -r ./* backup     # and back, into the server's backup/
 
 Files move through a .part name and are renamed when complete; get -a
 (reget) and put -a (reput) resume an interrupted transfer. -r copies whole
-folders and skips symbolic links. -p keeps modification times and the
-permission bits; Windows has only a read-only bit, and -p keeps that.
+folders. Permission bits come along (the receiving side's umask applies);
+-p keeps modification times too. Windows has only a read-only bit, and that
+is what travels. put never follows a symbolic link: one named is refused,
+one matched by a wildcard or inside a folder is skipped.
 
-When stdin is a terminal you get the prompt `file> `. Otherwise (piped
-stdin, or -b FILE) it runs in batch mode, as `sftp -b` does: each command is
-echoed after `file> `, and the first one that fails ends the session with
-exit status 1, unless its line starts with `-`; a line starting with `@` is
-not echoed; `#` starts a comment. `!COMMAND` runs COMMAND on this machine
-with sh -c (cmd /C on Windows).
+When stdin is a terminal you get the prompt `file> ` with line editing:
+arrows, Home/End, Ctrl-A/E/U/K/W, Ctrl-L, Up/Down through the history
+(kept in ~/.file_shell_history), Tab to complete commands and local or
+remote names (twice to list them). Ctrl-C clears the line, or stops the
+transfer in progress (its partial is kept for reget/reput) and returns to
+the prompt. The Windows console edits lines itself (no Tab completion), and
+there Ctrl-C ends file_shell.
+
+Otherwise (piped stdin, or -b FILE) it runs in batch mode, as `sftp -b`
+does: each command is echoed after `file> `, and the first one that fails
+ends the session with exit status 1, unless its line starts with `-`; a
+line starting with `@` is not echoed; `#` starts a comment. Ctrl-C during
+`-b FILE` at a terminal stops the batch with exit status 1; with commands
+piped in, the terminal is the pipeline's and Ctrl-C ends it all (status
+130). `!COMMAND` runs COMMAND on this machine with sh -c (cmd /C on
+Windows). A connection the server closed while the session sat idle is
+opened again before the next command, which says so in one line.
 
 The protocol is not encrypted. Across a network you do not trust, tunnel
-it: `ssh -L 11500:127.0.0.1:11500 HOST`, then `file_shell --port 11500`.
+it: `ssh -L 11500:127.0.0.1:11500 HOST`, then `file_shell -P 11500`.
+
+Arguments:
+  [HOST[:PORT]]          the server, as for sftp: HOST, HOST:PORT, [IPv6]:PORT
+                         [default: 127.0.0.1:11500]
 
 Options:
-      --host HOST        server to connect to [default: 127.0.0.1]
-      --port N           server port [default: 11500]
+      --host HOST        the server, as an option
+  -P, --port N           server port [default: 11500]
   -b, --batch FILE       read the commands from FILE (- for stdin)
+      --timeout SECS     give up on a server silent this long (0: never)
+                         [default: 60]
       --token-file FILE  the token the server wants (its first line)
                          [default: $DOWNLOAD_SERVER_TOKEN]
   -h, --help             print this help
   -V, --version          print the version
 
 Exit status: 0 when every command succeeded (in batch mode) or the session
-ended normally, 1 when a batch stopped at a failure or the server cannot be
-reached, 2 for a bad argument.
+ended normally, 1 when a batch stopped at a failure or at Ctrl-C, or the
+server cannot be reached, 2 for a bad argument.
 ",
 };
 
 struct Config {
     server: Target,
+    /// A port from -P/--port, and one from HOST:PORT: they must agree.
+    port_option: Option<u16>,
+    port_in_host: Option<u16>,
+    host_given: bool,
     batch: Option<PathBuf>,
     token: TokenFile,
+    timeout: Option<Duration>,
 }
 
 impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
             server: Target::local(11500),
+            port_option: None,
+            port_in_host: None,
+            host_given: false,
             batch: None,
             token: TokenFile::default(),
+            timeout: Some(Duration::from_secs(60)),
         };
         while let Some(arg) = parser.next()? {
             match arg {
                 Arg::Short('b') => config.batch = Some(parser.value()?.into()),
                 Arg::Long(ref name) if name == "batch" => {
                     config.batch = Some(parser.value()?.into())
+                }
+                // sftp's -P PORT; --port goes through Target below.
+                Arg::Short('P') => config.port_option = Some(parse_port(parser)?),
+                Arg::Long(ref name) if name == "port" => {
+                    config.port_option = Some(parse_port(parser)?)
+                }
+                Arg::Long(ref name) if name == "timeout" => {
+                    let secs: u64 = parser.parse("a number of seconds (0: never)")?;
+                    config.timeout = (secs > 0).then(|| Duration::from_secs(secs));
+                }
+                // `file_shell HOST[:PORT]`, as `sftp HOST` (once, not with --host).
+                Arg::Value(ref value) if !config.host_given => {
+                    let text = value.to_str().ok_or_else(|| {
+                        Error::usage(format!("'{}': not valid UTF-8", value.to_string_lossy()))
+                    })?;
+                    let (host, port) = address::host_port(text).map_err(Error::usage)?;
+                    config.server.host = host;
+                    config.port_in_host = port;
+                    config.host_given = true;
                 }
                 arg => {
                     if !(config.server.parse_arg(&arg, parser)?
@@ -94,7 +141,26 @@ impl Config {
                 }
             }
         }
+        config.server.port = match (config.port_in_host, config.port_option) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(Error::usage(format!(
+                    "two ports given: {a} after the host and {b} with -P/--port"
+                )))
+            }
+            (Some(port), _) | (None, Some(port)) => port,
+            (None, None) => config.server.port,
+        };
         Ok(config)
+    }
+}
+
+/// A server's port: 1 to 65535.
+fn parse_port(parser: &mut Parser) -> Result<u16, Error> {
+    match parser.parse("a port number from 1 to 65535")? {
+        0 => Err(Error::usage(
+            "invalid value '0' for the port: a server's port is from 1 to 65535",
+        )),
+        port => Ok(port),
     }
 }
 
@@ -102,29 +168,22 @@ fn main() -> ExitCode {
     cli::main(&PROGRAM, |parser| {
         let config = Config::parse(parser)?;
         let token = config.token.load()?;
-        let from_file = config.batch.as_ref().filter(|p| p.as_os_str() != "-");
-        let mode = if config.batch.is_none() && io::stdin().is_terminal() {
-            Mode::Interactive
-        } else {
-            Mode::Batch
-        };
-        let mut input: Box<dyn io::BufRead> = match from_file {
-            Some(path) => Box::new(BufReader::new(File::open(path).map_err(|e| {
-                Error::io(format!("cannot read the batch file {}", path.display()), &e)
-            })?)),
-            None => Box::new(io::stdin().lock()),
-        };
-        let mut shell = Shell::new(config.server, token, mode)
+        // Where the commands come from: a terminal (line editing), a file or a pipe.
+        let mut input = Input::open(config.batch.as_deref()).map_err(Error::runtime)?;
+        let mut shell = Shell::new(config.server, token, &input, config.timeout)
             .map_err(|e| Error::io("cannot find the current directory", &e))?;
         // Connect (and present the token) before the first command.
         shell.connect().map_err(Error::runtime)?;
-        if mode == Mode::Interactive {
+        if input.mode() == Mode::Interactive {
             println!("{}", shell.greeting());
         }
-        match shell.run(&mut input, mode) {
+        match shell.run(&mut input) {
             Ok(()) => Ok(()),
             Err(Stop::Failed { line, command }) => Err(Error::runtime(format!(
                 "batch stopped at line {line}: {command}"
+            ))),
+            Err(Stop::Interrupted { line, command }) => Err(Error::runtime(format!(
+                "batch interrupted (Ctrl-C) at line {line}: {command}"
             ))),
             Err(Stop::Input(why)) => Err(Error::runtime(format!("reading the commands: {why}"))),
             Err(Stop::StdoutClosed) => Err(Error::BrokenPipe),

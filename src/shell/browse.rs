@@ -47,9 +47,7 @@ impl Browse for RemoteBrowse<'_> {
     }
 
     fn list(&mut self, dir: &RemotePath) -> Result<Vec<Entry>, String> {
-        self.server
-            .call(|c| c.list(&dir.wire()))
-            .map_err(|e| e.to_string())
+        self.server.list(dir).map_err(|e| e.to_string())
     }
 
     fn shown(&self, path: &RemotePath) -> String {
@@ -80,22 +78,7 @@ impl Shell {
         word: &Word,
         partials: bool,
     ) -> Vec<(RemotePath, Option<Meta>)> {
-        if !word.has_magic() {
-            return vec![(self.cwd.resolve(&word.text), None)];
-        }
-        let base = if word.pattern.starts_with('/') {
-            RemotePath::root()
-        } else {
-            self.cwd.clone()
-        };
-        let keep =
-            |name: &[u8]| matchable(name) || (partials && crate::root::is_partial_name(name));
-        expand(
-            &mut RemoteSide(&mut self.server),
-            base,
-            &word.pattern,
-            &keep,
-        )
+        remote_matches(&mut self.server, &self.cwd, word, partials)
     }
 
     pub(super) fn pwd(&mut self) -> Result<(), String> {

@@ -55,19 +55,22 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "ls",
         aliases: &["dir"],
-        usage: "ls [-a] [-l] [PATH...]",
+        usage: "ls [-1ahlrSt] [PATH...]",
         summary: "list remote files",
-        details: "A directory lists its entries, a file or a pattern (`*.txt`) the names it matches.\n\
-                  -l shows type, permissions, size and time (UTC); -a shows names starting with `.`.",
-        flags: "al",
+        details: "A directory lists its entries, a file or a pattern (`*.txt`) the names it matches,\n\
+                  one a line (-1 says so too), sorted by name.\n\
+                  -a  names starting with `.` too\n\
+                  -l  type, permission bits, size and time (UTC); -h sizes as 1.5K, 20M\n\
+                  -t  newest first; -S largest first; -r the other way round",
+        flags: "1ahlrSt",
     },
     Command {
         name: "lls",
         aliases: &["ldir"],
-        usage: "lls [-a] [-l] [PATH...]",
+        usage: "lls [-1ahlrSt] [PATH...]",
         summary: "list local files",
         details: "The same as ls, for this machine.",
-        flags: "al",
+        flags: "1ahlrSt",
     },
     Command {
         name: "mkdir",
@@ -91,14 +94,18 @@ pub const COMMANDS: &[Command] = &[
         usage: "get [-a] [-p] [-r] REMOTE... [LOCAL]",
         summary: "download files (-r: folders too)",
         details: "REMOTE may hold * and ? (`get ./* .`); LOCAL never does. Without LOCAL, into the\n\
-                  local directory under the same names. Several files need LOCAL to be a directory.\n\
-                  -r  copy folders whole, creating LOCAL when it is missing; symbolic links are\n    \
-                  skipped (never followed), and a file that fails does not stop the rest\n\
+                  local directory under the same names. Several sources, or a LOCAL ending in /,\n\
+                  need LOCAL to be an existing directory (lmkdir it first).\n\
+                  -r  copy folders whole (also -R); one folder to a LOCAL that does not exist\n    \
+                  arrives under that name; a file that fails does not stop the rest\n\
                   -a  resume an interrupted download (its NAME.part), like reget\n\
-                  -p  keep modification times, and the permission bits (on Windows: the\n    \
-                  read-only bit, all that Windows has of them)\n\
-                  Files arrive as NAME.part and are renamed when complete.",
-        flags: "apr",
+                  -p  keep modification times too\n\
+                  Permission bits come along (this side's umask applies; on Windows, the\n\
+                  read-only bit, all that Windows has of them). A remote symbolic link named or\n\
+                  matched is followed (the server keeps it inside its root); inside a folder it\n\
+                  is skipped. Files arrive as NAME.part and are renamed when complete; Ctrl-C\n\
+                  stops the transfer and keeps NAME.part for reget.",
+        flags: "aprR",
     },
     Command {
         name: "put",
@@ -106,14 +113,18 @@ pub const COMMANDS: &[Command] = &[
         usage: "put [-a] [-p] [-r] LOCAL... [REMOTE]",
         summary: "upload files (-r: folders too)",
         details: "LOCAL may hold * and ? (`put ./* .`); REMOTE never does. Without REMOTE, into the\n\
-                  remote directory under the same names. Several files need REMOTE to be a directory.\n\
-                  -r  copy folders whole, creating REMOTE when it is missing; symbolic links are\n    \
-                  skipped (never followed), and a file that fails does not stop the rest\n\
+                  remote directory under the same names. Several sources, or a REMOTE ending in /,\n\
+                  need REMOTE to be an existing directory (mkdir it first), as in sftp.\n\
+                  -r  copy folders whole (also -R); one folder to a REMOTE that does not exist\n    \
+                  arrives under that name; a file that fails does not stop the rest\n\
                   -a  resume an interrupted upload, like reput\n\
-                  -p  keep the modification times of files, and their permission bits (on\n    \
-                  Windows: the read-only bit, all that Windows has of them)\n\
-                  The server writes a hidden .NAME.part and renames it when complete.",
-        flags: "apr",
+                  -p  keep the modification times of files too\n\
+                  Permission bits come along (the server's umask applies; on Windows, the\n\
+                  read-only bit, all that Windows has of them). Symbolic links are never\n\
+                  followed, wherever they are met: one named is refused, one matched by a\n\
+                  wildcard or inside a folder is skipped. The server writes a hidden .NAME.part\n\
+                  and renames it when complete; Ctrl-C stops the transfer, and reput goes on.",
+        flags: "aprR",
     },
     Command {
         name: "reget",
@@ -200,6 +211,16 @@ pub fn lookup(name: &str) -> Option<&'static Command> {
         .find(|c| c.name == name || c.aliases.contains(&name))
 }
 
+/// What `help` says about typing at the prompt, on each platform.
+pub const EDITING: &str = "\
+At a unix terminal: Left/Right, Home/End, Backspace/Delete, Ctrl-A/E/U/K/W edit the line,
+Ctrl-L clears the screen, Up/Down recall earlier lines (kept in ~/.file_shell_history),
+Tab completes commands and names (twice: lists them), Ctrl-C clears the line or stops a
+transfer (keeping the partial file), Ctrl-D on an empty line leaves.
+In a Windows console, the console edits the line and Up/Down/F7 recall this session's
+lines; there is no Tab completion, and Ctrl-C ends file_shell (partial files are kept).
+";
+
 /// `help`: every command, one line each.
 pub fn overview() -> String {
     let width = COMMANDS.iter().map(|c| c.usage.len()).max().unwrap_or(0);
@@ -210,6 +231,7 @@ pub fn overview() -> String {
     text.push_str(
         "In batch mode a line starting with - may fail, and one starting with @ is not echoed.\n",
     );
+    text.push_str(EDITING);
     text
 }
 
@@ -278,8 +300,11 @@ mod tests {
         for c in COMMANDS {
             assert!(all.contains(c.usage), "{}", c.name);
         }
-        // One line each, plus a heading and the batch note.
-        assert_eq!(all.lines().count(), COMMANDS.len() + 2);
+        // One line each, plus a heading, the batch note and the editing note.
+        assert_eq!(
+            all.lines().count(),
+            COMMANDS.len() + 2 + EDITING.lines().count()
+        );
     }
 
     #[test]

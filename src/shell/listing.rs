@@ -23,11 +23,79 @@ pub enum Said {
     Failed(String),
 }
 
-/// `ls [-a] [-l] [PATH...]` on one side: a directory named as such lists its
+/// How `ls` was asked to show entries: sftp's `-1 -a -l -h -t -S -r`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Style {
+    /// `-a`: names starting with `.` too.
+    pub all: bool,
+    /// `-l`: type, permissions, size and time.
+    pub long: bool,
+    /// `-h`: sizes as 1.5K, 20M.
+    pub human: bool,
+    pub order: Order,
+    /// `-r`: the order reversed.
+    pub reverse: bool,
+}
+
+/// Which way entries are sorted: by name unless `-t` or `-S` says otherwise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Order {
+    #[default]
+    Name,
+    /// `-t`: newest first.
+    Time,
+    /// `-S`: largest first.
+    Size,
+}
+
+impl Style {
+    /// From the option letters (`-1` is accepted: one name a line is the only way).
+    pub fn from_flags(flags: &[char]) -> Style {
+        let order = match (flags.contains(&'t'), flags.contains(&'S')) {
+            (_, true) => Order::Size,
+            (true, false) => Order::Time,
+            _ => Order::Name,
+        };
+        Style {
+            all: flags.contains(&'a'),
+            long: flags.contains(&'l'),
+            human: flags.contains(&'h'),
+            order,
+            reverse: flags.contains(&'r'),
+        }
+    }
+
+    /// Sorts entries as asked; names break ties, so the order is always the same.
+    pub fn sort(&self, entries: &mut [Entry]) {
+        entries.sort_by(|a, b| {
+            let by = match self.order {
+                Order::Name => std::cmp::Ordering::Equal,
+                Order::Time => b.meta.mtime_ns.cmp(&a.meta.mtime_ns),
+                Order::Size => b.meta.size.cmp(&a.meta.size),
+            };
+            by.then_with(|| a.name.cmp(&b.name))
+        });
+        if self.reverse {
+            entries.reverse();
+        }
+    }
+
+    /// One entry's line.
+    pub fn line(&self, entry: &Entry) -> String {
+        match (self.long, self.human) {
+            (false, _) => short(entry),
+            (true, false) => long(entry),
+            (true, true) => long_human(entry),
+        }
+    }
+}
+
+/// `ls [-1ahlrSt] [PATH...]` on one side: a directory named as such lists its
 /// entries (names starting with `.` only with `-a`); a file, or whatever a
-/// wildcard matched, is shown itself. Returns the lines and how many names failed.
+/// wildcard matched, is shown itself. Entries are sorted here (a server
+/// sends them as it reads them). Returns the lines and how many names failed.
 pub fn ls<B: Browse>(side: &mut B, flags: &[char], args: &[Word]) -> (Vec<Said>, usize) {
-    let (all, long) = (flags.contains(&'a'), flags.contains(&'l'));
+    let style = Style::from_flags(flags);
     let words = if args.is_empty() {
         vec![Word::bare(".")]
     } else {
@@ -36,47 +104,51 @@ pub fn ls<B: Browse>(side: &mut B, flags: &[char], args: &[Word]) -> (Vec<Said>,
     let mut said = Vec::new();
     let mut failed = 0;
     for word in &words {
-        let matches = side.matches(word, all);
+        let matches = side.matches(word, style.all);
         if matches.is_empty() {
             said.push(Said::Failed(format!("{}: no match", word.text)));
             failed += 1;
         }
+        // What the word named itself (files, wildcard matches), shown together.
+        let mut named = Vec::new();
+        let mut dirs = Vec::new();
         for (path, meta) in matches {
-            let meta = match meta.map_or_else(|| side.stat(&path), Ok) {
-                Ok(m) => m,
+            match meta.map_or_else(|| side.stat(&path), Ok) {
+                Ok(m) if m.kind == Kind::Dir && !word.has_magic() => dirs.push(path),
+                Ok(meta) => {
+                    let name = if word.has_magic() {
+                        side.relative(&path)
+                    } else {
+                        word.text.clone().into_bytes()
+                    };
+                    named.push(Entry { name, meta });
+                }
                 Err(e) => {
                     said.push(Said::Failed(e));
                     failed += 1;
-                    continue;
                 }
-            };
-            let rows = if meta.kind == Kind::Dir && !word.has_magic() {
-                if words.len() > 1 {
-                    said.push(Said::Out(format!("{}:", side.shown(&path))));
-                }
-                match side.list(&path) {
-                    Ok(entries) => entries
+            }
+        }
+        style.sort(&mut named);
+        said.extend(named.iter().map(|e| Said::Out(style.line(e))));
+        for dir in dirs {
+            if words.len() > 1 {
+                said.push(Said::Out(format!("{}:", side.shown(&dir))));
+            }
+            match side.list(&dir) {
+                Ok(entries) => {
+                    let mut rows: Vec<Entry> = entries
                         .into_iter()
-                        .filter(|e| all || !e.name.starts_with(b"."))
-                        .collect(),
-                    Err(e) => {
-                        said.push(Said::Failed(e));
-                        failed += 1;
-                        continue;
-                    }
+                        .filter(|e| style.all || !e.name.starts_with(b"."))
+                        .collect();
+                    style.sort(&mut rows);
+                    said.extend(rows.iter().map(|e| Said::Out(style.line(e))));
                 }
-            } else {
-                let name = if word.has_magic() {
-                    side.relative(&path)
-                } else {
-                    word.text.clone().into_bytes()
-                };
-                vec![Entry { name, meta }]
-            };
-            said.extend(
-                rows.iter()
-                    .map(|row| Said::Out(if long { self::long(row) } else { short(row) })),
-            );
+                Err(e) => {
+                    said.push(Said::Failed(e));
+                    failed += 1;
+                }
+            }
         }
     }
     (said, failed)
@@ -100,6 +172,37 @@ pub fn long(entry: &Entry) -> String {
         utc_minutes(entry.meta.mtime_ns),
         short(entry)
     )
+}
+
+/// `ls -lh`: the size as `ls -h` shows it.
+pub fn long_human(entry: &Entry) -> String {
+    format!(
+        "{} {:>6} {} {}",
+        mode_string(entry.meta.kind, entry.meta.mode),
+        human_size(entry.meta.size),
+        utc_minutes(entry.meta.mtime_ns),
+        short(entry)
+    )
+}
+
+/// A size as `ls -h` shows it: bytes up to 1023, then K, M, G, ... (powers
+/// of 1024), one decimal below 10, rounded up as `ls` does.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [char; 6] = ['K', 'M', 'G', 'T', 'P', 'E'];
+    if bytes < 1024 {
+        return bytes.to_string();
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value.ceil() >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value < 10.0 && (value * 10.0).ceil() < 100.0 {
+        format!("{:.1}{}", (value * 10.0).ceil() / 10.0, UNITS[unit])
+    } else {
+        format!("{}{}", value.ceil(), UNITS[unit])
+    }
 }
 
 /// The ten characters `ls -l` starts with: type, then `rwx` three times,
@@ -205,6 +308,46 @@ mod tests {
         // The extremes do not panic.
         utc_minutes(i64::MIN);
         utc_minutes(i64::MAX);
+    }
+
+    #[test]
+    fn human_sizes_as_ls_shows_them() {
+        assert_eq!(human_size(0), "0");
+        assert_eq!(human_size(1023), "1023");
+        assert_eq!(human_size(1024), "1.0K");
+        assert_eq!(human_size(1536), "1.5K");
+        assert_eq!(human_size(1025), "1.1K");
+        assert_eq!(human_size(10 * 1024), "10K");
+        assert_eq!(human_size(10 * 1024 + 1), "11K");
+        assert_eq!(human_size(1024 * 1024 - 1), "1.0M");
+        assert_eq!(human_size(5 * 1024 * 1024 * 1024), "5.0G");
+        assert_eq!(human_size(u64::MAX), "16E");
+    }
+
+    #[test]
+    fn sorted_by_name_time_or_size_and_reversed() {
+        let mut rows = vec![
+            entry("b", Kind::File, 0o644, 10, 3),
+            entry("a", Kind::File, 0o644, 30, 1),
+            entry("c", Kind::File, 0o644, 20, 2),
+            entry("d", Kind::File, 0o644, 20, 2),
+        ];
+        let names = |rows: &[Entry]| rows.iter().map(short).collect::<Vec<_>>().join(" ");
+        Style::from_flags(&[]).sort(&mut rows);
+        assert_eq!(names(&rows), "a b c d");
+        Style::from_flags(&['t']).sort(&mut rows);
+        assert_eq!(names(&rows), "b c d a");
+        Style::from_flags(&['S']).sort(&mut rows);
+        assert_eq!(names(&rows), "a c d b");
+        Style::from_flags(&['S', 'r']).sort(&mut rows);
+        assert_eq!(names(&rows), "b d c a");
+        Style::from_flags(&['1', 'r']).sort(&mut rows);
+        assert_eq!(names(&rows), "d c b a");
+        let style = Style::from_flags(&['l', 'h']);
+        assert_eq!(
+            style.line(&entry("big", Kind::File, 0o600, 1536, 0)),
+            "-rw-------   1.5K 1970-01-01 00:00 big"
+        );
     }
 
     #[test]

@@ -1,30 +1,41 @@
 //! `file_shell`'s command layer over [`crate::transfer::Connection`]: reading lines (interactive or batch, as sftp does), running each command on the remote or the local side, and saying what failed.
 //!
-//! Submodules, each small: `words` (splitting a line, batch prefixes),
-//! `commands` (the table behind `help`), `paths` (remote and local paths),
-//! `expand` (wildcards on either side), `remote` (the connection),
-//! `browse` (pwd, cd, ls, mkdir, rm, rmdir, rename), `local` (lpwd, lcd,
-//! lls, lmkdir, !), `copy` (get, put, reget, reput), `listing` (how ls
-//! shows entries), `host` (what differs between unix and Windows locally).
+//! Submodules, each small: `input` (where lines come from: the line editor,
+//! a prompt, a batch), `address` (`HOST[:PORT]` as typed), `words` (splitting
+//! a line, batch prefixes), `commands` (the table behind `help`), `complete`
+//! (Tab), `paths` (remote and local paths), `expand` (wildcards on either
+//! side), `remote` (the connection), `browse` (pwd, cd, ls, mkdir, rm, rmdir,
+//! rename), `local` (lpwd, lcd, lls, lmkdir, !), `copy` (what get and put
+//! share), `get` (get, reget), `put` (put, reput), `listing` (how ls sorts
+//! and shows entries), `host` (what differs between unix and Windows locally).
 
+pub mod address;
 mod browse;
 pub mod commands;
+mod complete;
 mod copy;
 pub mod expand;
+mod get;
 mod host;
+pub mod input;
 pub mod listing;
 mod local;
 pub mod paths;
+mod put;
 mod remote;
 pub mod words;
 
 use crate::net::Target;
+use crate::terminal::Reading;
 use crate::token::Token;
+use crate::transfer::Interrupt;
 use copy::Copy;
+pub use input::Input;
 use paths::RemotePath;
 use remote::Server;
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 use words::Word;
 
 /// The prompt, shown when a person types the commands.
@@ -45,6 +56,8 @@ pub enum Mode {
 pub enum Stop {
     /// Batch mode: this line failed.
     Failed { line: usize, command: String },
+    /// Batch mode: Ctrl-C during this line.
+    Interrupted { line: usize, command: String },
     /// Reading the commands failed.
     Input(String),
     /// Stdout was closed by its reader.
@@ -59,6 +72,10 @@ pub struct Shell {
     lcwd: PathBuf,
     progress: bool,
     interactive: bool,
+    /// Requested by Ctrl-C (see [`Input::running`]); cleared before each command.
+    interrupt: Interrupt,
+    /// What `help` says about line editing here, when it is off.
+    editing_off: Option<String>,
     out: Box<dyn Write>,
     err: Box<dyn Write>,
     stdout_closed: bool,
@@ -71,14 +88,26 @@ type Done = Result<(), String>;
 
 impl Shell {
     /// A session with `target`, starting at the remote root and in the
-    /// process's current directory, writing to stdout and stderr.
-    pub fn new(target: Target, token: Option<Token>, mode: Mode) -> io::Result<Shell> {
+    /// process's current directory, writing to stdout and stderr, reading
+    /// from `input`. Each wait for the server ends after `timeout` (`None`: never).
+    pub fn new(
+        target: Target,
+        token: Option<Token>,
+        input: &Input,
+        timeout: Option<Duration>,
+    ) -> io::Result<Shell> {
+        let interrupt = input.interrupt();
         Ok(Shell {
-            server: Server::new(target, token),
+            server: Server::new(target, token, timeout, interrupt.clone()),
             cwd: RemotePath::root(),
             lcwd: std::env::current_dir()?,
             progress: true,
-            interactive: mode == Mode::Interactive,
+            interactive: input.mode() == Mode::Interactive,
+            interrupt,
+            editing_off: match input.mode() {
+                Mode::Interactive => input.editing().err().map(str::to_owned),
+                Mode::Batch => None,
+            },
             out: Box::new(io::stdout()),
             err: Box::new(io::stderr()),
             stdout_closed: false,
@@ -104,21 +133,23 @@ impl Shell {
     }
 
     /// Read and run commands until `bye` or the end of input.
-    pub fn run(&mut self, input: &mut dyn BufRead, mode: Mode) -> Result<(), Stop> {
-        let mut raw = Vec::new();
+    pub fn run(&mut self, input: &mut Input) -> Result<(), Stop> {
+        let mode = input.mode();
         let mut number = 0;
         while !self.quit {
-            if mode == Mode::Interactive {
-                self.print_prompt();
-            }
-            raw.clear();
             number += 1;
-            match input.read_until(b'\n', &mut raw) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) => return Err(Stop::Input(crate::cli::describe_io(&e))),
-            }
-            let text = String::from_utf8_lossy(crate::input::strip_newline(&raw)).into_owned();
+            let mut completer = complete::ShellCompleter {
+                server: &mut self.server,
+                cwd: &self.cwd,
+                lcwd: &self.lcwd,
+            };
+            let text = match input.next_line(&mut completer) {
+                Ok(Reading::Line(text)) => text,
+                // Ctrl-C at the prompt: the line is given up, the session goes on.
+                Ok(Reading::Cancelled) => continue,
+                Ok(Reading::End) => break,
+                Err(why) => return Err(Stop::Input(why)),
+            };
             let line = words::prefixes(&text);
             if line.is_blank() {
                 continue;
@@ -127,7 +158,11 @@ impl Shell {
                 let echo = format!("{PROMPT}{}", text.trim());
                 let _ = self.say(&echo);
             }
-            let result = self.execute(line.body);
+            if mode == Mode::Interactive {
+                self.interrupt.clear();
+            }
+            let body = line.body;
+            let result = input.running(body.starts_with('!'), || self.execute(body));
             if let Err(message) = &result {
                 if !message.is_empty() {
                     self.complain(message);
@@ -137,22 +172,24 @@ impl Shell {
             if self.stdout_closed {
                 return Err(Stop::StdoutClosed);
             }
-            if result.is_err() && mode == Mode::Batch && !line.may_fail {
-                return Err(Stop::Failed {
-                    line: number,
-                    command: line.body.to_owned(),
-                });
+            let at = || (number, line.body.to_owned());
+            if mode == Mode::Batch && self.interrupt.is_requested() {
+                let (line, command) = at();
+                return Err(Stop::Interrupted { line, command });
             }
-        }
-        if mode == Mode::Interactive && !self.quit {
-            // End of input on a terminal: end the prompt's line.
-            let _ = self.say("");
+            if result.is_err() && mode == Mode::Batch && !line.may_fail {
+                let (line, command) = at();
+                return Err(Stop::Failed { line, command });
+            }
         }
         Ok(())
     }
 
     /// Run one command line (without batch prefixes).
     pub fn execute(&mut self, body: &str) -> Done {
+        if let Some(notice) = self.server.revive() {
+            self.notice(&notice);
+        }
         if let Some(command) = body.strip_prefix('!') {
             return self.bang(command);
         }
@@ -195,7 +232,13 @@ impl Shell {
 
     fn help(&mut self, args: &[Word]) -> Done {
         let text = match args {
-            [] => commands::overview(),
+            [] => {
+                let mut text = commands::overview();
+                if let Some(why) = &self.editing_off {
+                    text.push_str(&format!("Line editing is off in this session: {why}.\n"));
+                }
+                text
+            }
             [name] => match commands::lookup(&name.text) {
                 Some(c) => commands::details(c),
                 None => return Err(format!("help: no command {}", name.text)),
@@ -261,11 +304,6 @@ impl Shell {
 
     fn flush(&mut self) {
         let _ = self.out.flush();
-    }
-
-    fn print_prompt(&mut self) {
-        let _ = write!(self.out, "{PROMPT}");
-        self.flush();
     }
 }
 

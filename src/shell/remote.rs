@@ -1,4 +1,4 @@
-//! The server side of a shell session: one connection, opened again when a failure made it unusable, and remote listings for wildcard expansion.
+//! The server side of a shell session: one connection, opened again when a failure made it unusable or the server closed it while idle, and remote listings (sorted here: the server sends them as it reads them) for `ls`, wildcards and completion.
 
 use super::expand::{Found, Side};
 use super::paths::RemotePath;
@@ -6,37 +6,77 @@ use crate::net::Target;
 use crate::protocol::{Entry, Kind, Meta};
 use crate::root::is_partial_name;
 use crate::token::Token;
-use crate::transfer::{Connection, TransferError};
+use crate::transfer::{Connection, Interrupt, TransferError};
+use std::io;
+use std::net::TcpStream;
 use std::path::Component;
+use std::time::Duration;
 
 /// The server a shell talks to, and its connection when there is one.
 pub struct Server {
     target: Target,
     token: Option<Token>,
-    conn: Option<Connection>,
+    /// How long to wait for the server before giving up (`None`: forever).
+    timeout: Option<Duration>,
+    /// Given to every connection, so Ctrl-C stops its transfers.
+    interrupt: Interrupt,
+    open: Option<Open>,
+}
+
+/// A connection, and a second handle on its socket to look at it between commands.
+struct Open {
+    conn: Connection,
+    probe: TcpStream,
+    /// It has carried a request: from now on the server speaks only when asked.
+    used: bool,
 }
 
 impl Server {
-    pub fn new(target: Target, token: Option<Token>) -> Server {
+    pub fn new(
+        target: Target,
+        token: Option<Token>,
+        timeout: Option<Duration>,
+        interrupt: Interrupt,
+    ) -> Server {
         Server {
             target,
             token,
-            conn: None,
+            timeout,
+            interrupt,
+            open: None,
         }
     }
 
     /// The connection, opened (hellos, token) if there is none.
     pub fn connection(&mut self) -> Result<&mut Connection, TransferError> {
-        match &mut self.conn {
-            Some(conn) => Ok(conn),
-            slot => {
-                let stream = self
-                    .target
-                    .connect()
-                    .map_err(|e| TransferError::Broken(e.to_string()))?;
-                Ok(slot.insert(Connection::open(stream, self.token.as_ref())?))
-            }
+        if self.open.is_none() {
+            self.open = Some(self.open_new()?);
         }
+        match &mut self.open {
+            Some(open) => Ok(&mut open.conn),
+            None => Err(TransferError::Broken("not connected".into())),
+        }
+    }
+
+    fn open_new(&self) -> Result<Open, TransferError> {
+        let broken = |e: &dyn std::fmt::Display| TransferError::Broken(e.to_string());
+        let stream = self.target.connect().map_err(|e| broken(&e))?;
+        // Silence from the server ends a wait after --timeout.
+        // TODO(after helper F's merge): Connection's own timeout call replaces these two lines.
+        stream
+            .set_read_timeout(self.timeout)
+            .map_err(|e| broken(&e))?;
+        stream
+            .set_write_timeout(self.timeout)
+            .map_err(|e| broken(&e))?;
+        let probe = stream.try_clone().map_err(|e| broken(&e))?;
+        let mut conn = Connection::open(stream, self.token.as_ref())?;
+        conn.set_interrupt(self.interrupt.clone());
+        Ok(Open {
+            conn,
+            probe,
+            used: false,
+        })
     }
 
     /// Run one operation on the connection; a failure that leaves the
@@ -46,27 +86,74 @@ impl Server {
         op: impl FnOnce(&mut Connection) -> Result<T, TransferError>,
     ) -> Result<T, TransferError> {
         let result = op(self.connection()?);
-        if let Err(e) = &result {
-            if !e.connection_usable() {
-                self.conn = None;
+        match &result {
+            Err(e) if !e.connection_usable() => self.open = None,
+            _ => {
+                if let Some(open) = &mut self.open {
+                    open.used = true;
+                }
             }
         }
         result
+    }
+
+    /// Before a command: a connection the server closed while the session sat
+    /// idle (its `--idle-timeout`) is replaced now, so the command does not
+    /// fail for it; the line returned says so.
+    pub fn revive(&mut self) -> Option<String> {
+        let open = self.open.as_ref()?;
+        if !closed_while_idle(open) {
+            return None;
+        }
+        self.open = None;
+        Some(match self.connection() {
+            Ok(_) => format!(
+                "Reconnected to {} (the server had closed the idle connection).",
+                self.describe()
+            ),
+            Err(e) => format!("The server closed the idle connection; reconnecting failed: {e}"),
+        })
     }
 
     pub fn stat(&mut self, path: &RemotePath) -> Result<Meta, TransferError> {
         self.call(|c| c.stat(&path.wire()))
     }
 
+    /// A remote directory's entries, sorted by name.
+    pub fn list(&mut self, dir: &RemotePath) -> Result<Vec<Entry>, TransferError> {
+        let mut entries = self.call(|c| c.list(&dir.wire()))?;
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
+    }
+
     /// Whether the server said it is read-only (when connected).
     pub fn read_only(&self) -> Option<bool> {
-        self.conn.as_ref().map(|c| c.server_hello().read_only)
+        self.open.as_ref().map(|o| o.conn.server_hello().read_only)
     }
 
     /// `host:port` as given.
     pub fn describe(&self) -> String {
         format!("{}:{}", self.target.host, self.target.port)
     }
+}
+
+/// Whether the server has closed this connection: it reads as ended, or (once
+/// it has carried a request) the server said something nobody asked for,
+/// which can only be a goodbye. A busy server's ERROR right after the hello
+/// is left for the first command to read.
+fn closed_while_idle(open: &Open) -> bool {
+    if open.probe.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    let closed = match open.probe.peek(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => open.used,
+        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+    };
+    // Back to blocking for the connection's own reads; if even this fails
+    // the connection is no good.
+    closed || open.probe.set_nonblocking(false).is_err()
 }
 
 /// Whether a name from the server can be used as one local path component:
@@ -108,10 +195,7 @@ impl Side for RemoteSide<'_> {
     }
 
     fn list(&mut self, dir: &RemotePath) -> Result<Vec<Found<Meta>>, String> {
-        let entries: Vec<Entry> = self
-            .0
-            .call(|c| c.list(&dir.wire()))
-            .map_err(|e| e.to_string())?;
+        let entries = self.0.list(dir).map_err(|e| e.to_string())?;
         Ok(entries
             .into_iter()
             .map(|e| Found {

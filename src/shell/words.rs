@@ -122,6 +122,79 @@ pub fn split(line: &str) -> Result<Vec<Word>, SplitError> {
     Ok(words)
 }
 
+/// The words of a line being typed, as far as the cursor: the words before
+/// the last one, and the last one (unfinished: an open quote is allowed),
+/// with where it starts in characters. After a blank the last word is empty
+/// and starts at the cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partial {
+    pub before: Vec<String>,
+    pub last: String,
+    pub start: usize,
+}
+
+/// [`split`] for a line still being typed, for Tab completion.
+pub fn partial(line: &str) -> Partial {
+    let mut before = Vec::new();
+    let mut last: Option<(usize, String)> = None;
+    let mut quote: Option<char> = None;
+    let mut chars = line.chars().enumerate().peekable();
+    while let Some((i, c)) = chars.next() {
+        if let Some(q) = quote {
+            match c {
+                c if c == q => quote = None,
+                '\\' if q == '"' && matches!(chars.peek(), Some((_, '"' | '\\'))) => {
+                    if let Some((_, escaped)) = chars.next() {
+                        last.get_or_insert_with(|| (i, String::new()))
+                            .1
+                            .push(escaped);
+                    }
+                }
+                c => last.get_or_insert_with(|| (i, String::new())).1.push(c),
+            }
+            continue;
+        }
+        match c {
+            ' ' | '\t' => {
+                if let Some((_, word)) = last.take() {
+                    before.push(word);
+                }
+            }
+            '\'' | '"' => {
+                last.get_or_insert_with(|| (i, String::new()));
+                quote = Some(c);
+            }
+            '\\' => {
+                let word = &mut last.get_or_insert_with(|| (i, String::new())).1;
+                if let Some((_, escaped)) = chars.next() {
+                    word.push(escaped);
+                }
+            }
+            c => last.get_or_insert_with(|| (i, String::new())).1.push(c),
+        }
+    }
+    let (start, last) = last.unwrap_or((line.chars().count(), String::new()));
+    Partial {
+        before,
+        last,
+        start,
+    }
+}
+
+/// `text` written so that [`split`] reads it back as one word, as it is:
+/// blanks, quotes, backslashes, wildcards and a leading `#` get a backslash.
+pub fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in text.chars().enumerate() {
+        if matches!(c, ' ' | '\t' | '\'' | '"' | '\\') || is_glob_special(c) || (c == '#' && i == 0)
+        {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A line of input after its batch prefixes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line<'a> {
@@ -236,6 +309,48 @@ mod tests {
         let mixed = &split("get 'my dir'/*.txt").unwrap()[1];
         assert_eq!(mixed.text, "my dir/*.txt");
         assert!(mixed.has_magic());
+    }
+
+    #[test]
+    fn a_line_being_typed() {
+        let p = partial("get 'my fi");
+        assert_eq!(p.before, ["get"]);
+        assert_eq!((p.last.as_str(), p.start), ("my fi", 4));
+        let p = partial("put a\\ b c");
+        assert_eq!(p.before, ["put", "a b"]);
+        assert_eq!((p.last.as_str(), p.start), ("c", 9));
+        let p = partial("lcd ");
+        assert_eq!(p.before, ["lcd"]);
+        assert_eq!((p.last.as_str(), p.start), ("", 4));
+        let p = partial("");
+        assert!(p.before.is_empty());
+        assert_eq!((p.last.as_str(), p.start), ("", 0));
+        let p = partial("cd \"文 件\"/x");
+        assert_eq!((p.last.as_str(), p.start), ("文 件/x", 3));
+    }
+
+    #[test]
+    fn quoted_words_read_back_as_they_were() {
+        for name in [
+            "my file.txt",
+            "it's",
+            "a\"b",
+            "back\\slash",
+            "*.txt",
+            "#x",
+            "a#b",
+            "文件 夹",
+            "[x]?",
+        ] {
+            let quoted = quote(name);
+            let words = split(&quoted).unwrap();
+            assert_eq!(words.len(), 1, "{quoted}");
+            assert_eq!(words[0].text, name, "{quoted}");
+            assert!(!words[0].has_magic(), "{quoted}");
+            assert_eq!(partial(&quoted).last, name, "{quoted}");
+        }
+        assert_eq!(quote("a#b"), "a#b");
+        assert_eq!(quote("my file"), "my\\ file");
     }
 
     #[test]

@@ -1,0 +1,399 @@
+//! file_shell at a terminal, through a pseudo-terminal (`script -qc` from util-linux, on Linux): line editing, history across sessions, Tab completion of local and remote names, Ctrl-C at the prompt and during a transfer, and the terminal as it was afterwards. Where there is no such pseudo-terminal (macOS's `script` takes other arguments, Windows has none) each test says so and skips.
+
+mod common;
+
+use common::{bin, download_server, pattern, wait_for_size, TempDir, TIMEOUT};
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::Instant;
+
+/// A command running in a pseudo-terminal: what it shows, and its keyboard.
+struct Pty {
+    child: Child,
+    keys: ChildStdin,
+    screen: Arc<(Mutex<Screen>, Condvar)>,
+    /// How far [`Pty::wait_for`] has read.
+    seen: usize,
+}
+
+/// What the terminal showed, and how many of script's two outputs have closed.
+#[derive(Default)]
+struct Screen {
+    bytes: Vec<u8>,
+    closed: usize,
+}
+
+/// `script` from util-linux, which gives a command a pseudo-terminal; `None`
+/// (said on stderr) where it is not there.
+fn pty_available(test: &str) -> bool {
+    let ok = cfg!(target_os = "linux")
+        && Command::new("script")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!(
+            "SKIPPED {test}: no pseudo-terminal for tests here (it needs util-linux `script`, on Linux)"
+        );
+    }
+    ok
+}
+
+impl Pty {
+    /// Runs `sh_command` with `sh -c` in a new pseudo-terminal, in `dir`, with `HOME` set to `home`.
+    fn start(sh_command: &str, dir: &Path, home: &Path) -> Pty {
+        let mut child = Command::new("script")
+            .args(["-qfc", sh_command, "/dev/null"])
+            .current_dir(dir)
+            .env("HOME", home)
+            .env("SHELL", "/bin/sh")
+            .env_remove("DOWNLOAD_SERVER_TOKEN")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start script");
+        let keys = child.stdin.take().expect("piped");
+        let screen = Arc::new((Mutex::new(Screen::default()), Condvar::new()));
+        for mut stream in [
+            Box::new(child.stdout.take().expect("piped")) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().expect("piped")),
+        ] {
+            let screen = Arc::clone(&screen);
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let (lock, changed) = &*screen;
+                // A test that failed holding the lock must not make this thread panic too.
+                let screen = || lock.lock().unwrap_or_else(|e| e.into_inner());
+                while let Ok(n @ 1..) = stream.read(&mut buf) {
+                    screen().bytes.extend_from_slice(&buf[..n]);
+                    changed.notify_all();
+                }
+                screen().closed += 1;
+                changed.notify_all();
+            });
+        }
+        Pty {
+            child,
+            keys,
+            screen,
+            seen: 0,
+        }
+    }
+
+    fn type_keys(&mut self, keys: &[u8]) {
+        self.keys.write_all(keys).expect("type into the terminal");
+        self.keys.flush().expect("type into the terminal");
+    }
+
+    /// Everything shown so far, as text.
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.screen.0.lock().unwrap().bytes).into_owned()
+    }
+
+    /// Waits until `needle` is shown after what earlier waits found; fails after [`TIMEOUT`].
+    fn wait_for(&mut self, needle: &str) {
+        let deadline = Instant::now() + TIMEOUT;
+        let (lock, changed) = &*self.screen;
+        let mut screen = lock.lock().unwrap();
+        loop {
+            let shown = &screen.bytes;
+            let text = String::from_utf8_lossy(&shown[self.seen.min(shown.len())..]).into_owned();
+            if let Some(at) = text.find(needle) {
+                // `at` is in the lossy text; close enough to move past it.
+                self.seen += text[..at + needle.len()].len();
+                return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "the terminal never showed {needle:?}; it shows:\n{}",
+                String::from_utf8_lossy(&screen.bytes)
+            );
+            screen = changed.wait_timeout(screen, left).unwrap().0;
+        }
+    }
+
+    /// Waits for `script` (and so the command) to end: both its outputs close.
+    fn wait_exit(&mut self) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        {
+            let (lock, changed) = &*self.screen;
+            let mut screen = lock.lock().unwrap();
+            while screen.closed < 2 {
+                let left = deadline.saturating_duration_since(Instant::now());
+                assert!(
+                    !left.is_zero(),
+                    "the terminal's command did not end:\n{}",
+                    String::from_utf8_lossy(&screen.bytes)
+                );
+                screen = changed.wait_timeout(screen, left).unwrap().0;
+            }
+        }
+        let status = self.child.wait().expect("wait for script");
+        let text = self.text();
+        assert!(status.success(), "script failed: {status}\n{text}");
+        text
+    }
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A shell command line for the file_shell binary with `args`.
+fn file_shell(args: &str) -> String {
+    format!("{} {args}", bin("file_shell").display())
+}
+
+/// `stty -g` before and after the command, each on a line of its own, so a
+/// test can see the terminal was left as it was found.
+fn bracketed(command: &str) -> String {
+    format!("echo BEFORE $(stty -g); {command}; echo AFTER $(stty -g) EXIT")
+}
+
+/// The two `stty -g` answers [`bracketed`] showed.
+fn settings_before_and_after(text: &str) -> (String, String) {
+    let find = |tag: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(tag).map(|s| s.trim().to_string()))
+            .unwrap_or_else(|| panic!("no {tag} line in:\n{text}"))
+    };
+    (find("BEFORE "), find("AFTER ").replace(" EXIT", ""))
+}
+
+#[test]
+fn history_and_tab_completion_of_local_and_remote_names() {
+    if !pty_available("history_and_tab_completion_of_local_and_remote_names") {
+        return;
+    }
+    let tmp = TempDir::new("tty-edit");
+    let (root, here, home) = (tmp.join("root"), tmp.join("here"), tmp.join("home"));
+    for d in [&root, &here, &home] {
+        fs::create_dir_all(d).unwrap();
+    }
+    fs::create_dir(root.join("documents")).unwrap();
+    fs::write(root.join("documents/remote notes.txt"), b"remote").unwrap();
+    fs::write(root.join("documents/report.txt"), b"report").unwrap();
+    fs::create_dir(here.join("subfolder")).unwrap();
+    fs::write(here.join("subfolder/local.txt"), b"local").unwrap();
+    let srv = download_server(&root, &[]);
+    let port = srv.port();
+
+    let mut pty = Pty::start(&bracketed(&file_shell(&format!("-P {port}"))), &here, &home);
+    pty.wait_for("file> ");
+    // Tab on a remote name (a folder: no space after it), then on a file with a space in its name.
+    pty.type_keys(b"cd doc\t\r");
+    pty.wait_for("file> ");
+    pty.type_keys(b"get rem\t\r");
+    pty.wait_for("Fetching /documents/remote notes.txt to remote notes.txt");
+    pty.wait_for("file> ");
+    // Tab on a local name, and the command name itself.
+    pty.type_keys(b"lc\tsubf\t\r");
+    pty.wait_for("file> ");
+    // `!command` gets the keyboard (the reading thread steps aside) and the terminal as it was.
+    pty.type_keys(b"!echo RE$((1))ADY; read x; echo got=$x; stty -g\r");
+    pty.wait_for("RE1ADY");
+    pty.type_keys(b"typed\r");
+    pty.wait_for("got=typed");
+    pty.wait_for("file> ");
+    pty.type_keys(b"lpwd\r");
+    pty.wait_for("Local working directory: ");
+    pty.wait_for("subfolder");
+    // Two choices: the first Tab adds nothing, the second lists them.
+    pty.type_keys(b"ls re\t\t");
+    pty.wait_for("remote notes.txt  report.txt");
+    // Ctrl-U gives that line up; Up brings back the last one, `lpwd`.
+    pty.type_keys(b"\x15\x1b[A\r");
+    pty.wait_for("Local working directory: ");
+    // Up, then edited: Home, Delete makes it `pwd`.
+    pty.type_keys(b"\x1b[A\x01\x1b[3~\x05\r");
+    pty.wait_for("Remote working directory: /documents");
+    pty.type_keys(b"bye\r");
+    let text = pty.wait_exit();
+    assert_eq!(fs::read(here.join("remote notes.txt")).unwrap(), b"remote");
+    assert!(!text.contains("unknown command"), "{text}");
+    let (before, after) = settings_before_and_after(&text);
+    assert_eq!(before, after, "the terminal was not restored:\n{text}");
+    assert!(
+        text.contains(&format!("got=typed\r\n{before}\r\n")),
+        "`!` did not get the terminal as it was:\n{text}"
+    );
+
+    // A new session finds the history of the last one.
+    let history = fs::read_to_string(home.join(".file_shell_history")).unwrap();
+    assert!(history.contains("get remote\\ notes.txt"), "{history}");
+    let mut pty = Pty::start(&file_shell(&format!("-P {port}")), &here, &home);
+    pty.wait_for("file> ");
+    // Up: bye; Up again: the `pwd` typed last time.
+    pty.type_keys(b"\x1b[A\x1b[A\r");
+    pty.wait_for("Remote working directory: /");
+    pty.type_keys(b"\x04");
+    pty.wait_exit();
+}
+
+/// A proxy to `server` whose first connection forwards `limit` bytes of the
+/// download and then holds (the transfer is still running, and stays so);
+/// later connections are forwarded freely. Dropping the listener's thread
+/// with the test ends it.
+fn throttling_proxy(server: SocketAddr, limit: usize) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for (n, client) in listener.incoming().enumerate() {
+            let Ok(client) = client else { return };
+            let Ok(upstream) = TcpStream::connect(server) else {
+                return;
+            };
+            let limit = if n == 0 { limit } else { usize::MAX };
+            pipe(
+                client.try_clone().unwrap(),
+                upstream.try_clone().unwrap(),
+                usize::MAX,
+            );
+            pipe(upstream, client, limit);
+        }
+    });
+    addr
+}
+
+/// Copies `from` to `to` until either ends, the first `limit` bytes only;
+/// after those it keeps reading nothing, holding the connection open until
+/// the other side closes.
+fn pipe(mut from: TcpStream, mut to: TcpStream, limit: usize) {
+    thread::spawn(move || {
+        let mut left = limit;
+        let mut buf = [0u8; 16 * 1024];
+        while left > 0 {
+            let want = buf.len().min(left);
+            match from.read(&mut buf[..want]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if to.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    left -= n;
+                }
+            }
+        }
+        if left == 0 {
+            // Held: wait for the client to give up (its side closes).
+            let _ = to.read(&mut [0u8; 1]);
+        }
+        let _ = to.shutdown(Shutdown::Both);
+        let _ = from.shutdown(Shutdown::Both);
+    });
+}
+
+#[test]
+fn ctrl_c_stops_the_transfer_not_the_shell() {
+    if !pty_available("ctrl_c_stops_the_transfer_not_the_shell") {
+        return;
+    }
+    let tmp = TempDir::new("tty-ctrl-c");
+    let (root, here) = (tmp.join("root"), tmp.join("here"));
+    fs::create_dir_all(root.join("big")).unwrap();
+    fs::create_dir_all(&here).unwrap();
+    let data = pattern(13, 8 * 1024 * 1024);
+    fs::write(root.join("big/big.bin"), &data).unwrap();
+    let srv = download_server(&root, &[]);
+    let proxy = throttling_proxy(srv.connect_addr(), 1024 * 1024);
+
+    let command = bracketed(&file_shell(&format!("127.0.0.1:{}", proxy.port())));
+    let mut pty = Pty::start(&command, &here, tmp.path());
+    pty.wait_for("file> ");
+    // Ctrl-C at the prompt gives up the line; the session goes on.
+    pty.type_keys(b"nonsense\x03");
+    pty.wait_for("^C");
+    pty.type_keys(b"cd big\r");
+    pty.wait_for("file> ");
+    pty.type_keys(b"get big.bin\r");
+    // The proxy passes a megabyte and holds: the transfer is under way.
+    wait_for_size(&here.join("big.bin.part"), "most of a MiB", |n| n > 900_000);
+    pty.type_keys(b"\x03");
+    pty.wait_for("Interrupted: /big/big.bin: ");
+    pty.wait_for("file> ");
+    // The remote directory was kept, and the next commands work.
+    pty.type_keys(b"pwd\r");
+    pty.wait_for("Remote working directory: /big");
+    assert!(here.join("big.bin.part").exists(), "the partial was kept");
+    pty.type_keys(b"reget big.bin\r");
+    pty.wait_for("Resuming download of /big/big.bin at ");
+    pty.wait_for("file> ");
+    pty.type_keys(b"bye\r");
+    let text = pty.wait_exit();
+    assert_eq!(fs::read(here.join("big.bin")).unwrap(), data);
+    assert!(
+        text.contains("AFTER "),
+        "file_shell did not end normally:\n{text}"
+    );
+    let (before, after) = settings_before_and_after(&text);
+    assert_eq!(before, after, "the terminal was not restored:\n{text}");
+}
+
+#[test]
+fn ctrl_c_ends_a_batch_with_exit_status_1() {
+    if !pty_available("ctrl_c_ends_a_batch_with_exit_status_1") {
+        return;
+    }
+    let tmp = TempDir::new("tty-batch");
+    let (root, here) = (tmp.join("root"), tmp.join("here"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&here).unwrap();
+    fs::write(root.join("big.bin"), pattern(14, 4 * 1024 * 1024)).unwrap();
+    fs::write(here.join("script"), "get big.bin\npwd\n").unwrap();
+    let srv = download_server(&root, &[]);
+    let proxy = throttling_proxy(srv.connect_addr(), 512 * 1024);
+    let shell = file_shell(&format!("-P {} -b script", proxy.port()));
+    let mut pty = Pty::start(
+        &bracketed(&format!("{shell}; echo status=$?")),
+        &here,
+        tmp.path(),
+    );
+    wait_for_size(&here.join("big.bin.part"), "most of 512 KiB", |n| {
+        n > 400_000
+    });
+    pty.type_keys(b"\x03");
+    pty.wait_for("batch interrupted (Ctrl-C) at line 1: get big.bin");
+    pty.wait_for("status=1");
+    let text = pty.wait_exit();
+    assert!(
+        !text.contains("Remote working directory"),
+        "the batch went on:\n{text}"
+    );
+    let (before, after) = settings_before_and_after(&text);
+    assert_eq!(before, after, "the terminal was not restored:\n{text}");
+}
+
+/// A batch started in the background (`&`, with job control) must not touch
+/// the terminal: setting it would stop the process with SIGTTOU, and the
+/// `wait` below would never return.
+#[test]
+fn a_batch_in_the_background_is_never_stopped() {
+    if !pty_available("a_batch_in_the_background_is_never_stopped") {
+        return;
+    }
+    let tmp = TempDir::new("tty-bg");
+    let (root, here) = (tmp.join("root"), tmp.join("here"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&here).unwrap();
+    fs::write(here.join("script"), "pwd\n").unwrap();
+    let srv = download_server(&root, &[]);
+    let shell = file_shell(&format!("-P {} -b script", srv.port()));
+    // `set -m`: the job gets a process group of its own, as at a prompt.
+    let command = format!("set -m; {shell} & wait $!; echo status=$?");
+    let mut pty = Pty::start(&command, &here, tmp.path());
+    pty.wait_for("Remote working directory: /");
+    pty.wait_for("status=0");
+    pty.wait_exit();
+}

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod encoding;
+pub mod errno;
 pub mod escape;
 pub mod fileserver;
 pub mod glob;
@@ -15,6 +16,7 @@ pub mod root;
 pub mod server;
 pub mod sha256;
 pub mod shell;
+pub mod show;
 pub mod token;
 pub mod transfer;
 pub mod udp;

@@ -1,22 +1,21 @@
-//! Line-atomic output shared by client threads: whole lines, written promptly, batched under load.
+//! `print` for threads that share stdout: whole lines, written at once when alone, batched under load.
 //!
-//! A thread hands a whole line to the log; the line is appended to a pending
-//! buffer under a lock, so two clients' lines never mix inside a line. If no
-//! thread is writing at that moment, this one becomes the writer: it writes
-//! the pending lines (and any that arrive meanwhile) and flushes, then goes
-//! back to its client. Alone, each line is written and flushed at once, with
-//! no other thread to wake (a log file can be tailed); under load, the lines
-//! that pile up while one write is in progress go out together in the next
-//! one, so logging costs one system call per batch, not per line.
+//! A thread formats its line first (on its own stack), then takes the lock of
+//! the stream and appends the line to a buffer, so two clients' lines never
+//! mix. Before it lets go of the lock it flushes the buffer, unless other
+//! threads are already waiting with lines of their own: then the last of them
+//! flushes for everyone. Alone, every line is written at once (a log file can
+//! be tailed); under load, the lines that pile up while one write is in
+//! progress go out together, so logging costs one system call per batch, not
+//! one per line.
 
 use std::fmt::Display;
-use std::io::{self, Write};
-use std::mem;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::io::{self, BufWriter, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-/// Pending bytes past which a thread waits for the writer instead of adding more
-/// (so a stalled stdout slows clients down instead of eating memory).
-const MAX_PENDING: usize = 256 * 1024;
+/// Bytes of lines a stream gathers at most before they are written, whoever is waiting.
+const BATCH_BYTES: usize = 32 * 1024;
 
 /// A handle to the shared output; clone it into each client thread.
 #[derive(Clone)]
@@ -29,23 +28,17 @@ struct Streams {
     err: Sink,
 }
 
-/// One output stream and the lines waiting for it.
+/// One output stream.
 struct Sink {
     state: Mutex<State>,
-    /// Signalled when a writer finishes, for threads waiting on a full buffer or in `flush`.
-    idle: Condvar,
+    /// Threads waiting for `state` with a line to add; while there are some, the flush is theirs to do.
+    waiting: AtomicUsize,
 }
 
 struct State {
-    pending: Vec<u8>,
-    /// The buffer the writer last used, kept to reuse its capacity.
-    spare: Vec<u8>,
-    /// The stream itself; `None` while a thread is writing to it.
-    writer: Option<Box<dyn Write + Send>>,
-    /// After a write error (a closed pipe, a full disk) lines are dropped, so the server goes on.
-    broken: bool,
-    /// Threads waiting on `idle`; the writer only signals when there are some.
-    waiting: usize,
+    writer: BufWriter<Box<dyn Write + Send>>,
+    /// The write error (a closed pipe, a full disk) after which lines are dropped, so a server goes on.
+    failed: Option<io::Error>,
 }
 
 impl Log {
@@ -64,25 +57,35 @@ impl Log {
         }
     }
 
-    /// Writes one line (without its newline) to stdout.
+    /// Prints one line (without its newline) on stdout, like Python's `print`.
     ///
-    /// Pass `format_args!(..)` rather than `format!(..)`: the line is then
-    /// formatted straight into the shared buffer, and a client thread that
-    /// logs allocates nothing (which, for ten thousand idle clients, is
-    /// memory their threads never hold).
+    /// Pass `format_args!(..)` rather than `format!(..)`: a short line is then
+    /// formatted on the stack, and a client thread that logs allocates nothing
+    /// (which, for ten thousand idle clients, is memory their threads never hold).
     pub fn out(&self, line: impl Display) {
         self.inner.out.push(line);
     }
 
-    /// Writes one line (without its newline) to stderr; see [`Log::out`].
+    /// Prints one line (without its newline) on stderr; see [`Log::out`].
     pub fn err(&self, line: impl Display) {
         self.inner.err.push(line);
     }
 
     /// Waits until every line given so far has been written and flushed (call before exiting).
     pub fn flush(&self) {
-        self.inner.out.wait_idle();
-        self.inner.err.wait_idle();
+        self.inner.out.flush();
+        self.inner.err.flush();
+    }
+
+    /// Why stdout stopped, once writing to it has failed (whoever read it has gone, or the disk is
+    /// full); lines printed since then were dropped.
+    pub fn stdout_failed(&self) -> Option<io::Error> {
+        let state = self.inner.out.lock();
+        let err = state.failed.as_ref()?;
+        Some(match err.raw_os_error() {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => err.kind().into(),
+        })
     }
 }
 
@@ -90,76 +93,47 @@ impl Sink {
     fn new(writer: Box<dyn Write + Send>) -> Sink {
         Sink {
             state: Mutex::new(State {
-                pending: Vec::new(),
-                spare: Vec::new(),
-                writer: Some(writer),
-                broken: false,
-                waiting: 0,
+                writer: BufWriter::with_capacity(BATCH_BYTES, writer),
+                failed: None,
             }),
-            idle: Condvar::new(),
+            waiting: AtomicUsize::new(0),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // Nothing panics while holding the lock; if something did, the buffer is still usable.
+        // Nothing panics while holding the lock; if something did, the stream is still usable.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn wait<'a>(&self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        state.waiting += 1;
-        let mut state = self
-            .idle
-            .wait(state)
-            .unwrap_or_else(PoisonError::into_inner);
-        state.waiting -= 1;
-        state
-    }
-
     fn push(&self, line: impl Display) {
-        // Formatted before taking the lock, into the stack when it fits: with a thousand
-        // threads logging, the lock is held only for a copy, so a thread descheduled while
-        // holding it stalls the others for as short a time as possible.
+        // Formatted before taking the lock: with a thousand threads logging,
+        // the lock is held only for a copy (and, by one of them, a write).
         let mut text = LineBuf::default();
         // Writing into memory cannot fail; a Display impl that errors leaves a partial line, still ended.
         let _ = writeln!(text, "{line}");
+        self.waiting.fetch_add(1, Ordering::SeqCst);
         let mut state = self.lock();
-        while state.pending.len() >= MAX_PENDING && state.writer.is_none() {
-            state = self.wait(state);
-        }
-        if state.broken {
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        if state.failed.is_some() {
             return;
         }
-        state.pending.extend_from_slice(text.as_bytes());
-        let Some(mut writer) = state.writer.take() else {
-            // Another thread is writing; it will take this line with the next batch.
-            return;
-        };
-        loop {
-            let spare = mem::take(&mut state.spare);
-            let mut batch = mem::replace(&mut state.pending, spare);
-            drop(state);
-            let written = writer.write_all(&batch).and_then(|()| writer.flush());
-            batch.clear();
-            state = self.lock();
-            state.spare = batch;
-            if written.is_err() {
-                state.broken = true;
-                state.pending.clear();
-            }
-            if state.pending.is_empty() {
-                break;
-            }
+        let mut written = state.writer.write_all(text.as_bytes());
+        // Every thread counted in `waiting` takes the lock after us and checks this again,
+        // so the last line of a burst is always flushed.
+        if self.waiting.load(Ordering::SeqCst) == 0 {
+            written = written.and_then(|()| state.writer.flush());
         }
-        state.writer = Some(writer);
-        if state.waiting > 0 {
-            self.idle.notify_all();
+        if let Err(err) = written {
+            state.failed = Some(err);
         }
     }
 
-    fn wait_idle(&self) {
+    fn flush(&self) {
         let mut state = self.lock();
-        while state.writer.is_none() {
-            state = self.wait(state);
+        if state.failed.is_none() {
+            if let Err(err) = state.writer.flush() {
+                state.failed = Some(err);
+            }
         }
     }
 }
@@ -216,15 +190,26 @@ impl Write for LineBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
+    use std::sync::mpsc;
     use std::thread;
 
+    /// A writer the test can read back, counting the writes it was given.
     #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
+    struct Shared {
+        bytes: Arc<Mutex<Vec<u8>>>,
+        writes: Arc<AtomicUsize>,
+    }
+
+    impl Shared {
+        fn text(&self) -> String {
+            String::from_utf8(self.bytes.lock().unwrap().clone()).unwrap()
+        }
+    }
 
     impl Write for Shared {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            self.bytes.lock().unwrap().extend_from_slice(buf);
             Ok(buf.len())
         }
         fn flush(&mut self) -> io::Result<()> {
@@ -250,8 +235,7 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        log.flush();
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let text = out.text();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 8000);
         for line in lines {
@@ -259,8 +243,94 @@ mod tests {
             assert_eq!(words.len(), 5, "{line}");
             assert_eq!(words[4].len(), 100, "{line}");
         }
-        let errs = String::from_utf8(err.0.lock().unwrap().clone()).unwrap();
-        assert_eq!(errs.lines().count(), 8);
+        assert_eq!(err.text().lines().count(), 8);
+    }
+
+    #[test]
+    fn a_line_alone_is_written_at_once() {
+        let out = Shared::default();
+        let log = Log::to(Box::new(out.clone()), Box::new(io::sink()));
+        for i in 0..3 {
+            log.out(format_args!("line {i}"));
+            // No flush: a line is out as soon as `out` returns.
+            assert_eq!(out.writes.load(Ordering::SeqCst), i + 1);
+        }
+        assert_eq!(out.text(), "line 0\nline 1\nline 2\n");
+    }
+
+    /// A writer whose first write waits for the test's go-ahead.
+    struct Gate {
+        out: Shared,
+        go: Option<mpsc::Receiver<()>>,
+        started: mpsc::Sender<()>,
+    }
+
+    impl Write for Gate {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if let Some(go) = self.go.take() {
+                self.started.send(()).unwrap();
+                go.recv().unwrap();
+            }
+            self.out.write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_given_during_a_write_go_out_together_in_the_next() {
+        let out = Shared::default();
+        let (go_tx, go_rx) = mpsc::channel();
+        let (started_tx, started_rx) = mpsc::channel();
+        let gate = Gate {
+            out: out.clone(),
+            go: Some(go_rx),
+            started: started_tx,
+        };
+        let log = Log::to(Box::new(gate), Box::new(io::sink()));
+        let first = {
+            let log = log.clone();
+            thread::spawn(move || log.out("first"))
+        };
+        // That thread is now writing, holding the stream.
+        started_rx.recv().unwrap();
+        let others: Vec<_> = (0..100)
+            .map(|i| {
+                let log = log.clone();
+                thread::spawn(move || log.out(format_args!("line {i}")))
+            })
+            .collect();
+        while log.inner.out.waiting.load(Ordering::SeqCst) < 100 {
+            thread::yield_now();
+        }
+        go_tx.send(()).unwrap();
+        first.join().unwrap();
+        for t in others {
+            t.join().unwrap();
+        }
+        let text = out.text();
+        let mut lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.remove(0), "first");
+        lines.sort_by_key(|l| l[5..].parse::<u32>().unwrap());
+        let expected: Vec<String> = (0..100).map(|i| format!("line {i}")).collect();
+        assert_eq!(lines, expected);
+        assert_eq!(
+            out.writes.load(Ordering::SeqCst),
+            2,
+            "the 100 lines went out in one write"
+        );
+    }
+
+    #[test]
+    fn long_lines_spill_to_the_heap_whole() {
+        let out = Shared::default();
+        let log = Log::to(Box::new(out.clone()), Box::new(io::sink()));
+        let long = "x".repeat(LineBuf::INLINE * 3 + 7);
+        log.out(format_args!("short"));
+        log.out(format_args!("{}|{long}", "a".repeat(LineBuf::INLINE - 3)));
+        let expected = format!("short\n{}|{long}\n", "a".repeat(LineBuf::INLINE - 3));
+        assert_eq!(out.text(), expected);
     }
 
     struct Closed;
@@ -274,86 +344,18 @@ mod tests {
         }
     }
 
-    /// A writer whose first write waits for the test's go-ahead, and which counts its writes.
-    struct Gate {
-        out: Shared,
-        writes: Arc<Mutex<usize>>,
-        go: Option<std::sync::mpsc::Receiver<()>>,
-    }
-
-    impl Write for Gate {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if let Some(go) = self.go.take() {
-                go.recv().unwrap();
-            }
-            *self.writes.lock().unwrap() += 1;
-            self.out.write(buf)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
-    fn lines_given_during_a_write_go_out_together_in_the_next() {
-        let out = Shared::default();
-        let writes = Arc::new(Mutex::new(0));
-        let (go_tx, go_rx) = std::sync::mpsc::channel();
-        let gate = Gate {
-            out: out.clone(),
-            writes: Arc::clone(&writes),
-            go: Some(go_rx),
-        };
-        let log = Log::to(Box::new(gate), Box::new(io::sink()));
-        let first = {
-            let log = log.clone();
-            thread::spawn(move || log.out("first"))
-        };
-        // Wait until that thread has become the writer (it holds the stream while it writes).
-        while log.inner.out.lock().writer.is_some() {
-            thread::yield_now();
-        }
-        // These return at once: the writer is busy, so they only join the pending batch.
-        for i in 0..100 {
-            log.out(format_args!("line {i}"));
-        }
-        go_tx.send(()).unwrap();
-        first.join().unwrap();
-        log.flush();
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-        let expected: Vec<String> = std::iter::once("first".to_string())
-            .chain((0..100).map(|i| format!("line {i}")))
-            .collect();
-        assert_eq!(text.lines().collect::<Vec<_>>(), expected);
-        assert_eq!(
-            *writes.lock().unwrap(),
-            2,
-            "the 100 lines went out in one write"
-        );
-    }
-
-    #[test]
-    fn long_lines_spill_to_the_heap_whole() {
-        let out = Shared::default();
-        let log = Log::to(Box::new(out.clone()), Box::new(io::sink()));
-        let long = "x".repeat(LineBuf::INLINE * 3 + 7);
-        log.out(format_args!("short"));
-        log.out(format_args!("{}|{long}", "a".repeat(LineBuf::INLINE - 3)));
-        log.flush();
-        let expected = format!("short\n{}|{long}\n", "a".repeat(LineBuf::INLINE - 3));
-        assert_eq!(
-            String::from_utf8(out.0.lock().unwrap().clone()).unwrap(),
-            expected
-        );
-    }
-
-    #[test]
-    fn a_closed_stdout_does_not_stop_stderr() {
+    fn a_closed_stdout_is_noticed_and_does_not_stop_stderr() {
         let err = Shared::default();
         let log = Log::to(Box::new(Closed), Box::new(err.clone()));
+        assert!(log.stdout_failed().is_none());
         log.out("lost");
+        assert_eq!(
+            log.stdout_failed().map(|e| e.kind()),
+            Some(io::ErrorKind::BrokenPipe)
+        );
         log.err("kept");
         log.flush();
-        assert_eq!(&*err.0.lock().unwrap(), b"kept\n");
+        assert_eq!(err.text(), "kept\n");
     }
 }

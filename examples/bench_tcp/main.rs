@@ -6,7 +6,11 @@
 //! until the time is up. Baseline and ours take turns, round after round, so
 //! noise from the rest of the machine falls on both alike.
 //!
-//! Usage: bench_tcp [--quick] [--clients N] [--svg PATH]   (`make bench` sets BENCH_SVG=docs/bench.svg)
+//! Usage: bench_tcp [--quick] [--clients N] [--svg PATH]
+//!
+//! The chart goes to target/bench/bench.svg unless `--svg` says otherwise, so
+//! `make bench` leaves the checkout as it was; `make bench-chart` passes
+//! `--svg docs/bench.svg` to refresh the walkthrough's chart.
 
 mod chart;
 
@@ -26,13 +30,13 @@ fn main() {
         baseline_server();
     }
     let quick = args.iter().any(|a| a == "--quick");
+    let bin_dir = binaries_dir();
     let svg = args
         .iter()
         .position(|a| a == "--svg")
         .and_then(|i| args.get(i + 1))
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("BENCH_SVG").map(PathBuf::from));
-    let bin_dir = binaries_dir();
+        .unwrap_or_else(|| default_chart(&bin_dir));
     let scratch = std::env::temp_dir().join(format!("bench-tcp-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).expect("create a scratch directory");
 
@@ -168,86 +172,88 @@ fn main() {
             sequential_visits.push((n as f64, s));
         }
     }
-    if let Some(path) = svg {
-        let mut memory: Vec<(f64, f64)> = chart_rows
-            .iter()
-            .map(|&(n, _, mib)| (n as f64, mib))
-            .collect();
-        memory.push((hold_count as f64, ours_hold.peak_mib));
-        let threads = "one thread per client";
-        let sequential = "--sequential (one at a time, like the Python)";
-        let panels = [
-            chart::Panel {
-                title: "Round trips per second",
-                unit: "round trips / s",
-                series: vec![
-                    chart::Series {
-                        name: threads,
-                        color: "#1f77b4",
-                        points: threads_visits.iter().map(|(n, s)| (*n, s.rate)).collect(),
-                    },
-                    chart::Series {
-                        name: sequential,
-                        color: "#d62728",
-                        points: sequential_visits
-                            .iter()
-                            .map(|(n, s)| (*n, s.rate))
-                            .collect(),
-                    },
-                ],
-            },
-            chart::Panel {
-                title: "Slowest 1% of round trips (p99)",
-                unit: "milliseconds",
-                series: vec![
-                    chart::Series {
-                        name: threads,
-                        color: "#1f77b4",
-                        points: threads_visits
-                            .iter()
-                            .map(|(n, s)| (*n, s.p99_us / 1000.0))
-                            .collect(),
-                    },
-                    chart::Series {
-                        name: sequential,
-                        color: "#d62728",
-                        points: sequential_visits
-                            .iter()
-                            .map(|(n, s)| (*n, s.p99_us / 1000.0))
-                            .collect(),
-                    },
-                ],
-            },
-            chart::Panel {
-                title: "Server peak memory (VmHWM)",
-                unit: "MiB",
-                series: vec![
-                    chart::Series {
-                        name: threads,
-                        color: "#1f77b4",
-                        points: memory,
-                    },
-                    chart::Series {
-                        name: sequential,
-                        color: "#d62728",
-                        points: sequential_visits
-                            .iter()
-                            .map(|(n, s)| (*n, s.peak_mib))
-                            .collect(),
-                    },
-                ],
-            },
-        ];
-        let caption = vec![
-            "tcp_server --echo --quiet; 64-byte round trips. Left and middle: each client connects, makes 20 round trips 1 ms apart and leaves, all starting together.".to_string(),
-            format!("Right: peak memory with all clients connected and served ({hold_count} = the hold test). Measured {} on {}.", today(), host_description()),
-            "Made by `make bench` (examples/bench_tcp); the tables it prints hold the same figures.".to_string(),
-        ];
-        let svg_text = chart::render(&panels, &caption);
-        match std::fs::write(&path, svg_text) {
-            Ok(()) => println!("chart written to {}", path.display()),
-            Err(e) => println!("could not write {}: {e}", path.display()),
-        }
+    let mut memory: Vec<(f64, f64)> = chart_rows
+        .iter()
+        .map(|&(n, _, mib)| (n as f64, mib))
+        .collect();
+    memory.push((hold_count as f64, ours_hold.peak_mib));
+    let threads = "one thread per client";
+    let sequential = "--sequential (one at a time, like the Python)";
+    let panels = [
+        chart::Panel {
+            title: "Round trips per second",
+            unit: "round trips / s",
+            series: vec![
+                chart::Series {
+                    name: threads,
+                    color: "#1f77b4",
+                    points: threads_visits.iter().map(|(n, s)| (*n, s.rate)).collect(),
+                },
+                chart::Series {
+                    name: sequential,
+                    color: "#d62728",
+                    points: sequential_visits
+                        .iter()
+                        .map(|(n, s)| (*n, s.rate))
+                        .collect(),
+                },
+            ],
+        },
+        chart::Panel {
+            title: "Slowest 1% of round trips (p99)",
+            unit: "milliseconds",
+            series: vec![
+                chart::Series {
+                    name: threads,
+                    color: "#1f77b4",
+                    points: threads_visits
+                        .iter()
+                        .map(|(n, s)| (*n, s.p99_us / 1000.0))
+                        .collect(),
+                },
+                chart::Series {
+                    name: sequential,
+                    color: "#d62728",
+                    points: sequential_visits
+                        .iter()
+                        .map(|(n, s)| (*n, s.p99_us / 1000.0))
+                        .collect(),
+                },
+            ],
+        },
+        chart::Panel {
+            title: "Server peak memory (VmHWM)",
+            unit: "MiB",
+            series: vec![
+                chart::Series {
+                    name: threads,
+                    color: "#1f77b4",
+                    points: memory,
+                },
+                chart::Series {
+                    name: sequential,
+                    color: "#d62728",
+                    points: sequential_visits
+                        .iter()
+                        .map(|(n, s)| (*n, s.peak_mib))
+                        .collect(),
+                },
+            ],
+        },
+    ];
+    let caption = vec![
+        "tcp_server --echo --quiet; 64-byte round trips. Left and middle: each client connects, makes 20 round trips 1 ms apart and leaves, all starting together.".to_string(),
+        format!("Right: peak memory with all clients connected and served ({hold_count} = the hold test). Measured {} on {}.", today(), host_description()),
+        "Made by `make bench-chart` (examples/bench_tcp); the tables it prints hold the same figures.".to_string(),
+    ];
+    let svg_text = chart::render(&panels, &caption);
+    let written = svg
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&svg, svg_text));
+    match written {
+        Ok(()) => println!("chart written to {}", svg.display()),
+        Err(e) => println!("could not write {}: {e}", svg.display()),
     }
     let _ = std::fs::remove_dir_all(&scratch);
     println!();
@@ -290,6 +296,15 @@ fn binaries_dir() -> PathBuf {
         .and_then(Path::parent)
         .expect("examples/ lives inside the target directory")
         .to_path_buf()
+}
+
+/// target/bench/bench.svg, beside the profile directory the binaries are in (target/release).
+fn default_chart(bin_dir: &Path) -> PathBuf {
+    bin_dir
+        .parent()
+        .unwrap_or(bin_dir)
+        .join("bench")
+        .join("bench.svg")
 }
 
 /// Today's date (UTC) as YYYY-MM-DD, from the system clock.

@@ -333,19 +333,25 @@ fn address_in_use_is_one_clear_line() {
     assert!(stderr.contains("address already in use"), "{stderr}");
 }
 
-#[test]
-fn server_hanging_up_mid_session_is_exit_1() {
-    // A server that answers once, then closes.
+/// A server for one client: it answers the first message with `reply`, reads once more (the
+/// next message, or the end of the stream) and closes. Returns its port and its thread.
+fn server_answering_once(reply: Vec<u8>) -> (String, thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
     let peer = thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
         let mut buf = [0u8; 64];
         let _ = stream.read(&mut buf).unwrap();
-        stream.write_all(b"first reply").unwrap();
+        stream.write_all(&reply).unwrap();
         let _ = stream.read(&mut buf).unwrap();
-        // Dropped here: the client's second read sees the end of the stream.
+        // Dropped here: a client still waiting for a reply sees the end of the stream.
     });
+    (port, peer)
+}
+
+#[test]
+fn server_hanging_up_mid_session_is_exit_1() {
+    let (port, peer) = server_answering_once(b"first reply".to_vec());
     let out = command("tcp_client")
         .args(["--port", &port])
         .write_stdin("one\ntwo\nthree\n")
@@ -646,15 +652,7 @@ fn a_hostile_message_is_printed_on_one_line_escaped() {
 
 #[test]
 fn a_hostile_reply_is_printed_on_one_line_escaped() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port().to_string();
-    let peer = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 64];
-        let _ = stream.read(&mut buf).unwrap();
-        stream.write_all(HOSTILE.as_bytes()).unwrap();
-        stream.write_all(b"\n").unwrap();
-    });
+    let (port, peer) = server_answering_once(format!("{HOSTILE}\n").into_bytes());
     let out = command("tcp_client")
         .args(["--port", &port])
         .write_stdin("hi\n")

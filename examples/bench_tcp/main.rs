@@ -448,6 +448,7 @@ impl Drop for Running {
     }
 }
 
+#[derive(Default)]
 struct Sample {
     round_trips: u64,
     seconds: f64,
@@ -471,15 +472,8 @@ fn measure(server: &Server, clients: usize, duration: Duration) -> Sample {
                     let start = Instant::now();
                     let deadline = start + duration;
                     let mut latencies = Vec::with_capacity(4096);
-                    let mut reply = [0u8; 64];
-                    loop {
-                        let t = Instant::now();
-                        if t >= deadline {
-                            break;
-                        }
-                        stream.write_all(MESSAGE).expect("send");
-                        stream.read_exact(&mut reply).expect("receive the echo");
-                        latencies.push(t.elapsed().as_nanos().min(u32::MAX as u128) as u32);
+                    while Instant::now() < deadline {
+                        latencies.push(round_trip(&mut stream));
                     }
                     (latencies, start.elapsed())
                 })
@@ -487,12 +481,7 @@ fn measure(server: &Server, clients: usize, duration: Duration) -> Sample {
         })
         .collect();
     barrier.wait();
-    let mut sample = Sample {
-        round_trips: 0,
-        seconds: 0.0,
-        latencies_ns: Vec::new(),
-        peak_mib: 0.0,
-    };
+    let mut sample = Sample::default();
     for w in workers {
         let (latencies, elapsed) = w.join().expect("client thread");
         sample.round_trips += latencies.len() as u64;
@@ -501,6 +490,15 @@ fn measure(server: &Server, clients: usize, duration: Duration) -> Sample {
     }
     sample.peak_mib = running.peak_mib();
     sample
+}
+
+/// One 64-byte message and its echo; returns how long it took, in nanoseconds.
+fn round_trip(stream: &mut TcpStream) -> u32 {
+    let mut reply = [0u8; 64];
+    let t = Instant::now();
+    stream.write_all(MESSAGE).expect("send");
+    stream.read_exact(&mut reply).expect("receive the echo");
+    t.elapsed().as_nanos().min(u32::MAX as u128) as u32
 }
 
 /// N clients that each connect, make `trips` round trips with a 1 ms pause between them, and leave, all starting together.
@@ -518,28 +516,19 @@ fn visits(server: &Server, clients: usize, trips: usize) -> Summary {
             thread::spawn(move || {
                 barrier.wait();
                 let mut stream = TcpStream::connect(addr).expect("connect");
-                let mut reply = [0u8; 64];
                 let mut latencies = Vec::with_capacity(trips);
                 for trip in 0..trips {
                     if trip > 0 {
                         thread::sleep(Duration::from_millis(1));
                     }
-                    let t = Instant::now();
-                    stream.write_all(MESSAGE).expect("send");
-                    stream.read_exact(&mut reply).expect("receive the echo");
-                    latencies.push(t.elapsed().as_nanos().min(u32::MAX as u128) as u32);
+                    latencies.push(round_trip(&mut stream));
                 }
                 latencies
             })
         })
         .collect();
     barrier.wait();
-    let mut sample = Sample {
-        round_trips: 0,
-        seconds: 0.0,
-        latencies_ns: Vec::new(),
-        peak_mib: 0.0,
-    };
+    let mut sample = Sample::default();
     for w in workers {
         let latencies = w.join().expect("client thread");
         sample.round_trips += latencies.len() as u64;

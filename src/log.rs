@@ -1,21 +1,28 @@
 //! `print` for threads that share stdout: whole lines, written at once when alone, batched under load.
 //!
-//! A thread formats its line first (on its own stack), then takes the lock of
-//! the stream and appends the line to a buffer, so two clients' lines never
-//! mix. Before it lets go of the lock it flushes the buffer, unless other
-//! threads are already waiting with lines of their own: then the last of them
-//! flushes for everyone. Alone, every line is written at once (a log file can
-//! be tailed); under load, the lines that pile up while one write is in
-//! progress go out together, so logging costs one system call per batch, not
+//! A thread formats its line (on its own stack), appends it to the stream's
+//! pending lines under a lock, and goes on: it never waits for a write, so
+//! two clients' lines never mix and a slow terminal never slows a client
+//! down. A writer thread per stream takes everything pending and writes it
+//! in one system call. Alone, a line is written as soon as the writer wakes
+//! (a log file can be tailed); under load, the lines that pile up while one
+//! write is in progress go out together in the next, so a busy server, or a
+//! UDP receiver keeping up with a fast sender, pays one write per batch, not
 //! one per line.
 
 use std::fmt::Display;
-use std::io::{self, BufWriter, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::io::{self, Write};
+use std::mem;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
 
-/// Bytes of lines a stream gathers at most before they are written, whoever is waiting.
-const BATCH_BYTES: usize = 32 * 1024;
+/// Pending bytes past which a thread waits for the writer instead of adding more
+/// (so a stalled stdout slows clients down instead of eating memory).
+const MAX_PENDING: usize = 256 * 1024;
+
+/// How long the writer, woken by a line after a quiet spell, waits for more before writing:
+/// too short for a person to notice, long enough for a burst of lines to go out in one write.
+const LINGER: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// A handle to the shared output; clone it into each client thread.
 #[derive(Clone)]
@@ -24,21 +31,25 @@ pub struct Log {
 }
 
 struct Streams {
-    out: Sink,
-    err: Sink,
+    out: Arc<Sink>,
+    err: Arc<Sink>,
 }
 
-/// One output stream.
+/// One output stream: the lines waiting for its writer thread.
 struct Sink {
     state: Mutex<State>,
-    /// Threads waiting for `state` with a line to add; while there are some, the flush is theirs to do.
-    waiting: AtomicUsize,
+    /// Signalled when lines arrive (for the writer), and when a batch is written (for `flush` and a full buffer).
+    changed: Condvar,
 }
 
 struct State {
-    writer: BufWriter<Box<dyn Write + Send>>,
+    pending: Vec<u8>,
+    /// The writer has taken a batch and not finished writing it.
+    writing: bool,
     /// The write error (a closed pipe, a full disk) after which lines are dropped, so a server goes on.
     failed: Option<io::Error>,
+    /// Every `Log` is gone: the writer writes what is pending and ends.
+    closed: bool,
 }
 
 impl Log {
@@ -51,8 +62,8 @@ impl Log {
     pub fn to(out: Box<dyn Write + Send>, err: Box<dyn Write + Send>) -> Log {
         Log {
             inner: Arc::new(Streams {
-                out: Sink::new(out),
-                err: Sink::new(err),
+                out: Sink::start(out),
+                err: Sink::start(err),
             }),
         }
     }
@@ -73,12 +84,13 @@ impl Log {
 
     /// Waits until every line given so far has been written and flushed (call before exiting).
     pub fn flush(&self) {
-        self.inner.out.flush();
-        self.inner.err.flush();
+        self.inner.out.wait_written();
+        self.inner.err.wait_written();
     }
 
     /// Why stdout stopped, once writing to it has failed (whoever read it has gone, or the disk is
-    /// full); lines printed since then were dropped.
+    /// full); lines printed since then were dropped. The writer finds out when it writes, so this
+    /// can say so a line or two after the line that failed.
     pub fn stdout_failed(&self) -> Option<io::Error> {
         let state = self.inner.out.lock();
         let err = state.failed.as_ref()?;
@@ -89,52 +101,112 @@ impl Log {
     }
 }
 
+impl Drop for Streams {
+    fn drop(&mut self) {
+        self.out.close();
+        self.err.close();
+    }
+}
+
 impl Sink {
-    fn new(writer: Box<dyn Write + Send>) -> Sink {
-        Sink {
+    /// A sink and its writer thread.
+    fn start(writer: Box<dyn Write + Send>) -> Arc<Sink> {
+        let sink = Arc::new(Sink {
             state: Mutex::new(State {
-                writer: BufWriter::with_capacity(BATCH_BYTES, writer),
+                pending: Vec::new(),
+                writing: false,
                 failed: None,
+                closed: false,
             }),
-            waiting: AtomicUsize::new(0),
+            changed: Condvar::new(),
+        });
+        let for_writer = Arc::clone(&sink);
+        let started = thread::Builder::new()
+            .name("log writer".into())
+            .spawn(move || for_writer.write_lines(writer));
+        if let Err(err) = started {
+            // Without a writer nothing can be printed; say why once, where it can still be seen.
+            let _ = writeln!(io::stderr(), "cannot start the log writer: {err}");
+            sink.lock().failed = Some(err);
         }
+        sink
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // Nothing panics while holding the lock; if something did, the stream is still usable.
+        // Nothing panics while holding the lock; if something did, the lines are still usable.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn wait<'a>(&self, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        self.changed
+            .wait(state)
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn push(&self, line: impl Display) {
-        // Formatted before taking the lock: with a thousand threads logging,
-        // the lock is held only for a copy (and, by one of them, a write).
+        // Formatted before taking the lock: with a thousand threads logging, the lock is held only for a copy.
         let mut text = LineBuf::default();
         // Writing into memory cannot fail; a Display impl that errors leaves a partial line, still ended.
         let _ = writeln!(text, "{line}");
-        self.waiting.fetch_add(1, Ordering::SeqCst);
         let mut state = self.lock();
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        while state.pending.len() >= MAX_PENDING && state.failed.is_none() {
+            state = self.wait(state);
+        }
         if state.failed.is_some() {
             return;
         }
-        let mut written = state.writer.write_all(text.as_bytes());
-        // Every thread counted in `waiting` takes the lock after us and checks this again,
-        // so the last line of a burst is always flushed.
-        if self.waiting.load(Ordering::SeqCst) == 0 {
-            written = written.and_then(|()| state.writer.flush());
-        }
-        if let Err(err) = written {
-            state.failed = Some(err);
+        let was_empty = state.pending.is_empty();
+        state.pending.extend_from_slice(text.as_bytes());
+        // A writer in the middle of a write looks at `pending` again when it is done; an idle one
+        // needs waking, once (a line already pending has woken it).
+        if was_empty && !state.writing {
+            self.changed.notify_all();
         }
     }
 
-    fn flush(&self) {
+    /// The writer thread: takes whatever is pending and writes it, until every `Log` is gone.
+    fn write_lines(&self, mut writer: Box<dyn Write + Send>) {
+        let mut batch = Vec::new();
         let mut state = self.lock();
-        if state.failed.is_none() {
-            if let Err(err) = state.writer.flush() {
+        loop {
+            if state.pending.is_empty() && !state.closed {
+                while state.pending.is_empty() && !state.closed {
+                    state = self.wait(state);
+                }
+                // Woken by a first line: let more gather for a moment, so a burst is one write.
+                drop(state);
+                thread::sleep(LINGER);
+                state = self.lock();
+            }
+            if state.pending.is_empty() {
+                return;
+            }
+            mem::swap(&mut batch, &mut state.pending);
+            state.writing = true;
+            drop(state);
+            let written = writer.write_all(&batch).and_then(|()| writer.flush());
+            batch.clear();
+            state = self.lock();
+            state.writing = false;
+            if let Err(err) = written {
+                state.pending.clear();
                 state.failed = Some(err);
             }
+            // For `flush` and threads waiting for room.
+            self.changed.notify_all();
         }
+    }
+
+    fn wait_written(&self) {
+        let mut state = self.lock();
+        while (state.writing || !state.pending.is_empty()) && state.failed.is_none() {
+            state = self.wait(state);
+        }
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.changed.notify_all();
     }
 }
 
@@ -190,8 +262,8 @@ impl Write for LineBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::mpsc;
-    use std::thread;
 
     /// A writer the test can read back, counting the writes it was given.
     #[derive(Clone, Default)]
@@ -235,6 +307,7 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
+        log.flush();
         let text = out.text();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 8000);
@@ -247,12 +320,13 @@ mod tests {
     }
 
     #[test]
-    fn a_line_alone_is_written_at_once() {
+    fn a_line_alone_is_written_in_a_write_of_its_own() {
         let out = Shared::default();
         let log = Log::to(Box::new(out.clone()), Box::new(io::sink()));
         for i in 0..3 {
             log.out(format_args!("line {i}"));
-            // No flush: a line is out as soon as `out` returns.
+            // `flush` only waits: nothing held the line back for more to come.
+            log.flush();
             assert_eq!(out.writes.load(Ordering::SeqCst), i + 1);
         }
         assert_eq!(out.text(), "line 0\nline 1\nline 2\n");
@@ -261,8 +335,8 @@ mod tests {
     /// A writer whose first write waits for the test's go-ahead.
     struct Gate {
         out: Shared,
-        go: Option<mpsc::Receiver<()>>,
         started: mpsc::Sender<()>,
+        go: Option<mpsc::Receiver<()>>,
     }
 
     impl Write for Gate {
@@ -281,40 +355,26 @@ mod tests {
     #[test]
     fn lines_given_during_a_write_go_out_together_in_the_next() {
         let out = Shared::default();
-        let (go_tx, go_rx) = mpsc::channel();
         let (started_tx, started_rx) = mpsc::channel();
+        let (go_tx, go_rx) = mpsc::channel();
         let gate = Gate {
             out: out.clone(),
-            go: Some(go_rx),
             started: started_tx,
+            go: Some(go_rx),
         };
         let log = Log::to(Box::new(gate), Box::new(io::sink()));
-        let first = {
-            let log = log.clone();
-            thread::spawn(move || log.out("first"))
-        };
-        // That thread is now writing, holding the stream.
+        log.out("first");
+        // The writer is now stuck in its first write; these return at once all the same.
         started_rx.recv().unwrap();
-        let others: Vec<_> = (0..100)
-            .map(|i| {
-                let log = log.clone();
-                thread::spawn(move || log.out(format_args!("line {i}")))
-            })
-            .collect();
-        while log.inner.out.waiting.load(Ordering::SeqCst) < 100 {
-            thread::yield_now();
+        for i in 0..100 {
+            log.out(format_args!("line {i}"));
         }
         go_tx.send(()).unwrap();
-        first.join().unwrap();
-        for t in others {
-            t.join().unwrap();
-        }
-        let text = out.text();
-        let mut lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.remove(0), "first");
-        lines.sort_by_key(|l| l[5..].parse::<u32>().unwrap());
-        let expected: Vec<String> = (0..100).map(|i| format!("line {i}")).collect();
-        assert_eq!(lines, expected);
+        log.flush();
+        let expected: Vec<String> = std::iter::once("first".to_string())
+            .chain((0..100).map(|i| format!("line {i}")))
+            .collect();
+        assert_eq!(out.text().lines().collect::<Vec<_>>(), expected);
         assert_eq!(
             out.writes.load(Ordering::SeqCst),
             2,
@@ -329,6 +389,7 @@ mod tests {
         let long = "x".repeat(LineBuf::INLINE * 3 + 7);
         log.out(format_args!("short"));
         log.out(format_args!("{}|{long}", "a".repeat(LineBuf::INLINE - 3)));
+        log.flush();
         let expected = format!("short\n{}|{long}\n", "a".repeat(LineBuf::INLINE - 3));
         assert_eq!(out.text(), expected);
     }
@@ -350,12 +411,33 @@ mod tests {
         let log = Log::to(Box::new(Closed), Box::new(err.clone()));
         assert!(log.stdout_failed().is_none());
         log.out("lost");
+        log.flush();
         assert_eq!(
             log.stdout_failed().map(|e| e.kind()),
             Some(io::ErrorKind::BrokenPipe)
         );
+        log.out("dropped, not waited for");
         log.err("kept");
         log.flush();
         assert_eq!(err.text(), "kept\n");
+    }
+
+    #[test]
+    fn the_writer_ends_with_the_last_log_and_writes_what_was_pending() {
+        let out = Shared::default();
+        let log = Log::to(Box::new(out.clone()), Box::new(io::sink()));
+        let writer = Arc::clone(&log.inner.out);
+        log.out("last words");
+        drop(log);
+        // The writer holds the only other reference; it lets go when it ends.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while Arc::strong_count(&writer) > 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writer never ended"
+            );
+            thread::yield_now();
+        }
+        assert_eq!(out.text(), "last words\n");
     }
 }

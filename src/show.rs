@@ -30,6 +30,15 @@ fn line(text: &str) -> String {
         .strip_suffix("\r\n")
         .or_else(|| text.strip_suffix('\n'))
         .unwrap_or(text);
+    // Printable ASCII is shown as it is. Checking every byte (no early exit, so many are checked
+    // at once) is many times faster than escaping character by character, which a receiver
+    // keeping up with a fast sender needs.
+    if text
+        .bytes()
+        .fold(true, |all, b| all & (b' '..=b'~').contains(&b))
+    {
+        return text.to_string();
+    }
     escape::text(text)
 }
 
@@ -41,6 +50,8 @@ mod tests {
     fn one_line_ending_goes_and_the_rest_is_shown() {
         let utf8 = Encoding::Utf8;
         assert_eq!(datagram(b"hi\r\n", utf8), "hi");
+        assert_eq!(datagram(b" ~\"\\", utf8), " ~\"\\");
+        assert_eq!(datagram(b"\x7f", utf8), "\\x7f");
         assert_eq!(datagram(b"a\n\n", utf8), "a\\n");
         assert_eq!(datagram(b"hello\nexit\n", utf8), "hello\\nexit");
         assert_eq!(datagram(b"ab\xffcd", utf8), "ab\u{fffd}cd");

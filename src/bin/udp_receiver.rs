@@ -46,8 +46,9 @@ Options:
   -V, --version          print the version
 
 The first line on stdout is `listening on IP:PORT`, with the port actually
-bound. Each line is written as soon as it is printed. If whoever reads stdout
-goes away, the receiver exits 0.
+bound. Each line is written out at once (lines of datagrams that arrive
+together are written together). If whoever reads stdout goes away, the
+receiver exits 0.
 ",
 };
 
@@ -104,7 +105,7 @@ fn main() -> ExitCode {
         server::announce(&log, addr);
         let mut buf = vec![0u8; udp::RECV_BUFFER];
         let mut received: u64 = 0;
-        loop {
+        let result = loop {
             // 3. Receive one datagram and who sent it.
             let (n, from) = match net::recv_from(&socket, &mut buf) {
                 Ok(got) => got,
@@ -113,25 +114,26 @@ fn main() -> ExitCode {
                     log.err(format_args!("udp_receiver: warning: {}", describe_io(&err)));
                     continue;
                 }
-                Err(err) => return Err(Error::io("cannot receive", &err)),
+                Err(err) => break Err(Error::io("cannot receive", &err)),
             };
             // 4. Print it with the sender's address.
             let text = show::datagram(&buf[..n], config.encoding);
             log.out(format_args!("{from}: {text}"));
             if let Some(err) = log.stdout_failed() {
                 // Nobody reads what we print any more: `udp_receiver | head` ends quietly.
-                return Err(Error::stdout(err));
+                break Err(Error::stdout(err));
             }
             received += 1;
             // 5. Stop at `exit` (unless --keep-open) or after --count datagrams.
             if (!config.keep_open && input::is_exit(text.as_bytes()))
                 || config.count == Some(received)
             {
-                break;
+                break Ok(());
             }
-        }
-        // 6. The socket is closed when it is dropped.
+        };
+        // What was printed is written out before the program ends.
         log.flush();
-        Ok(())
+        // 6. The socket is closed when it is dropped.
+        result
     })
 }

@@ -50,6 +50,9 @@ struct State {
     failed: Option<io::Error>,
     /// Every `Log` is gone: the writer writes what is pending and ends.
     closed: bool,
+    /// The stream, until the first line starts the writer thread with it (a stream never
+    /// printed to, like stderr most of the time, costs no thread).
+    unstarted: Option<Box<dyn Write + Send>>,
 }
 
 impl Log {
@@ -62,8 +65,8 @@ impl Log {
     pub fn to(out: Box<dyn Write + Send>, err: Box<dyn Write + Send>) -> Log {
         Log {
             inner: Arc::new(Streams {
-                out: Sink::start(out),
-                err: Sink::start(err),
+                out: Sink::new(out),
+                err: Sink::new(err),
             }),
         }
     }
@@ -109,27 +112,17 @@ impl Drop for Streams {
 }
 
 impl Sink {
-    /// A sink and its writer thread.
-    fn start(writer: Box<dyn Write + Send>) -> Arc<Sink> {
-        let sink = Arc::new(Sink {
+    fn new(writer: Box<dyn Write + Send>) -> Arc<Sink> {
+        Arc::new(Sink {
             state: Mutex::new(State {
                 pending: Vec::new(),
                 writing: false,
                 failed: None,
                 closed: false,
+                unstarted: Some(writer),
             }),
             changed: Condvar::new(),
-        });
-        let for_writer = Arc::clone(&sink);
-        let started = thread::Builder::new()
-            .name("log writer".into())
-            .spawn(move || for_writer.write_lines(writer));
-        if let Err(err) = started {
-            // Without a writer nothing can be printed; say why once, where it can still be seen.
-            let _ = writeln!(io::stderr(), "cannot start the log writer: {err}");
-            sink.lock().failed = Some(err);
-        }
-        sink
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -143,12 +136,15 @@ impl Sink {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn push(&self, line: impl Display) {
+    fn push(self: &Arc<Self>, line: impl Display) {
         // Formatted before taking the lock: with a thousand threads logging, the lock is held only for a copy.
         let mut text = LineBuf::default();
         // Writing into memory cannot fail; a Display impl that errors leaves a partial line, still ended.
         let _ = writeln!(text, "{line}");
         let mut state = self.lock();
+        if let Some(writer) = state.unstarted.take() {
+            self.start_writer(&mut state, writer);
+        }
         while state.pending.len() >= MAX_PENDING && state.failed.is_none() {
             state = self.wait(state);
         }
@@ -161,6 +157,18 @@ impl Sink {
         // needs waking, once (a line already pending has woken it).
         if was_empty && !state.writing {
             self.changed.notify_all();
+        }
+    }
+
+    fn start_writer(self: &Arc<Self>, state: &mut State, writer: Box<dyn Write + Send>) {
+        let sink = Arc::clone(self);
+        let started = thread::Builder::new()
+            .name("log writer".into())
+            .spawn(move || sink.write_lines(writer));
+        if let Err(err) = started {
+            // Without a writer nothing can be printed; say why once, where it can still be seen.
+            let _ = writeln!(io::stderr(), "cannot start the log writer: {err}");
+            state.failed = Some(err);
         }
     }
 

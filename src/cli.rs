@@ -1,8 +1,14 @@
 //! Command-line conventions shared by every binary: the argument parser, `--help`/`--version`, exit codes and the one-line error.
 //!
-//! The parser is hand-written in the shape of lexopt: the binary drives a
-//! `while let Some(arg) = parser.next()?` loop and `match`es on [`Arg`], so
-//! every option a program accepts is visible in one place in its `main` file.
+//! The parser is hand-written in the shape of lexopt: each binary drives a
+//! `while let Some(arg) = parser.next()?` loop in its `Config::parse` and
+//! `match`es on [`Arg`]. A program's own options are the arms of that
+//! `match`; each group of options several programs share is a `parse_arg`
+//! call in its last arm, written once beside the code that uses the group
+//! (`server::Options`: `--bind`, `--port`, `--max-clients`, `--idle-timeout`;
+//! `net::Target`: `--host`, `--port`; `token::TokenFile`: `--token-file`).
+//! Every option, of either kind, is listed in the program's `--help` text at
+//! the top of the same file.
 
 use std::ffi::OsString;
 use std::fmt;

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod encoding;
+pub mod errno;
 pub mod escape;
 pub mod file_meta;
 pub mod fileserver;
@@ -16,6 +17,7 @@ pub mod root;
 pub mod server;
 pub mod sha256;
 pub mod shell;
+pub mod show;
 pub mod terminal;
 pub mod token;
 pub mod transfer;

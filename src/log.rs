@@ -1,22 +1,28 @@
-//! Line-atomic output shared by client threads: whole lines, written promptly, batched under load.
+//! `print` for threads that share stdout: whole lines, written at once when alone, batched under load.
 //!
-//! A thread hands a whole line to the log; the line is appended to a pending
-//! buffer under a lock, so two clients' lines never mix inside a line. If no
-//! thread is writing at that moment, this one becomes the writer: it writes
-//! the pending lines (and any that arrive meanwhile) and flushes, then goes
-//! back to its client. Alone, each line is written and flushed at once, with
-//! no other thread to wake (a log file can be tailed); under load, the lines
-//! that pile up while one write is in progress go out together in the next
-//! one, so logging costs one system call per batch, not per line.
+//! A thread formats its line (on its own stack), appends it to the stream's
+//! pending lines under a lock, and goes on: it never waits for a write, so
+//! two clients' lines never mix and a slow terminal never slows a client
+//! down. A writer thread per stream takes everything pending and writes it
+//! in one system call. Alone, a line is written as soon as the writer wakes
+//! (a log file can be tailed); under load, the lines that pile up while one
+//! write is in progress go out together in the next, so a busy server, or a
+//! UDP receiver keeping up with a fast sender, pays one write per batch, not
+//! one per line.
 
 use std::fmt::Display;
 use std::io::{self, Write};
 use std::mem;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
 
 /// Pending bytes past which a thread waits for the writer instead of adding more
 /// (so a stalled stdout slows clients down instead of eating memory).
 const MAX_PENDING: usize = 256 * 1024;
+
+/// How long the writer, woken by a line after a quiet spell, waits for more before writing:
+/// too short for a person to notice, long enough for a burst of lines to go out in one write.
+const LINGER: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// A handle to the shared output; clone it into each client thread.
 #[derive(Clone)]
@@ -25,27 +31,28 @@ pub struct Log {
 }
 
 struct Streams {
-    out: Sink,
-    err: Sink,
+    out: Arc<Sink>,
+    err: Arc<Sink>,
 }
 
-/// One output stream and the lines waiting for it.
+/// One output stream: the lines waiting for its writer thread.
 struct Sink {
     state: Mutex<State>,
-    /// Signalled when a writer finishes, for threads waiting on a full buffer or in `flush`.
-    idle: Condvar,
+    /// Signalled when lines arrive (for the writer), and when a batch is written (for `flush` and a full buffer).
+    changed: Condvar,
 }
 
 struct State {
     pending: Vec<u8>,
-    /// The buffer the writer last used, kept to reuse its capacity.
-    spare: Vec<u8>,
-    /// The stream itself; `None` while a thread is writing to it.
-    writer: Option<Box<dyn Write + Send>>,
-    /// After a write error (a closed pipe, a full disk) lines are dropped, so the server goes on.
-    broken: bool,
-    /// Threads waiting on `idle`; the writer only signals when there are some.
-    waiting: usize,
+    /// The writer has taken a batch and not finished writing it.
+    writing: bool,
+    /// The write error (a closed pipe, a full disk) after which lines are dropped, so a server goes on.
+    failed: Option<io::Error>,
+    /// Every `Log` is gone: the writer writes what is pending and ends.
+    closed: bool,
+    /// The stream, until the first line starts the writer thread with it (a stream never
+    /// printed to, like stderr most of the time, costs no thread).
+    unstarted: Option<Box<dyn Write + Send>>,
 }
 
 impl Log {
@@ -64,103 +71,150 @@ impl Log {
         }
     }
 
-    /// Writes one line (without its newline) to stdout.
+    /// Prints one line (without its newline) on stdout, like Python's `print`.
     ///
-    /// Pass `format_args!(..)` rather than `format!(..)`: the line is then
-    /// formatted straight into the shared buffer, and a client thread that
-    /// logs allocates nothing (which, for ten thousand idle clients, is
-    /// memory their threads never hold).
+    /// Pass `format_args!(..)` rather than `format!(..)`: a short line is then
+    /// formatted on the stack, and a client thread that logs allocates nothing
+    /// (which, for ten thousand idle clients, is memory their threads never hold).
     pub fn out(&self, line: impl Display) {
         self.inner.out.push(line);
     }
 
-    /// Writes one line (without its newline) to stderr; see [`Log::out`].
+    /// Prints one line (without its newline) on stderr; see [`Log::out`].
     pub fn err(&self, line: impl Display) {
         self.inner.err.push(line);
     }
 
     /// Waits until every line given so far has been written and flushed (call before exiting).
     pub fn flush(&self) {
-        self.inner.out.wait_idle();
-        self.inner.err.wait_idle();
+        self.inner.out.wait_written();
+        self.inner.err.wait_written();
+    }
+
+    /// Why stdout stopped, once writing to it has failed (whoever read it has gone, or the disk is
+    /// full); lines printed since then were dropped. The writer finds out when it writes, so this
+    /// can say so a line or two after the line that failed.
+    pub fn stdout_failed(&self) -> Option<io::Error> {
+        let state = self.inner.out.lock();
+        let err = state.failed.as_ref()?;
+        Some(match err.raw_os_error() {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => err.kind().into(),
+        })
+    }
+}
+
+impl Drop for Streams {
+    fn drop(&mut self) {
+        self.out.close();
+        self.err.close();
     }
 }
 
 impl Sink {
-    fn new(writer: Box<dyn Write + Send>) -> Sink {
-        Sink {
+    fn new(writer: Box<dyn Write + Send>) -> Arc<Sink> {
+        Arc::new(Sink {
             state: Mutex::new(State {
                 pending: Vec::new(),
-                spare: Vec::new(),
-                writer: Some(writer),
-                broken: false,
-                waiting: 0,
+                writing: false,
+                failed: None,
+                closed: false,
+                unstarted: Some(writer),
             }),
-            idle: Condvar::new(),
-        }
+            changed: Condvar::new(),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // Nothing panics while holding the lock; if something did, the buffer is still usable.
+        // Nothing panics while holding the lock; if something did, the lines are still usable.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn wait<'a>(&self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        state.waiting += 1;
-        let mut state = self
-            .idle
+    fn wait<'a>(&self, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        self.changed
             .wait(state)
-            .unwrap_or_else(PoisonError::into_inner);
-        state.waiting -= 1;
-        state
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn push(&self, line: impl Display) {
-        // Formatted before taking the lock, into the stack when it fits: with a thousand
-        // threads logging, the lock is held only for a copy, so a thread descheduled while
-        // holding it stalls the others for as short a time as possible.
+    fn push(self: &Arc<Self>, line: impl Display) {
+        // Formatted before taking the lock: with a thousand threads logging, the lock is held only for a copy.
         let mut text = LineBuf::default();
         // Writing into memory cannot fail; a Display impl that errors leaves a partial line, still ended.
         let _ = writeln!(text, "{line}");
         let mut state = self.lock();
-        while state.pending.len() >= MAX_PENDING && state.writer.is_none() {
+        if let Some(writer) = state.unstarted.take() {
+            self.start_writer(&mut state, writer);
+        }
+        while state.pending.len() >= MAX_PENDING && state.failed.is_none() {
             state = self.wait(state);
         }
-        if state.broken {
+        if state.failed.is_some() {
             return;
         }
+        let was_empty = state.pending.is_empty();
         state.pending.extend_from_slice(text.as_bytes());
-        let Some(mut writer) = state.writer.take() else {
-            // Another thread is writing; it will take this line with the next batch.
-            return;
-        };
+        // A writer in the middle of a write looks at `pending` again when it is done; an idle one
+        // needs waking, once (a line already pending has woken it).
+        if was_empty && !state.writing {
+            self.changed.notify_all();
+        }
+    }
+
+    fn start_writer(self: &Arc<Self>, state: &mut State, writer: Box<dyn Write + Send>) {
+        let sink = Arc::clone(self);
+        let started = thread::Builder::new()
+            .name("log writer".into())
+            .spawn(move || sink.write_lines(writer));
+        if let Err(err) = started {
+            // Without a writer nothing can be printed; say why once, where it can still be seen.
+            let _ = writeln!(io::stderr(), "cannot start the log writer: {err}");
+            state.failed = Some(err);
+        }
+    }
+
+    /// The writer thread: takes whatever is pending and writes it, until every `Log` is gone.
+    fn write_lines(&self, mut writer: Box<dyn Write + Send>) {
+        let mut batch = Vec::new();
+        let mut state = self.lock();
         loop {
-            let spare = mem::take(&mut state.spare);
-            let mut batch = mem::replace(&mut state.pending, spare);
+            if state.pending.is_empty() && !state.closed {
+                while state.pending.is_empty() && !state.closed {
+                    state = self.wait(state);
+                }
+                // Woken by a first line: let more gather for a moment, so a burst is one write.
+                drop(state);
+                thread::sleep(LINGER);
+                state = self.lock();
+            }
+            if state.pending.is_empty() {
+                return;
+            }
+            mem::swap(&mut batch, &mut state.pending);
+            state.writing = true;
             drop(state);
             let written = writer.write_all(&batch).and_then(|()| writer.flush());
             batch.clear();
             state = self.lock();
-            state.spare = batch;
-            if written.is_err() {
-                state.broken = true;
+            state.writing = false;
+            if let Err(err) = written {
                 state.pending.clear();
+                state.failed = Some(err);
             }
-            if state.pending.is_empty() {
-                break;
-            }
-        }
-        state.writer = Some(writer);
-        if state.waiting > 0 {
-            self.idle.notify_all();
+            // For `flush` and threads waiting for room.
+            self.changed.notify_all();
         }
     }
 
-    fn wait_idle(&self) {
+    fn wait_written(&self) {
         let mut state = self.lock();
-        while state.writer.is_none() {
+        while (state.writing || !state.pending.is_empty()) && state.failed.is_none() {
             state = self.wait(state);
         }
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.changed.notify_all();
     }
 }
 
@@ -216,15 +270,26 @@ impl Write for LineBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
-    use std::thread;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
 
+    /// A writer the test can read back, counting the writes it was given.
     #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
+    struct Shared {
+        bytes: Arc<Mutex<Vec<u8>>>,
+        writes: Arc<AtomicUsize>,
+    }
+
+    impl Shared {
+        fn text(&self) -> String {
+            String::from_utf8(self.bytes.lock().unwrap().clone()).unwrap()
+        }
+    }
 
     impl Write for Shared {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            self.bytes.lock().unwrap().extend_from_slice(buf);
             Ok(buf.len())
         }
         fn flush(&mut self) -> io::Result<()> {
@@ -251,7 +316,7 @@ mod tests {
             t.join().unwrap();
         }
         log.flush();
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let text = out.text();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 8000);
         for line in lines {
@@ -259,34 +324,35 @@ mod tests {
             assert_eq!(words.len(), 5, "{line}");
             assert_eq!(words[4].len(), 100, "{line}");
         }
-        let errs = String::from_utf8(err.0.lock().unwrap().clone()).unwrap();
-        assert_eq!(errs.lines().count(), 8);
+        assert_eq!(err.text().lines().count(), 8);
     }
 
-    struct Closed;
-
-    impl Write for Closed {
-        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-            Err(io::ErrorKind::BrokenPipe.into())
+    #[test]
+    fn a_line_alone_is_written_in_a_write_of_its_own() {
+        let out = Shared::default();
+        let log = Log::to(Box::new(out.clone()), Box::new(io::sink()));
+        for i in 0..3 {
+            log.out(format_args!("line {i}"));
+            // `flush` only waits: nothing held the line back for more to come.
+            log.flush();
+            assert_eq!(out.writes.load(Ordering::SeqCst), i + 1);
         }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
+        assert_eq!(out.text(), "line 0\nline 1\nline 2\n");
     }
 
-    /// A writer whose first write waits for the test's go-ahead, and which counts its writes.
+    /// A writer whose first write waits for the test's go-ahead.
     struct Gate {
         out: Shared,
-        writes: Arc<Mutex<usize>>,
-        go: Option<std::sync::mpsc::Receiver<()>>,
+        started: mpsc::Sender<()>,
+        go: Option<mpsc::Receiver<()>>,
     }
 
     impl Write for Gate {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
             if let Some(go) = self.go.take() {
+                self.started.send(()).unwrap();
                 go.recv().unwrap();
             }
-            *self.writes.lock().unwrap() += 1;
             self.out.write(buf)
         }
         fn flush(&mut self) -> io::Result<()> {
@@ -297,36 +363,28 @@ mod tests {
     #[test]
     fn lines_given_during_a_write_go_out_together_in_the_next() {
         let out = Shared::default();
-        let writes = Arc::new(Mutex::new(0));
-        let (go_tx, go_rx) = std::sync::mpsc::channel();
+        let (started_tx, started_rx) = mpsc::channel();
+        let (go_tx, go_rx) = mpsc::channel();
         let gate = Gate {
             out: out.clone(),
-            writes: Arc::clone(&writes),
+            started: started_tx,
             go: Some(go_rx),
         };
         let log = Log::to(Box::new(gate), Box::new(io::sink()));
-        let first = {
-            let log = log.clone();
-            thread::spawn(move || log.out("first"))
-        };
-        // Wait until that thread has become the writer (it holds the stream while it writes).
-        while log.inner.out.lock().writer.is_some() {
-            thread::yield_now();
-        }
-        // These return at once: the writer is busy, so they only join the pending batch.
+        log.out("first");
+        // The writer is now stuck in its first write; these return at once all the same.
+        started_rx.recv().unwrap();
         for i in 0..100 {
             log.out(format_args!("line {i}"));
         }
         go_tx.send(()).unwrap();
-        first.join().unwrap();
         log.flush();
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
         let expected: Vec<String> = std::iter::once("first".to_string())
             .chain((0..100).map(|i| format!("line {i}")))
             .collect();
-        assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+        assert_eq!(out.text().lines().collect::<Vec<_>>(), expected);
         assert_eq!(
-            *writes.lock().unwrap(),
+            out.writes.load(Ordering::SeqCst),
             2,
             "the 100 lines went out in one write"
         );
@@ -341,19 +399,53 @@ mod tests {
         log.out(format_args!("{}|{long}", "a".repeat(LineBuf::INLINE - 3)));
         log.flush();
         let expected = format!("short\n{}|{long}\n", "a".repeat(LineBuf::INLINE - 3));
-        assert_eq!(
-            String::from_utf8(out.0.lock().unwrap().clone()).unwrap(),
-            expected
-        );
+        assert_eq!(out.text(), expected);
+    }
+
+    struct Closed;
+
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
     }
 
     #[test]
-    fn a_closed_stdout_does_not_stop_stderr() {
+    fn a_closed_stdout_is_noticed_and_does_not_stop_stderr() {
         let err = Shared::default();
         let log = Log::to(Box::new(Closed), Box::new(err.clone()));
+        assert!(log.stdout_failed().is_none());
         log.out("lost");
+        log.flush();
+        assert_eq!(
+            log.stdout_failed().map(|e| e.kind()),
+            Some(io::ErrorKind::BrokenPipe)
+        );
+        log.out("dropped, not waited for");
         log.err("kept");
         log.flush();
-        assert_eq!(&*err.0.lock().unwrap(), b"kept\n");
+        assert_eq!(err.text(), "kept\n");
+    }
+
+    #[test]
+    fn the_writer_ends_with_the_last_log_and_writes_what_was_pending() {
+        let out = Shared::default();
+        let log = Log::to(Box::new(out.clone()), Box::new(io::sink()));
+        let writer = Arc::clone(&log.inner.out);
+        log.out("last words");
+        drop(log);
+        // The writer holds the only other reference; it lets go when it ends.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while Arc::strong_count(&writer) > 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writer never ended"
+            );
+            thread::yield_now();
+        }
+        assert_eq!(out.text(), "last words\n");
     }
 }

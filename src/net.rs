@@ -47,11 +47,23 @@ impl Target {
 /// One receive, as the Python's `sock.recv(n)`: whatever has arrived, up to `buf.len()` bytes,
 /// waiting only when nothing has. `Ok(0)` means the peer closed its side.
 ///
-/// A wait cut short by a signal (`Interrupted`) is not an answer from the peer, so it is
-/// simply tried again; every "read once" in the project goes through here.
+/// Every "read once" of the project goes through here (or [`recv_from`] for UDP), so a wait
+/// cut short by a signal is tried again in one place (see [`retry_interrupted`]).
 pub fn recv<R: Read + ?Sized>(stream: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    retry_interrupted(|| stream.read(buf))
+}
+
+/// One datagram and who sent it, as the Python's `sock.recvfrom(n)`; a datagram longer than
+/// `buf` is cut to fit (the rest is lost), so give it room for the largest one.
+pub fn recv_from(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+    retry_interrupted(|| socket.recv_from(buf))
+}
+
+/// Runs `op` again while it fails with `Interrupted`: a wait cut short by a signal is not an
+/// answer from the peer. (Python does the same inside every socket call since PEP 475.)
+pub fn retry_interrupted<T>(mut op: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     loop {
-        match stream.read(buf) {
+        match op() {
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             other => return other,
         }

@@ -8,7 +8,7 @@
 //! and reports those hints as warnings.
 
 use crate::cli::{describe_io, Error};
-use crate::encoding::Encoding;
+use crate::errno;
 use crate::net;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
@@ -37,28 +37,11 @@ pub fn family(addr: SocketAddr) -> &'static str {
     }
 }
 
-/// A datagram as one line of text: decoded (invalid bytes become U+FFFD), and one line ending a tool like `nc -u` adds is dropped.
-pub fn show(datagram: &[u8], encoding: Encoding) -> String {
-    let text = datagram.strip_suffix(b"\n").unwrap_or(datagram);
-    let text = text.strip_suffix(b"\r").unwrap_or(text);
-    encoding.decode_lossy(text)
-}
-
-/// True when the OS refused a datagram as too large (`EMSGSIZE`), which std has no `ErrorKind` for.
-pub fn is_message_too_long(err: &io::Error) -> bool {
-    #[cfg(target_os = "linux")]
-    const EMSGSIZE: i32 = 90;
-    #[cfg(windows)]
-    const EMSGSIZE: i32 = 10040; // WSAEMSGSIZE
-    #[cfg(not(any(target_os = "linux", windows)))]
-    const EMSGSIZE: i32 = 40; // the BSDs and macOS
-    err.raw_os_error() == Some(EMSGSIZE)
-}
-
 /// True for the error by which the OS passes on an ICMP "port unreachable" for an earlier datagram.
 ///
-/// Linux reports it as `ECONNREFUSED` on a connected socket; Windows as
-/// `WSAECONNRESET`, even on the receiving side's unconnected socket.
+/// std has kinds for both spellings: Linux, macOS and the BSDs report it as
+/// `ECONNREFUSED` (`ConnectionRefused`), and only on a connected socket;
+/// Windows as `WSAECONNRESET` (`ConnectionReset`), on the next send or receive.
 pub fn is_port_unreachable(err: &io::Error) -> bool {
     matches!(
         err.kind(),
@@ -95,58 +78,6 @@ pub fn sender_addrs(
     Err(Error::runtime(format!(
         "--bind {bind} and --host {host} have no address family in common (one is IPv4, the other IPv6)"
     )))
-}
-
-/// A bound UDP socket read one datagram at a time, which also says when every datagram waiting has been read.
-///
-/// The receiver buffers its output and flushes it on [`Next::CaughtUp`]: a
-/// line appears at once when datagrams come slowly, and a burst costs one
-/// write instead of one per datagram, so the receiver keeps up with a fast
-/// sender instead of losing datagrams while it writes.
-pub struct Inbox {
-    socket: UdpSocket,
-    blocking: bool,
-}
-
-/// What [`Inbox::recv`] got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
-    /// A datagram of this many bytes, from this address.
-    Datagram(usize, SocketAddr),
-    /// Nothing more is waiting; the next call waits for a datagram.
-    CaughtUp,
-}
-
-impl Inbox {
-    pub fn new(socket: UdpSocket) -> Inbox {
-        Inbox {
-            socket,
-            blocking: true,
-        }
-    }
-
-    /// The next datagram (into `buf`, which should hold [`RECV_BUFFER`] bytes), or word that none is waiting.
-    pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<Next> {
-        loop {
-            match self.socket.recv_from(buf) {
-                Ok((n, from)) => {
-                    // Look for more without waiting, until none is left.
-                    if self.blocking {
-                        self.socket.set_nonblocking(true)?;
-                        self.blocking = false;
-                    }
-                    return Ok(Next::Datagram(n, from));
-                }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock && !self.blocking => {
-                    self.socket.set_nonblocking(false)?;
-                    self.blocking = true;
-                    return Ok(Next::CaughtUp);
-                }
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => return Err(err),
-            }
-        }
-    }
 }
 
 /// A UDP socket bound to the sender's own address and connected to the receiver's.
@@ -221,16 +152,15 @@ impl Sender {
         }
         let mut outcome = Sent::Sent;
         loop {
-            match self.socket.send(payload) {
+            match net::retry_interrupted(|| self.socket.send(payload)) {
                 // UDP sends all or nothing; a short count cannot happen.
                 Ok(_) => return Ok(outcome),
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 // The pending error was reported instead of sending, and is
                 // now cleared: one more try sends this datagram.
                 Err(err) if is_port_unreachable(&err) && outcome == Sent::Sent => {
                     outcome = Sent::AfterPortUnreachable;
                 }
-                Err(err) if is_message_too_long(&err) => {
+                Err(err) if errno::is_message_too_long(&err) => {
                     return Err(NotSent::TooLong {
                         len: payload.len(),
                         max: None,
@@ -280,14 +210,6 @@ mod tests {
     }
 
     #[test]
-    fn show_drops_one_line_ending_and_replaces_invalid_bytes() {
-        assert_eq!(show(b"hi\r\n", Encoding::Utf8), "hi");
-        assert_eq!(show(b"a\n\n", Encoding::Utf8), "a\n");
-        assert_eq!(show(b"ab\xffcd", Encoding::Utf8), "ab\u{fffd}cd");
-        assert_eq!(show(b"\xce\xd2\x81", Encoding::Gbk), "我\u{fffd}");
-    }
-
-    #[test]
     fn sender_addresses_share_a_family() {
         let (local, target) = sender_addrs("127.0.0.1", 15000, None, 14000).unwrap();
         assert_eq!(local, "0.0.0.0:14000".parse().unwrap());
@@ -302,29 +224,6 @@ mod tests {
             err.to_string().contains("no address family in common"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn the_inbox_says_when_it_has_caught_up() {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let addr = socket.local_addr().unwrap();
-        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let from = peer.local_addr().unwrap();
-        let mut inbox = Inbox::new(socket);
-        let mut buf = vec![0u8; RECV_BUFFER];
-        // Loopback queues a datagram before send_to returns.
-        for message in [&b"one"[..], b"two", b""] {
-            peer.send_to(message, addr).unwrap();
-        }
-        for len in [3, 3, 0] {
-            assert_eq!(inbox.recv(&mut buf).unwrap(), Next::Datagram(len, from));
-        }
-        assert_eq!(inbox.recv(&mut buf).unwrap(), Next::CaughtUp);
-        // Waiting again: a datagram sent later still arrives.
-        let sender = std::thread::spawn(move || peer.send_to(b"later", addr).unwrap());
-        assert_eq!(inbox.recv(&mut buf).unwrap(), Next::Datagram(5, from));
-        sender.join().unwrap();
-        assert_eq!(&buf[..5], b"later");
     }
 
     #[test]

@@ -333,19 +333,25 @@ fn address_in_use_is_one_clear_line() {
     assert!(stderr.contains("address already in use"), "{stderr}");
 }
 
-#[test]
-fn server_hanging_up_mid_session_is_exit_1() {
-    // A server that answers once, then closes.
+/// A server for one client: it answers the first message with `reply`, reads once more (the
+/// next message, or the end of the stream) and closes. Returns its port and its thread.
+fn server_answering_once(reply: Vec<u8>) -> (String, thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
     let peer = thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
         let mut buf = [0u8; 64];
         let _ = stream.read(&mut buf).unwrap();
-        stream.write_all(b"first reply").unwrap();
+        stream.write_all(&reply).unwrap();
         let _ = stream.read(&mut buf).unwrap();
-        // Dropped here: the client's second read sees the end of the stream.
+        // Dropped here: a client still waiting for a reply sees the end of the stream.
     });
+    (port, peer)
+}
+
+#[test]
+fn server_hanging_up_mid_session_is_exit_1() {
+    let (port, peer) = server_answering_once(b"first reply".to_vec());
     let out = command("tcp_client")
         .args(["--port", &port])
         .write_stdin("one\ntwo\nthree\n")
@@ -566,27 +572,207 @@ c.close()
     py.wait_for(&format!("Require from client is:{CHINESE}"));
 }
 
+/// Waits for `count` lines `Require from client is:...` from the server and returns their texts.
+fn messages(srv: &mut common::Running, count: usize) -> Vec<String> {
+    (0..count)
+        .map(|_| {
+            srv.wait_for("Require from client is:")
+                .strip_prefix("Require from client is:")
+                .expect("the line starts with the prefix")
+                .to_string()
+        })
+        .collect()
+}
+
 #[test]
-fn a_long_line_is_one_message_and_gets_one_reply() {
+fn a_long_line_is_read_in_pieces_of_at_most_1024_bytes_each_with_its_reply() {
     let mut srv = server(&[]);
-    let long = "x".repeat(3000);
-    let out = command("tcp_client")
-        .args(["--port", &srv.port()])
-        .write_stdin(format!("{long}\nshort\n"))
-        .assert()
-        .success();
+    let mut stream = connect(&srv);
+    let line = "x".repeat(2500);
+    stream.write_all(line.as_bytes()).unwrap();
+    // One reply per read: collect the pieces the server printed until they make up the line.
+    let mut pieces = Vec::new();
+    while pieces.iter().map(String::len).sum::<usize>() < line.len() {
+        pieces.extend(messages(&mut srv, 1));
+    }
+    assert_eq!(pieces.concat(), line);
+    assert!(pieces.len() >= 3, "{} pieces", pieces.len());
+    assert!(pieces.iter().all(|p| p.len() <= 1024), "{pieces:?}");
+    let replies = REPLY.repeat(pieces.len());
     assert_eq!(
-        String::from_utf8_lossy(&out.get_output().stdout)
-            .lines()
-            .count(),
-        2,
-        "{}",
-        describe(out.get_output())
+        round_trip(&mut stream, b"", replies.len()),
+        replies.as_bytes()
     );
-    srv.wait_for("Require from client is:short");
+}
+
+#[test]
+fn two_lines_in_one_read_are_one_message_shown_on_one_line() {
+    let mut srv = server(&[]);
+    let mut stream = connect(&srv);
+    // One write of 11 bytes: over loopback it arrives, and is read, as one piece.
+    assert_eq!(
+        round_trip(&mut stream, b"hello\nexit\n", REPLY.len()),
+        REPLY.as_bytes()
+    );
+    assert_eq!(messages(&mut srv, 1), ["hello\\nexit"]);
+    // `exit` means nothing to the server: the connection is still served.
+    assert_eq!(
+        round_trip(&mut stream, b"more", REPLY.len()),
+        REPLY.as_bytes()
+    );
+    assert_eq!(messages(&mut srv, 1), ["more"]);
+}
+
+/// What a peer sends can hold newlines, terminal escape sequences and bidi overrides: each is shown, never obeyed.
+const HOSTILE: &str = "hello\n127.0.0.1:1: forged\x1b]0;title\x07\x1b[2Jrtl\u{202e}txt.exe 中文";
+/// [`HOSTILE`] as it must be printed: on one line, every control and format character visible.
+const HOSTILE_SHOWN: &str =
+    "hello\\n127.0.0.1:1: forged\\x1b]0;title\\x07\\x1b[2Jrtl\\u{202e}txt.exe 中文";
+
+#[test]
+fn a_hostile_message_is_printed_on_one_line_escaped() {
+    let mut srv = server(&[]);
+    let mut stream = connect(&srv);
+    round_trip(&mut stream, HOSTILE.as_bytes(), REPLY.len());
+    drop(stream);
+    srv.wait_for("service complete:");
     let log = srv.stdout_lines();
-    assert!(
-        log.contains(&format!("Require from client is:{long}")),
+    let shown: Vec<&String> = log
+        .iter()
+        .filter(|l| !l.starts_with("listening on") && !l.starts_with("client info:"))
+        .collect();
+    assert_eq!(
+        shown[0],
+        &format!("Require from client is:{HOSTILE_SHOWN}"),
         "{log:?}"
     );
+    assert!(shown[1].starts_with("service complete:"), "{log:?}");
+    assert!(!log.iter().any(|l| l.contains('\x1b')), "{log:?}");
+}
+
+#[test]
+fn a_hostile_reply_is_printed_on_one_line_escaped() {
+    let (port, peer) = server_answering_once(format!("{HOSTILE}\n").into_bytes());
+    let out = command("tcp_client")
+        .args(["--port", &port])
+        .write_stdin("hi\n")
+        .assert()
+        .success();
+    peer.join().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.get_output().stdout),
+        format!("The corresponding contents of the server are:{HOSTILE_SHOWN}\n")
+    );
+}
+
+/// Messages that take tcp_server's handler deepest: every control character (each shown as
+/// four characters), invalid bytes, a bidi override and Chinese text, a full 1024-byte read,
+/// and a message ending with half a gbk character.
+fn deep_messages() -> Vec<Vec<u8>> {
+    let mut hostile: Vec<u8> = (0u8..0x20).chain([0x7f]).collect();
+    hostile.extend_from_slice(b"\xff\xfe\xc3(");
+    hostile.extend_from_slice("\u{202e}中文 text".as_bytes());
+    let mut big = hostile.repeat(1024 / hostile.len() + 1);
+    big.truncate(1024);
+    vec![big, hostile, b"\xce".to_vec()]
+}
+
+/// The server configurations whose handler paths differ: default reply, gbk, echo.
+const HANDLER_PATHS: [&[&str]; 3] = [&[], &["--encoding", "gbk"], &["--echo"]];
+
+/// Each path of tcp_server's handler, with the messages that take it deepest, runs on a
+/// client thread of `server::CLIENT_STACK_BYTES`; a handler that needed more stack would
+/// end the whole server (`thread ... has overflowed its stack`, then an abort), and this
+/// test with it.
+#[test]
+fn every_handler_path_runs_in_the_client_stack() {
+    for args in HANDLER_PATHS {
+        let mut srv = server(args);
+        let mut stream = connect(&srv);
+        for message in deep_messages() {
+            stream.write_all(&message).unwrap();
+            let mut reply = [0u8; 1024];
+            assert!(stream.read(&mut reply).unwrap() > 0, "{args:?}");
+        }
+        // It ended with half a character: the decoder's last word is printed at the close.
+        drop(stream);
+        srv.wait_for("service complete:");
+        // The server still serves.
+        let mut after = connect(&srv);
+        assert!(
+            !round_trip(&mut after, b"still there", 1).is_empty(),
+            "{args:?}"
+        );
+        assert!(
+            !srv.transcript().contains("overflowed"),
+            "{}",
+            srv.transcript()
+        );
+    }
+    // The idle-timeout path: its error is reported by the client's thread.
+    let mut srv = server(&["--idle-timeout", "1"]);
+    let _silent = connect(&srv);
+    srv.wait_for("idle timeout");
+    let mut after = connect(&srv);
+    assert_eq!(round_trip(&mut after, b"x", REPLY.len()), REPLY.as_bytes());
+}
+
+/// How much of the client stack a handler really touches, measured: the resident size of the
+/// client thread's stack mapping (Linux keeps a page resident once touched, until the thread
+/// ends) after the deepest messages, while the client is still connected. Half the stack is
+/// the headroom we keep for what this workload does not reach (error messages, the system's
+/// own use).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_client_thread_touches_less_than_half_its_stack() {
+    use socket_tutorial::server::CLIENT_STACK_BYTES;
+    for args in HANDLER_PATHS {
+        let srv = server(args);
+        let mut stream = connect(&srv);
+        for message in deep_messages() {
+            stream.write_all(&message).unwrap();
+            let mut reply = [0u8; 1024];
+            assert!(stream.read(&mut reply).unwrap() > 0, "{args:?}");
+        }
+        let smaps = std::fs::read_to_string(format!("/proc/{}/smaps", srv.pid())).unwrap();
+        let stacks = thread_stacks(&smaps, CLIENT_STACK_BYTES);
+        assert_eq!(stacks.len(), 1, "one client thread, one stack: {stacks:?}");
+        let (size, resident) = stacks[0];
+        assert!(
+            resident <= CLIENT_STACK_BYTES / 2,
+            "{args:?}: the client thread touched {resident} of its {size} bytes of stack"
+        );
+    }
+}
+
+/// (size, resident bytes) of each thread stack of `size_at_least` bytes or a little more in an
+/// smaps listing: a writable private mapping right above a no-access guard page.
+#[cfg(target_os = "linux")]
+fn thread_stacks(smaps: &str, size_at_least: usize) -> Vec<(usize, usize)> {
+    let mut found = Vec::new();
+    let mut guard_end = None;
+    let mut current: Option<(usize, bool)> = None;
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or_default();
+        if let Some((start, end)) = first.split_once('-') {
+            if let (Ok(start), Ok(end)) = (
+                usize::from_str_radix(start, 16),
+                usize::from_str_radix(end, 16),
+            ) {
+                let perms = words.next().unwrap_or_default();
+                let size = end - start;
+                let above_guard = guard_end == Some(start) && perms == "rw-p";
+                let stack_sized = (size_at_least..size_at_least + 64 * 1024).contains(&size);
+                current = Some((size, above_guard && stack_sized));
+                guard_end = (perms == "---p").then_some(end);
+                continue;
+            }
+        }
+        if let (Some((size, true)), Some(kib)) = (current, line.strip_prefix("Rss:")) {
+            let kib: usize = kib.trim().trim_end_matches("kB").trim().parse().unwrap();
+            found.push((size, kib * 1024));
+        }
+    }
+    found
 }

@@ -372,6 +372,28 @@ fn invalid_text_is_shown_with_replacement_characters() {
 }
 
 #[test]
+fn one_datagram_is_one_line_whatever_it_holds() {
+    let mut rcv = receiver(&["--count", "3"]);
+    let from = send_from_raw(
+        &rcv.port(),
+        &[
+            b"hello\n10.66.66.66:4444: forged\n127.0.0.1:1: exit",
+            "title\x1b]0;pwned\x07 clear\x1b[2J rtl\u{202e}txt.exe 中文\r\n".as_bytes(),
+            b"exit\n",
+        ],
+    );
+    assert!(rcv.wait_exit().success(), "{}", rcv.transcript());
+    assert_eq!(
+        rcv.stdout_lines()[1..],
+        [
+            format!("{from}: hello\\n10.66.66.66:4444: forged\\n127.0.0.1:1: exit"),
+            format!("{from}: title\\x1b]0;pwned\\x07 clear\\x1b[2J rtl\\u{{202e}}txt.exe 中文"),
+            format!("{from}: exit"),
+        ]
+    );
+}
+
+#[test]
 fn utf8_alias_names_are_accepted_and_unknown_ones_refused() {
     let mut rcv = receiver(&["--encoding", "UTF-8", "--count", "1"]);
     sender(&rcv.port())
@@ -395,6 +417,9 @@ fn utf8_alias_names_are_accepted_and_unknown_ones_refused() {
 
 #[test]
 fn nobody_listening_is_a_warning_and_the_retry_delivers() {
+    if common::skip_under_wine("Wine does not pass ICMP port unreachable on to a UDP socket") {
+        return;
+    }
     let port = free_port();
     let mut snd = Spawn::new("udp_sender")
         .args(["--bind-port", "0", "--port", &port.to_string()])

@@ -6,7 +6,11 @@
 //! until the time is up. Baseline and ours take turns, round after round, so
 //! noise from the rest of the machine falls on both alike.
 //!
-//! Usage: bench_tcp [--quick] [--clients N] [--svg PATH]   (`make bench` sets BENCH_SVG=docs/bench.svg)
+//! Usage: bench_tcp [--quick] [--clients N] [--svg PATH]
+//!
+//! The chart goes to target/bench/bench.svg unless `--svg` says otherwise, so
+//! `make bench` leaves the checkout as it was; `make bench-chart` passes
+//! `--svg docs/bench.svg` to refresh the walkthrough's chart.
 
 mod chart;
 
@@ -26,13 +30,13 @@ fn main() {
         baseline_server();
     }
     let quick = args.iter().any(|a| a == "--quick");
+    let bin_dir = binaries_dir();
     let svg = args
         .iter()
         .position(|a| a == "--svg")
         .and_then(|i| args.get(i + 1))
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("BENCH_SVG").map(PathBuf::from));
-    let bin_dir = binaries_dir();
+        .unwrap_or_else(|| default_chart(&bin_dir));
     let scratch = std::env::temp_dir().join(format!("bench-tcp-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).expect("create a scratch directory");
 
@@ -168,86 +172,88 @@ fn main() {
             sequential_visits.push((n as f64, s));
         }
     }
-    if let Some(path) = svg {
-        let mut memory: Vec<(f64, f64)> = chart_rows
-            .iter()
-            .map(|&(n, _, mib)| (n as f64, mib))
-            .collect();
-        memory.push((hold_count as f64, ours_hold.peak_mib));
-        let threads = "one thread per client";
-        let sequential = "--sequential (one at a time, like the Python)";
-        let panels = [
-            chart::Panel {
-                title: "Round trips per second",
-                unit: "round trips / s",
-                series: vec![
-                    chart::Series {
-                        name: threads,
-                        color: "#1f77b4",
-                        points: threads_visits.iter().map(|(n, s)| (*n, s.rate)).collect(),
-                    },
-                    chart::Series {
-                        name: sequential,
-                        color: "#d62728",
-                        points: sequential_visits
-                            .iter()
-                            .map(|(n, s)| (*n, s.rate))
-                            .collect(),
-                    },
-                ],
-            },
-            chart::Panel {
-                title: "Slowest 1% of round trips (p99)",
-                unit: "milliseconds",
-                series: vec![
-                    chart::Series {
-                        name: threads,
-                        color: "#1f77b4",
-                        points: threads_visits
-                            .iter()
-                            .map(|(n, s)| (*n, s.p99_us / 1000.0))
-                            .collect(),
-                    },
-                    chart::Series {
-                        name: sequential,
-                        color: "#d62728",
-                        points: sequential_visits
-                            .iter()
-                            .map(|(n, s)| (*n, s.p99_us / 1000.0))
-                            .collect(),
-                    },
-                ],
-            },
-            chart::Panel {
-                title: "Server peak memory (VmHWM)",
-                unit: "MiB",
-                series: vec![
-                    chart::Series {
-                        name: threads,
-                        color: "#1f77b4",
-                        points: memory,
-                    },
-                    chart::Series {
-                        name: sequential,
-                        color: "#d62728",
-                        points: sequential_visits
-                            .iter()
-                            .map(|(n, s)| (*n, s.peak_mib))
-                            .collect(),
-                    },
-                ],
-            },
-        ];
-        let caption = vec![
-            "tcp_server --echo --quiet; 64-byte round trips. Left and middle: each client connects, makes 20 round trips 1 ms apart and leaves, all starting together.".to_string(),
-            format!("Right: peak memory with all clients connected and served ({hold_count} = the hold test). Measured {} on {}.", today(), host_description()),
-            "Made by `make bench` (examples/bench_tcp); the tables it prints hold the same figures.".to_string(),
-        ];
-        let svg_text = chart::render(&panels, &caption);
-        match std::fs::write(&path, svg_text) {
-            Ok(()) => println!("chart written to {}", path.display()),
-            Err(e) => println!("could not write {}: {e}", path.display()),
-        }
+    let mut memory: Vec<(f64, f64)> = chart_rows
+        .iter()
+        .map(|&(n, _, mib)| (n as f64, mib))
+        .collect();
+    memory.push((hold_count as f64, ours_hold.peak_mib));
+    let threads = "one thread per client";
+    let sequential = "--sequential (one at a time, like the Python)";
+    let panels = [
+        chart::Panel {
+            title: "Round trips per second",
+            unit: "round trips / s",
+            series: vec![
+                chart::Series {
+                    name: threads,
+                    color: "#1f77b4",
+                    points: threads_visits.iter().map(|(n, s)| (*n, s.rate)).collect(),
+                },
+                chart::Series {
+                    name: sequential,
+                    color: "#d62728",
+                    points: sequential_visits
+                        .iter()
+                        .map(|(n, s)| (*n, s.rate))
+                        .collect(),
+                },
+            ],
+        },
+        chart::Panel {
+            title: "Slowest 1% of round trips (p99)",
+            unit: "milliseconds",
+            series: vec![
+                chart::Series {
+                    name: threads,
+                    color: "#1f77b4",
+                    points: threads_visits
+                        .iter()
+                        .map(|(n, s)| (*n, s.p99_us / 1000.0))
+                        .collect(),
+                },
+                chart::Series {
+                    name: sequential,
+                    color: "#d62728",
+                    points: sequential_visits
+                        .iter()
+                        .map(|(n, s)| (*n, s.p99_us / 1000.0))
+                        .collect(),
+                },
+            ],
+        },
+        chart::Panel {
+            title: "Server peak memory (VmHWM)",
+            unit: "MiB",
+            series: vec![
+                chart::Series {
+                    name: threads,
+                    color: "#1f77b4",
+                    points: memory,
+                },
+                chart::Series {
+                    name: sequential,
+                    color: "#d62728",
+                    points: sequential_visits
+                        .iter()
+                        .map(|(n, s)| (*n, s.peak_mib))
+                        .collect(),
+                },
+            ],
+        },
+    ];
+    let caption = vec![
+        "tcp_server --echo --quiet; 64-byte round trips. Left and middle: each client connects, makes 20 round trips 1 ms apart and leaves, all starting together.".to_string(),
+        format!("Right: peak memory with all clients connected and served ({hold_count} = the hold test). Measured {} on {}.", today(), host_description()),
+        "Made by `make bench-chart` (examples/bench_tcp); the tables it prints hold the same figures.".to_string(),
+    ];
+    let svg_text = chart::render(&panels, &caption);
+    let written = svg
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&svg, svg_text));
+    match written {
+        Ok(()) => println!("chart written to {}", svg.display()),
+        Err(e) => println!("could not write {}: {e}", svg.display()),
     }
     let _ = std::fs::remove_dir_all(&scratch);
     println!();
@@ -290,6 +296,15 @@ fn binaries_dir() -> PathBuf {
         .and_then(Path::parent)
         .expect("examples/ lives inside the target directory")
         .to_path_buf()
+}
+
+/// target/bench/bench.svg, beside the profile directory the binaries are in (target/release).
+fn default_chart(bin_dir: &Path) -> PathBuf {
+    bin_dir
+        .parent()
+        .unwrap_or(bin_dir)
+        .join("bench")
+        .join("bench.svg")
 }
 
 /// Today's date (UTC) as YYYY-MM-DD, from the system clock.
@@ -433,6 +448,7 @@ impl Drop for Running {
     }
 }
 
+#[derive(Default)]
 struct Sample {
     round_trips: u64,
     seconds: f64,
@@ -456,15 +472,8 @@ fn measure(server: &Server, clients: usize, duration: Duration) -> Sample {
                     let start = Instant::now();
                     let deadline = start + duration;
                     let mut latencies = Vec::with_capacity(4096);
-                    let mut reply = [0u8; 64];
-                    loop {
-                        let t = Instant::now();
-                        if t >= deadline {
-                            break;
-                        }
-                        stream.write_all(MESSAGE).expect("send");
-                        stream.read_exact(&mut reply).expect("receive the echo");
-                        latencies.push(t.elapsed().as_nanos().min(u32::MAX as u128) as u32);
+                    while Instant::now() < deadline {
+                        latencies.push(round_trip(&mut stream));
                     }
                     (latencies, start.elapsed())
                 })
@@ -472,12 +481,7 @@ fn measure(server: &Server, clients: usize, duration: Duration) -> Sample {
         })
         .collect();
     barrier.wait();
-    let mut sample = Sample {
-        round_trips: 0,
-        seconds: 0.0,
-        latencies_ns: Vec::new(),
-        peak_mib: 0.0,
-    };
+    let mut sample = Sample::default();
     for w in workers {
         let (latencies, elapsed) = w.join().expect("client thread");
         sample.round_trips += latencies.len() as u64;
@@ -486,6 +490,15 @@ fn measure(server: &Server, clients: usize, duration: Duration) -> Sample {
     }
     sample.peak_mib = running.peak_mib();
     sample
+}
+
+/// One 64-byte message and its echo; returns how long it took, in nanoseconds.
+fn round_trip(stream: &mut TcpStream) -> u32 {
+    let mut reply = [0u8; 64];
+    let t = Instant::now();
+    stream.write_all(MESSAGE).expect("send");
+    stream.read_exact(&mut reply).expect("receive the echo");
+    t.elapsed().as_nanos().min(u32::MAX as u128) as u32
 }
 
 /// N clients that each connect, make `trips` round trips with a 1 ms pause between them, and leave, all starting together.
@@ -503,28 +516,19 @@ fn visits(server: &Server, clients: usize, trips: usize) -> Summary {
             thread::spawn(move || {
                 barrier.wait();
                 let mut stream = TcpStream::connect(addr).expect("connect");
-                let mut reply = [0u8; 64];
                 let mut latencies = Vec::with_capacity(trips);
                 for trip in 0..trips {
                     if trip > 0 {
                         thread::sleep(Duration::from_millis(1));
                     }
-                    let t = Instant::now();
-                    stream.write_all(MESSAGE).expect("send");
-                    stream.read_exact(&mut reply).expect("receive the echo");
-                    latencies.push(t.elapsed().as_nanos().min(u32::MAX as u128) as u32);
+                    latencies.push(round_trip(&mut stream));
                 }
                 latencies
             })
         })
         .collect();
     barrier.wait();
-    let mut sample = Sample {
-        round_trips: 0,
-        seconds: 0.0,
-        latencies_ns: Vec::new(),
-        peak_mib: 0.0,
-    };
+    let mut sample = Sample::default();
     for w in workers {
         let latencies = w.join().expect("client thread");
         sample.round_trips += latencies.len() as u64;

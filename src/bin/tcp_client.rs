@@ -3,14 +3,17 @@
 //! Differences from the Python, and why: the prompt is shown only when stdin
 //! is a terminal, so piped input gives clean output; end of input ends the
 //! session instead of a crash; an empty line is not sent (TCP cannot carry an
-//! empty message, and the Python then waits forever for a reply); and a server
-//! that hangs up mid-session is reported in one line with exit code 1.
+//! empty message, and the Python then waits forever for a reply); a server
+//! that hangs up mid-session is reported in one line with exit code 1; and the
+//! reply is printed on one line with its control characters escaped (what a
+//! server sends is shown, never obeyed by the terminal).
 
 use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::encoding::Encoding;
 use socket_tutorial::input::{self, Input};
-use socket_tutorial::net::Target;
-use std::io::{self, Read, Write};
+use socket_tutorial::net::{self, Target};
+use socket_tutorial::show;
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 const PROGRAM: Program = Program {
@@ -27,7 +30,9 @@ input, it closes the connection and exits 0. The prompt `Please your require:`
 appears only when stdin is a terminal. Empty lines are skipped.
 
 TCP is a byte stream: one read is taken as one reply, as in the Python, so a
-long reply may come in pieces and be printed against later lines.
+long reply may come in pieces and be printed against later lines. A reply is
+printed on one line: a newline or other control character in it is shown
+escaped (`\n`, `\x1b`), and one line ending at its end is dropped.
 
 Options:
       --host HOST   server to connect to: IPv4, IPv6 or a host name [default: 127.0.0.1]
@@ -85,7 +90,6 @@ fn main() -> ExitCode {
         let mut out = io::stdout().lock();
         let mut reply = vec![0u8; REPLY_BUFFER];
         let mut decoder = config.encoding.decoder();
-        let mut text = String::new();
         let mut refused = 0;
         let mut number = 0;
         // 3. Read what to send, as the Python's input() does.
@@ -105,14 +109,13 @@ fn main() -> ExitCode {
             // 3. Send it.
             stream.write_all(&wire).map_err(|e| lost(peer, &e))?;
             // 4. Receive the server's reply and print it.
-            let n = read_reply(&mut stream, &mut reply).map_err(|e| lost(peer, &e))?;
+            let n = net::recv(&mut stream, &mut reply).map_err(|e| lost(peer, &e))?;
             if n == 0 {
                 return Err(Error::runtime(format!(
                     "the server {peer} closed the connection"
                 )));
             }
-            text.clear();
-            decoder.decode(&reply[..n], &mut text);
+            let text = show::message(&mut decoder, &reply[..n]);
             writeln!(out, "The corresponding contents of the server are:{text}")
                 .map_err(Error::stdout)?;
             // Stop after `exit` or `exit()` has been answered, as the Python does.
@@ -123,15 +126,6 @@ fn main() -> ExitCode {
         // 5. Close the socket (when `stream` is dropped).
         input::not_sent(refused)
     })
-}
-
-fn read_reply(stream: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        match stream.read(buf) {
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
-    }
 }
 
 fn lost(peer: std::net::SocketAddr, err: &io::Error) -> Error {

@@ -1,17 +1,21 @@
 //! tcp_server: the tutorial's `tcp_server.py`, step by step.
 //!
-//! Differences from the Python, and why: each client is served by its own
-//! thread (the Python serves one client at a time, so a second client waits);
-//! a failed accept or a client's error is logged and the server goes on; a
-//! silent client is disconnected after `--idle-timeout`; and `--echo` turns it
-//! into a plain echo server for tools and benchmarks.
+//! Like the Python, one read of up to 1024 bytes is one message and gets one
+//! reply. Differences, and why: each client is served by its own thread (the
+//! Python serves one client at a time, so a second client waits); a failed
+//! accept or a client's error is logged and the server goes on; a silent
+//! client is disconnected after `--idle-timeout`; what a client sent is shown
+//! on one line with its control characters escaped (a peer's text is shown,
+//! never obeyed); and `--echo` turns it into a plain echo server for tools and
+//! benchmarks.
 
 use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
-use socket_tutorial::encoding::{Decoder, Encoding};
+use socket_tutorial::encoding::Encoding;
 use socket_tutorial::log::Log;
+use socket_tutorial::net;
 use socket_tutorial::server::{Options, Server};
-use std::borrow::Cow;
-use std::io::{self, Read, Write};
+use socket_tutorial::show;
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -29,10 +33,13 @@ For each client it prints `client info: IP:PORT`, then for every message
 when the client closes it prints `service complete: IP:PORT`. Every client
 gets its own thread, so one slow client never delays another.
 
-TCP is a byte stream, not a sequence of messages: like the Python, this server
-takes whatever has arrived when it reads as one message (up to 64 KiB), so a
-message may arrive split in two, and two quick ones merged into one. The file
-protocol (download_server) shows how framing does this right.
+TCP is a byte stream, not a sequence of messages: like the Python's
+`recv(1024)`, this server takes what one read returns (up to 1024 bytes) as
+one message, so a long line arrives in pieces and gets one reply per piece,
+and two quick lines may arrive in one read and get one reply, printed as
+`hello\nexit`. A message is printed on one line: a newline or other control
+character in it is shown escaped. The file protocol (download_server) shows
+how framing does this right.
 
 Options:
       --bind ADDR          address to listen on: IPv4, IPv6 or a host name [default: 0.0.0.0]
@@ -53,12 +60,8 @@ The first line on stdout is `listening on IP:PORT`, with the port actually bound
 /// What every message is answered with, unless `--echo`.
 const REPLY: &str = "ok, Processing Request Completion！";
 
-/// The first read of a message goes into this much stack: the Python's `recv(1024)`, and small enough
-/// that a waiting client's thread touches only two pages of memory.
-const READ_BUFFER: usize = 1024;
-
-/// The most one message may grow to when a read fills the buffer and more has already arrived.
-const MAX_MESSAGE: usize = 64 * 1024;
+/// One read takes at most this much: the Python's `recv(1024)`.
+const RECV_SIZE: usize = 1024;
 
 struct Config {
     server: Options,
@@ -132,26 +135,24 @@ fn handle_connection(
 ) -> io::Result<()> {
     // 4 (cont.). Say who connected, as the Python prints `client_addr`.
     log.out(format_args!("client info: {addr}"));
-    let mut buf = [0u8; READ_BUFFER];
+    let mut buf = [0u8; RECV_SIZE];
     // A multi-byte character can be split between two reads; the decoder keeps its first half for the next one.
     let mut decoder = config.encoding.decoder();
     loop {
         // 5. Receive; nothing means the client closed its side.
-        let message = read_message(&mut stream, &mut buf)?;
-        if message.is_empty() {
+        let n = net::recv(&mut stream, &mut buf)?;
+        if n == 0 {
             break;
         }
         // 6. Reply, then print what was asked.
         if config.echo {
-            stream.write_all(&message)?;
+            stream.write_all(&buf[..n])?;
         } else {
             stream.write_all(&config.reply)?;
         }
         if !config.quiet {
-            log.out(format_args!(
-                "Require from client is:{}",
-                show(&mut decoder, &message)
-            ));
+            let text = show::message(&mut decoder, &buf[..n]);
+            log.out(format_args!("Require from client is:{text}"));
         }
     }
     let mut rest = String::new();
@@ -162,61 +163,4 @@ fn handle_connection(
     // 7. Close this client's socket (on drop) and say so.
     log.out(format_args!("service complete: {addr}"));
     Ok(())
-}
-
-/// Reads one message: what one read returns and, when that filled `buf`, whatever else has
-/// already arrived (up to [`MAX_MESSAGE`]), so a long line sent in one write stays one message.
-/// An empty message means the client closed the connection.
-fn read_message<'a>(stream: &mut TcpStream, buf: &'a mut [u8]) -> io::Result<Cow<'a, [u8]>> {
-    let n = loop {
-        match stream.read(buf) {
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            other => break other?,
-        }
-    };
-    if n < buf.len() {
-        return Ok(Cow::Borrowed(&buf[..n]));
-    }
-    let mut message = buf.to_vec();
-    stream.set_nonblocking(true)?;
-    let drained = read_available(stream, &mut message);
-    stream.set_nonblocking(false)?;
-    drained?;
-    Ok(Cow::Owned(message))
-}
-
-/// Appends what a non-blocking `stream` has ready, up to [`MAX_MESSAGE`] in all.
-fn read_available(stream: &mut TcpStream, message: &mut Vec<u8>) -> io::Result<()> {
-    while message.len() < MAX_MESSAGE {
-        let start = message.len();
-        message.resize(MAX_MESSAGE.min(start + 16 * 1024), 0);
-        let result = stream.read(&mut message[start..]);
-        let got = match &result {
-            Ok(n) => *n,
-            Err(_) => 0,
-        };
-        message.truncate(start + got);
-        match result {
-            // The end of the stream is seen again by the next blocking read.
-            Ok(0) => return Ok(()),
-            Ok(_) => continue,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(err) => return Err(err),
-        }
-    }
-    Ok(())
-}
-
-/// The message as text for the log: invalid bytes are shown as U+FFFD, and a line ending the client sent is not doubled.
-fn show(decoder: &mut Decoder, message: &[u8]) -> String {
-    let mut text = String::with_capacity(message.len());
-    decoder.decode(message, &mut text);
-    if text.ends_with('\n') {
-        text.pop();
-        if text.ends_with('\r') {
-            text.pop();
-        }
-    }
-    text
 }

@@ -3,18 +3,18 @@
 //! Differences from the Python, and why: a datagram is read into a 64 KiB
 //! buffer, so it arrives whole (the Python's `recvfrom(1024)` silently drops
 //! everything past 1024 bytes); bytes that are not valid text are shown as
-//! U+FFFD instead of ending the program with a traceback; the address and
-//! port are options and the first line says which were bound; `--count` and
-//! `--keep-open` make it usable from scripts; the text is decoded as UTF-8
-//! unless `--encoding gbk` (the Python always uses gbk).
+//! U+FFFD instead of ending the program with a traceback; a datagram is shown
+//! on one line with its control characters escaped, so a sender cannot forge
+//! lines or drive the terminal; the address and port are options and the
+//! first line says which were bound; `--count` and `--keep-open` make it
+//! usable from scripts; the text is decoded as UTF-8 unless `--encoding gbk`
+//! (the Python always uses gbk).
 
 use socket_tutorial::cli::{self, describe_io, Arg, Error, Parser, Program};
 use socket_tutorial::encoding::Encoding;
 use socket_tutorial::input;
 use socket_tutorial::log::Log;
-use socket_tutorial::udp::{self, Inbox, Next};
-use socket_tutorial::{net, server};
-use std::io::{self, BufWriter, Write};
+use socket_tutorial::{net, server, show, udp};
 use std::process::ExitCode;
 
 const PROGRAM: Program = Program {
@@ -25,7 +25,9 @@ udp_receiver: prints every UDP datagram it receives (the tutorial's udp_receiver
 Usage: udp_receiver [OPTIONS]
 
 For each datagram it prints one line, `IP:PORT: <text>`, with the sender's
-address; a line ending at the end of the datagram is not printed twice. A
+address; a line ending at the end of the datagram is not printed twice, and
+any other newline or control character in it is shown escaped (`\n`, `\x1b`),
+so one datagram is always one line. A
 datagram whose text is `exit` or `exit()` is printed and then ends the
 receiver, as in the Python. Any datagram up to the UDP maximum (65,507 bytes
 over IPv4, 65,527 over IPv6) is shown whole, never cut; bytes that are not
@@ -44,14 +46,11 @@ Options:
   -V, --version          print the version
 
 The first line on stdout is `listening on IP:PORT`, with the port actually
-bound. Each line is flushed as soon as it is printed (at once when datagrams
-arrive slowly; in batches when they arrive faster than they can be written).
-If whoever reads stdout goes away, the receiver exits 0.
+bound. Each line is written out at once (lines of datagrams that arrive
+together are written together). If whoever reads stdout goes away, the
+receiver exits 0.
 ",
 };
-
-/// Output gathered while datagrams keep coming; it is written when the receiver catches up, or when full.
-const OUT_BUFFER: usize = 64 * 1024;
 
 struct Config {
     bind: String,
@@ -104,20 +103,13 @@ fn main() -> ExitCode {
             .local_addr()
             .map_err(|e| Error::io("reading the bound address", &e))?;
         server::announce(&log, addr);
-        let mut inbox = Inbox::new(socket);
-        let mut out = BufWriter::with_capacity(OUT_BUFFER, io::stdout().lock());
         let mut buf = vec![0u8; udp::RECV_BUFFER];
         let mut received: u64 = 0;
         let result = loop {
             // 3. Receive one datagram and who sent it.
-            let (n, from) = match inbox.recv(&mut buf) {
-                Ok(Next::Datagram(n, from)) => (n, from),
-                // Nothing more waiting: show what was printed so far before waiting.
-                Ok(Next::CaughtUp) => match out.flush() {
-                    Ok(()) => continue,
-                    Err(err) => break Err(Error::stdout(err)),
-                },
-                // Windows passes on an ICMP error for a datagram this socket never sent; it says nothing about the next one.
+            let (n, from) = match net::recv_from(&socket, &mut buf) {
+                Ok(got) => got,
+                // Windows reports an ICMP error for an earlier datagram on the next receive; it says nothing about this one.
                 Err(err) if udp::is_port_unreachable(&err) => {
                     log.err(format_args!("udp_receiver: warning: {}", describe_io(&err)));
                     continue;
@@ -125,8 +117,10 @@ fn main() -> ExitCode {
                 Err(err) => break Err(Error::io("cannot receive", &err)),
             };
             // 4. Print it with the sender's address.
-            let text = udp::show(&buf[..n], config.encoding);
-            if let Err(err) = writeln!(out, "{from}: {text}") {
+            let text = show::datagram(&buf[..n], config.encoding);
+            log.out(format_args!("{from}: {text}"));
+            if let Some(err) = log.stdout_failed() {
+                // Nobody reads what we print any more: `udp_receiver | head` ends quietly.
                 break Err(Error::stdout(err));
             }
             received += 1;
@@ -134,9 +128,10 @@ fn main() -> ExitCode {
             if (!config.keep_open && input::is_exit(text.as_bytes()))
                 || config.count == Some(received)
             {
-                break out.flush().map_err(Error::stdout);
+                break Ok(());
             }
         };
+        // What was printed is written out before the program ends.
         log.flush();
         // 6. The socket is closed when it is dropped.
         result

@@ -24,7 +24,7 @@ mod references;
 mod run;
 
 use blocks::{Block, Marker};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
@@ -33,9 +33,6 @@ const DOCS: [&str; 2] = ["docs/WALKTHROUGH.md", "docs/WALKTHROUGH.zh-CN.md"];
 
 /// A walkthrough quotes this many lines at least; fewer means the parser missed them.
 const MIN_REFERENCES: usize = 40;
-
-/// The marker of blocks that need the tutorial's Python programs (see `WALKTHROUGH_PYTHON_DIR`).
-const TUTORIAL_PYTHON: &str = "needs the tutorial's Python";
 
 /// A walkthrough shows this many transcripts at least; fewer means the parser missed them.
 const MIN_TRANSCRIPTS: usize = 20;
@@ -51,7 +48,8 @@ fn read_doc(name: &str) -> String {
 
 /// One line on stderr that `cargo test` shows even when the test passes (it captures `eprintln!`).
 fn say(line: &str) {
-    let _ = writeln!(std::io::stderr(), "{line}");
+    // One write, so that it does not interleave with another test's.
+    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
 }
 
 fn blocks_of(name: &str) -> Vec<Block> {
@@ -174,8 +172,12 @@ fn every_runnable_transcript_prints_what_the_page_shows() {
 mod transcripts {
     use super::*;
     use crate::normalise::{diff, normalise};
+    use std::collections::BTreeMap;
     use std::sync::{Arc, Mutex};
     use std::thread;
+
+    /// The marker of blocks that need the tutorial's Python programs (see `WALKTHROUGH_PYTHON_DIR`).
+    const TUTORIAL_PYTHON: &str = "needs the tutorial's Python";
 
     /// How many blocks run at once: most of their time is spent waiting, not computing.
     const AT_ONCE: usize = 3;
@@ -255,16 +257,16 @@ mod transcripts {
             }
             failures.push(format!(
                 "{doc}:{line}, in \"{section}\": the output is not what the page shows\n\
-                 --- the block (run in a directory of its own; ports swapped: {ports})\n{code}\
-                 --- diff (- the page, + this run; client ports, times and the shell's job numbers normalised)\n{diff}\
-                 --- this run, as printed\n{raw}",
+                 --- command (run in a directory of its own; ports swapped: {ports})\n{code}\
+                 --- expected (the page; client ports, times and the shell's job numbers normalised)\n{want}\
+                 --- actual (this run, normalised the same way)\n{got}\
+                 --- diff (- expected, + actual)\n{diff}",
                 doc = u.doc,
                 line = u.block.line,
                 section = u.block.section,
                 ports = swapped(&ran.swapped),
                 code = u.block.code,
                 diff = diff(&want, &got),
-                raw = ran.output,
             ));
         }
         for (name, changes) in &rewrites {

@@ -494,12 +494,9 @@ pub fn have_python() -> bool {
 fn skipped(at: &std::panic::Location, why: &str) {
     let current = thread::current();
     let test = current.name().unwrap_or("a test");
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED {test} ({}:{}): {why}",
-        at.file(),
-        at.line()
-    );
+    // One write, so that lines of tests running at once do not interleave.
+    let line = format!("SKIPPED {test} ({}:{}): {why}\n", at.file(), at.line());
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// Asserts that `bin args` is a usage error: exit 2, `<bin>: error: ` and the usage line on stderr, nothing on stdout.

@@ -201,9 +201,6 @@ const PROGRAMS: [(&str, &[&str]); 7] = [
     ("file_shell", &["-P"]),
 ];
 
-/// The ports a block may name; the test gives each a free port of its own.
-pub const NAMED_PORTS: [u16; 5] = [10500, 11500, 11600, 14000, 15000];
-
 /// Everything in a block to be run that would use a default (fixed) port or listen beyond loopback.
 pub fn fixed_port_uses(code: &str) -> Vec<String> {
     let mut problems = Vec::new();

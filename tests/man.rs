@@ -206,15 +206,9 @@ fn difference(a: &BTreeMap<String, usize>, b: &BTreeMap<String, usize>) -> Vec<S
 /// groff's own check (`-ww`: every warning) finds nothing to say; skipped, loudly, without groff.
 #[test]
 fn every_page_renders_without_a_warning() {
-    let groff = Command::new("groff")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !groff {
-        let _ = std::io::stderr().write_all(
-            b"SKIPPED every_page_renders_without_a_warning: groff is not installed (apt-get install groff-base)\n",
+    if !common::installed("groff") {
+        common::skip(
+            "groff is not installed (apt-get install groff-base), so no page was rendered",
         );
         return;
     }

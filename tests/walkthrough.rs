@@ -25,7 +25,6 @@ mod run;
 
 use blocks::{Block, Marker};
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::Path;
 
 /// The walkthroughs, in every language; they quote the same code and show the same blocks.
@@ -44,12 +43,6 @@ fn repository() -> &'static Path {
 fn read_doc(name: &str) -> String {
     std::fs::read_to_string(repository().join(name))
         .unwrap_or_else(|e| panic!("cannot read {name}: {e}"))
-}
-
-/// One line on stderr that `cargo test` shows even when the test passes (it captures `eprintln!`).
-fn say(line: &str) {
-    // One write, so that it does not interleave with another test's.
-    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
 }
 
 fn blocks_of(name: &str) -> Vec<Block> {
@@ -161,11 +154,9 @@ fn every_runnable_transcript_prints_what_the_page_shows() {
     #[cfg(unix)]
     transcripts::check();
     #[cfg(not(unix))]
-    say(&format!(
-        "SKIPPED {}: the walkthroughs' transcripts are bash and are run on unix only; \
-         their code references are checked here too",
-        "every_runnable_transcript_prints_what_the_page_shows"
-    ));
+    common::skip(
+        "the walkthroughs' transcripts are bash and are run on unix only; their code references are checked here too",
+    );
 }
 
 #[cfg(unix)]
@@ -173,8 +164,15 @@ mod transcripts {
     use super::*;
     use crate::normalise::{diff, normalise};
     use std::collections::BTreeMap;
+    use std::io::Write;
     use std::sync::{Arc, Mutex};
     use std::thread;
+
+    /// One line on stderr that `cargo test` shows even when the test passes (it captures `eprintln!`).
+    fn say(line: &str) {
+        // One write, so that it does not interleave with another test's.
+        let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
+    }
 
     /// The marker of blocks that need the tutorial's Python programs (see `WALKTHROUGH_PYTHON_DIR`).
     const TUTORIAL_PYTHON: &str = "needs the tutorial's Python";
@@ -191,11 +189,11 @@ mod transcripts {
     }
 
     pub fn check() {
-        if !works("bash") {
-            say("SKIPPED every_runnable_transcript_prints_what_the_page_shows: bash is not installed");
+        if !common::installed("bash") {
+            common::skip("bash is not installed, so no transcript was run");
             return;
         }
-        let python = works("python3");
+        let python = common::installed("python3");
         let tutorial = std::env::var_os("WALKTHROUGH_PYTHON_DIR")
             .filter(|_| python)
             .map(std::path::PathBuf::from);
@@ -293,15 +291,6 @@ mod transcripts {
             failures.len(),
             failures.join("\n\n")
         );
-    }
-
-    fn works(program: &str) -> bool {
-        std::process::Command::new(program)
-            .arg("--version")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
     }
 
     /// What runs before `block`: the page's prelude, then the setups before it in its section.

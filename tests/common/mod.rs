@@ -469,17 +469,22 @@ pub fn shown_dir(path: &Path) -> String {
     }
 }
 
+/// True when `program --version` runs and succeeds: the program is installed.
+pub fn installed(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// True when `python3` can be run. Otherwise the calling test, which then returns
 /// early, is named in one line on stderr, written past `cargo test`'s capture (which
 /// hides `eprintln!` of passing tests), so a skipped interop test never passes silently.
 #[track_caller]
 pub fn have_python() -> bool {
-    let ok = Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let ok = installed("python3");
     if !ok {
         skipped(
             std::panic::Location::caller(),
@@ -487,6 +492,12 @@ pub fn have_python() -> bool {
         );
     }
     ok
+}
+
+/// For a test about to return early: says so on stderr, uncaptured, naming the test and why.
+#[track_caller]
+pub fn skip(why: &str) {
+    skipped(std::panic::Location::caller(), why);
 }
 
 /// Says on stderr, uncaptured, that the test running on this thread (libtest names the

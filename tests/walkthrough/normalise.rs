@@ -1,4 +1,4 @@
-//! What may differ between two honest runs of a block (client ports, times, the shell's job numbers) made equal, and a line diff for failures.
+//! What may differ between two honest runs of a block (client ports, times, the shell's job numbers, column padding) made equal, and a line diff for failures.
 
 use std::collections::BTreeMap;
 
@@ -8,12 +8,19 @@ const PORT_PREFIXES: [&str; 3] = ["127.0.0.1:", "('127.0.0.1', ", "[::1]:"];
 /// `text` with what changes from run to run replaced by placeholders: client ports
 /// (numbered in order of appearance, so one client keeps one number), durations in
 /// `ms` and `s`, and the line number and process id in the shell's report of a
-/// killed job. Ports in `keep` (the ones the block names) stay as they are.
+/// killed job. Ports in `keep` (the ones the block names) stay as they are. Runs
+/// of spaces count as one, and so do none at the start of a line: tools pad
+/// their columns differently (`wc` on Linux and on macOS).
 pub fn normalise(text: &str, keep: &[u16]) -> String {
     let mut ports = BTreeMap::new();
     let mut out = String::new();
     for line in text.lines() {
-        let line = shell_report(line);
+        let line = line
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let line = shell_report(&line);
         let line = client_ports(&line, keep, &mut ports);
         out.push_str(&durations(&line));
         out.push('\n');
@@ -160,6 +167,15 @@ mod tests {
         let a = "info: 127.0.0.1:40000\ninfo: 127.0.0.1:40001\ndone: 127.0.0.1:40000\n";
         let b = "info: 127.0.0.1:50000\ninfo: 127.0.0.1:50001\ndone: 127.0.0.1:50001\n";
         assert_ne!(normalise(a, &[]), normalise(b, &[]));
+    }
+
+    #[test]
+    fn column_padding_is_not_a_difference() {
+        assert_eq!(
+            normalise("   10000 copy-photo.jpg\n 6000  x\n", &[]),
+            normalise("10000 copy-photo.jpg\n6000 x\n", &[])
+        );
+        assert_ne!(normalise("6000x\n", &[]), normalise("6000 x\n", &[]));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 # Where there is no make (Windows): `cargo run --release --example demo` and `cargo test`.
 CARGO ?= cargo
 
-.PHONY: build test lint demo bench bench-chart install clean check-windows check-macos test-windows
+.PHONY: build test lint demo bench bench-chart install man clean check-windows check-macos test-windows
 
 build:
 	$(CARGO) build --release --bins
@@ -43,8 +43,23 @@ bench-chart:
 	$(CARGO) build --release --bins --examples --quiet
 	target/release/examples/bench_tcp --svg docs/bench.svg
 
+# Where `make install` puts the programs (PREFIX/bin, as `cargo install --root PREFIX` does)
+# and their manual pages (PREFIX/share/man/man1). The default is cargo's own place, and
+# man looks there by itself: with ~/.cargo/bin on PATH, it reads ~/.cargo/share/man.
+# Elsewhere: make install PREFIX=/usr/local
+PREFIX ?= $(or $(CARGO_INSTALL_ROOT),$(CARGO_HOME),$(HOME)/.cargo)
+MANDIR ?= $(PREFIX)/share/man/man1
+
 install:
-	$(CARGO) install --path .
+	$(CARGO) install --path . --root "$(PREFIX)"
+	mkdir -p "$(MANDIR)"
+	cp docs/man/*.1 "$(MANDIR)/"
+
+# The manual pages in docs/man, made from each program's --help (tests/man.rs fails when
+# a help text changed and the pages did not; this fixes it).
+man:
+	$(CARGO) build --release --quiet --bins --example man
+	target/release/examples/man docs/man
 
 clean:
 	$(CARGO) clean

@@ -9,6 +9,7 @@ pub mod fileserver;
 pub mod glob;
 pub mod input;
 pub mod log;
+pub mod manpage;
 pub mod net;
 pub mod os_name;
 pub mod progress;

@@ -1,215 +1,40 @@
-//! The walkthroughs' code references still point at the code they quote.
+//! The walkthroughs stay true: every code reference still quotes its line, and every transcript that can be run prints what the page shows.
 //!
-//! A code reference in docs/WALKTHROUGH*.md is a list item of exactly this form:
-//!
-//! ```text
-//! - [src/bin/tcp_server.rs:116](../src/bin/tcp_server.rs#L116) `let listener = config.server.listen(&log)?;`
-//! ```
-//!
-//! The link text is `PATH:LINE` (PATH from the repository root), the link goes
-//! to the same place from docs/ (so a reader can click through), and the code
-//! span is that whole line of the file, trimmed (a line holding a backtick is
-//! quoted with double backticks: ``` `` a `b` `` ```). Lines inside fenced code
-//! blocks are examples, not references. Any other line with a link to `#L<n>`
-//! is reported as malformed, so a typo cannot make a reference go unchecked.
+//! Code references are described in `walkthrough/references.rs`, the markers on
+//! shell blocks in `walkthrough/blocks.rs`. The transcripts are run with bash, on
+//! unix: each runnable block (after the page's prelude and its section's setup
+//! blocks) in a directory of its own, with the built binaries first on PATH, the
+//! ports it names swapped for free ones, and a deadline. Its output is compared
+//! with the page's after `walkthrough/normalise.rs` has made client ports, times
+//! and the shell's job numbers equal. When the code changed on purpose,
+//! `WALKTHROUGH_UPDATE=1 cargo test --test walkthrough` writes each differing
+//! block's new output into both pages. The blocks that need the tutorial's own
+//! Python programs are run too when `WALKTHROUGH_PYTHON_DIR` names a directory
+//! holding them (the project never ships them): each block gets a copy in `py/`.
 
+#[path = "walkthrough/blocks.rs"]
+mod blocks;
 mod common;
+#[path = "walkthrough/normalise.rs"]
+mod normalise;
+#[path = "walkthrough/references.rs"]
+mod references;
+#[cfg(unix)]
+#[path = "walkthrough/run.rs"]
+mod run;
 
-use common::TempDir;
+use blocks::{Block, Marker};
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// The walkthroughs, in every language; they quote the same code.
+/// The walkthroughs, in every language; they quote the same code and show the same blocks.
 const DOCS: [&str; 2] = ["docs/WALKTHROUGH.md", "docs/WALKTHROUGH.zh-CN.md"];
 
 /// A walkthrough quotes this many lines at least; fewer means the parser missed them.
 const MIN_REFERENCES: usize = 40;
 
-/// One code reference, and where it sits in its document.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Reference {
-    path: String,
-    line: usize,
-    snippet: String,
-    doc_line: usize,
-}
-
-impl Reference {
-    /// The reference as it should be written, for a given line number.
-    fn render(&self, line: usize) -> String {
-        let fence = if self.snippet.contains('`') {
-            "``"
-        } else {
-            "`"
-        };
-        let pad = if fence.len() > 1 { " " } else { "" };
-        format!(
-            "- [{path}:{line}](../{path}#L{line}) {fence}{pad}{snippet}{pad}{fence}",
-            path = self.path,
-            snippet = self.snippet
-        )
-    }
-}
-
-/// The references of a document, and the lines that look like references but are not well formed.
-fn parse(doc: &str) -> (Vec<Reference>, Vec<String>) {
-    let mut references = Vec::new();
-    let mut malformed = Vec::new();
-    let mut in_fence = false;
-    for (i, text) in doc.lines().enumerate() {
-        let doc_line = i + 1;
-        let trimmed = text.trim_start();
-        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
-            in_fence = !in_fence;
-            continue;
-        }
-        if in_fence {
-            continue;
-        }
-        let looks_like_one = trimmed.starts_with("- [") && trimmed.contains("](")
-            || (trimmed.contains("](") && trimmed.contains("#L"));
-        if !looks_like_one {
-            continue;
-        }
-        match parse_reference(trimmed) {
-            Ok(Some((path, line, snippet))) => references.push(Reference {
-                path,
-                line,
-                snippet,
-                doc_line,
-            }),
-            // An ordinary list item that starts with a link to something else.
-            Ok(None) => {}
-            Err(why) => malformed.push(format!("line {doc_line}: {why}: {text}")),
-        }
-    }
-    (references, malformed)
-}
-
-/// `Ok(None)` for a link that is not a code reference at all (no `#L` anchor, text not `PATH:LINE`).
-fn parse_reference(line: &str) -> Result<Option<(String, usize, String)>, String> {
-    let Some(rest) = line.strip_prefix("- [") else {
-        return Err("a code reference is a list item starting `- [PATH:LINE](`".into());
-    };
-    let (text, rest) = rest.split_once("](").ok_or("no `](` after the link text")?;
-    let (target, rest) = rest.split_once(')').ok_or("no `)` closing the link")?;
-    let text_parts = text
-        .rsplit_once(':')
-        .filter(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-    if text_parts.is_none() && !target.contains("#L") {
-        return Ok(None);
-    }
-    let (path, number) = text_parts.ok_or("the link text is not PATH:LINE")?;
-    let line: usize = number
-        .parse()
-        .map_err(|_| format!("{number} is not a line number"))?;
-    if line == 0 {
-        return Err("lines are numbered from 1".into());
-    }
-    let expected_target = format!("../{path}#L{line}");
-    if target != expected_target {
-        return Err(format!(
-            "the link goes to {target}, but its text says {path}:{line} (it should go to {expected_target})"
-        ));
-    }
-    let rest = rest
-        .strip_prefix(' ')
-        .ok_or("one space, then the quoted code, must follow the link")?;
-    let ticks = rest.bytes().take_while(|&b| b == b'`').count();
-    if ticks == 0 || ticks > 2 {
-        return Err(
-            "the quoted code must be a code span (`code`, or ``code`` when it holds a backtick)"
-                .into(),
-        );
-    }
-    let fence = &rest[..ticks];
-    let body = &rest[ticks..];
-    let end = body
-        .find(fence)
-        .ok_or("the code span is not closed on this line")?;
-    let after = body[end + ticks..].trim_end();
-    if !after.is_empty() {
-        return Err(format!("text after the code span: {after:?}"));
-    }
-    let mut snippet = &body[..end];
-    if ticks == 2 && snippet.len() >= 2 && snippet.starts_with(' ') && snippet.ends_with(' ') {
-        snippet = &snippet[1..snippet.len() - 1];
-    }
-    if snippet.trim().is_empty() {
-        return Err("the quoted code is empty".into());
-    }
-    Ok(Some((path.to_string(), line, snippet.to_string())))
-}
-
-/// Everything wrong with a document's references, relative to the repository at `root`.
-fn check(root: &Path, doc_name: &str, doc: &str) -> (Vec<Reference>, Vec<String>) {
-    let (references, malformed) = parse(doc);
-    let mut problems: Vec<String> = malformed
-        .into_iter()
-        .map(|m| format!("{doc_name} {m}"))
-        .collect();
-    for r in &references {
-        let at = format!("{doc_name} line {}: {}:{}", r.doc_line, r.path, r.line);
-        let Ok(text) = std::fs::read_to_string(root.join(&r.path)) else {
-            problems.push(format!("{at}: no such file"));
-            continue;
-        };
-        let lines: Vec<&str> = text.lines().collect();
-        let wanted = r.snippet.trim();
-        if lines.get(r.line - 1).map(|l| l.trim()) == Some(wanted) {
-            continue;
-        }
-        let found = match lines.get(r.line - 1) {
-            Some(l) => format!("line {} is `{}`", r.line, l.trim()),
-            None => format!("the file has only {} lines", lines.len()),
-        };
-        let now: Vec<usize> = lines
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| l.trim() == wanted)
-            .map(|(i, _)| i + 1)
-            .collect();
-        let hint = match now.as_slice() {
-            [] => {
-                let near: Vec<String> = lines
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, l)| resembles(l.trim(), wanted))
-                    .take(5)
-                    .map(|(i, l)| format!("{}: `{}`", i + 1, l.trim()))
-                    .collect();
-                if near.is_empty() {
-                    format!("`{wanted}` is on no line of {} any more", r.path)
-                } else {
-                    format!(
-                        "`{wanted}` is on no line of {} any more; lines that resemble it: {}",
-                        r.path,
-                        near.join("; ")
-                    )
-                }
-            }
-            [n] => format!("the code is now at line {n}; write:\n    {}", r.render(*n)),
-            many => format!(
-                "the code is now at lines {many:?}; pick one, e.g.:\n    {}",
-                r.render(many[0])
-            ),
-        };
-        problems.push(format!("{at}: {found}, not `{wanted}`: {hint}"));
-    }
-    (references, problems)
-}
-
-/// A line worth showing when the quoted code is nowhere: it contains the quote, or the two
-/// start alike (an edited line usually keeps its beginning).
-fn resembles(line: &str, quoted: &str) -> bool {
-    const ALIKE: usize = 12;
-    let common = line
-        .chars()
-        .zip(quoted.chars())
-        .take_while(|(a, b)| a == b)
-        .count();
-    line.contains(quoted) || common >= ALIKE.min(quoted.chars().count())
-}
+/// A walkthrough shows this many transcripts at least; fewer means the parser missed them.
+const MIN_TRANSCRIPTS: usize = 20;
 
 fn repository() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -220,18 +45,28 @@ fn read_doc(name: &str) -> String {
         .unwrap_or_else(|e| panic!("cannot read {name}: {e}"))
 }
 
+fn blocks_of(name: &str) -> Vec<Block> {
+    blocks::parse(&read_doc(name)).unwrap_or_else(|problems| {
+        panic!(
+            "{name}: {} problem(s) with its shell blocks:\n{}",
+            problems.len(),
+            problems.join("\n")
+        )
+    })
+}
+
 #[test]
 fn every_code_reference_quotes_the_line_it_names() {
     let mut problems = Vec::new();
     for name in DOCS {
-        let (references, mut found) = check(repository(), name, &read_doc(name));
-        if references.len() < MIN_REFERENCES {
-            found.push(format!(
+        let (found, mut wrong) = references::check(repository(), name, &read_doc(name));
+        if found.len() < MIN_REFERENCES {
+            wrong.push(format!(
                 "{name}: only {} code references found, expected at least {MIN_REFERENCES}: is the syntax right?",
-                references.len()
+                found.len()
             ));
         }
-        problems.extend(found);
+        problems.extend(wrong);
     }
     assert!(
         problems.is_empty(),
@@ -244,7 +79,7 @@ fn every_code_reference_quotes_the_line_it_names() {
 #[test]
 fn both_languages_quote_the_same_code() {
     let quoted = |name: &str| -> BTreeSet<(String, usize, String)> {
-        parse(&read_doc(name))
+        references::parse(&read_doc(name))
             .0
             .into_iter()
             .map(|r| (r.path, r.line, r.snippet))
@@ -262,97 +97,319 @@ fn both_languages_quote_the_same_code() {
     );
 }
 
-/// A made-up repository and document, to see the checker fail where it should.
-fn fixture() -> TempDir {
-    let dir = TempDir::new("walkthrough");
-    std::fs::create_dir_all(dir.join("src")).expect("create src/");
-    std::fs::write(
-        dir.join("src/demo.rs"),
-        "fn main() {\n    let x = 1;\n    // uses `x`\n    println!(\"{x}\");\n}\n",
-    )
-    .expect("write src/demo.rs");
-    dir
-}
-
 #[test]
-fn the_checker_accepts_correct_references() {
-    let dir = fixture();
-    let doc = "Text.\n\n- [src/demo.rs:2](../src/demo.rs#L2) `let x = 1;`\n- [src/demo.rs:3](../src/demo.rs#L3) `` // uses `x` ``\n";
-    let (references, problems) = check(dir.path(), "doc.md", doc);
-    assert_eq!(problems, Vec::<String>::new());
-    assert_eq!(references.len(), 2);
-    assert_eq!(references[1].snippet, "// uses `x`");
-    assert_eq!(references[1].doc_line, 4);
-}
-
-#[test]
-fn the_checker_says_where_moved_code_is_now() {
-    let dir = fixture();
-    let doc = "- [src/demo.rs:3](../src/demo.rs#L3) `let x = 1;`\n";
-    let (_, problems) = check(dir.path(), "doc.md", doc);
-    assert_eq!(problems.len(), 1, "{problems:?}");
-    let p = &problems[0];
-    assert!(p.starts_with("doc.md line 1: src/demo.rs:3: "), "{p}");
-    assert!(p.contains("line 3 is `// uses `x``"), "{p}");
-    assert!(p.contains("now at line 2"), "{p}");
+fn both_languages_show_the_same_blocks_and_every_block_to_run_names_its_ports() {
+    let english = blocks_of(DOCS[0]);
+    let chinese = blocks_of(DOCS[1]);
+    let transcripts = english.iter().filter(|b| b.is_transcript()).count();
     assert!(
-        p.contains("- [src/demo.rs:2](../src/demo.rs#L2) `let x = 1;`"),
-        "{p}"
+        transcripts >= MIN_TRANSCRIPTS,
+        "{}: only {transcripts} transcripts found, expected at least {MIN_TRANSCRIPTS}",
+        DOCS[0]
+    );
+    let mut problems = Vec::new();
+    for (name, blocks) in [(DOCS[0], &english), (DOCS[1], &chinese)] {
+        for b in blocks.iter() {
+            if matches!(b.marker, Marker::Run | Marker::NeedsPython3 | Marker::Setup) {
+                for p in blocks::fixed_port_uses(&b.code) {
+                    problems.push(format!("{name}:{}: {p}", b.line));
+                }
+            }
+        }
+    }
+    // The commands and what they print are the same in every language; only the prose differs.
+    let shown = |b: &Block| {
+        (
+            b.marker.clone(),
+            b.code.clone(),
+            b.output.as_ref().map(|o| o.text.clone()),
+        )
+    };
+    for (i, pair) in english.iter().zip(&chinese).enumerate() {
+        if shown(pair.0) != shown(pair.1) {
+            problems.push(format!(
+                "shell block {} differs: {}:{} and {}:{} should show the same marker, commands and output",
+                i + 1,
+                DOCS[0],
+                pair.0.line,
+                DOCS[1],
+                pair.1.line
+            ));
+        }
+    }
+    if english.len() != chinese.len() {
+        problems.push(format!(
+            "{} has {} shell blocks, {} has {}",
+            DOCS[0],
+            english.len(),
+            DOCS[1],
+            chinese.len()
+        ));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_runnable_transcript_prints_what_the_page_shows() {
+    #[cfg(unix)]
+    transcripts::check();
+    #[cfg(not(unix))]
+    common::skip(
+        "the walkthroughs' transcripts are bash and are run on unix only; their code references are checked here too",
     );
 }
 
-#[test]
-fn the_checker_fails_on_a_changed_snippet_a_missing_file_or_a_line_past_the_end() {
-    let dir = fixture();
-    let doc = "\
-- [src/demo.rs:2](../src/demo.rs#L2) `let x = 2;`
-- [src/gone.rs:1](../src/gone.rs#L1) `fn main() {`
-- [src/demo.rs:9](../src/demo.rs#L9) `}`
-- [src/demo.rs:4](../src/demo.rs#L4) `println!(\"{x}\"); // edited`
-";
-    let (references, problems) = check(dir.path(), "doc.md", doc);
-    assert_eq!(references.len(), 4);
-    assert_eq!(problems.len(), 4, "{problems:#?}");
-    assert!(problems[0].contains("`let x = 2;` is on no line of src/demo.rs any more"));
-    assert!(!problems[0].contains("resemble"), "{}", problems[0]);
-    assert!(problems[1].contains("src/gone.rs:1: no such file"));
-    assert!(problems[2].contains("the file has only 5 lines"));
-    assert!(problems[2].contains("now at line 5"), "{}", problems[2]);
-    // An edited line is found by its unchanged beginning.
-    assert!(
-        problems[3].contains("lines that resemble it: 4: `println!(\"{x}\");`"),
-        "{}",
-        problems[3]
-    );
-}
+#[cfg(unix)]
+mod transcripts {
+    use super::*;
+    use crate::normalise::{diff, normalise};
+    use std::collections::BTreeMap;
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    use std::thread;
 
-#[test]
-fn the_checker_reports_malformed_references_instead_of_skipping_them() {
-    let dir = fixture();
-    let doc = "\
-- [src/demo.rs:2](../src/demo.rs#L3) `let x = 1;`
-- [src/demo.rs:2](../src/demo.rs#L2)`let x = 1;`
-- [src/demo.rs:2](../src/demo.rs#L2) `let x = 1;` and more
-- [src/demo.rs:2](../src/demo.rs#L2) `let x = 1;
-- [src/demo.rs](../src/demo.rs#L2) `let x = 1;`
-See [src/demo.rs:2](../src/demo.rs#L2) `let x = 1;` in the text.
-- [the protocol](PROTOCOL.md) is an ordinary link.
-";
-    let (references, problems) = check(dir.path(), "doc.md", doc);
-    assert!(references.is_empty(), "{references:?}");
-    assert_eq!(problems.len(), 6, "{problems:#?}");
-    assert!(problems[0].contains("it should go to ../src/demo.rs#L2"));
-    assert!(problems[1].contains("one space"));
-    assert!(problems[2].contains("text after the code span"));
-    assert!(problems[3].contains("not closed"));
-    assert!(problems[4].contains("not PATH:LINE"));
-    assert!(problems[5].contains("a list item"));
-}
+    /// One line on stderr that `cargo test` shows even when the test passes (it captures `eprintln!`).
+    fn say(line: &str) {
+        // One write, so that it does not interleave with another test's.
+        let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
+    }
 
-#[test]
-fn examples_in_code_blocks_are_not_references() {
-    let dir = fixture();
-    let doc = "```text\n- [src/demo.rs:1](../src/demo.rs#L1) `nothing like this`\n```\n";
-    let (references, problems) = check(dir.path(), "doc.md", doc);
-    assert!(references.is_empty() && problems.is_empty());
+    /// The marker of blocks that need the tutorial's Python programs (see `WALKTHROUGH_PYTHON_DIR`).
+    const TUTORIAL_PYTHON: &str = "needs the tutorial's Python";
+
+    /// How many blocks run at once: most of their time is spent waiting, not computing.
+    const AT_ONCE: usize = 3;
+
+    /// One block of one page to compare with a run.
+    struct Use {
+        doc: &'static str,
+        block: Block,
+        /// What runs before the block, and the block.
+        script: (String, String),
+    }
+
+    pub fn check() {
+        if !common::installed("bash") {
+            common::skip("bash is not installed, so no transcript was run");
+            return;
+        }
+        let python = common::installed("python3");
+        let tutorial = std::env::var_os("WALKTHROUGH_PYTHON_DIR")
+            .filter(|_| python)
+            .map(std::path::PathBuf::from);
+        let pages: Vec<(&'static str, Vec<Block>)> =
+            DOCS.iter().map(|&name| (name, blocks_of(name))).collect();
+        let mut uses = Vec::new();
+        for (name, blocks) in &pages {
+            for b in blocks {
+                let wanted = match &b.marker {
+                    Marker::Run => true,
+                    Marker::NeedsPython3 => python,
+                    Marker::NotRun(why) => why == TUTORIAL_PYTHON && tutorial.is_some(),
+                    _ => false,
+                };
+                if wanted {
+                    uses.push(Use {
+                        doc: name,
+                        block: b.clone(),
+                        script: (before(blocks, b), b.code.clone()),
+                    });
+                }
+            }
+        }
+        // Both languages show the same blocks: each distinct script runs once.
+        let scripts: Vec<(String, String)> = uses
+            .iter()
+            .map(|u| u.script.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let results = run_all(&scripts, tutorial.as_deref());
+        let update = std::env::var_os("WALKTHROUGH_UPDATE").is_some_and(|v| v != "0");
+        let mut failures = Vec::new();
+        let mut rewrites: BTreeMap<&str, Vec<(blocks::Output, String)>> = BTreeMap::new();
+        for u in &uses {
+            let expected = &u.block.output.as_ref().expect("a transcript").text;
+            let ran = match &results[&u.script] {
+                Ok(ran) => ran,
+                Err(why) => {
+                    failures.push(format!(
+                        "{}:{}: cannot run the block: {why}",
+                        u.doc, u.block.line
+                    ));
+                    continue;
+                }
+            };
+            let want = normalise(expected, &ran.named);
+            let got = normalise(&ran.output, &ran.named);
+            if want == got {
+                continue;
+            }
+            if update {
+                let output = u.block.output.clone().expect("a transcript");
+                rewrites
+                    .entry(u.doc)
+                    .or_default()
+                    .push((output, ran.output.clone()));
+                continue;
+            }
+            failures.push(format!(
+                "{doc}:{line}, in \"{section}\": the output is not what the page shows\n\
+                 --- command (run in a directory of its own; ports swapped: {ports})\n{code}\
+                 --- expected (the page; client ports, times and the shell's job numbers normalised)\n{want}\
+                 --- actual (this run, normalised the same way)\n{got}\
+                 --- diff (- expected, + actual)\n{diff}",
+                doc = u.doc,
+                line = u.block.line,
+                section = u.block.section,
+                ports = swapped(&ran.swapped),
+                code = u.block.code,
+                diff = diff(&want, &got),
+            ));
+        }
+        for (name, changes) in &rewrites {
+            rewrite(name, changes);
+            say(&format!(
+                "walkthrough: WALKTHROUGH_UPDATE wrote the new output of {} block(s) into {name}: reread the prose around them",
+                changes.len()
+            ));
+        }
+        for (name, blocks) in &pages {
+            let ran: BTreeSet<usize> = uses
+                .iter()
+                .filter(|u| u.doc == *name)
+                .map(|u| u.block.line)
+                .collect();
+            say(&summary(name, blocks, &ran));
+        }
+        assert!(
+            failures.is_empty(),
+            "{} transcript block(s) of the walkthroughs print something else now:\n\n{}\n\
+             If the new output is right (the code changed on purpose), \
+             `WALKTHROUGH_UPDATE=1 cargo test --test walkthrough` writes it under the block in both languages; \
+             then reread the prose around it.",
+            failures.len(),
+            failures.join("\n\n")
+        );
+    }
+
+    /// What runs before `block`: the page's prelude, then the setups before it in its section.
+    fn before(blocks: &[Block], block: &Block) -> String {
+        let mut text = String::new();
+        for b in blocks {
+            let before_it_here = b.section == block.section && b.line < block.line;
+            if b.marker == Marker::Prelude || (b.marker == Marker::Setup && before_it_here) {
+                text.push_str(&b.code);
+            }
+        }
+        text
+    }
+
+    fn swapped(pairs: &[(u16, u16)]) -> String {
+        if pairs.is_empty() {
+            return "none".into();
+        }
+        let list: Vec<String> = pairs.iter().map(|(a, b)| format!("{a} -> {b}")).collect();
+        list.join(", ")
+    }
+
+    /// A page's transcripts counted by what the test did with them, for the summary line.
+    fn summary(name: &str, blocks: &[Block], ran: &BTreeSet<usize>) -> String {
+        let transcripts: Vec<&Block> = blocks.iter().filter(|b| b.is_transcript()).collect();
+        let mut not_run: BTreeMap<String, usize> = BTreeMap::new();
+        for b in transcripts.iter().filter(|b| !ran.contains(&b.line)) {
+            let why = match &b.marker {
+                Marker::NotRun(reason) => reason.clone(),
+                Marker::NeedsPython3 => "needs python3, which is not installed here".to_string(),
+                _ => "?".to_string(),
+            };
+            *not_run.entry(why).or_default() += 1;
+        }
+        let inline_python = transcripts
+            .iter()
+            .filter(|b| b.marker == Marker::NeedsPython3 && ran.contains(&b.line))
+            .count();
+        let tutorial = transcripts
+            .iter()
+            .filter(|b| matches!(&b.marker, Marker::NotRun(_)) && ran.contains(&b.line))
+            .count();
+        let mut by_count: Vec<(&String, &usize)> = not_run.iter().collect();
+        by_count.sort_by_key(|(why, n)| (std::cmp::Reverse(**n), *why));
+        let reasons: Vec<String> = by_count
+            .iter()
+            .map(|(why, n)| format!("{why}: {n}"))
+            .collect();
+        let mut with = format!("{inline_python} of them with inline python3");
+        if tutorial > 0 {
+            with.push_str(&format!(
+                ", {tutorial} with the tutorial's Python from WALKTHROUGH_PYTHON_DIR"
+            ));
+        }
+        format!(
+            "walkthrough: {name}: {} of {} transcript blocks run and checked ({with}); {} not run ({}); \
+             {} more block(s) print nothing (the reader's setup, the prelude, setups)",
+            ran.len(),
+            transcripts.len(),
+            transcripts.len() - ran.len(),
+            reasons.join(", "),
+            blocks.len() - transcripts.len(),
+        )
+    }
+
+    type Results = BTreeMap<(String, String), Result<run::Ran, String>>;
+
+    fn run_all(scripts: &[(String, String)], tutorial: Option<&Path>) -> Results {
+        let bin = common::bin("tcp_server");
+        let bin_dir = bin.parent().expect("the binaries' directory").to_path_buf();
+        let queue = Arc::new(Mutex::new(scripts.to_vec()));
+        let results = Arc::new(Mutex::new(Results::new()));
+        let workers: Vec<_> = (0..AT_ONCE)
+            .map(|_| {
+                let (queue, results, bin_dir) =
+                    (Arc::clone(&queue), Arc::clone(&results), bin_dir.clone());
+                let tutorial = tutorial.map(Path::to_path_buf);
+                thread::spawn(move || loop {
+                    let Some(script) = queue.lock().expect("no panic while locked").pop() else {
+                        return;
+                    };
+                    let ran = run::run(&script.0, &script.1, &bin_dir, tutorial.as_deref());
+                    results
+                        .lock()
+                        .expect("no panic while locked")
+                        .insert(script, ran);
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().expect("a block runner panicked");
+        }
+        let results = Arc::try_unwrap(results).unwrap_or_else(|_| panic!("every runner is done"));
+        results.into_inner().expect("no panic while locked")
+    }
+
+    /// Writes each block's new output in place of the old, in the page `name`.
+    fn rewrite(name: &str, changes: &[(blocks::Output, String)]) {
+        let path = repository().join(name);
+        let doc = read_doc(name);
+        let mut lines: Vec<String> = doc.lines().map(str::to_string).collect();
+        let mut changes: Vec<&(blocks::Output, String)> = changes.iter().collect();
+        // From the bottom up, so that the line numbers of the others stay right.
+        changes.sort_by_key(|(output, _)| std::cmp::Reverse(output.first_line));
+        for (output, text) in changes {
+            let new: Vec<String> = text
+                .lines()
+                .map(|l| {
+                    if l.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{}{l}", output.indent)
+                    }
+                })
+                .collect();
+            lines.splice(output.first_line..output.fence_line, new);
+        }
+        let mut text = lines.join("\n");
+        text.push('\n');
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("cannot write {name}: {e}"));
+    }
 }

@@ -3,7 +3,10 @@
 
 Run by hand after changing a binary, when `cargo test --test walkthrough` says a
 reference moved: `python3 tools/fix_walkthrough_refs.py`. A snippet found on no
-line, or on several, is left for a person to decide (the test names it).
+line, or on several, is left for a person to decide (the test names it). The
+page's own example of the syntax, in a fenced block, is moved like the others
+(the test checks it too). Transcripts whose output changed are rewritten by
+`WALKTHROUGH_UPDATE=1 cargo test --test walkthrough`, not by this script.
 """
 import pathlib
 import re

@@ -32,7 +32,7 @@ appears only when stdin is a terminal. Empty lines are skipped.
 TCP is a byte stream: one read is taken as one reply, as in the Python, so a
 long reply may come in pieces and be printed against later lines. A reply is
 printed on one line: a newline or other control character in it is shown
-escaped (`\n`, `\x1b`), and one line ending at its end is dropped.
+escaped (`\\n`, `\\x1b`), and one line ending at its end is dropped.
 
 Options:
       --host HOST   server to connect to: IPv4, IPv6 or a host name [default: 127.0.0.1]

@@ -37,7 +37,7 @@ TCP is a byte stream, not a sequence of messages: like the Python's
 `recv(1024)`, this server takes what one read returns (up to 1024 bytes) as
 one message, so a long line arrives in pieces and gets one reply per piece,
 and two quick lines may arrive in one read and get one reply, printed as
-`hello\nexit`. A message is printed on one line: a newline or other control
+`hello\\nexit`. A message is printed on one line: a newline or other control
 character in it is shown escaped. The file protocol (download_server) shows
 how framing does this right.
 

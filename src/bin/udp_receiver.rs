@@ -26,7 +26,7 @@ Usage: udp_receiver [OPTIONS]
 
 For each datagram it prints one line, `IP:PORT: <text>`, with the sender's
 address; a line ending at the end of the datagram is not printed twice, and
-any other newline or control character in it is shown escaped (`\n`, `\x1b`),
+any other newline or control character in it is shown escaped (`\\n`, `\\x1b`),
 so one datagram is always one line. A
 datagram whose text is `exit` or `exit()` is printed and then ends the
 receiver, as in the Python. Any datagram up to the UDP maximum (65,507 bytes

@@ -469,19 +469,45 @@ pub fn shown_dir(path: &Path) -> String {
     }
 }
 
-/// True when `python3` can be run; tests that need it print why they skip otherwise.
-pub fn have_python() -> bool {
-    let ok = Command::new("python3")
+/// True when `program --version` runs and succeeds: the program is installed.
+pub fn installed(program: &str) -> bool {
+    Command::new(program)
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
+        .is_ok_and(|s| s.success())
+}
+
+/// True when `python3` can be run. Otherwise the calling test, which then returns
+/// early, is named in one line on stderr, written past `cargo test`'s capture (which
+/// hides `eprintln!` of passing tests), so a skipped interop test never passes silently.
+#[track_caller]
+pub fn have_python() -> bool {
+    let ok = installed("python3");
     if !ok {
-        eprintln!("skipped: python3 is not on PATH");
+        skipped(
+            std::panic::Location::caller(),
+            "python3 is not on PATH, so this interop test with a Python peer did not run",
+        );
     }
     ok
+}
+
+/// For a test about to return early: says so on stderr, uncaptured, naming the test and why.
+#[track_caller]
+pub fn skip(why: &str) {
+    skipped(std::panic::Location::caller(), why);
+}
+
+/// Says on stderr, uncaptured, that the test running on this thread (libtest names the
+/// thread after the test) was skipped at `at`, and why.
+fn skipped(at: &std::panic::Location, why: &str) {
+    let current = thread::current();
+    let test = current.name().unwrap_or("a test");
+    // One write, so that lines of tests running at once do not interleave.
+    let line = format!("SKIPPED {test} ({}:{}): {why}\n", at.file(), at.line());
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// Asserts that `bin args` is a usage error: exit 2, `<bin>: error: ` and the usage line on stderr, nothing on stdout.

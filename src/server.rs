@@ -253,10 +253,13 @@ impl Server {
                 "refused {addr}: server busy ({} clients connected, --max-clients {max_clients})",
                 places.served.now()
             )),
-            Busy::Host { max_per_address } => self.log.out(format_args!(
-                "refused {addr}: {} connections from {host} already (--max-per-address {max_per_address})",
-                hosts.held(host).served
-            )),
+            Busy::Host { max_per_address } => {
+                let held = hosts.held(host).served;
+                let s = if held == 1 { "" } else { "s" };
+                self.log.out(format_args!(
+                    "refused {addr}: {host} already has {held} connection{s} (--max-per-address {max_per_address})"
+                ))
+            }
         }
     }
 }

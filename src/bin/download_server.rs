@@ -250,7 +250,8 @@ fn send_file_client(files: &FileServer, mut client: TcpStream, addr: SocketAddr)
     match io::copy(&mut file, &mut files.paced(&client)) {
         Ok(sent) => files.log_request(addr, "tutorial", &name, "ok", sent, started),
         Err(e) => {
-            let result = format!("connection lost: {}", deadline::explain(&e));
+            let (lost, why) = deadline::lost_or_dropped(&e);
+            let result = format!("{lost}: {why}");
             files.log_request(addr, "tutorial", &name, &result, 0, started);
         }
     }

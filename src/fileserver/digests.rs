@@ -125,7 +125,10 @@ mod tests {
             runs.fetch_add(1, Ordering::SeqCst);
             Some([7u8; 32])
         };
-        assert_eq!(digests.get_or_compute(b"v1", hash), Some(([7; 32], Origin::Hashed)));
+        assert_eq!(
+            digests.get_or_compute(b"v1", hash),
+            Some(([7; 32], Origin::Hashed))
+        );
         assert_eq!(
             digests.get_or_compute(b"v1", || panic!("hashed again")),
             Some(([7; 32], Origin::Remembered))
@@ -141,7 +144,9 @@ mod tests {
             digests.put(format!("x{i}").as_bytes(), [0; 32]);
         }
         assert_eq!(digests.get(b"v1"), None);
-        assert!(digests.get(format!("x{}", MAX_DIGESTS - 1).as_bytes()).is_some());
+        assert!(digests
+            .get(format!("x{}", MAX_DIGESTS - 1).as_bytes())
+            .is_some());
         assert!(digests.state().done.len() <= MAX_DIGESTS);
     }
 
@@ -152,8 +157,11 @@ mod tests {
         let barrier = Arc::new(Barrier::new(4));
         let threads: Vec<_> = (0..4)
             .map(|_| {
-                let (digests, runs, barrier) =
-                    (Arc::clone(&digests), Arc::clone(&runs), Arc::clone(&barrier));
+                let (digests, runs, barrier) = (
+                    Arc::clone(&digests),
+                    Arc::clone(&runs),
+                    Arc::clone(&barrier),
+                );
                 std::thread::spawn(move || {
                     barrier.wait();
                     // Whoever comes second finds it being computed, or done.

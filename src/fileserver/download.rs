@@ -2,12 +2,11 @@
 
 use super::digests::{Digest, Origin};
 use super::framed::{refuse, write_response};
-use super::uploads::lost_or_dropped;
 use super::{root_reply, FileServer, Outcome, Then, SEND_BUFFER};
 use crate::escape;
 use crate::net;
 use crate::protocol::{ErrorCode, ErrorReply, Response};
-use crate::server::deadline::Paced;
+use crate::server::deadline::{lost_or_dropped, Paced};
 use crate::sha256::Sha256;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
@@ -289,8 +288,7 @@ mod tests {
             });
             let paced = Paced::new(&server, None, Default::default());
             paced.body();
-            let (sent, digest) =
-                send_hashed(&mut file, offset, data.len() as u64, &paced).unwrap();
+            let (sent, digest) = send_hashed(&mut file, offset, data.len() as u64, &paced).unwrap();
             assert_eq!(sent, data.len() as u64 - offset);
             assert_eq!(digest, Some(Sha256::digest(&data)));
             assert_eq!(reader.join().unwrap(), &data[offset as usize..]);

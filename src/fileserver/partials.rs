@@ -168,7 +168,13 @@ impl Partials {
 
     /// Where an upload can go on: the partial's length, if the client asked to resume and the
     /// partial came from the same source.
-    pub(super) fn resume_point(&self, lock: &Lock<'_>, source: &Source, resume: bool, on_disk: u64) -> u64 {
+    pub(super) fn resume_point(
+        &self,
+        lock: &Lock<'_>,
+        source: &Source,
+        resume: bool,
+        on_disk: u64,
+    ) -> u64 {
         if !resume || source.identity.is_empty() || on_disk > source.size {
             return 0;
         }
@@ -383,7 +389,14 @@ impl Partials {
 
     /// A partial found on disk at start-up: kept track of (no source: it is not resumed), or
     /// removed at once when it is already past `--max-partial-age`. Returns whether it was kept.
-    fn adopt(&self, root: &Root, key: UploadKey, path: Vec<u8>, bytes: u64, touched: SystemTime) -> bool {
+    fn adopt(
+        &self,
+        root: &Root,
+        key: UploadKey,
+        path: Vec<u8>,
+        bytes: u64,
+        touched: SystemTime,
+    ) -> bool {
         let mut state = self.state();
         if state.active.contains(&key) || state.partials.contains_key(&key) {
             return true;
@@ -494,14 +507,23 @@ impl FileServer {
     pub(super) fn remove_partial(&self, path: &[u8]) -> Result<(), ErrorReply> {
         let found = match self.root.find_partial(path) {
             Ok(Some(found)) => found,
-            Ok(None) => return self.root.remove_file(path).map_err(|e| super::root_reply(&e)),
+            Ok(None) => {
+                return self
+                    .root
+                    .remove_file(path)
+                    .map_err(|e| super::root_reply(&e))
+            }
             Err(e) => return Err(super::root_reply(&e)),
         };
         let Some(lock) = self.partials.lock(found.key()) else {
             return Err(super::uploads::busy(&escape::name(path)));
         };
         let removed = found.remove();
-        if removed.is_ok() || removed.as_ref().is_err_and(|e| e.kind() == RootErrorKind::NotFound) {
+        if removed.is_ok()
+            || removed
+                .as_ref()
+                .is_err_and(|e| e.kind() == RootErrorKind::NotFound)
+        {
             self.partials.forget(&lock);
         }
         removed.map_err(|e| super::root_reply(&e))

@@ -10,7 +10,7 @@ use super::{root_reply, FileServer, Outcome, Then};
 use crate::escape;
 use crate::net;
 use crate::protocol::{Attrs, ErrorCode, ErrorReply, Response};
-use crate::server::deadline::{explain, Expired, Paced};
+use crate::server::deadline::{lost_or_dropped, Paced};
 use std::fs::File;
 use std::io::{self, Read, Write};
 
@@ -219,10 +219,7 @@ fn receive(reader: &mut dyn Read, file: &mut File, want: u64) -> Received {
             Ok(0) => {
                 return Received::Lost {
                     got,
-                    why: (
-                        "connection lost",
-                        "the client closed the connection".into(),
-                    ),
+                    why: ("connection lost", "the client closed the connection".into()),
                     write_failed: failed.is_some(),
                 }
             }
@@ -246,16 +243,6 @@ fn receive(reader: &mut dyn Read, file: &mut File, want: u64) -> Received {
         None => Received::Done,
         Some(e) => Received::WriteFailed(e),
     }
-}
-
-/// How a transfer that stopped early ended, for its log line: `connection lost` and why, or
-/// `dropped` and the deadline the client missed.
-pub(super) fn lost_or_dropped(e: &io::Error) -> (&'static str, String) {
-    let verb = match Expired::of(e) {
-        Some(_) => "dropped",
-        None => "connection lost",
-    };
-    (verb, explain(e))
 }
 
 /// `put -p`: the source's modification time, and its permission bits only

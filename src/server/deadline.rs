@@ -346,7 +346,11 @@ impl fmt::Display for Expired {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Expired::Idle(d) => write!(f, "idle timeout: nothing for {} s", d.as_secs()),
-            Expired::Hello(d) => write!(f, "hello timeout: not complete {} s after its first byte", d.as_secs()),
+            Expired::Hello(d) => write!(
+                f,
+                "hello timeout: not complete {} s after its first byte",
+                d.as_secs()
+            ),
             Expired::Request(d) => write!(
                 f,
                 "request timeout: not complete {} s after its first byte",
@@ -382,4 +386,14 @@ pub fn explain(err: &io::Error) -> String {
         Some(expired) => expired.to_string(),
         None => describe_io(err),
     }
+}
+
+/// How a transfer that stopped early ended, for its log line: `connection lost` and why, or
+/// `dropped` and the deadline the client missed.
+pub fn lost_or_dropped(err: &io::Error) -> (&'static str, String) {
+    let verb = match Expired::of(err) {
+        Some(_) => "dropped",
+        None => "connection lost",
+    };
+    (verb, explain(err))
 }

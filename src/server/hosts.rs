@@ -25,7 +25,9 @@ impl Host {
                 Some(v4) => Host(IpAddr::V4(v4)),
                 None => {
                     let s = v6.segments();
-                    Host(IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0)))
+                    Host(IpAddr::V6(Ipv6Addr::new(
+                        s[0], s[1], s[2], s[3], 0, 0, 0, 0,
+                    )))
                 }
             },
         }

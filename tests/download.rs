@@ -954,6 +954,16 @@ fn drip(
     })
 }
 
+/// The version identity of `name`, from the FILE frame of a download that is then dropped.
+fn identity_of(addr: SocketAddr, name: &[u8]) -> Vec<u8> {
+    let (mut s, _) = framed(addr);
+    s.write_all(&download_frame(name, 0, &[], false)).unwrap();
+    match response(&mut s) {
+        Response::File { identity, .. } => identity,
+        other => panic!("no FILE: {other:?}"),
+    }
+}
+
 /// A hello answered, on a new connection.
 fn hello_done(addr: SocketAddr) -> TcpStream {
     let (s, _) = framed(addr);
@@ -1073,15 +1083,7 @@ fn a_digest_asked_again_or_at_once_is_hashed_once() {
     let size = data.len() as u64;
     let mut srv = download_server(&root, &[]);
     let addr = srv.connect_addr();
-    // The identity, from a plain download.
-    let (mut s, _) = framed(addr);
-    s.write_all(&download_frame(b"d.bin", 0, &[], false))
-        .unwrap();
-    let Response::File { identity, .. } = response(&mut s) else {
-        panic!("no FILE")
-    };
-    let mut skip = vec![0u8; data.len()];
-    s.read_exact(&mut skip).unwrap();
+    let identity = identity_of(addr, b"d.bin");
     // The attack of issue 12: the digest with offset == size, nothing sent, four at once.
     let ask = |identity: Vec<u8>| {
         std::thread::spawn(move || {
@@ -1141,13 +1143,7 @@ fn a_digest_is_not_computed_for_a_client_that_left() {
     drop(file);
     let mut srv = download_server(&root, &[]);
     let addr = srv.connect_addr();
-    let (mut s, _) = framed(addr);
-    s.write_all(&download_frame(b"big.bin", 0, &[], false))
-        .unwrap();
-    let Response::File { identity, .. } = response(&mut s) else {
-        panic!("no FILE")
-    };
-    drop(s);
+    let identity = identity_of(addr, b"big.bin");
     // Asks for the digest of 64 MiB, and leaves at once.
     let (mut s, _) = framed(addr);
     s.write_all(&download_frame(b"big.bin", size, &identity, true))

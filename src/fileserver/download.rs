@@ -200,7 +200,9 @@ fn send_file(
 /// Like [`send_file`], but every byte of the file (from 0, the part the
 /// client already has included) goes through SHA-256, so the bytes hashed
 /// are the bytes sent. Returns the count sent and, if the whole file was
-/// read, its digest.
+/// read, its digest. While it hashes the part the client has, sending
+/// nothing, it looks every MiB whether the client is still there, and stops
+/// when it is not (an error): nobody would get the digest.
 #[allow(clippy::type_complexity)]
 fn send_hashed(
     file: &mut File,
@@ -214,6 +216,7 @@ fn send_hashed(
     file.seek(SeekFrom::Start(0)).map_err(|e| (e, 0))?;
     let mut pos = 0u64;
     let mut sent = 0u64;
+    let mut chunks = 0u32;
     while pos < size {
         let want = usize::try_from(size - pos).map_or(buf.len(), |left| left.min(buf.len()));
         let chunk = buf.get_mut(..want).unwrap_or_default();
@@ -230,33 +233,22 @@ fn send_hashed(
         socket.write_all(to_send).map_err(|e| (e, sent))?;
         sent += to_send.len() as u64;
         pos += n as u64;
+        chunks += 1;
+        if to_send.is_empty() && chunks % LIVENESS_EVERY == 0 && stream.client_gone() {
+            let gone = io::Error::new(io::ErrorKind::ConnectionAborted, "the client has gone");
+            return Err((gone, sent));
+        }
     }
     Ok((sent, Some(hasher.finalize())))
 }
 
 /// The digest of bytes `0..size` of `file`, hashed before anything is sent; `None` when the
-/// client has gone meanwhile (nobody would get the digest), or the file cannot be read whole.
+/// client has gone meanwhile, or the file cannot be read whole.
 fn hash_file(file: &mut File, size: u64, client: &Paced<'_>) -> Option<Digest> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; SEND_BUFFER];
-    file.seek(SeekFrom::Start(0)).ok()?;
-    let mut pos = 0u64;
-    let mut chunks = 0u32;
-    while pos < size {
-        let want = usize::try_from(size - pos).map_or(buf.len(), |left| left.min(buf.len()));
-        let chunk = buf.get_mut(..want).unwrap_or_default();
-        let n = match net::recv(file, chunk) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => n,
-        };
-        hasher.update(chunk.get(..n).unwrap_or_default());
-        pos += n as u64;
-        chunks += 1;
-        if chunks % LIVENESS_EVERY == 0 && client.client_gone() {
-            return None;
-        }
+    match send_hashed(file, size, size, client) {
+        Ok((_, digest)) => digest,
+        Err(_) => None,
     }
-    Some(hasher.finalize())
 }
 
 #[cfg(test)]

@@ -135,8 +135,10 @@ struct Doomed<'a> {
 enum Why {
     /// Untouched for `--max-partial-age`.
     Age(Duration),
-    /// Room for another upload under `--max-partial-bytes` (or the count of partials).
-    Room,
+    /// Room for another upload under `--max-partial-bytes`.
+    Room(u64),
+    /// Room for another partial under [`MAX_PARTIALS`].
+    Count,
 }
 
 impl Partials {
@@ -243,15 +245,22 @@ impl Partials {
                 let Some(victim) = state.oldest_idle(key) else {
                     break;
                 };
+                let why = match self.limits.max_bytes {
+                    Some(max) if over_bytes => Why::Room(max),
+                    _ => Why::Count,
+                };
                 if let Some(partial) = state.take_out(&victim) {
                     state.active.insert(victim.clone());
-                    doomed.push(Doomed {
-                        lock: Lock {
-                            partials: self,
-                            key: victim,
+                    doomed.push((
+                        Doomed {
+                            lock: Lock {
+                                partials: self,
+                                key: victim,
+                            },
+                            partial,
                         },
-                        partial,
-                    });
+                        why,
+                    ));
                 }
             }
             let now = SystemTime::now();
@@ -268,8 +277,8 @@ impl Partials {
             state.total = state.total.saturating_sub(before).saturating_add(size);
             doomed
         };
-        for d in doomed {
-            self.remove(root, d, Why::Room);
+        for (d, why) in doomed {
+            self.remove(root, d, why);
         }
         Ok(())
     }
@@ -350,16 +359,14 @@ impl Partials {
                 "untouched for {untouched} s (--max-partial-age {})",
                 max.as_secs()
             ),
-            Why::Room => match self.limits.max_bytes {
-                Some(max) => format!(
-                    "untouched for {untouched} s, to make room for another upload \
-                     (--max-partial-bytes {max})"
-                ),
-                None => format!(
-                    "untouched for {untouched} s, to make room for another upload \
-                     ({MAX_PARTIALS} partial uploads at most)"
-                ),
-            },
+            Why::Room(max) => format!(
+                "untouched for {untouched} s, to make room for another upload \
+                 (--max-partial-bytes {max})"
+            ),
+            Why::Count => format!(
+                "untouched for {untouched} s, to make room for another upload \
+                 ({MAX_PARTIALS} partial uploads at most)"
+            ),
         };
         let result = match root.find_partial(&partial.path) {
             Ok(Some(found)) if found.key() == &lock.key => found.remove(),
@@ -436,7 +443,7 @@ impl Partials {
         };
         let why = match self.limits.max_age {
             Some(max) if expired => Why::Age(max),
-            _ => Why::Room,
+            _ => Why::Count,
         };
         self.remove(root, doomed, why);
         false

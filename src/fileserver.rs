@@ -7,8 +7,15 @@
 //! [`FileServer::serve_framed`], once the first bytes show a framed client.
 //! Its parts live in submodules named for their job: `framed` (hellos,
 //! token, the request loop, what is refused before it is looked at),
-//! `download` (DOWNLOAD: the version check and the bytes), `entries` (LIST,
-//! STAT, MKDIR, RENAME, REMOVE, RMDIR) and `uploads` (UPLOAD).
+//! `download` (DOWNLOAD: the version check and the bytes), `digests` (the
+//! SHA-256 of each file version, computed once), `entries` (LIST, STAT,
+//! MKDIR, RENAME, REMOVE, RMDIR), `uploads` (UPLOAD) and `partials` (the
+//! partial uploads: one per target, their bounds, their expiry).
+//!
+//! Every read and write of a client's socket goes through a
+//! [`Paced`](crate::server::deadline::Paced): its deadlines
+//! (`--hello-timeout`, `--request-timeout`, `--body-timeout`, `--min-rate`)
+//! are what keep a slow or silent client from holding its place for ever.
 //!
 //! Every name a client sends goes through [`Root`]; nothing here opens a
 //! path any other way.
@@ -18,15 +25,21 @@ use crate::escape;
 use crate::log::Log;
 use crate::protocol::{ErrorCode, ErrorReply};
 use crate::root::{is_partial_name, Root, RootError, RootErrorKind};
+use crate::server::deadline::{Deadlines, Paced};
 use crate::token::Token;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod digests;
 mod download;
 mod entries;
 mod framed;
+mod partials;
 mod uploads;
+
+pub use partials::PartialLimits;
 
 /// Connections past `--max-clients` that are read far enough to be told
 /// `busy` in their own protocol (see [`FileServer::turn_away`]); past this
@@ -48,26 +61,29 @@ pub const SEND_BUFFER: usize = 64 * 1024;
 pub struct Config {
     /// How a tutorial client's file name is decoded (the Python sends gbk).
     pub encoding: Encoding,
-    /// Clients served at once; the next ones are answered `busy`.
-    pub max_clients: usize,
-    /// Silence allowed between requests (and while sending); `None` = forever.
+    /// Silence allowed before a request; `None` = forever.
     pub idle_timeout: Option<Duration>,
+    /// How long a hello, a request and a body may take (`--hello-timeout`, ...).
+    pub deadlines: Deadlines,
     /// Accept MKDIR, UPLOAD, RENAME, REMOVE and RMDIR; otherwise they are
     /// answered `read-only`, and the hello says so.
     pub writable: bool,
     /// Largest upload accepted, in bytes; `None` = no limit.
     pub max_upload: Option<u64>,
+    /// What all partial uploads together may hold, and for how long.
+    pub partials: PartialLimits,
     /// Every framed connection must present this token before anything else,
     /// and tutorial clients are refused.
     pub token: Option<Token>,
 }
 
-/// Serves one directory to any number of connections; share it in an `Arc`.
+/// Serves one directory to any number of connections, shared in an `Arc`.
 pub struct FileServer {
     root: Root,
     config: Config,
     log: Log,
-    uploads: uploads::Uploads,
+    partials: partials::Partials,
+    digests: digests::Digests,
 }
 
 /// How one framed request ended, for its log line.
@@ -99,13 +115,29 @@ enum Then {
 }
 
 impl FileServer {
-    pub fn new(root: Root, config: Config, log: Log) -> FileServer {
-        FileServer {
+    /// The server for `root`. A writable one also starts a thread that looks for the partial
+    /// uploads an earlier run left under the root and removes those past `--max-partial-age`.
+    pub fn start(root: Root, config: Config, log: Log) -> Arc<FileServer> {
+        let server = Arc::new(FileServer {
+            partials: partials::Partials::new(config.partials, log.clone()),
+            digests: digests::Digests::default(),
             root,
             config,
             log,
-            uploads: uploads::Uploads::default(),
+        });
+        if server.config.writable {
+            partials::keep(&server);
         }
+        server
+    }
+
+    /// `client`'s socket for sending a body to it: the client must take the bytes at
+    /// `--min-rate` at least, or it is dropped after `--body-timeout` (so a client that
+    /// stops reading does not hold its place for ever).
+    pub fn paced<'s>(&self, client: &'s TcpStream) -> Paced<'s> {
+        let paced = Paced::new(client, self.config.idle_timeout, self.config.deadlines);
+        paced.body();
+        paced
     }
 
     /// The served root: every name is opened through it.

@@ -6,13 +6,20 @@
 //! owns the stream and serves it; a failed accept is logged and the loop goes
 //! on. Nothing a single client does (a failed accept, a reset, a hang) can end
 //! the loop. The limits around it: `--max-clients` is a counter of places
-//! (past it a client is refused, or handed to a turn-away handler), and
-//! `--idle-timeout` is the read and write timeout of each client's socket.
+//! (past it a client is refused, or handed to a turn-away handler),
+//! `--max-per-address` the same per client host (`hosts`), so one host
+//! cannot take every place, and `--idle-timeout` is the read and write
+//! timeout of each client's socket. A server that reads requests of its own
+//! sets tighter deadlines per read and write (`deadline`).
+
+pub mod deadline;
+mod hosts;
 
 use crate::cli::{describe_io, Arg, Error, Parser};
 use crate::errno;
 use crate::log::Log;
 use crate::net;
+use hosts::{Host, Hosts};
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,12 +38,17 @@ pub const CLIENT_STACK_BYTES: usize = 64 * 1024;
 /// How long the accept loop pauses after running out of file descriptors or memory, so it does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// The options every server has: `--bind`, `--port`, `--max-clients`, `--idle-timeout`.
+/// Connections past `--max-per-address` that one host may have in the turn-away handler at once.
+const TURN_AWAY_PER_HOST: usize = 2;
+
+/// The options every server has: `--bind`, `--port`, `--max-clients`, `--max-per-address`, `--idle-timeout`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     pub bind: String,
     pub port: u16,
     pub max_clients: usize,
+    /// Connections one client host may hold at once; `None` means no limit.
+    pub max_per_address: Option<usize>,
     /// `None` means never time out.
     pub idle_timeout: Option<Duration>,
 }
@@ -56,6 +68,10 @@ impl Options {
                     return Err(Error::usage("--max-clients must be at least 1"));
                 }
                 self.max_clients = n;
+            }
+            "max-per-address" => {
+                let n: usize = parser.parse("a number of connections (0 = no limit)")?;
+                self.max_per_address = (n > 0).then_some(n);
             }
             "idle-timeout" => {
                 let secs: u64 = parser.parse("a number of seconds (0 = never)")?;
@@ -83,19 +99,48 @@ pub fn announce(log: &Log, addr: SocketAddr) {
     log.flush();
 }
 
-/// What serves one client on its thread: the server's handler, or the turn-away handler.
+/// What serves one client on its thread.
 type Handler = Box<dyn Fn(TcpStream, SocketAddr) -> io::Result<()> + Send + Sync>;
+
+/// What refuses a client past a limit on its thread, in its own protocol.
+type TurnAway = Box<dyn Fn(TcpStream, SocketAddr, Busy) -> io::Result<()> + Send + Sync>;
+
+/// Which limit a refused client met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    /// `--max-clients` clients are connected.
+    Full { max_clients: usize },
+    /// The client's host already holds `--max-per-address` connections.
+    Host { max_per_address: usize },
+}
+
+impl Busy {
+    /// What a client is told, in a protocol that can say it.
+    pub fn message(self) -> String {
+        match self {
+            Busy::Full { max_clients } => {
+                format!("busy: the server already has {max_clients} clients; try again later")
+            }
+            Busy::Host { max_per_address } => format!(
+                "busy: your address already has {max_per_address} connections to this server \
+                 (--max-per-address); close one and try again"
+            ),
+        }
+    }
+}
 
 /// An accept loop with its limits; call [`Server::run`] with the per-client handler.
 pub struct Server {
     listener: TcpListener,
     log: Log,
     max_clients: usize,
+    max_per_address: Option<usize>,
     idle_timeout: Option<Duration>,
     sequential: bool,
-    busy_reply: Vec<u8>,
-    /// Clients past `max_clients`, at most this many at once, get a thread running this handler.
-    turn_away: Option<(usize, Handler)>,
+    /// Refused clients are closed without a byte (a protocol where any byte would be taken as data).
+    silent_refusals: bool,
+    /// Clients past a limit, at most this many at once, get a thread running this handler.
+    turn_away: Option<(usize, TurnAway)>,
 }
 
 impl Server {
@@ -104,9 +149,10 @@ impl Server {
             listener,
             log: log.clone(),
             max_clients: options.max_clients,
+            max_per_address: options.max_per_address,
             idle_timeout: options.idle_timeout,
             sequential: false,
-            busy_reply: b"server busy\n".to_vec(),
+            silent_refusals: false,
             turn_away: None,
         }
     }
@@ -117,18 +163,20 @@ impl Server {
         self
     }
 
-    /// What a client refused for `--max-clients` is sent before the connection is closed.
-    pub fn busy_reply(mut self, reply: &[u8]) -> Server {
-        self.busy_reply = reply.to_vec();
+    /// A refused client is closed without a byte, instead of being sent `server busy` (a line
+    /// of text, which a client that takes every byte as a file's content must not get).
+    pub fn refuse_silently(mut self) -> Server {
+        self.silent_refusals = true;
         self
     }
 
-    /// Clients past `--max-clients` (up to `grace` of them at once) are handed to `handler` on a
-    /// thread of their own, so it can read their request and refuse them in their own protocol;
-    /// past those, the [`Server::busy_reply`] bytes are sent and the connection closed.
+    /// Clients past `--max-clients` or `--max-per-address` (up to `grace` of them at once, and
+    /// two per host) are handed to `handler` on a thread of their own, with the limit they met,
+    /// so it can read their request and refuse them in their own protocol; past those, they are
+    /// refused as without a handler.
     pub fn turn_away<B>(mut self, grace: usize, handler: B) -> Server
     where
-        B: Fn(TcpStream, SocketAddr) -> io::Result<()> + Send + Sync + 'static,
+        B: Fn(TcpStream, SocketAddr, Busy) -> io::Result<()> + Send + Sync + 'static,
     {
         self.turn_away = Some((grace, Box::new(handler)));
         self
@@ -151,9 +199,15 @@ impl Server {
             idle_timeout: self.idle_timeout,
             handler: Box::new(handler),
             turn_away,
+            hosts: Hosts::default(),
+            max_clients: self.max_clients,
+            max_per_address: self.max_per_address,
         });
-        let served = Counter::default();
-        let refusing = Counter::default();
+        let places = Places {
+            served: Counter::default(),
+            refusing: Counter::default(),
+            grace,
+        };
         let mut accept_errors = Repeats::default();
         loop {
             let (stream, addr) = match self.listener.accept() {
@@ -167,54 +221,154 @@ impl Server {
                 }
             };
             if self.sequential {
-                clients.serve(stream, false);
+                clients.serve(stream, Role::Serve);
                 continue;
             }
-            let place = match served.take(self.max_clients) {
-                Some(place) => Some((place, false)),
-                None if clients.turn_away.is_some() => refusing.take(grace).map(|p| (p, true)),
-                None => None,
-            };
-            match place {
-                Some((place, turned_away)) => spawn(&clients, place, stream, addr, turned_away),
-                None => self.refuse_busy(stream, addr, served.now()),
+            match places.admit(&clients, addr) {
+                Ok(job) => spawn(job, stream, addr),
+                Err(why) => self.refuse_busy(stream, addr, why, &places, &clients.hosts),
             }
         }
     }
 
-    fn refuse_busy(&self, mut stream: TcpStream, addr: SocketAddr, active: usize) {
+    fn refuse_busy(
+        &self,
+        mut stream: TcpStream,
+        addr: SocketAddr,
+        why: Busy,
+        places: &Places,
+        hosts: &Hosts,
+    ) {
+        let reply: &[u8] = match why {
+            _ if self.silent_refusals => b"",
+            Busy::Full { .. } => b"server busy\n",
+            Busy::Host { .. } => b"server busy: too many connections from your address\n",
+        };
         // Never let a refused client block the accept loop: the reply fits in an empty socket buffer, or is dropped.
         let _ = stream.set_nonblocking(true);
-        let _ = stream.write_all(&self.busy_reply);
-        self.log.out(format_args!(
-            "refused {addr}: server busy ({active} clients connected, --max-clients {})",
-            self.max_clients
-        ));
+        let _ = stream.write_all(reply);
+        let host = Host::of(addr.ip());
+        match why {
+            Busy::Full { max_clients } => self.log.out(format_args!(
+                "refused {addr}: server busy ({} clients connected, --max-clients {max_clients})",
+                places.served.now()
+            )),
+            Busy::Host { max_per_address } => {
+                let held = hosts.held(host).served;
+                let s = if held == 1 { "" } else { "s" };
+                self.log.out(format_args!(
+                    "refused {addr}: {host} already has {held} connection{s} (--max-per-address {max_per_address})"
+                ))
+            }
+        }
     }
 }
 
+/// The places the accept loop gives out: `--max-clients` of them, `--max-per-address` per
+/// host (counted in [`Clients::hosts`]), and `grace` more for clients being turned away (two
+/// per host at most).
+struct Places {
+    served: Counter,
+    refusing: Counter,
+    grace: usize,
+}
+
+impl Places {
+    /// The job of the new client's thread, or the limit it meets with no way to say so in its
+    /// own protocol.
+    fn admit(&self, clients: &Arc<Clients>, addr: SocketAddr) -> Result<Job, Busy> {
+        let host = Host::of(addr.ip());
+        let counted = clients.max_per_address.map(|_| host);
+        let Some(why) = self.limit_met(clients, host) else {
+            if let Some(host) = counted {
+                clients.hosts.take(host, false);
+            }
+            return Ok(Job {
+                clients: Arc::clone(clients),
+                place: self.served.take(clients.max_clients),
+                host: counted,
+                role: Role::Serve,
+            });
+        };
+        if clients.turn_away.is_none()
+            || clients.hosts.held(host).turning_away >= TURN_AWAY_PER_HOST
+        {
+            return Err(why);
+        }
+        let place = self.refusing.take(self.grace).ok_or(why)?;
+        if let Some(host) = counted {
+            clients.hosts.take(host, true);
+        }
+        let role = match why {
+            Busy::Full { .. } => Role::TurnAwayFull,
+            Busy::Host { .. } => Role::TurnAwayHost,
+        };
+        Ok(Job {
+            clients: Arc::clone(clients),
+            place: Some(place),
+            host: counted,
+            role,
+        })
+    }
+
+    /// The limit a new client from `host` meets, if any.
+    fn limit_met(&self, clients: &Clients, host: Host) -> Option<Busy> {
+        if let Some(max) = clients.max_per_address {
+            if clients.hosts.held(host).served >= max {
+                return Some(Busy::Host {
+                    max_per_address: max,
+                });
+            }
+        }
+        (self.served.now() >= clients.max_clients).then_some(Busy::Full {
+            max_clients: clients.max_clients,
+        })
+    }
+}
+
+/// What a client's thread holds until it ends: the shared state, its place among
+/// `--max-clients` (or the turn-away grace) and its host's seat. Dropping it, even by a panic
+/// or when the thread cannot start, gives both back.
+struct Job {
+    clients: Arc<Clients>,
+    place: Option<Place>,
+    /// The host whose seat this is, when hosts are counted.
+    host: Option<Host>,
+    role: Role,
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        if let Some(host) = self.host {
+            let turning_away = self.role != Role::Serve;
+            self.clients.hosts.give_back(host, turning_away);
+        }
+        drop(self.place.take());
+    }
+}
+
+/// Whether the thread serves the client, or turns it away for which limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Serve,
+    TurnAwayFull,
+    TurnAwayHost,
+}
+
 /// Starts the client's own thread, which owns the stream and its place until the client is done.
-fn spawn(
-    clients: &Arc<Clients>,
-    place: Place,
-    stream: TcpStream,
-    addr: SocketAddr,
-    turned_away: bool,
-) {
-    let shared = Arc::clone(clients);
+fn spawn(job: Job, stream: TcpStream, addr: SocketAddr) {
+    let log = job.clients.log.clone();
     // What the closure holds stays on the heap while the client is connected, so it holds no
     // more than it must: the client's address is asked again in the thread. Measured with the
     // bench's hold test (10,000 clients), the 32 bytes of a `SocketAddr` here cost 0.3 MiB and
     // made the peak memory larger than the textbook loop's.
     let started = thread::Builder::new()
         .stack_size(CLIENT_STACK_BYTES)
-        .spawn(move || {
-            shared.serve(stream, turned_away);
-            drop(place);
-        });
-    // On failure the closure, and with it the stream and the place, is dropped: the client is closed and counted out.
+        .spawn(move || job.clients.serve(stream, job.role));
+    // On failure the closure, and with it the stream and the job, is dropped: the client is
+    // closed and counted out.
     if let Err(err) = started {
-        clients.log.err(format_args!(
+        log.err(format_args!(
             "{addr}: cannot start a thread for this client: {}",
             describe_io(&err)
         ));
@@ -226,13 +380,16 @@ struct Clients {
     log: Log,
     idle_timeout: Option<Duration>,
     handler: Handler,
-    /// For clients past `--max-clients`, if the server refuses them in their own protocol.
-    turn_away: Option<Handler>,
+    /// For clients past a limit, if the server refuses them in their own protocol.
+    turn_away: Option<TurnAway>,
+    hosts: Hosts,
+    max_clients: usize,
+    max_per_address: Option<usize>,
 }
 
 impl Clients {
     /// One client, from its first byte to its last: timeouts set, the handler run, how it ended logged.
-    fn serve(&self, stream: TcpStream, turned_away: bool) {
+    fn serve(&self, stream: TcpStream, role: Role) {
         let addr = match stream.peer_addr() {
             Ok(addr) => addr,
             Err(err) => {
@@ -242,16 +399,25 @@ impl Clients {
                     .out(format_args!("a client left before it was served ({why})"));
             }
         };
-        let handler = match (&self.turn_away, turned_away) {
-            (Some(turn_away), true) => turn_away,
-            _ => &self.handler,
-        };
         // A client that stops reading is as idle as one that stops writing.
         let idle = self.idle_timeout;
-        let outcome = stream
+        let ready = stream
             .set_read_timeout(idle)
-            .and_then(|()| stream.set_write_timeout(idle))
-            .and_then(|()| handler(stream, addr));
+            .and_then(|()| stream.set_write_timeout(idle));
+        let busy = match role {
+            Role::Serve => None,
+            Role::TurnAwayFull => Some(Busy::Full {
+                max_clients: self.max_clients,
+            }),
+            Role::TurnAwayHost => Some(Busy::Host {
+                max_per_address: self.max_per_address.unwrap_or(0),
+            }),
+        };
+        let outcome = match (ready, &self.turn_away, busy) {
+            (Err(err), _, _) => Err(err),
+            (Ok(()), Some(turn_away), Some(why)) => turn_away(stream, addr, why),
+            (Ok(()), _, _) => (self.handler)(stream, addr),
+        };
         report(&self.log, addr, idle, outcome);
     }
 }
@@ -347,6 +513,9 @@ fn report(log: &Log, addr: SocketAddr, idle: Option<Duration>, outcome: io::Resu
     let Err(err) = outcome else {
         return;
     };
+    if let Some(expired) = deadline::Expired::of(&err) {
+        return log.out(expired.line(addr));
+    }
     match err.kind() {
         _ if is_timeout(&err) => {
             let secs = idle.map(|d| d.as_secs()).unwrap_or(0);
@@ -375,6 +544,7 @@ mod tests {
             bind: "0.0.0.0".into(),
             port: 10500,
             max_clients: 10,
+            max_per_address: Some(5),
             idle_timeout: Some(Duration::from_secs(600)),
         }
     }
@@ -400,12 +570,19 @@ mod tests {
             "2",
             "--idle-timeout",
             "0",
+            "--max-per-address",
+            "0",
         ])
         .unwrap();
         assert_eq!(opts.bind, "::1");
         assert_eq!(opts.port, 0);
         assert_eq!(opts.max_clients, 2);
         assert_eq!(opts.idle_timeout, None);
+        assert_eq!(opts.max_per_address, None);
+        assert_eq!(
+            parse(&["--max-per-address", "3"]).unwrap().max_per_address,
+            Some(3)
+        );
     }
 
     #[test]

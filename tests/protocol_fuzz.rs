@@ -4,13 +4,16 @@
 //! failure with `PROTOCOL_FUZZ_SEED=<seed> cargo test --test protocol_fuzz`.
 //! `PROTOCOL_FUZZ_CASES` changes the number of cases per direction. The same
 //! generator then sends 1,000 frames to a live `download_server`, which must
-//! answer or close every one and still serve a normal download afterwards.
+//! answer or close every one and still serve a normal download afterwards,
+//! while seeded attacks on its deadlines run alongside (a hello or a request
+//! dripped a byte at a time, one stopped halfway, a download nobody reads):
+//! each must be closed by the server, for its own reason.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -556,6 +559,90 @@ fn random_and_mutated_responses_never_panic_and_round_trip() {
 /// Frames sent to the live server, one connection each.
 const LIVE_CASES: usize = 1_000;
 
+/// Attacks on the live server's deadlines, run alongside the frames.
+const ATTACKS: usize = 10;
+
+/// One attack on a deadline (the live server has them all at 1 s).
+#[derive(Debug, Clone, Copy)]
+enum Attack {
+    /// The hello, one byte every few hundred ms.
+    DripHello,
+    /// A whole hello, then a request one byte every few hundred ms.
+    DripRequest,
+    /// Part of a hello, then silence.
+    HalfHello,
+    /// A whole hello and part of a request, then silence.
+    HalfFrame,
+    /// A download of a large file, and not one byte read.
+    StalledRead,
+}
+
+impl Attack {
+    /// What the server's log says about the attacker at `addr` when it closes it.
+    fn line(self, addr: &str) -> String {
+        match self {
+            Attack::DripHello | Attack::HalfHello => {
+                format!("hello timeout: {addr} did not finish its hello within 1 s")
+            }
+            Attack::DripRequest | Attack::HalfFrame => {
+                format!("request timeout: {addr} did not finish a request within 1 s")
+            }
+            Attack::StalledRead => format!("{addr} download \"big\" -> dropped: "),
+        }
+    }
+
+    /// Starts the attack on a thread that holds its connection until the server closes it
+    /// (or the test ends); returns the attacker's address.
+    fn start(self, server: SocketAddr, rng: &mut Rng, hello: &[u8], request: Vec<u8>) -> String {
+        let mut s = TcpStream::connect(server).expect("connect an attacker");
+        let addr = s.local_addr().expect("the attacker's address").to_string();
+        let every = std::time::Duration::from_millis(rng.range(300, 500) as u64);
+        let (now, drip): (Vec<u8>, Vec<u8>) = match self {
+            Attack::DripHello => (Vec::new(), hello.to_vec()),
+            Attack::DripRequest => (hello.to_vec(), request),
+            Attack::HalfHello => (hello[..rng.range(1, hello.len() - 1)].to_vec(), Vec::new()),
+            Attack::HalfFrame => {
+                let mut bytes = hello.to_vec();
+                bytes.extend_from_slice(&request[..rng.range(1, request.len() - 1)]);
+                (bytes, Vec::new())
+            }
+            Attack::StalledRead => {
+                let mut bytes = hello.to_vec();
+                bytes.extend(
+                    Request::Download {
+                        path: b"big".to_vec(),
+                        offset: 0,
+                        identity: Vec::new(),
+                        want_sha256: false,
+                    }
+                    .encode()
+                    .expect("a valid DOWNLOAD"),
+                );
+                (bytes, Vec::new())
+            }
+        };
+        std::thread::spawn(move || {
+            if s.write_all(&now).is_err() {
+                return;
+            }
+            for b in drip {
+                std::thread::sleep(every);
+                if s.write_all(&[b]).is_err() {
+                    return;
+                }
+            }
+            // Held (never read) until the server closes it; the read only sees that.
+            if !matches!(self, Attack::StalledRead) {
+                let _ = s.set_read_timeout(Some(common::TIMEOUT));
+                let _ = s.read_to_end(&mut Vec::new());
+            } else {
+                std::thread::sleep(common::TIMEOUT);
+            }
+        });
+        addr
+    }
+}
+
 #[test]
 fn a_live_server_survives_random_frames_and_still_serves() {
     use common::{command, describe, Spawn, TempDir, TIMEOUT};
@@ -570,8 +657,21 @@ fn a_live_server_survives_random_frames_and_still_serves() {
     let mut rng = Rng(seed ^ 0x11fe);
     let data = rng.bytes(1 << 20);
     std::fs::write(root.join("b"), &data).unwrap();
-    let srv = Spawn::new("download_server")
-        .args(["--port", "0", "--idle-timeout", "5", "--root"])
+    // Far more than socket buffers hold: a download of it nobody reads blocks the server.
+    let big = std::fs::File::create(root.join("big")).unwrap();
+    big.set_len(64 << 20).unwrap();
+    drop(big);
+    let mut srv = Spawn::new("download_server")
+        .args([
+            "--port",
+            "0",
+            "--idle-timeout",
+            "5",
+            "--max-per-address",
+            "0",
+        ])
+        .args(["--hello-timeout", "1", "--request-timeout", "1"])
+        .args(["--body-timeout", "1", "--min-rate", "100000", "--root"])
         .args([&root])
         .server();
     let addr = srv.connect_addr();
@@ -581,6 +681,25 @@ fn a_live_server_survives_random_frames_and_still_serves() {
             .encode()
             .unwrap_or_else(|e| panic!("seed {seed}: generator made an invalid frame: {e}"))
     };
+    let kinds = [
+        Attack::DripHello,
+        Attack::DripRequest,
+        Attack::HalfHello,
+        Attack::HalfFrame,
+        Attack::StalledRead,
+    ];
+    let attacks: Vec<(Attack, String)> = (0..ATTACKS)
+        .map(|_| {
+            let kind = rng.pick(&kinds);
+            // A short request, so dripping it takes seconds, not hours.
+            let len = rng.range(1, 12);
+            let request = Request::Stat {
+                path: rng.name_bytes(len),
+            };
+            let request = request.encode().expect("a valid STAT");
+            (kind, kind.start(addr, &mut rng, &hello, request))
+        })
+        .collect();
     let mut previous = gen(&mut rng);
     let mut answered = 0usize;
     for case in 0..LIVE_CASES {
@@ -612,6 +731,18 @@ fn a_live_server_survives_random_frames_and_still_serves() {
         previous = valid;
     }
     eprintln!("live fuzz: {answered} of {LIVE_CASES} connections got an answer");
+    // Every attacker was closed, each for its own reason.
+    let mut missing: Vec<String> = attacks.iter().map(|(kind, at)| kind.line(at)).collect();
+    eprintln!(
+        "live fuzz: attacks {:?}",
+        attacks.iter().map(|(k, _)| k).collect::<Vec<_>>()
+    );
+    while !missing.is_empty() {
+        let Some(line) = srv.next_line() else {
+            panic!("seed {seed}: the server never closed {missing:?}")
+        };
+        missing.retain(|m| !line.text().contains(m.as_str()));
+    }
     let out = command("download_client")
         .args(["--port", &srv.port(), "--verify", "b"])
         .current_dir(&cwd)

@@ -197,6 +197,23 @@ fn max_clients_refuses_a_third_and_keeps_serving_the_first_two() {
 }
 
 #[test]
+fn max_per_address_refuses_one_host_and_says_why() {
+    let mut srv = server(&["--echo", "--max-per-address", "1"]);
+    let mut first = connect(&srv);
+    assert_eq!(round_trip(&mut first, b"one", 3), b"one");
+    let mut second = connect(&srv);
+    let mut refused = Vec::new();
+    second.read_to_end(&mut refused).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&refused),
+        "server busy: too many connections from your address\n"
+    );
+    srv.wait_for("127.0.0.1 already has 1 connection (--max-per-address 1)");
+    assert_eq!(round_trip(&mut first, b"still", 5), b"still");
+    common::assert_usage_error("tcp_server", &["--max-per-address", "-1"]);
+}
+
+#[test]
 fn idle_timeout_disconnects_a_silent_client() {
     let mut srv = server(&["--idle-timeout", "1"]);
     let mut silent = connect(&srv);

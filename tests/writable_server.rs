@@ -398,6 +398,225 @@ fn an_upload_resumes_only_the_same_source() {
 }
 
 #[test]
+fn a_running_uploads_partial_stays_whatever_its_target_becomes() {
+    let tmp = TempDir::new("ws-guard");
+    let root = tmp.join("root");
+    fs::create_dir_all(&root).unwrap();
+    fs::write(root.join("u.bin"), b"old").unwrap();
+    let mut srv = download_server(&root, &["--writable"]);
+    let overwrite = |path: &[u8], size: u64, identity: &[u8], resume: bool| Request::Upload {
+        path: path.to_vec(),
+        size,
+        identity: identity.to_vec(),
+        resume,
+        overwrite: true,
+        attrs: None,
+    };
+    // A uploads t.bin (new) and u.bin (over an old one), half of each so far.
+    let (mut a, _) = framed(srv.connect_addr());
+    let (mut a2, _) = framed(srv.connect_addr());
+    for (s, name) in [(&mut a, &b"t.bin"[..]), (&mut a2, b"u.bin")] {
+        assert_eq!(
+            ask(s, overwrite(name, 10, b"id-a", false)),
+            Response::UploadReady { offset: 0 }
+        );
+        s.write_all(b"12345").unwrap();
+    }
+    common::wait_for_size(&root.join(".t.bin.part"), "5", |n| n == 5);
+    common::wait_for_size(&root.join(".u.bin.part"), "5", |n| n == 5);
+    // B makes each target a directory, then tries to remove the running partials.
+    let (mut b, _) = framed(srv.connect_addr());
+    assert_eq!(ask(&mut b, remove(b"u.bin")), Response::Ok);
+    for name in [&b"t.bin"[..], b"u.bin"] {
+        assert_eq!(ask(&mut b, mkdir(name)), Response::Ok);
+        let mut partial = b".".to_vec();
+        partial.extend_from_slice(name);
+        partial.extend_from_slice(b".part");
+        let err = refused(ask(&mut b, remove(&partial)), "remove the running partial");
+        assert_eq!(err.code, ErrorCode::Busy, "{err:?}");
+    }
+    assert_eq!(fs::metadata(root.join(".t.bin.part")).unwrap().len(), 5);
+    // A's uploads end with the truth: their targets are directories now.
+    for s in [&mut a, &mut a2] {
+        s.write_all(b"67890").unwrap();
+        let err = refused(Response::read_from(s).unwrap().unwrap(), "commit");
+        assert_eq!(err.code, ErrorCode::IsADirectory, "{err:?}");
+    }
+    srv.wait_for("upload \"u.bin\" -> error: is a directory");
+    // Once the directory is gone, A's reput finishes from what the server kept.
+    assert_eq!(ask(&mut b, rmdir(b"t.bin")), Response::Ok);
+    assert_eq!(
+        ask(&mut a, overwrite(b"t.bin", 10, b"id-a", true)),
+        Response::UploadReady { offset: 10 }
+    );
+    assert_eq!(Response::read_from(&mut a).unwrap(), Some(Response::Ok));
+    assert_eq!(fs::read(root.join("t.bin")).unwrap(), b"1234567890");
+    assert!(!root.join(".t.bin.part").exists());
+}
+
+/// An upload of `size` bytes announced, `sent` of them sent, then the connection closed.
+fn abandon(srv: &mut Running, name: &str, size: u64, sent: usize) {
+    let (mut s, _) = framed(srv.connect_addr());
+    let id = format!("id-{name}");
+    assert_eq!(
+        ask(&mut s, upload(name.as_bytes(), size, id.as_bytes(), false)),
+        Response::UploadReady { offset: 0 }
+    );
+    s.write_all(&vec![b'x'; sent]).unwrap();
+    drop(s);
+    srv.wait_for(&format!(
+        "upload \"{name}\" -> connection lost after {sent} of {size} bytes"
+    ));
+}
+
+#[test]
+fn abandoned_uploads_make_room_for_new_ones_within_the_bound() {
+    let tmp = TempDir::new("ws-partial-bytes");
+    let root = tmp.join("root");
+    fs::create_dir_all(&root).unwrap();
+    let mut srv = download_server(&root, &["--writable", "--max-partial-bytes", "3000"]);
+    for name in ["a", "b", "c"] {
+        abandon(&mut srv, name, 1000, 500);
+    }
+    let partial = |name: &str| root.join(format!(".{name}.part"));
+    // 1500 bytes held by abandoned uploads: 2000 more fit only without the oldest.
+    let (mut d, _) = framed(srv.connect_addr());
+    assert_eq!(
+        ask(&mut d, upload(b"d", 2000, b"id-d", false)),
+        Response::UploadReady { offset: 0 }
+    );
+    srv.wait_for("removed partial upload \".a.part\" (500 bytes): untouched for");
+    assert!(!partial("a").exists());
+    assert!(partial("b").exists() && partial("c").exists());
+    d.write_all(&[b'd'; 100]).unwrap();
+    let (mut s, _) = framed(srv.connect_addr());
+    // More than the bound can ever hold.
+    let err = refused(ask(&mut s, upload(b"e", 3001, b"id-e", false)), "too large");
+    assert_eq!(err.code, ErrorCode::TooLarge, "{err:?}");
+    assert!(err.message.contains("--max-partial-bytes"), "{err}");
+    // A running upload holds its 2000: 1500 more cannot fit, and nothing is removed for it.
+    let err = refused(ask(&mut s, upload(b"f", 1500, b"id-f", false)), "busy");
+    assert_eq!(err.code, ErrorCode::Busy, "{err:?}");
+    assert!(err.message.contains("hold 2000 of the 3000 bytes"), "{err}");
+    assert!(partial("b").exists() && partial("c").exists());
+    assert!(!partial("e").exists() && !partial("f").exists());
+    // 1000 fit once both abandoned ones are gone.
+    assert_eq!(
+        ask(&mut s, upload(b"g", 1000, b"id-g", false)),
+        Response::UploadReady { offset: 0 }
+    );
+    srv.wait_for("removed partial upload \".b.part\"");
+    srv.wait_for("removed partial upload \".c.part\"");
+    assert!(!partial("b").exists() && !partial("c").exists());
+    s.write_all(&[b'g'; 1000]).unwrap();
+    assert_eq!(Response::read_from(&mut s).unwrap(), Some(Response::Ok));
+    d.write_all(&[b'd'; 1900]).unwrap();
+    assert_eq!(Response::read_from(&mut d).unwrap(), Some(Response::Ok));
+    // The removed partial's upload starts over.
+    assert_eq!(
+        ask(&mut d, upload(b"a", 1000, b"id-a", true)),
+        Response::UploadReady { offset: 0 }
+    );
+}
+
+/// Sets a file's modification time.
+fn set_mtime(path: &std::path::Path, when: SystemTime) {
+    let file = fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.set_modified(when).unwrap();
+}
+
+#[test]
+fn abandoned_uploads_expire_at_start_up_and_while_running() {
+    let tmp = TempDir::new("ws-partial-age");
+    let root = tmp.join("root");
+    fs::create_dir_all(root.join("sub")).unwrap();
+    // Left by an earlier run: two old ones, a fresh one, and files that only look alike.
+    let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    for (name, when) in [
+        (".old.part", Some(hour_ago)),
+        ("sub/.older.part", Some(hour_ago)),
+        (".fresh.part", None),
+        ("kept.part", Some(hour_ago)),
+        (".part", Some(hour_ago)),
+    ] {
+        fs::write(root.join(name), b"left over").unwrap();
+        if let Some(when) = when {
+            set_mtime(&root.join(name), when);
+        }
+    }
+    let mut srv = download_server(&root, &["--writable", "--max-partial-age", "2"]);
+    srv.wait_for("partial uploads under the root: 1 kept (9 bytes), 2 removed");
+    let lines = srv.stdout_lines();
+    for name in [".old.part", "sub/.older.part"] {
+        let removed = format!("removed partial upload \"{name}\" (9 bytes): untouched for 3");
+        assert!(
+            lines.iter().any(|l| l.starts_with(&removed)),
+            "{}",
+            srv.transcript()
+        );
+    }
+    assert!(!root.join(".old.part").exists() && !root.join("sub/.older.part").exists());
+    assert!(root.join("kept.part").exists() && root.join(".part").exists());
+    // An upload abandoned now, and one still running, which never expires.
+    abandon(&mut srv, "run", 100, 10);
+    let (mut live, _) = framed(srv.connect_addr());
+    assert_eq!(
+        ask(&mut live, upload(b"live", 4, b"id-live", false)),
+        Response::UploadReady { offset: 0 }
+    );
+    live.write_all(b"ab").unwrap();
+    // In either order: both may be due by the time the server looks.
+    let removed = [
+        srv.wait_for("removed partial upload"),
+        srv.wait_for("removed partial upload"),
+    ];
+    for what in ["\".fresh.part\" (9 bytes)", "\".run.part\" (10 bytes)"] {
+        assert!(
+            removed.iter().any(|l| l.contains(what)),
+            "{}",
+            srv.transcript()
+        );
+    }
+    assert!(!root.join(".fresh.part").exists() && !root.join(".run.part").exists());
+    assert!(root.join(".live.part").exists());
+    live.write_all(b"cd").unwrap();
+    assert_eq!(Response::read_from(&mut live).unwrap(), Some(Response::Ok));
+    assert_eq!(fs::read(root.join("live")).unwrap(), b"abcd");
+}
+
+#[test]
+fn an_upload_that_drips_is_dropped_and_kept_for_a_resume() {
+    let tmp = TempDir::new("ws-drip");
+    let root = tmp.join("root");
+    fs::create_dir_all(&root).unwrap();
+    let mut srv = download_server(
+        &root,
+        &["--writable", "--body-timeout", "1", "--min-rate", "1000"],
+    );
+    let (mut s, _) = framed(srv.connect_addr());
+    assert_eq!(
+        ask(&mut s, upload(b"drip.bin", 100_000, b"id-drip", false)),
+        Response::UploadReady { offset: 0 }
+    );
+    // 20 bytes a second, far under 1000: the slack of 1 s runs out.
+    let dripper = std::thread::spawn(move || {
+        for _ in 0..100_000 {
+            if s.write_all(b"x").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let line = srv.wait_for("upload \"drip.bin\" -> dropped after ");
+    assert!(
+        line.contains("too slow") && line.contains("the partial file is kept for a resume"),
+        "{line}"
+    );
+    dripper.join().unwrap();
+    assert!(root.join(".drip.bin.part").exists());
+}
+
+#[test]
 fn the_upload_limit_refuses_before_any_byte() {
     let tmp = TempDir::new("ws-limit");
     let root = tmp.join("root");

@@ -354,10 +354,18 @@ impl Server {
     }
 
     fn ours(bin_dir: &Path, flags: &[&str], log: Option<&Path>) -> Server {
-        let mut args: Vec<String> = ["--port", "0", "--bind", "127.0.0.1"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        // Every bench client comes from 127.0.0.1: the per-address limit would refuse most.
+        let mut args: Vec<String> = [
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--max-per-address",
+            "0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         args.extend(flags.iter().map(|s| s.to_string()));
         Server {
             program: bin_dir.join("tcp_server"),

@@ -7,9 +7,11 @@
 //! the `root` module, and refused otherwise. The Python reads the whole file
 //! into memory and sends it with one `send`; here `io::copy` streams it
 //! through a 64 KiB buffer, in constant memory, for files of any size. Each
-//! client has its own thread, a silent one is dropped after
-//! `--idle-timeout`, and it listens on 127.0.0.1 unless told otherwise,
-//! because it hands out files.
+//! client has its own thread, one that is silent, drips its request or
+//! stops reading is dropped when a deadline passes (`--idle-timeout`,
+//! `--request-timeout`, `--body-timeout` with `--min-rate`), one host holds
+//! at most `--max-per-address` connections, and it listens on 127.0.0.1
+//! unless told otherwise, because it hands out files.
 //!
 //! The next chapter is our own framed protocol (docs/PROTOCOL.md), spoken by
 //! download_client and file_shell: when the first bytes are its hello rather
@@ -21,11 +23,14 @@
 
 use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::encoding::Encoding;
-use socket_tutorial::fileserver::{Config as ServeConfig, FileServer, BUSY_GRACE, SEND_BUFFER};
+use socket_tutorial::fileserver::{
+    Config as ServeConfig, FileServer, PartialLimits, BUSY_GRACE, SEND_BUFFER,
+};
 use socket_tutorial::log::Log;
 use socket_tutorial::net;
 use socket_tutorial::protocol::{self, Detected, TUTORIAL_READ_LEN};
 use socket_tutorial::root::Root;
+use socket_tutorial::server::deadline::{self, Deadlines};
 use socket_tutorial::server::{Options, Server};
 use socket_tutorial::token::TokenFile;
 use std::io::{self, BufReader};
@@ -68,6 +73,15 @@ cross the network in clear. Off this machine, tunnel it over SSH
 
 Every request is logged on stdout: client, path, result, bytes, time.
 
+Nobody holds a place for long without using it: a client may be silent
+before a request for --idle-timeout (the tutorial's client asks its user for
+the name after it connects); once a request (or the hello) has begun, all of
+it must arrive within --request-timeout (--hello-timeout) of its first byte,
+however slowly it drips; and the bytes of an upload, a download or a listing
+must move at --min-rate at least, in either direction (a client that stops
+reading is as slow as one that stops sending), with --body-timeout seconds of
+slack. A client that misses a deadline is disconnected and the line says why.
+
 Options:
       --root DIR           directory to serve [default: the current directory]
       --bind ADDR          address to listen on [default: 127.0.0.1, this machine only];
@@ -77,10 +91,33 @@ Options:
                            (the Python client sends gbk) [default: utf-8]
       --writable           accept uploads, mkdir, rename, rm and rmdir [default: read-only]
       --max-upload-bytes N refuse uploads larger than N bytes [default: no limit]
+      --max-partial-bytes N
+                           bytes all unfinished uploads together may hold on disk
+                           (hidden .NAME.part files); past it the oldest abandoned
+                           ones are removed, or the upload is told `busy`
+                           [default: 17179869184, 16 GiB]
+      --max-partial-age SECS
+                           remove an unfinished upload's .NAME.part untouched this
+                           long, also those an earlier run left; 0 = never
+                           [default: 86400, a day]
       --token-file FILE    clients must present the token in FILE's first line
                            [default: $DOWNLOAD_SERVER_TOKEN if set, else no token]
       --max-clients N      clients served at once; past it a newcomer is told `busy` [default: 1000]
-      --idle-timeout SECS  disconnect a client silent this long; 0 = never [default: 60]
+      --max-per-address N  connections one client address (an IPv6 /64) may hold at once;
+                           0 = no limit [default: 32]
+      --idle-timeout SECS  disconnect a client silent this long before a request;
+                           0 = never [default: 60]
+      --hello-timeout SECS a framed client's hello must be whole within SECS of its
+                           first byte (a client past a limit: of connecting); 0 = never
+                           [default: 10]
+      --request-timeout SECS
+                           a request must be whole within SECS of its first byte;
+                           0 = never [default: 20]
+      --body-timeout SECS  the longest an upload, download or listing may stall, and
+                           the slack it has behind --min-rate; 0 = never [default: 20]
+      --min-rate BYTES     bytes per second an upload, download or listing must keep
+                           up, counting only the time the server waits for the client;
+                           0 = any rate [default: 500]
   -h, --help               print this help
   -V, --version            print the version
 
@@ -91,10 +128,12 @@ The protocol is described in docs/PROTOCOL.md.
 
 struct Config {
     server: Options,
+    deadlines: Deadlines,
     root: PathBuf,
     encoding: Encoding,
     writable: bool,
     max_upload: Option<u64>,
+    partials: PartialLimits,
     token: TokenFile,
 }
 
@@ -105,12 +144,15 @@ impl Config {
                 bind: "127.0.0.1".into(),
                 port: 11500,
                 max_clients: 1000,
+                max_per_address: Some(32),
                 idle_timeout: Some(Duration::from_secs(60)),
             },
+            deadlines: Deadlines::default(),
             root: PathBuf::from("."),
             encoding: Encoding::Utf8,
             writable: false,
             max_upload: None,
+            partials: PartialLimits::default(),
             token: TokenFile::default(),
         };
         while let Some(arg) = parser.next()? {
@@ -123,7 +165,15 @@ impl Config {
                 Arg::Long(ref name) if name == "max-upload-bytes" => {
                     config.max_upload = Some(parser.parse("a number of bytes")?)
                 }
+                Arg::Long(ref name) if name == "max-partial-bytes" => {
+                    config.partials.max_bytes = Some(parser.parse("a number of bytes")?)
+                }
+                Arg::Long(ref name) if name == "max-partial-age" => {
+                    let secs: u64 = parser.parse("a number of seconds (0 = never)")?;
+                    config.partials.max_age = (secs > 0).then(|| Duration::from_secs(secs));
+                }
                 arg if config.server.parse_arg(&arg, parser)? => {}
+                arg if config.deadlines.parse_arg(&arg, parser)? => {}
                 arg if config.token.parse_arg(&arg, parser)? => {}
                 arg => return Err(cli::unexpected(arg)),
             }
@@ -141,25 +191,26 @@ fn main() -> ExitCode {
         let token = config.token.load()?;
         let serve = ServeConfig {
             encoding: config.encoding,
-            max_clients: config.server.max_clients,
             idle_timeout: config.server.idle_timeout,
+            deadlines: config.deadlines,
             writable: config.writable,
             max_upload: config.max_upload,
+            partials: config.partials,
             token,
         };
         // 1. Create the socket, bind and listen (one call in Rust).
         let listener = config.server.listen(&log)?;
         announce(&log, &listener, &root, &serve);
-        let files = Arc::new(FileServer::new(root, serve, log.clone()));
-        // Past --max-clients, a few clients at a time are told `busy` in their
-        // own protocol; beyond those the connection closes without a word,
-        // which a tutorial client also expects.
+        let files = FileServer::start(root, serve, log.clone());
+        // Past --max-clients (or --max-per-address), a few clients at a time are
+        // told `busy` in their own protocol; beyond those the connection closes
+        // without a word, which a tutorial client also expects.
         let refuser = Arc::clone(&files);
         // 2. Accept clients forever, each on a thread of its own; 3-5. `send_file_client` serves it.
         Server::new(listener, &config.server, &log)
-            .busy_reply(b"")
-            .turn_away(BUSY_GRACE, move |stream, addr| {
-                refuser.turn_away(stream, addr)
+            .refuse_silently()
+            .turn_away(BUSY_GRACE, move |stream, addr, why| {
+                refuser.turn_away(stream, addr, why)
             })
             .run(move |stream, addr| send_file_client(&files, stream, addr))
     })
@@ -193,12 +244,14 @@ fn send_file_client(files: &FileServer, mut client: TcpStream, addr: SocketAddr)
             return Ok(());
         }
     };
-    // ... and send all of it, 64 KiB at a time (the Python reads it whole and sends it at once).
+    // ... and send all of it, 64 KiB at a time (the Python reads it whole and sends it at once),
+    // to a client that must keep taking it (`paced`: --min-rate, --body-timeout).
     let mut file = BufReader::with_capacity(SEND_BUFFER, file);
-    match io::copy(&mut file, &mut client) {
+    match io::copy(&mut file, &mut files.paced(&client)) {
         Ok(sent) => files.log_request(addr, "tutorial", &name, "ok", sent, started),
         Err(e) => {
-            let result = format!("connection lost: {}", cli::describe_io(&e));
+            let (lost, why) = deadline::lost_or_dropped(&e);
+            let result = format!("{lost}: {why}");
             files.log_request(addr, "tutorial", &name, &result, 0, started);
         }
     }

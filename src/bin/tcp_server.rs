@@ -48,6 +48,8 @@ Options:
       --quiet              do not print each message (connects and disconnects still are)
       --encoding ENC       text encoding of messages and replies: utf-8 or gbk (the Python's) [default: utf-8]
       --max-clients N      clients served at once; past it a newcomer gets `server busy` [default: 10000]
+      --max-per-address N  connections one client address (an IPv6 /64) may hold at once; past it
+                           a newcomer from there gets `server busy`; 0 = no limit [default: 1000]
       --idle-timeout SECS  disconnect a client silent this long; 0 = never [default: 600]
       --sequential         serve one client at a time, exactly like the Python loop
   -h, --help               print this help
@@ -80,6 +82,7 @@ impl Config {
                 bind: "0.0.0.0".into(),
                 port: 10500,
                 max_clients: 10_000,
+                max_per_address: Some(1000),
                 idle_timeout: Some(Duration::from_secs(600)),
             },
             echo: false,

@@ -12,6 +12,8 @@ use crate::protocol::{
     detect, version_supported, Detected, ErrorCode, ErrorReply, ProtocolError, Request, Response,
     ServerHello, CLIENT_HELLO_LEN, TUTORIAL_READ_LEN, VERSION,
 };
+use crate::server::deadline::Paced;
+use crate::server::Busy;
 use crate::token::Token;
 use std::io::{self, BufReader, Cursor, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -30,7 +32,11 @@ impl FileServer {
         addr: SocketAddr,
         first: &[u8],
     ) -> io::Result<()> {
-        let Some((version, leftover)) = self.finish_hello(&stream, addr, first)? else {
+        // Every read and write from here on is under a deadline (src/server/deadline.rs):
+        // the rest of the hello within --hello-timeout of its first byte.
+        let paced = Paced::new(&stream, self.config.idle_timeout, self.config.deadlines);
+        paced.hello();
+        let Some((version, leftover)) = self.finish_hello(&paced, addr, first)? else {
             return Ok(());
         };
         // Small replies (an ERROR, a DIGEST after the bytes) must not wait for
@@ -40,21 +46,27 @@ impl FileServer {
         if !version_supported(version) {
             let err = ProtocolError::UnsupportedVersion(version);
             self.log.out(format_args!("{addr} hello: {err}, closed"));
-            return say_and_close(&stream, hello, err.reply());
+            return say_and_close(&paced, hello, err.reply());
         }
-        hello.write_to(&mut &stream)?;
+        hello.write_to(&mut &paced)?;
         // Frames are read through one buffer that starts with the bytes that
         // came with the hello; replies go straight to the socket, so raw file
         // bytes are never stuck behind a buffer.
-        let mut reader = BufReader::new(Cursor::new(leftover).chain(&stream));
+        let begun = !leftover.is_empty();
+        let mut reader = BufReader::new(Cursor::new(leftover).chain(&paced));
+        paced.await_request(begun);
         let mut first_frame = true;
         if let Some(token) = &self.config.token {
-            if self.authenticate(token, &mut reader, &stream, addr)? == Then::Close {
+            if self.authenticate(token, &mut reader, &paced, addr)? == Then::Close {
                 return Ok(());
             }
             first_frame = false;
         }
         loop {
+            if !first_frame {
+                // A request's deadline runs from its first byte: now, if some of it came with the last one.
+                paced.await_request(!reader.buffer().is_empty());
+            }
             let request = match Request::read_from(&mut reader) {
                 Ok(None) => return Ok(()),
                 Ok(Some(request)) => request,
@@ -67,43 +79,48 @@ impl FileServer {
                 Err(e) => {
                     self.log
                         .out(format_args!("{addr} sent a bad frame: {e}; closed"));
-                    return write_response(&stream, &Response::Error(e.reply()));
+                    paced.body();
+                    return write_response(&paced, &Response::Error(e.reply()));
                 }
             };
-            if self.answer(request, &mut reader, &stream, addr, first_frame)? == Then::Close {
+            paced.body();
+            if self.answer(request, &mut reader, &paced, addr, first_frame)? == Then::Close {
                 return Ok(());
             }
             first_frame = false;
         }
     }
 
-    /// A connection past `--max-clients` (the accept loop's turn-away
-    /// handler): read just enough to know its protocol, then say `busy` in it
-    /// (a framed client gets an ERROR, a tutorial client a close without a
-    /// byte), docs/PROTOCOL.md 4.4.
-    pub fn turn_away(&self, mut stream: TcpStream, addr: SocketAddr) -> io::Result<()> {
+    /// A connection past `--max-clients` or `--max-per-address` (the accept
+    /// loop's turn-away handler): read just enough to know its protocol, all
+    /// of it within `--hello-timeout` of the connect, then say `busy` in it (a
+    /// framed client gets an ERROR, a tutorial client a close without a byte),
+    /// docs/PROTOCOL.md 4.4.
+    pub fn turn_away(&self, stream: TcpStream, addr: SocketAddr, why: Busy) -> io::Result<()> {
         let started = Instant::now();
+        let paced = Paced::new(&stream, self.config.idle_timeout, self.config.deadlines);
+        paced.hello();
         let mut first = [0u8; TUTORIAL_READ_LEN];
-        let n = net::recv(&mut stream, &mut first)?;
+        let n = net::recv(&mut &paced, &mut first)?;
         let first = first.get(..n).unwrap_or_default();
         if detect(first) == Detected::Tutorial {
             let result = "busy: closed without an answer";
             self.log_request(addr, "tutorial", first, result, 0, started);
             return Ok(());
         }
-        if self.finish_hello(&stream, addr, first)?.is_none() {
+        if self.finish_hello(&paced, addr, first)?.is_none() {
             return Ok(());
         }
-        let max = self.config.max_clients;
-        self.log.out(format_args!(
-            "{addr} hello: busy ({max} clients at once at most), closed"
-        ));
-        let busy = ErrorReply::new(
-            ErrorCode::Busy,
-            &format!("busy: the server already has {max} clients; try again later"),
-        )
-        .closing();
-        say_and_close(&stream, self.hello(), busy)
+        let limit = match why {
+            Busy::Full { max_clients } => format!("{max_clients} clients at once at most"),
+            Busy::Host { max_per_address } => {
+                format!("{max_per_address} connections per address at most")
+            }
+        };
+        self.log
+            .out(format_args!("{addr} hello: busy ({limit}), closed"));
+        let busy = ErrorReply::new(ErrorCode::Busy, &why.message()).closing();
+        say_and_close(&paced, self.hello(), busy)
     }
 
     /// The client's version and the bytes that came after its hello, reading
@@ -111,7 +128,7 @@ impl FileServer {
     /// when the client left or is not ours (docs/PROTOCOL.md 4.3).
     fn finish_hello(
         &self,
-        mut stream: &TcpStream,
+        mut stream: &Paced<'_>,
         addr: SocketAddr,
         first: &[u8],
     ) -> io::Result<Option<(u16, Vec<u8>)>> {
@@ -166,11 +183,13 @@ impl FileServer {
         &self,
         token: &Token,
         reader: &mut dyn Read,
-        stream: &TcpStream,
+        stream: &Paced<'_>,
         addr: SocketAddr,
     ) -> io::Result<Then> {
         let started = Instant::now();
-        let why = match Request::read_from(reader) {
+        let request = Request::read_from(reader);
+        stream.body();
+        let why = match request {
             Ok(None) | Err(ProtocolError::Truncated) => {
                 self.log
                     .out(format_args!("{addr} left before presenting the token"));
@@ -205,7 +224,7 @@ impl FileServer {
         &self,
         request: Request,
         reader: &mut dyn Read,
-        stream: &TcpStream,
+        stream: &Paced<'_>,
         addr: SocketAddr,
         first_frame: bool,
     ) -> io::Result<Then> {
@@ -263,8 +282,8 @@ impl FileServer {
                 (Vec::new(), send_reply(stream, &reply)?, Then::Continue)
             }
             Request::List { path } => {
-                let outcome = self.list(stream, &path)?;
-                (path, outcome, Then::Continue)
+                let (outcome, then) = self.list(stream, &path)?;
+                (path, outcome, then)
             }
             Request::Stat { path } => {
                 let reply = self.stat(&path);
@@ -338,9 +357,10 @@ impl FileServer {
 }
 
 /// Our hello and an ERROR that closes, in one write, then the close.
-fn say_and_close(stream: &TcpStream, hello: ServerHello, reply: ErrorReply) -> io::Result<()> {
+fn say_and_close(stream: &Paced<'_>, hello: ServerHello, reply: ErrorReply) -> io::Result<()> {
     let mut bytes = hello.encode().to_vec();
     bytes.extend(encode(&Response::Error(reply)));
+    stream.body();
     (&*stream).write_all(&bytes)
 }
 
@@ -375,13 +395,13 @@ fn request_name(request: &Request) -> &'static str {
 }
 
 /// Answer with an ERROR that leaves the connection usable.
-pub(super) fn refuse(stream: &TcpStream, reply: ErrorReply) -> io::Result<(Outcome, Then)> {
+pub(super) fn refuse(stream: &Paced<'_>, reply: ErrorReply) -> io::Result<(Outcome, Then)> {
     write_response(stream, &Response::Error(reply.clone()))?;
     Ok((Outcome::error(&reply), Then::Continue))
 }
 
 /// A one-frame answer, sent; how it ended, for the log.
-fn send_reply(stream: &TcpStream, reply: &Response) -> io::Result<Outcome> {
+fn send_reply(stream: &Paced<'_>, reply: &Response) -> io::Result<Outcome> {
     write_response(stream, reply)?;
     Ok(match reply {
         Response::Error(e) => Outcome::error(e),
@@ -396,6 +416,6 @@ fn encode(response: &Response) -> Vec<u8> {
 }
 
 /// One frame in one write, straight to the socket.
-pub(super) fn write_response(mut stream: &TcpStream, response: &Response) -> io::Result<()> {
+pub(super) fn write_response(mut stream: &Paced<'_>, response: &Response) -> io::Result<()> {
     stream.write_all(&encode(response))
 }

@@ -1,31 +1,21 @@
-//! UPLOAD on the server (docs/PROTOCOL.md 7.4): one upload per target at a time, resume only of the same source, the size limit, `put -p`'s attributes, and a commit that renames only a complete file.
+//! UPLOAD on the server (docs/PROTOCOL.md 7.4): one upload per target at a time, resume only of the same source, the size limits, `put -p`'s attributes, and a commit that renames only a complete file.
 //!
-//! Two uploads to one name would share one partial file (`Root` names it
-//! `.<name>.part`, deterministically, so a broken upload is found again), so
-//! each target is locked for the length of its upload, by the key `Root`
-//! gives every spelling of it. What a partial holds (the source's size and
-//! identity) is remembered in memory: a partial found after a restart of
-//! the server is not trusted, and the upload starts over.
+//! Which targets are being uploaded, what each partial holds and the bounds
+//! on all of them together are kept by `partials`; this module is one
+//! UPLOAD, from its frame to its answer.
 
 use super::framed::{refuse, write_response};
+use super::partials::Source;
 use super::{root_reply, FileServer, Outcome, Then};
 use crate::escape;
 use crate::net;
 use crate::protocol::{Attrs, ErrorCode, ErrorReply, Response};
-use crate::root::UploadKey;
-use std::collections::{HashMap, HashSet};
+use crate::server::deadline::{lost_or_dropped, Paced};
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
-use std::sync::{Mutex, MutexGuard};
 
 /// Bytes read from the socket per write to the partial file.
 const UPLOAD_RECV_BUFFER: usize = 64 * 1024;
-
-/// Partial uploads remembered at once; past it, one record is forgotten
-/// (that upload then starts over), so clients cannot make the server's
-/// memory grow without bound.
-const MAX_RECORDS: usize = 4096;
 
 /// What an UPLOAD request asked for, beyond its path.
 pub(super) struct Asked {
@@ -36,88 +26,6 @@ pub(super) struct Asked {
     pub attrs: Option<Attrs>,
 }
 
-/// Which targets are being uploaded right now, and what each partial holds.
-#[derive(Default)]
-pub(super) struct Uploads {
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    active: HashSet<UploadKey>,
-    partials: HashMap<UploadKey, Record>,
-}
-
-/// The source a partial file's bytes came from.
-struct Record {
-    size: u64,
-    identity: Vec<u8>,
-}
-
-/// Held while one target is being uploaded; dropping it frees the target.
-pub(super) struct Lock<'a> {
-    uploads: &'a Uploads,
-    key: UploadKey,
-}
-
-impl Drop for Lock<'_> {
-    fn drop(&mut self) {
-        self.uploads.state().active.remove(&self.key);
-    }
-}
-
-impl Uploads {
-    fn state(&self) -> MutexGuard<'_, State> {
-        // A thread that panicked while holding the lock left plain sets and
-        // maps behind, which are still usable.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The target for this upload alone, or `None` if another one has it.
-    fn lock(&self, key: &UploadKey) -> Option<Lock<'_>> {
-        let mut state = self.state();
-        if !state.active.insert(key.clone()) {
-            return None;
-        }
-        Some(Lock {
-            uploads: self,
-            key: key.clone(),
-        })
-    }
-
-    /// Where the upload can go on: the partial's length, if the client
-    /// asked to resume and the partial came from the same source.
-    fn resume_point(&self, key: &UploadKey, asked: &Asked, on_disk: u64) -> u64 {
-        if !asked.resume || asked.identity.is_empty() || on_disk > asked.size {
-            return 0;
-        }
-        match self.state().partials.get(key) {
-            Some(r) if r.size == asked.size && r.identity == asked.identity => on_disk,
-            _ => 0,
-        }
-    }
-
-    fn remember(&self, key: &UploadKey, asked: &Asked) {
-        let mut state = self.state();
-        if state.partials.len() >= MAX_RECORDS && !state.partials.contains_key(key) {
-            if let Some(old) = state.partials.keys().next().cloned() {
-                state.partials.remove(&old);
-            }
-        }
-        state.partials.insert(
-            key.clone(),
-            Record {
-                size: asked.size,
-                identity: asked.identity.clone(),
-            },
-        );
-    }
-
-    fn forget(&self, key: &UploadKey) {
-        self.state().partials.remove(key);
-    }
-}
-
 /// How receiving the raw bytes ended.
 enum Received {
     Done,
@@ -125,14 +33,15 @@ enum Received {
     /// is also incomplete in the middle.
     Lost {
         got: u64,
-        why: String,
+        /// `connection lost` or `dropped`, and why.
+        why: (&'static str, String),
         write_failed: bool,
     },
     /// Every byte was read, but writing them failed (disk full...).
     WriteFailed(io::Error),
 }
 
-fn busy(shown: &str) -> ErrorReply {
+pub(super) fn busy(shown: &str) -> ErrorReply {
     ErrorReply::new(
         ErrorCode::Busy,
         &format!("busy: {shown} is being uploaded by another client; try again when it is done"),
@@ -145,7 +54,7 @@ impl FileServer {
     pub(super) fn upload(
         &self,
         reader: &mut dyn Read,
-        stream: &TcpStream,
+        stream: &Paced<'_>,
         path: &[u8],
         asked: Asked,
     ) -> io::Result<(Outcome, Then)> {
@@ -177,23 +86,39 @@ impl FileServer {
                 ),
             );
         }
-        let key = target.key().clone();
         // Taken before the partial is opened: a second upload must not even
         // reopen a partial another one is writing or committing.
-        let Some(_lock) = self.uploads.lock(&key) else {
+        let Some(lock) = self.partials.lock(target.key()) else {
             return refuse(stream, busy(&shown));
         };
+        let partial = target.partial_path();
+        if let Err(reply) = self
+            .partials
+            .reserve(&self.root, &lock, partial, asked.size, &shown)
+        {
+            return refuse(stream, reply);
+        }
         let mut up = match target.open() {
             Ok(up) => up,
-            Err(e) => return refuse(stream, root_reply(&e)),
+            Err(e) => {
+                self.partials.forget(&lock);
+                return refuse(stream, root_reply(&e));
+            }
         };
-        let offset = self.uploads.resume_point(&key, &asked, up.resume_from());
+        let source = Source {
+            size: asked.size,
+            identity: asked.identity.clone(),
+        };
+        let offset = self
+            .partials
+            .resume_point(&lock, &source, asked.resume, up.resume_from());
         if offset == 0 && up.resume_from() > 0 {
             if let Err(e) = up.start_over() {
+                self.partials.settle(&lock, up.resume_from());
                 return refuse(stream, root_reply(&e));
             }
         }
-        self.uploads.remember(&key, &asked);
+        self.partials.remember(&lock, source);
         write_response(stream, &Response::UploadReady { offset })?;
 
         let size = asked.size;
@@ -211,16 +136,18 @@ impl FileServer {
                 write_failed,
             } => {
                 let kept = if write_failed {
-                    self.uploads.forget(&key);
+                    self.partials.forget(&lock);
                     let _ = up.abort();
                     "a write had failed, so nothing is kept"
                 } else {
+                    self.partials.settle(&lock, offset + got);
                     up.keep();
                     "the partial file is kept for a resume"
                 };
+                let (verb, why) = why;
                 let outcome = Outcome::new(
                     format!(
-                        "connection lost after {} of {size} bytes{resumed} ({why}); {kept}",
+                        "{verb} after {} of {size} bytes{resumed} ({why}); {kept}",
                         offset + got
                     ),
                     got,
@@ -228,7 +155,7 @@ impl FileServer {
                 return Ok((outcome, Then::Close));
             }
             Received::WriteFailed(e) => {
-                self.uploads.forget(&key);
+                self.partials.forget(&lock);
                 let _ = up.abort();
                 let why = format!(
                     "internal: writing {shown} failed: {}; nothing was kept",
@@ -249,7 +176,7 @@ impl FileServer {
         }
         match up.commit(size) {
             Ok(()) => {
-                self.uploads.forget(&key);
+                self.partials.forget(&lock);
                 write_response(stream, &Response::Ok)?;
                 let kept = if asked.attrs.is_some() {
                     ", time and permissions kept"
@@ -264,42 +191,11 @@ impl FileServer {
             Err(e) => refuse_received(stream, root_reply(&e), want),
         }
     }
-
-    /// For removing a partial upload `dir/.x.part`: the lock on `dir/x`, so
-    /// that a running upload's partial is never removed under it. `None`
-    /// when nothing can be uploaded to `dir/x` (then nothing uses the partial).
-    pub(super) fn lock_partial(&self, path: &[u8]) -> Result<Option<Lock<'_>>, ErrorReply> {
-        let (dir, last) = match path.iter().rposition(|&b| b == b'/') {
-            Some(i) => (
-                path.get(..=i).unwrap_or_default(),
-                path.get(i + 1..).unwrap_or_default(),
-            ),
-            None => (&b""[..], path),
-        };
-        let Some(name) = last
-            .strip_prefix(b".")
-            .and_then(|rest| rest.strip_suffix(b".part"))
-        else {
-            return Ok(None);
-        };
-        let mut target = dir.to_vec();
-        target.extend_from_slice(name);
-        let Ok(t) = self.root.prepare_upload(&target) else {
-            return Ok(None);
-        };
-        match self.uploads.lock(t.key()) {
-            Some(lock) => {
-                self.uploads.forget(t.key());
-                Ok(Some(lock))
-            }
-            None => Err(busy(&escape::name(&target))),
-        }
-    }
 }
 
 /// An error after the raw bytes arrived: logged with the bytes received.
 fn refuse_received(
-    stream: &TcpStream,
+    stream: &Paced<'_>,
     reply: ErrorReply,
     received: u64,
 ) -> io::Result<(Outcome, Then)> {
@@ -323,7 +219,7 @@ fn receive(reader: &mut dyn Read, file: &mut File, want: u64) -> Received {
             Ok(0) => {
                 return Received::Lost {
                     got,
-                    why: "the client closed the connection".into(),
+                    why: ("connection lost", "the client closed the connection".into()),
                     write_failed: failed.is_some(),
                 }
             }
@@ -331,7 +227,7 @@ fn receive(reader: &mut dyn Read, file: &mut File, want: u64) -> Received {
             Err(e) => {
                 return Received::Lost {
                     got,
-                    why: crate::cli::describe_io(&e),
+                    why: lost_or_dropped(&e),
                     write_failed: failed.is_some(),
                 }
             }

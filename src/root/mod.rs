@@ -10,16 +10,18 @@
 //! `docs/ROOT.md` states the promises per platform, the rules and the races that remain.
 
 mod case;
+mod dir_stream;
 mod error;
 mod lookup;
 mod name;
 mod sys;
 mod upload;
 
+pub use dir_stream::DirStream;
 pub use error::{RootError, RootErrorKind};
 pub use lookup::MAX_SYMLINK_HOPS;
 pub use name::{MAX_COMPONENTS, MAX_COMPONENT_BYTES, MAX_NAME_BYTES};
-pub use upload::{is_partial_name, Upload, UploadKey, UploadTarget};
+pub use upload::{is_partial_name, PartialFile, Upload, UploadKey, UploadTarget};
 
 use std::fs::{self, File, Metadata};
 use std::io;
@@ -51,7 +53,7 @@ pub enum EntryKind {
     Other,
 }
 
-/// One entry of a [`Root::read_dir`] listing.
+/// One entry of a [`Root::stream_dir`] or [`Root::read_dir`] listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntryInfo {
     /// The entry's name as stored on disk: bytes, since on unix it may not be UTF-8.
@@ -178,67 +180,16 @@ impl Root {
         }
     }
 
-    /// List a directory, sorted by name; `""` and `"."` list the root.
-    ///
-    /// Entries are described without following links (a link is `EntryKind::Symlink`),
-    /// so a listing never reveals anything about what lies outside. A name this system
-    /// cannot carry as UTF-8 (on Windows, one that is not valid Unicode) is left out:
-    /// a client could not name it back.
+    /// List a directory, sorted by name; `""` and `"."` list the root: all of
+    /// [`Root::stream_dir`], collected. Its memory grows with the directory; a server
+    /// streams instead.
     pub fn read_dir(&self, name: &[u8]) -> Result<Vec<DirEntryInfo>, RootError> {
-        let w = self.walk(name, true, Follow::Always)?;
-        let dir = match w.target {
-            Target::Dir(d) => d,
-            Target::Entry { meta: None, .. } => return Err(err(RootErrorKind::NotFound, name, "")),
-            Target::Entry {
-                parent,
-                name: entry,
-                meta: Some(m),
-            } => {
-                if kind(&m) != EntryKind::Dir {
-                    return Err(err(RootErrorKind::NotDirectory, name, ""));
-                }
-                self.descend(parent, &entry, &m, name)?
-            }
-        };
-        let listing_path = self.dir_path(&dir);
+        let mut listing = self.stream_dir(name)?;
         let mut out = Vec::new();
-        for entry in fs::read_dir(&listing_path).map_err(|e| RootError::io(name, e))? {
-            let entry = entry.map_err(|e| RootError::io(name, e))?;
-            // DirEntry::metadata does not follow links; an entry that vanished mid-listing
-            // is simply no longer there.
-            let meta = match entry.metadata() {
-                Ok(m) => m,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(RootError::io(name, e)),
-            };
-            let Some(entry_name) = crate::os_name::to_bytes(&entry.file_name()).map(<[u8]>::to_vec)
-            else {
-                continue;
-            };
-            out.push(DirEntryInfo {
-                name: entry_name,
-                kind: kind(&meta),
-                size: meta.len(),
-                modified: meta.modified().ok(),
-                mode: sys::mode(&meta),
-            });
+        for entry in &mut listing {
+            out.push(entry?);
         }
-        if !self.anchor.swap_proof() {
-            // Listing went by path: make sure the path still names the directory we checked.
-            let now = fs::symlink_metadata(&listing_path).map_err(|e| RootError::io(name, e))?;
-            let held = self
-                .dir_file(&dir)
-                .metadata()
-                .map_err(|e| RootError::io(name, e))?;
-            if !sys::same_file(&now, &held) {
-                return Err(err(
-                    RootErrorKind::Outside,
-                    name,
-                    "the directory changed while it was listed",
-                ));
-            }
-        }
-        self.confirm(&dir, None, name)?;
+        listing.finish()?;
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }

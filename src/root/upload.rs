@@ -5,7 +5,7 @@
 //! rename never crosses a file system. [`UploadKey`] names a target however it was
 //! spelled, for a server that must not let two uploads share one partial.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, Metadata};
 use std::io::{self, Seek, SeekFrom};
 use std::path::Path;
@@ -35,6 +35,27 @@ pub fn is_partial_name(component: &[u8]) -> bool {
         tail == SUFFIX
     };
     component.len() > SUFFIX.len() + 1 && component.starts_with(b".") && suffix_matches
+}
+
+/// The target a partial file's name belongs to: `x` for `.x.part`.
+fn partial_target(component: &[u8]) -> Option<&[u8]> {
+    if !is_partial_name(component) {
+        return None;
+    }
+    component.get(1..component.len() - ".part".len())
+}
+
+/// A path from the root through real directories, then `entry`, as `/`-separated bytes.
+fn resolved_path(rel: &Path, entry: &OsStr) -> Vec<u8> {
+    let mut out = Vec::new();
+    for comp in rel.iter().chain(std::iter::once(entry)) {
+        if !out.is_empty() {
+            out.push(b'/');
+        }
+        // Every directory on the way, and the entry, were named in UTF-8 by a client or a link.
+        out.extend_from_slice(crate::os_name::to_bytes(comp).unwrap_or_default());
+    }
+    out
 }
 
 /// `.<name>.part`: deterministic, so a broken upload is found again by name.
@@ -161,16 +182,9 @@ impl Root {
                 "too long to upload: the temporary name adds 6 bytes",
             ));
         }
-        let dir_meta = self
-            .dir_file(&parent)
-            .metadata()
-            .map_err(|e| RootError::io(name, e))?;
         // The target's last component came from the client, in UTF-8.
         let target_bytes = crate::os_name::to_bytes(&target).unwrap_or_default();
-        let key = UploadKey {
-            dir: DirId::of(&dir_meta, &parent.rel),
-            name: case::key(target_bytes),
-        };
+        let key = self.upload_key(&parent, target_bytes, name)?;
         Ok(UploadTarget {
             root: self,
             parent,
@@ -180,6 +194,97 @@ impl Root {
             key,
             existing: meta,
         })
+    }
+}
+
+impl Root {
+    /// The key of an upload of `target` into the held directory `parent`.
+    fn upload_key(&self, parent: &Dir, target: &[u8], raw: &[u8]) -> Result<UploadKey, RootError> {
+        let dir_meta = self
+            .dir_file(parent)
+            .metadata()
+            .map_err(|e| RootError::io(raw, e))?;
+        Ok(UploadKey {
+            dir: DirId::of(&dir_meta, &parent.rel),
+            name: case::key(target),
+        })
+    }
+
+    /// Look `name` up as the partial file of an upload, `dir/.x.part`, whatever is there now
+    /// (nothing, a file, a directory): `None` when its last component does not have that form.
+    /// Its [`PartialFile::key`] is the [`UploadTarget::key`] of `dir/x` even when `dir/x` cannot
+    /// be uploaded to right now (it became a directory), so a server that locks uploads by key
+    /// can keep a running upload's partial from being removed under it.
+    pub fn find_partial(&self, name: &[u8]) -> Result<Option<PartialFile<'_>>, RootError> {
+        let w = self.walk(name, false, Follow::NotLast)?;
+        let Target::Entry {
+            parent,
+            name: entry,
+            meta,
+        } = w.target
+        else {
+            return Ok(None);
+        };
+        let Some(target) = crate::os_name::to_bytes(&entry).and_then(partial_target) else {
+            return Ok(None);
+        };
+        let key = self.upload_key(&parent, target, name)?;
+        Ok(Some(PartialFile {
+            root: self,
+            parent,
+            entry,
+            meta,
+            trailing_dir: w.trailing_dir,
+            name: name.to_vec(),
+            key,
+        }))
+    }
+}
+
+/// A partial upload's file looked up by [`Root::find_partial`], its directory held open.
+#[derive(Debug)]
+pub struct PartialFile<'r> {
+    root: &'r Root,
+    parent: Dir,
+    entry: OsString,
+    meta: Option<Metadata>,
+    trailing_dir: bool,
+    name: Vec<u8>,
+    key: UploadKey,
+}
+
+impl PartialFile<'_> {
+    /// The key of the upload this partial belongs to.
+    pub fn key(&self) -> &UploadKey {
+        &self.key
+    }
+
+    /// Where it is: its path from the root through real directories (links resolved).
+    pub fn path(&self) -> Vec<u8> {
+        resolved_path(&self.parent.rel, &self.entry)
+    }
+
+    /// What is there now, without following a link; `None` if nothing is.
+    pub fn metadata(&self) -> Option<&Metadata> {
+        self.meta.as_ref()
+    }
+
+    /// Remove it, as [`Root::remove_file`] would: a directory is `IsDirectory`, a link is
+    /// removed itself.
+    pub fn remove(self) -> Result<(), RootError> {
+        let name = self.name.as_slice();
+        let Some(meta) = &self.meta else {
+            return Err(err(RootErrorKind::NotFound, name, ""));
+        };
+        if kind(meta) == EntryKind::Dir {
+            return Err(err(RootErrorKind::IsDirectory, name, ""));
+        }
+        if self.trailing_dir {
+            return Err(err(RootErrorKind::NotDirectory, name, ""));
+        }
+        sys::remove_file(&self.root.child(&self.parent, &self.entry), meta)
+            .map_err(|e| RootError::io(name, e))?;
+        self.root.confirm(&self.parent, None, name)
     }
 }
 
@@ -200,6 +305,12 @@ impl<'r> UploadTarget<'r> {
     /// The same for every spelling of this target (see [`Root::prepare_upload`]).
     pub fn key(&self) -> &UploadKey {
         &self.key
+    }
+
+    /// Where its partial file is: `.<name>.part` beside it, by its path from the root through
+    /// real directories (links resolved). [`Root::find_partial`] finds it again there.
+    pub fn partial_path(&self) -> Vec<u8> {
+        resolved_path(&self.parent.rel, &self.temp)
     }
 
     /// Whether a regular file already has the target's name (the commit would replace it).

@@ -193,7 +193,7 @@ pub(super) fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
-/// `timed out: the server 127.0.0.1:11500 was silent for 60 s while this client waited for its hello`.
+/// `timed out: the server 127.0.0.1:11500 was silent for 60 s (--timeout) while this client waited for its hello`.
 pub(super) fn timeout_error(
     peer: SocketAddr,
     timeout: Option<Duration>,
@@ -204,8 +204,8 @@ pub(super) fn timeout_error(
         |t| format!("for {} s", t.as_secs_f64()),
     );
     TransferError::Broken(format!(
-        "timed out: the server {peer} was silent {silence} while this client waited for \
-         {waiting} (--timeout)"
+        "timed out: the server {peer} was silent {silence} (--timeout) while this client \
+         waited for {waiting}"
     ))
 }
 

@@ -769,4 +769,88 @@ mod tests {
         assert_eq!(fs::read(part_path(&out)).unwrap(), b"part");
         assert!(partial::info_path(&out).exists());
     }
+
+    /// A writer that takes `room` bytes, then fails with `kind`.
+    struct Failing {
+        room: usize,
+        kind: io::ErrorKind,
+    }
+
+    impl Write for Failing {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from(self.kind));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_output_is_drained_and_a_closed_pipe_ends_it() {
+        let (addr, server) = fake_server(|s| {
+            // The first file: the writer fails after 3 bytes, the rest is drained.
+            read_request(s);
+            send(
+                s,
+                Response::File {
+                    size: 10,
+                    offset: 0,
+                    identity: vec![3; 32],
+                },
+            );
+            s.write_all(b"0123456789").unwrap();
+            send(s, Response::Digest(Sha256::digest(b"0123456789")));
+            // Then the next request on the same connection.
+            assert!(matches!(read_request(s), Request::Stat { .. }));
+            send(
+                s,
+                Response::Error(ErrorReply::new(ErrorCode::NotFound, "not found: x")),
+            );
+            // A closed pipe: the client hangs up.
+            read_request(s);
+            send(
+                s,
+                Response::File {
+                    size: 10,
+                    offset: 0,
+                    identity: vec![3; 32],
+                },
+            );
+            let _ = s.write_all(b"0123456789");
+            let _ = s.read_to_end(&mut Vec::new());
+        });
+        let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap(), None).unwrap();
+        let mut full = Failing {
+            room: 3,
+            kind: io::ErrorKind::StorageFull,
+        };
+        let err = conn
+            .download_to(b"f", &mut full, true, &mut |_| {})
+            .unwrap_err();
+        assert!(matches!(err, TransferError::Local(_)), "{err}");
+        assert!(
+            err.to_string().starts_with("writing the output failed ("),
+            "{err}"
+        );
+        assert!(err.to_string().contains("after 0 of 10 bytes"), "{err}");
+        let next = conn.stat(b"x").unwrap_err();
+        assert!(matches!(next, TransferError::Refused(_)), "{next}");
+        let mut closed = Failing {
+            room: 0,
+            kind: io::ErrorKind::BrokenPipe,
+        };
+        let err = conn
+            .download_to(b"f", &mut closed, false, &mut |_| {})
+            .unwrap_err();
+        assert!(matches!(err, TransferError::OutputClosed), "{err}");
+        assert!(!err.connection_usable());
+        drop(conn);
+        server.join().unwrap();
+    }
 }

@@ -20,7 +20,7 @@
 //! the rename may, depending on the file system.
 
 use super::connection::is_timeout;
-use super::finished::{self, Finished};
+use super::finished;
 use super::partial::{self, hash_prefix, open_part, part_path, PartInfo, Plan};
 use super::{shown, unexpected, Connection, Event, Start, TransferError};
 use crate::cli::describe_io;
@@ -29,7 +29,7 @@ use crate::file_meta;
 use crate::net;
 use crate::protocol::{ErrorCode, Request, Response};
 use crate::sha256::{self, Sha256};
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::net::Shutdown;
 use std::path::Path;
@@ -158,19 +158,7 @@ impl Connection {
                 return Ok(done);
             }
         }
-        let mut start = Start::Fresh;
-        let (offset, identity) = match plan {
-            Plan::Fresh => (0, Vec::new()),
-            Plan::Resume { offset, identity } => {
-                start = Start::Resumed { from: offset };
-                (offset, identity)
-            }
-            Plan::Restart(reason) => {
-                events(Event::StartingOver(&reason));
-                start = Start::Restarted { reason };
-                (0, Vec::new())
-            }
-        };
+        let (mut start, offset, identity) = starting_point(plan, events);
         let (size, identity) = match self.ask_for_file(remote, offset, identity, options.verify) {
             Err(TransferError::Refused(reply))
                 if offset > 0 && reply.code == ErrorCode::Conflict && !reply.closing =>
@@ -191,7 +179,6 @@ impl Connection {
         };
         // From here the server is sending: a local failure must not leave the
         // rest of the file in the connection.
-        let left = size - offset;
         let record = PartInfo {
             server,
             name: remote.to_vec(),
@@ -208,11 +195,13 @@ impl Connection {
         });
         let (mut file, mut hasher) = match prepared {
             Ok(ready) => ready,
-            Err(e) => return Err(self.abandon(e.to_string(), left, options.verify)),
+            Err(e) => return Err(self.abandon(e.to_string(), size - offset, options.verify)),
         };
         events(Event::Begin { size, offset });
-        let kept = format!("; {} is kept: run again to resume", shown(&part));
-        let label = shown(&part);
+        let (label, kept) = (
+            shown(&part),
+            format!("; {} is kept: run again to resume", shown(&part)),
+        );
         let received = self.receive(
             &mut file,
             &label,
@@ -226,58 +215,20 @@ impl Connection {
         // here on leave the connection in step.
         let digest = match hasher {
             None => None,
-            Some(h) => {
-                let ours = h.finalize();
-                match self.check_digest(ours, remote, "it was not kept") {
-                    Ok(d) => Some(d),
-                    Err(e) => {
-                        if matches!(e, TransferError::Mismatch(_)) {
-                            drop(file);
-                            partial::remove(out);
-                        }
-                        return Err(e);
+            Some(h) => match self.check_digest(h.finalize(), remote, "it was not kept") {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    drop(file);
+                    if let TransferError::Mismatch(_) = e {
+                        partial::remove(out);
                     }
+                    return Err(e);
                 }
-            }
+            },
         };
-        let local = |what: String| move |e: io::Error| TransferError::local(what, &e);
-        let on_disk = file.metadata().map_err(local(shown(&part)))?.len();
-        if on_disk != size {
-            return Err(TransferError::Local(format!(
-                "{} has {on_disk} bytes, expected {size}: was it changed meanwhile?",
-                shown(&part)
-            )));
-        }
-        file_meta::give_mode(&file, options.mode.unwrap_or(NEW_FILE_MODE)).map_err(local(
-            format!("setting the permissions of {}", shown(&part)),
-        ))?;
-        drop(file);
-        fs::rename(&part, out).map_err(local(format!(
-            "cannot rename {} to {}",
-            shown(&part),
-            shown(out)
-        )))?;
-        let _ = fs::remove_file(partial::info_path(out));
+        put_in_place(file, out, size, options.mode.unwrap_or(NEW_FILE_MODE))?;
         if options.skip_same_version {
-            if let Ok(saved) = fs::metadata(out) {
-                let PartInfo {
-                    server,
-                    name,
-                    size,
-                    identity,
-                } = record;
-                let local = file_meta::identity(&saved);
-                finished::remember(
-                    out,
-                    &Finished {
-                        local,
-                        server,
-                        name,
-                        size,
-                        identity,
-                    },
-                );
-            }
+            finished::remember_download(out, record);
         }
         Ok(Downloaded {
             size,
@@ -287,69 +238,8 @@ impl Connection {
         })
     }
 
-    /// [`DownloadOptions::skip_same_version`]: when `out` is exactly as a
-    /// download of `remote` from this server left it, asks whether the server
-    /// still has that version, by asking to resume at its very end (nothing
-    /// follows the FILE answer then). With `verify`, the copy here is hashed
-    /// and compared with the server's digest too. `None`: fetch it.
-    fn already_complete(
-        &mut self,
-        out: &Path,
-        remote: &[u8],
-        server: &str,
-        verify: bool,
-        events: &mut dyn FnMut(Event),
-    ) -> Result<Option<Downloaded>, TransferError> {
-        let Some(here) = fs::metadata(out).ok().filter(|m| m.is_file()) else {
-            return Ok(None);
-        };
-        let Some(done) = finished::recall(out, &file_meta::identity(&here)) else {
-            return Ok(None);
-        };
-        // An empty file cannot be asked for "from its end": it is fetched, which costs nothing.
-        if done.server != server || done.name != remote || done.size == 0 {
-            return Ok(None);
-        }
-        let ours = match verify {
-            true => Some(hash_prefix(out, done.size)?.finalize()),
-            false => None,
-        };
-        match self.ask_for_file(remote, done.size, done.identity, verify) {
-            Ok(_) => {}
-            Err(TransferError::Refused(reply))
-                if reply.code == ErrorCode::Conflict && !reply.closing =>
-            {
-                let reason = format!(
-                    "{} changed on the server since it was saved as {}",
-                    escape::name(remote),
-                    shown(out)
-                );
-                events(Event::StartingOver(&reason));
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        }
-        let digest = match ours {
-            None => None,
-            Some(ours) => match self.check_digest(ours, remote, "fetching it again") {
-                Ok(d) => Some(d),
-                Err(TransferError::Mismatch(why)) => {
-                    events(Event::StartingOver(&why));
-                    return Ok(None);
-                }
-                Err(e) => return Err(e),
-            },
-        };
-        Ok(Some(Downloaded {
-            size: done.size,
-            received: 0,
-            start: Start::AlreadyComplete,
-            digest,
-        }))
-    }
-
     /// DOWNLOAD, and the FILE answer's size and identity; an ERROR is `Refused`.
-    fn ask_for_file(
+    pub(super) fn ask_for_file(
         &mut self,
         remote: &[u8],
         offset: u64,
@@ -497,7 +387,7 @@ impl Connection {
     /// Compare our digest with the server's DIGEST frame. On a mismatch the
     /// caller keeps nothing (some byte is wrong and we cannot tell which);
     /// `fate` says so.
-    fn check_digest(
+    pub(super) fn check_digest(
         &mut self,
         ours: [u8; 32],
         remote: &[u8],
@@ -517,6 +407,44 @@ impl Connection {
             sha256::hex(&ours)
         )))
     }
+}
+
+/// Where a download starts, from what an earlier run left.
+fn starting_point(plan: Plan, events: &mut dyn FnMut(Event)) -> (Start, u64, Vec<u8>) {
+    match plan {
+        Plan::Fresh => (Start::Fresh, 0, Vec::new()),
+        Plan::Resume { offset, identity } => (Start::Resumed { from: offset }, offset, identity),
+        Plan::Restart(reason) => {
+            events(Event::StartingOver(&reason));
+            (Start::Restarted { reason }, 0, Vec::new())
+        }
+    }
+}
+
+/// The whole `.part` (its `size` checked, given its permission bits) renamed
+/// to `out`, and its record removed.
+fn put_in_place(file: File, out: &Path, size: u64, mode: u16) -> Result<(), TransferError> {
+    let part = part_path(out);
+    let local = |what: String| move |e: io::Error| TransferError::local(what, &e);
+    let on_disk = file.metadata().map_err(local(shown(&part)))?.len();
+    if on_disk != size {
+        return Err(TransferError::Local(format!(
+            "{} has {on_disk} bytes, expected {size}: was it changed meanwhile?",
+            shown(&part)
+        )));
+    }
+    file_meta::give_mode(&file, mode).map_err(local(format!(
+        "setting the permissions of {}",
+        shown(&part)
+    )))?;
+    drop(file);
+    fs::rename(&part, out).map_err(local(format!(
+        "cannot rename {} to {}",
+        shown(&part),
+        shown(out)
+    )))?;
+    let _ = fs::remove_file(partial::info_path(out));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -16,7 +16,11 @@
 //! kept. Records are a convenience: one that cannot be written or read only
 //! means the file is fetched again.
 
-use super::partial::{from_hex, to_hex};
+use super::partial::{from_hex, hash_prefix, to_hex, PartInfo};
+use super::{shown, Connection, Downloaded, Event, Start, TransferError};
+use crate::escape;
+use crate::file_meta;
+use crate::protocol::ErrorCode;
 use crate::sha256::{self, Sha256};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -80,6 +84,92 @@ impl Finished {
             size: field("size")?.parse().ok()?,
             identity: from_hex(&field("identity")?)?,
         })
+    }
+}
+
+impl Connection {
+    /// [`DownloadOptions::skip_same_version`]: when `out` is exactly as a
+    /// download of `remote` from this server left it, asks whether the server
+    /// still has that version, by asking to resume at its very end (nothing
+    /// follows the FILE answer then). With `verify`, the copy here is hashed
+    /// and compared with the server's digest too. `None`: fetch it.
+    pub(super) fn already_complete(
+        &mut self,
+        out: &Path,
+        remote: &[u8],
+        server: &str,
+        verify: bool,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<Option<Downloaded>, TransferError> {
+        let Some(here) = fs::metadata(out).ok().filter(|m| m.is_file()) else {
+            return Ok(None);
+        };
+        let Some(done) = recall(out, &file_meta::identity(&here)) else {
+            return Ok(None);
+        };
+        // An empty file cannot be asked for "from its end": it is fetched, which costs nothing.
+        if done.server != server || done.name != remote || done.size == 0 {
+            return Ok(None);
+        }
+        let ours = match verify {
+            true => Some(hash_prefix(out, done.size)?.finalize()),
+            false => None,
+        };
+        match self.ask_for_file(remote, done.size, done.identity, verify) {
+            Ok(_) => {}
+            Err(TransferError::Refused(reply))
+                if reply.code == ErrorCode::Conflict && !reply.closing =>
+            {
+                let reason = format!(
+                    "{} changed on the server since it was saved as {}",
+                    escape::name(remote),
+                    shown(out)
+                );
+                events(Event::StartingOver(&reason));
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        }
+        let digest = match ours {
+            None => None,
+            Some(ours) => match self.check_digest(ours, remote, "fetching it again") {
+                Ok(d) => Some(d),
+                Err(TransferError::Mismatch(why)) => {
+                    events(Event::StartingOver(&why));
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        Ok(Some(Downloaded {
+            size: done.size,
+            received: 0,
+            start: Start::AlreadyComplete,
+            digest,
+        }))
+    }
+}
+
+/// Remembers that `out` now holds the version `record` describes.
+pub(super) fn remember_download(out: &Path, record: PartInfo) {
+    if let Ok(saved) = fs::metadata(out) {
+        let PartInfo {
+            server,
+            name,
+            size,
+            identity,
+        } = record;
+        let local = file_meta::identity(&saved);
+        remember(
+            out,
+            &Finished {
+                local,
+                server,
+                name,
+                size,
+                identity,
+            },
+        );
     }
 }
 

@@ -45,23 +45,17 @@ impl Connection {
             path: remote.to_vec(),
         })?;
         let mut all = Vec::new();
-        let mut name_bytes = 0usize;
+        let mut taken = Taken::default();
         loop {
             match self.read_response("the listing")? {
                 Response::Listing { entries, last } => {
-                    name_bytes += entries.iter().map(|e| e.name.len()).sum::<usize>();
-                    all.extend(entries);
-                    if all.len() > MAX_LIST_ENTRIES || name_bytes > MAX_LIST_NAME_BYTES {
+                    if let Err(why) = taken.add(&entries) {
                         return Err(TransferError::Broken(format!(
-                            "the listing of {} passed {} entries and {} bytes of names, more \
-                             than this client takes in one listing ({MAX_LIST_ENTRIES} entries, \
-                             {MAX_LIST_NAME_BYTES} bytes); it was given up, and the connection \
-                             with it",
-                            escape::name(remote),
-                            all.len(),
-                            name_bytes
+                            "the listing of {} {why}; it was given up, and the connection with it",
+                            escape::name(remote)
                         )));
                     }
+                    all.extend(entries);
                     if last {
                         return Ok(all);
                     }
@@ -110,5 +104,76 @@ impl Connection {
             Response::Error(reply) => Err(TransferError::Refused(reply)),
             other => Err(unexpected(&other)),
         }
+    }
+}
+
+/// How much of one listing has arrived, against its bounds.
+#[derive(Debug, Default)]
+struct Taken {
+    entries: usize,
+    name_bytes: usize,
+}
+
+impl Taken {
+    /// Counts one LISTING chunk; past either bound, says so.
+    fn add(&mut self, chunk: &[Entry]) -> Result<(), String> {
+        self.entries += chunk.len();
+        self.name_bytes += chunk.iter().map(|e| e.name.len()).sum::<usize>();
+        if self.entries > MAX_LIST_ENTRIES || self.name_bytes > MAX_LIST_NAME_BYTES {
+            return Err(format!(
+                "passed {} entries and {} bytes of names, more than this client takes in one \
+                 listing ({MAX_LIST_ENTRIES} entries, {MAX_LIST_NAME_BYTES} bytes)",
+                self.entries, self.name_bytes
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Kind, MAX_ENTRIES};
+
+    #[test]
+    fn a_listing_is_bounded_by_entries_and_by_bytes_of_names() {
+        let chunk = |name_len: usize| -> Vec<Entry> {
+            let meta = Meta {
+                kind: Kind::File,
+                size: 0,
+                mtime_ns: 0,
+                mode: 0,
+            };
+            (0..MAX_ENTRIES)
+                .map(|_| Entry {
+                    name: vec![b'n'; name_len],
+                    meta,
+                })
+                .collect()
+        };
+        // Many entries with short names: the entry bound.
+        let short = chunk(1);
+        let mut taken = Taken::default();
+        let mut frames = 0;
+        let why = loop {
+            frames += 1;
+            if let Err(why) = taken.add(&short) {
+                break why;
+            }
+        };
+        assert_eq!(frames, MAX_LIST_ENTRIES / MAX_ENTRIES + 1);
+        assert!(
+            why.starts_with("passed 1000064 entries and 1000064 bytes"),
+            "{why}"
+        );
+        // Long names: the byte bound comes first.
+        let long = chunk(255);
+        let mut taken = Taken::default();
+        let mut frames = 0;
+        while taken.add(&long).is_ok() {
+            frames += 1;
+        }
+        assert_eq!(frames, MAX_LIST_NAME_BYTES / (255 * MAX_ENTRIES));
+        assert!(taken.entries < MAX_LIST_ENTRIES);
     }
 }

@@ -552,17 +552,15 @@ fn modes_and_upload_attributes() {
 
     // UPLOAD: the ATTRS flag brings mtime and mode after the path, and
     // only with the flag.
-    let with = Request::Upload {
+    let upload = |mtime_ns: Option<i64>, mode: u16| Request::Upload {
         path: b"f".to_vec(),
         size: 3,
         identity: vec![],
         resume: false,
         overwrite: false,
-        attrs: Some(Attrs {
-            mtime_ns: Some(1),
-            mode: 0o600,
-        }),
+        attrs: Some(Attrs { mtime_ns, mode }),
     };
+    let with = upload(Some(1), 0o600);
     let bytes = with.encode().unwrap();
     assert_eq!(
         bytes,
@@ -583,17 +581,7 @@ fn modes_and_upload_attributes() {
     assert!(is_malformed(parse_request(&high)));
 
     // Plain put: the MODE flag brings the mode alone after the path.
-    let mode_only = Request::Upload {
-        path: b"f".to_vec(),
-        size: 3,
-        identity: vec![],
-        resume: false,
-        overwrite: false,
-        attrs: Some(Attrs {
-            mtime_ns: None,
-            mode: 0o755,
-        }),
-    };
+    let mode_only = upload(None, 0o755);
     let bytes = mode_only.encode().unwrap();
     assert_eq!(
         bytes,
@@ -607,19 +595,7 @@ fn modes_and_upload_attributes() {
         b[5] = flags;
         assert!(is_malformed(parse_request(&b)), "flags {flags:#x}");
     }
-    let mut both = Request::Upload {
-        path: b"f".to_vec(),
-        size: 3,
-        identity: vec![],
-        resume: false,
-        overwrite: false,
-        attrs: Some(Attrs {
-            mtime_ns: Some(1),
-            mode: 0o600,
-        }),
-    }
-    .encode()
-    .unwrap();
+    let mut both = with.encode().unwrap();
     both[5] = UPLOAD_ATTRS | UPLOAD_MODE;
     assert!(is_malformed(parse_request(&both)));
     // Bits above MODE stay reserved.

@@ -499,6 +499,18 @@ mod tests {
         r.write_to(s).unwrap();
     }
 
+    /// The FILE frame of a fresh download of `size` bytes.
+    fn send_file(s: &mut TcpStream, size: u64) {
+        send(
+            s,
+            Response::File {
+                size,
+                offset: 0,
+                identity: vec![3; 32],
+            },
+        );
+    }
+
     #[test]
     fn resumes_the_same_version_and_verifies_the_whole_file() {
         let t = TempDir::new("transfer");
@@ -609,14 +621,7 @@ mod tests {
         let out = t.path().join("copy");
         let (addr, server) = fake_server(|s| {
             read_request(s);
-            send(
-                s,
-                Response::File {
-                    size: 4,
-                    offset: 0,
-                    identity: vec![3; 32],
-                },
-            );
+            send_file(s, 4);
             s.write_all(b"data").unwrap();
             send(s, Response::Digest([0; 32]));
         });
@@ -631,14 +636,7 @@ mod tests {
 
         let (addr, server) = fake_server(|s| {
             read_request(s);
-            send(
-                s,
-                Response::File {
-                    size: 10,
-                    offset: 0,
-                    identity: vec![3; 32],
-                },
-            );
+            send_file(s, 10);
             s.write_all(b"part").unwrap();
         });
         let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap(), None).unwrap();
@@ -658,14 +656,7 @@ mod tests {
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let (addr, server) = fake_server(move |s| {
             read_request(s);
-            send(
-                s,
-                Response::File {
-                    size: 10,
-                    offset: 0,
-                    identity: vec![3; 32],
-                },
-            );
+            send_file(s, 10);
             s.write_all(b"part").unwrap();
             // Then silence, until the client has given up.
             let _ = done_rx.recv();
@@ -724,14 +715,7 @@ mod tests {
         let (addr, server) = fake_server(|s| {
             // The first file: the writer fails after 3 bytes, the rest is drained.
             read_request(s);
-            send(
-                s,
-                Response::File {
-                    size: 10,
-                    offset: 0,
-                    identity: vec![3; 32],
-                },
-            );
+            send_file(s, 10);
             s.write_all(b"0123456789").unwrap();
             send(s, Response::Digest(Sha256::digest(b"0123456789")));
             // Then the next request on the same connection.
@@ -742,14 +726,7 @@ mod tests {
             );
             // A closed pipe: the client hangs up.
             read_request(s);
-            send(
-                s,
-                Response::File {
-                    size: 10,
-                    offset: 0,
-                    identity: vec![3; 32],
-                },
-            );
+            send_file(s, 10);
             let _ = s.write_all(b"0123456789");
             let _ = s.read_to_end(&mut Vec::new());
         });

@@ -53,8 +53,9 @@ is kept in ~/.local/state/socket-tutorial, %LOCALAPPDATA% on Windows).
 A progress line is shown on stderr when it is a terminal.
 
 Options:
-      --host HOST[:PORT]  server to connect to: a name, an IPv4 address, or an
-                       IPv6 address ([::1]:11500 with a port) [default: 127.0.0.1]
+      --host HOST[:PORT]  the server: a name, an IPv4 or an IPv6 address,
+                       with its port if you like (127.0.0.1:11500,
+                       [::1]:11500) [default: 127.0.0.1]
       --port N         server port [default: 11500]
   -o, --output PATH    where to save; an existing directory keeps the file's
                        own name (and must be one with several NAMEs); DIR/

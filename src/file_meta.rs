@@ -108,12 +108,42 @@ pub fn apply_to_path(path: &Path, mtime_ns: i64, mode: u16) -> io::Result<()> {
     apply(&imp::open_for_attributes(path)?, mtime_ns, mode)
 }
 
+/// `put` and `get` without `-p`, as sftp and `cp` do: the permission bits of
+/// `mode` that this process's umask lets through, as if the file had been
+/// created with that mode (so a `0o600` file stays private and a `0o755`
+/// one stays executable). Of that, what this system keeps (see [`apply`]):
+/// on Windows the read-only attribute.
+pub fn give_mode(file: &File, mode: u16) -> io::Result<()> {
+    let current = file.metadata()?.permissions();
+    file.set_permissions(imp::permissions(current, mode & !umask()))
+}
+
+/// A new file that only its owner can read until it is given its mode: a
+/// download's `.part` (a `0o600` file must not be readable by others while it
+/// arrives). Fails if something is already there.
+pub fn create_private(path: &Path) -> io::Result<File> {
+    imp::create_private(path)
+}
+
+/// The permission bits this process takes away from every file it creates
+/// (`0o022` typically), found once per process; `0` on Windows.
+///
+/// std has no `umask` call and this crate uses no `libc`, so it is measured
+/// the one way every unix allows: create a probe file asking for mode
+/// `0o777` in the temporary directory, read back what it got, and remove it.
+/// If even that fails, `0o022`, the usual value, is assumed.
+pub fn umask() -> u16 {
+    static UMASK: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| imp::probe_umask().unwrap_or(0o022))
+}
+
 #[cfg(unix)]
 mod imp {
-    use std::fs::{self, File, Permissions};
+    use std::fs::{self, File, OpenOptions, Permissions};
     use std::io;
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
     use std::path::Path;
+    use std::time::{SystemTime, UNIX_EPOCH};
 
     pub fn mode_bits(m: &fs::Metadata) -> u16 {
         // Masked to 0o7777 first, so it always fits.
@@ -131,6 +161,43 @@ mod imp {
     /// Read-only is enough: the owner may change times and modes through any descriptor.
     pub fn open_for_attributes(path: &Path) -> io::Result<File> {
         File::open(path)
+    }
+
+    pub fn create_private(path: &Path) -> io::Result<File> {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+    }
+
+    pub fn probe_umask() -> io::Result<u16> {
+        let dir = std::env::temp_dir();
+        let stamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        for attempt in 0..10u32 {
+            let probe = dir.join(format!(
+                ".socket-tutorial-umask-{}-{stamp}-{attempt}",
+                std::process::id()
+            ));
+            let created = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o777)
+                .open(&probe);
+            match created {
+                Ok(file) => {
+                    let got = file.metadata().map(|m| m.permissions().mode());
+                    let _ = fs::remove_file(&probe);
+                    let got = u16::try_from(got? & 0o777).unwrap_or(0o755);
+                    return Ok(0o777 & !got);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::from(io::ErrorKind::AlreadyExists))
     }
 }
 
@@ -175,6 +242,16 @@ mod imp {
             .custom_flags(FILE_FLAG_BACKUP_SEMANTICS)
             .open(path)
     }
+
+    /// A new file inherits its folder's access rules; there is no mode to narrow.
+    pub fn create_private(path: &Path) -> io::Result<File> {
+        OpenOptions::new().write(true).create_new(true).open(path)
+    }
+
+    /// Windows has no umask: what a file may be is its folder's access rules.
+    pub fn probe_umask() -> io::Result<u16> {
+        Ok(0)
+    }
 }
 
 #[cfg(test)]
@@ -214,6 +291,35 @@ mod tests {
         let max = system_time_ns(ns_system_time(i64::MAX));
         assert!((0..100).contains(&(i64::MAX - max)), "{max}");
         assert_eq!(system_time_ns(UNIX_EPOCH), 0);
+    }
+
+    #[test]
+    fn a_mode_given_without_a_time_is_masked_by_the_umask() {
+        let dir = crate::test_support::TempDir::new("file_meta");
+        let path = dir.join("f");
+        let file = create_private(&path).unwrap();
+        assert!(
+            create_private(&path).is_err(),
+            "create_private replaced a file"
+        );
+        let mask = umask();
+        if cfg!(unix) {
+            assert_eq!(mode_bits(&file.metadata().unwrap()), 0o600 & !mask);
+            // What a file created with 0o666 gets, the way the system does it.
+            let plain = dir.join("plain");
+            fs::write(&plain, b"").unwrap();
+            assert_eq!(mode_bits(&fs::metadata(&plain).unwrap()), 0o666 & !mask);
+            give_mode(&file, 0o4755).unwrap();
+            assert_eq!(mode_bits(&file.metadata().unwrap()), 0o755 & !mask);
+            give_mode(&file, 0o600).unwrap();
+            assert_eq!(mode_bits(&file.metadata().unwrap()), 0o600);
+        } else {
+            assert_eq!(mask, 0);
+            give_mode(&file, 0o444).unwrap();
+            assert!(file.metadata().unwrap().permissions().readonly());
+            give_mode(&file, 0o644).unwrap();
+            assert!(!file.metadata().unwrap().permissions().readonly());
+        }
     }
 
     #[test]

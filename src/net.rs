@@ -3,12 +3,19 @@
 use crate::cli::{describe_io, Arg, Error, Parser};
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
+use std::time::Duration;
 
-/// The options every client has: `--host` and `--port` of the server it talks to.
+/// The server a client talks to, from its options: `--host` (which may carry the port, as
+/// `HOST:PORT` or `[IPv6]:PORT`) and `--port`. Every client parses it here, so they all
+/// accept the same forms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub host: String,
     pub port: u16,
+    /// The ports given with the host and on their own, so that two that disagree are
+    /// refused whichever comes first.
+    port_in_host: Option<u16>,
+    port_option: Option<u16>,
 }
 
 impl Target {
@@ -17,31 +24,109 @@ impl Target {
         Target {
             host: "127.0.0.1".into(),
             port,
+            port_in_host: None,
+            port_option: None,
         }
     }
 
-    /// Takes `--host` or `--port` from the parser; returns `false` for any other argument.
+    /// Takes `--host HOST[:PORT]` or `--port N` from the parser; returns `false` for any
+    /// other argument.
     pub fn parse_arg(&mut self, arg: &Arg, parser: &mut Parser) -> Result<bool, Error> {
         match arg {
-            Arg::Long(name) if name == "host" => self.host = parser.string()?,
-            Arg::Long(name) if name == "port" => {
-                let port: u16 = parser.parse("a port number from 1 to 65535")?;
-                if port == 0 {
-                    return Err(Error::usage(
-                        "invalid value '0' for '--port': a server's port is from 1 to 65535",
-                    ));
-                }
-                self.port = port;
-            }
+            Arg::Long(name) if name == "host" => self.set_host(&parser.string()?)?,
+            Arg::Long(name) if name == "port" => self.set_port(parser.parse(PORT_EXPECTED)?)?,
             _ => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// The server as people write it: `HOST`, `HOST:PORT`, `[IPv6]` or `[IPv6]:PORT` (a
+    /// bare IPv6 address has colons of its own, so it takes no port). For `--host`, and
+    /// for file_shell's positional `HOST[:PORT]`.
+    pub fn set_host(&mut self, text: &str) -> Result<(), Error> {
+        let (host, port) = host_port(text).map_err(Error::usage)?;
+        self.host = host;
+        if port.is_some() {
+            self.port_in_host = port;
+        }
+        self.agree()
+    }
+
+    /// A port on its own: `--port`, and file_shell's `-P`.
+    pub fn set_port(&mut self, port: u16) -> Result<(), Error> {
+        if port == 0 {
+            return Err(Error::usage(
+                "invalid port '0': a server's port is from 1 to 65535",
+            ));
+        }
+        self.port_option = Some(port);
+        self.agree()
+    }
+
+    fn agree(&mut self) -> Result<(), Error> {
+        match (self.port_in_host, self.port_option) {
+            (Some(a), Some(b)) if a != b => Err(Error::usage(format!(
+                "two different ports given: {a} with the host and {b} as the port option"
+            ))),
+            (Some(port), _) | (None, Some(port)) => {
+                self.port = port;
+                Ok(())
+            }
+            (None, None) => Ok(()),
+        }
     }
 
     /// Connects to the server (see [`connect`]).
     pub fn connect(&self) -> Result<TcpStream, Error> {
         connect(&self.host, self.port)
     }
+
+    /// [`Target::connect`], giving up on an address that has not answered within `timeout`
+    /// (`None`: the system's own limit, minutes on most).
+    pub fn connect_within(&self, timeout: Option<Duration>) -> Result<TcpStream, Error> {
+        match timeout {
+            None => self.connect(),
+            Some(t) => connect_first(&self.host, self.port, |addr| {
+                TcpStream::connect_timeout(&addr, t)
+            }),
+        }
+    }
+}
+
+/// What a port option takes, for its usage error.
+const PORT_EXPECTED: &str = "a port number from 1 to 65535";
+
+/// `HOST[:PORT]` split into the host and the port, if one was given.
+fn host_port(text: &str) -> Result<(String, Option<u16>), String> {
+    let port = |p: &str| match p.parse::<u16>() {
+        Ok(0) | Err(_) => Err(format!(
+            "invalid port '{p}' in '{text}': a server's port is from 1 to 65535"
+        )),
+        Ok(n) => Ok(Some(n)),
+    };
+    if let Some(rest) = text.strip_prefix('[') {
+        let Some((host, after)) = rest.split_once(']') else {
+            return Err(format!(
+                "'{text}': an IPv6 address in [ ] needs its closing ]"
+            ));
+        };
+        return match after {
+            "" => Ok((host.to_owned(), None)),
+            _ => match after.strip_prefix(':') {
+                Some(p) => Ok((host.to_owned(), port(p)?)),
+                None => Err(format!("'{text}': after ] only :PORT may follow")),
+            },
+        };
+    }
+    let (host, given) = match text.rsplit_once(':') {
+        // One colon: HOST:PORT. More: an IPv6 address on its own.
+        Some((host, p)) if !host.contains(':') => (host, port(p)?),
+        _ => (text, None),
+    };
+    if host.is_empty() {
+        return Err(format!("'{text}': no host name"));
+    }
+    Ok((host.to_owned(), given))
 }
 
 /// One receive, as the Python's `sock.recv(n)`: whatever has arrived, up to `buf.len()` bytes,
@@ -113,9 +198,17 @@ fn lookup_reason(err: &io::Error) -> String {
 
 /// Connects to the first address of `host` that accepts.
 pub fn connect(host: &str, port: u16) -> Result<TcpStream, Error> {
+    connect_first(host, port, TcpStream::connect)
+}
+
+fn connect_first(
+    host: &str,
+    port: u16,
+    connect_one: impl Fn(SocketAddr) -> io::Result<TcpStream>,
+) -> Result<TcpStream, Error> {
     let mut last = None;
     for addr in resolve(host, port)? {
-        match TcpStream::connect(addr) {
+        match connect_one(addr) {
             Ok(stream) => return Ok(stream),
             Err(err) => last = Some((addr, err)),
         }
@@ -194,6 +287,53 @@ mod tests {
             vec!["[::1]:7".parse().unwrap()]
         );
         assert_eq!(resolve("::1", 7).unwrap(), vec!["[::1]:7".parse().unwrap()]);
+    }
+
+    #[test]
+    fn every_form_of_host_and_port() {
+        let ok = |t: &str| host_port(t).unwrap();
+        assert_eq!(ok("example.org"), ("example.org".into(), None));
+        assert_eq!(ok("127.0.0.1:2222"), ("127.0.0.1".into(), Some(2222)));
+        assert_eq!(ok("[::1]:2222"), ("::1".into(), Some(2222)));
+        assert_eq!(ok("[::1]"), ("::1".into(), None));
+        assert_eq!(ok("::1"), ("::1".into(), None));
+        assert_eq!(ok("fe80::1"), ("fe80::1".into(), None));
+        for bad in [
+            "host:0",
+            "host:http",
+            "host:",
+            ":80",
+            "[::1",
+            "[::1]x",
+            "[::1]:99999",
+            "",
+        ] {
+            assert!(host_port(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn two_ports_must_agree_whichever_comes_first() {
+        let mut t = Target::local(11500);
+        t.set_host("[::1]:2222").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("::1", 2222));
+        t.set_port(2222).unwrap();
+        let err = t.set_port(2223).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "two different ports given: 2222 with the host and 2223 as the port option"
+            ),
+            "{err}"
+        );
+
+        let mut t = Target::local(11500);
+        t.set_port(7).unwrap();
+        t.set_port(8).unwrap();
+        assert!(t.set_host("example.org:9").is_err());
+        t.set_host("example.org:8").unwrap();
+        t.set_host("other").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("other", 8));
+        assert!(Target::local(1).set_port(0).is_err());
     }
 
     #[test]

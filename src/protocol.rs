@@ -91,13 +91,16 @@ pub struct Meta {
     pub mode: u16,
 }
 
-/// What `put -p` asks the server to give the uploaded file: its modification
-/// time and permission bits (docs/PROTOCOL.md 7.4).
+/// What `put` asks the server to give the uploaded file (docs/PROTOCOL.md 5.1,
+/// 7.4): its permission bits, and with `put -p` its modification time too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Attrs {
-    /// Nanoseconds since 1970-01-01 UTC.
-    pub mtime_ns: i64,
-    /// At most [`MAX_MODE`]; what the server applies of it is `file_meta::apply`'s to say.
+    /// Nanoseconds since 1970-01-01 UTC (`put -p`, flag ATTRS); `None` leaves
+    /// the time of writing (plain `put`, flag MODE).
+    pub mtime_ns: Option<i64>,
+    /// At most [`MAX_MODE`]. With a time it is applied as it is, without one
+    /// masked by the server's umask, as sftp does; what a system keeps of it
+    /// is `file_meta::apply`'s to say.
     pub mode: u16,
 }
 

@@ -6,11 +6,18 @@
 //! - `download`: [`Connection::download`], through `<out>.part`, resuming
 //!   only the same version, verified end to end with SHA-256, renamed into
 //!   place only when whole; received and written by one thread, as `nc` does.
+//!   [`Connection::download_to`] sends the bytes to a stream instead.
+//! - `partial`: the `.part` and its `.part.info` record (server, name,
+//!   version), so a client continues or removes only a partial that it made.
+//! - `finished`: what download_client remembers of a finished download, so a
+//!   rerun knows the file is already complete.
 //! - `raw`: [`raw_download`], the tutorial's own protocol, for the Python
 //!   `download_server.py`.
 //! - `upload`: [`Connection::upload`], with the same guarantees the other way.
 //!
-//! `download_client` uses the first three; `file_shell` all of them.
+//! Every wait for the server is bounded by the connection's timeout, and every
+//! reply by its own limit (a listing: [`MAX_LIST_ENTRIES`], [`MAX_LIST_NAME_BYTES`]).
+//! `download_client` uses all but `upload`; `file_shell` all of them.
 
 use crate::os_name;
 use crate::protocol::{ErrorReply, Meta, ProtocolError, Response};
@@ -21,15 +28,19 @@ use std::path::{Path, PathBuf};
 
 mod connection;
 mod download;
+mod finished;
 mod interrupt;
+mod partial;
 mod raw;
 mod remote;
 mod upload;
 
 pub use connection::Connection;
-pub use download::{info_path, part_path, sha256sum_line, Downloaded};
+pub use download::{sha256sum_line, DownloadOptions, Downloaded, DRAIN_LIMIT};
 pub use interrupt::Interrupt;
-pub use raw::raw_download;
+pub use partial::{info_path, part_path};
+pub use raw::{raw_download, raw_download_to};
+pub use remote::{MAX_LIST_ENTRIES, MAX_LIST_NAME_BYTES};
 pub use upload::{UploadOptions, Uploaded};
 
 /// Why a transfer failed.
@@ -38,11 +49,16 @@ pub enum TransferError {
     /// The server answered with an ERROR; the connection stays usable unless
     /// the reply said it closes.
     Refused(ErrorReply),
-    /// The connection failed or the server broke the protocol: it cannot be
-    /// used for another request.
+    /// The connection cannot be used for another request: it failed, the
+    /// server broke the protocol or fell silent past the timeout, or this side
+    /// closed it (a local failure with much of a file still on its way).
     Broken(String),
-    /// A local file could not be read or written.
+    /// A local file could not be read or written; the connection is in step.
     Local(String),
+    /// The stream a download was written to (a pipe: `-o -`) was closed by
+    /// its reader. Nothing is wrong, there is just nothing more to do; the
+    /// connection was closed.
+    OutputClosed,
     /// Every byte arrived but the SHA-256 digests differ; nothing was kept.
     Mismatch(String),
     /// Stopped by [`Interrupt::request`] (file_shell's Ctrl-C); what arrived is kept for a resume,
@@ -56,7 +72,9 @@ impl TransferError {
         match self {
             TransferError::Refused(reply) => !reply.closing,
             TransferError::Local(_) | TransferError::Mismatch(_) => true,
-            TransferError::Broken(_) | TransferError::Interrupted(_) => false,
+            TransferError::Broken(_)
+            | TransferError::Interrupted(_)
+            | TransferError::OutputClosed => false,
         }
     }
 
@@ -88,6 +106,7 @@ impl fmt::Display for TransferError {
                 f.write_str(&crate::escape::text(&reply.message))
             }
             TransferError::Refused(reply) => write!(f, "{}", reply.code),
+            TransferError::OutputClosed => f.write_str("the output was closed"),
             TransferError::Broken(m)
             | TransferError::Local(m)
             | TransferError::Mismatch(m)
@@ -97,6 +116,11 @@ impl fmt::Display for TransferError {
 }
 
 impl std::error::Error for TransferError {}
+
+/// A local path for a message: whatever its bytes, it cannot act on the terminal.
+fn shown(path: &Path) -> String {
+    crate::escape::text(&path.to_string_lossy())
+}
 
 /// A frame the server should not have sent at this point.
 fn unexpected(response: &Response) -> TransferError {
@@ -115,6 +139,9 @@ pub enum Start {
     Resumed { from: u64 },
     /// A partial file was there but could not be used; why.
     Restarted { reason: String },
+    /// Nothing to fetch: the file already there is this version
+    /// ([`DownloadOptions::skip_same_version`]).
+    AlreadyComplete,
 }
 
 /// What the caller hears while a transfer runs.

@@ -53,12 +53,28 @@ fn same_contents(a: &Path, b: &Path) -> Result<(), String> {
 
 /// download_client against `srv`, run in `cwd`, with `args` after `--port`.
 fn client(srv: &Running, cwd: &Path, args: &[&str]) -> std::process::Output {
-    command("download_client")
+    client_command(cwd)
         .args(["--port", &srv.port()])
         .args(args)
-        .current_dir(cwd)
         .output()
         .unwrap()
+}
+
+/// download_client in `cwd`, remembering its finished downloads next to `cwd`
+/// (in `<cwd>.state`) rather than in the home directory of whoever runs the tests.
+fn client_command(cwd: &Path) -> assert_cmd::Command {
+    let state = state_dir(cwd);
+    let mut cmd = command("download_client");
+    cmd.current_dir(cwd)
+        .env("XDG_STATE_HOME", &state)
+        .env("LOCALAPPDATA", &state);
+    cmd
+}
+
+fn state_dir(cwd: &Path) -> PathBuf {
+    let mut name = cwd.as_os_str().to_owned();
+    name.push(".state");
+    PathBuf::from(name)
 }
 
 /// Waits until the process has printed a line containing each needle, in any order.
@@ -1601,4 +1617,651 @@ fn client_errors_are_said_once_each_and_exit_1() {
         ]
     );
     assert_eq!(fs::read(cwd.join("copy-a.txt")).unwrap(), b"aaa");
+}
+
+// ---- The client under a hostile or silent server, and its CLI habits (issues 12 and 13). ----
+
+/// A scripted framed server for one connection, on loopback: it answers the
+/// client's hello unless `hello` is false, runs `script`, then holds the
+/// connection until the client closes it (so silence lasts as long as the
+/// client waits). Returns its port.
+fn fake_server(
+    hello: bool,
+    script: impl FnOnce(&mut TcpStream) + Send + 'static,
+) -> (u16, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        if hello {
+            let mut theirs = [0u8; 6];
+            s.read_exact(&mut theirs).unwrap();
+            let ours = ServerHello {
+                version: socket_tutorial::protocol::VERSION,
+                token_required: false,
+                read_only: true,
+            };
+            s.write_all(&ours.encode()).unwrap();
+        }
+        script(&mut s);
+        let _ = s.read_to_end(&mut Vec::new());
+    });
+    (port, handle)
+}
+
+fn read_request(s: &mut TcpStream) -> Request {
+    Request::read_from(s).unwrap().expect("a request")
+}
+
+fn file_answer(s: &mut TcpStream, size: u64) {
+    Response::File {
+        size,
+        offset: 0,
+        identity: vec![3; 32],
+    }
+    .write_to(s)
+    .unwrap();
+}
+
+/// Issue 12 item 4: silence at each step (before the hello, after it,
+/// mid-file, before the digest, and from the tutorial's server) ends the wait
+/// after `--timeout`, with exit status 1, a message saying what was waited
+/// for, and the partial file kept for a resume.
+#[test]
+fn a_silent_server_is_given_up_at_every_step() {
+    /// One step at which the server falls silent.
+    struct Silence {
+        label: &'static str,
+        hello: bool,
+        args: &'static [&'static str],
+        script: Box<dyn FnOnce(&mut TcpStream) + Send>,
+        waited: &'static str,
+        kept: Option<&'static [u8]>,
+    }
+    let steps = vec![
+        Silence {
+            label: "before-hello",
+            hello: false,
+            args: &[],
+            script: Box::new(|_| {}),
+            waited: "waited for its hello",
+            kept: None,
+        },
+        Silence {
+            label: "after-hello",
+            hello: true,
+            args: &[],
+            script: Box::new(|s| drop(read_request(s))),
+            waited: "waited for the answer to DOWNLOAD",
+            kept: None,
+        },
+        Silence {
+            label: "mid-file",
+            hello: true,
+            args: &[],
+            script: Box::new(|s| {
+                read_request(s);
+                file_answer(s, 10);
+                s.write_all(b"part").unwrap();
+            }),
+            waited: "waited for the rest of the file after 4 of 10 bytes; \
+                     copy-notes.part is kept: run again to resume",
+            kept: Some(b"part"),
+        },
+        Silence {
+            label: "before-digest",
+            hello: true,
+            args: &["--verify"],
+            script: Box::new(|s| {
+                read_request(s);
+                file_answer(s, 4);
+                s.write_all(b"data").unwrap();
+            }),
+            waited: "waited for the digest",
+            kept: Some(b"data"),
+        },
+        Silence {
+            label: "raw",
+            hello: false,
+            args: &["--raw"],
+            script: Box::new(|s| {
+                let mut name = [0u8; 5];
+                s.read_exact(&mut name).unwrap();
+            }),
+            waited: "waited for the file",
+            kept: None,
+        },
+    ];
+    let tmp = TempDir::new("dl-silent");
+    std::thread::scope(|scope| {
+        for Silence {
+            label,
+            hello,
+            args,
+            script,
+            waited,
+            kept,
+        } in steps
+        {
+            let cwd = tmp.join(label);
+            fs::create_dir_all(&cwd).unwrap();
+            scope.spawn(move || {
+                let (port, server) = fake_server(hello, script);
+                let started = Instant::now();
+                let out = client_command(&cwd)
+                    .args(["--port", &port.to_string(), "--timeout", "1"])
+                    .args(args)
+                    .arg("notes")
+                    .output()
+                    .unwrap();
+                let took = started.elapsed();
+                eprintln!("{label}: download_client --timeout 1 gave up after {took:?}");
+                server.join().unwrap();
+                assert_eq!(out.status.code(), Some(1), "{label}: {}", describe(&out));
+                let err = stderr_of(&out);
+                assert!(
+                    err.starts_with("download_client: error: ")
+                        && err.contains(&format!(
+                            "timed out: the server 127.0.0.1:{port} was silent for 1 s \
+                             (--timeout) while this client {waited}"
+                        ))
+                        && err.lines().count() == 1,
+                    "{label}: {err}"
+                );
+                match kept {
+                    Some(bytes) => {
+                        assert_eq!(fs::read(cwd.join("copy-notes.part")).unwrap(), bytes);
+                        assert!(cwd.join("copy-notes.part.info").exists(), "{label}");
+                    }
+                    None => assert!(files_in(&cwd).is_empty(), "{label}: {:?}", files_in(&cwd)),
+                }
+            });
+        }
+    });
+}
+
+/// Issue 12 item 3: a server that never ends a listing cannot grow the
+/// client past its bound; a server silent before a reply is given up.
+#[test]
+fn a_listing_that_never_ends_is_given_up_at_its_bound() {
+    use socket_tutorial::protocol::{Entry, Meta};
+    use socket_tutorial::transfer::{Connection, MAX_LIST_ENTRIES, MAX_LIST_NAME_BYTES};
+    // Full chunks of the longest names, so the bound (64 MiB of names; the
+    // count of entries is checked in transfer's unit tests) comes soonest.
+    let entries = (0..128)
+        .map(|_| Entry {
+            name: vec![b'n'; 255],
+            meta: Meta {
+                kind: Kind::File,
+                size: 1,
+                mtime_ns: 0,
+                mode: 0o644,
+            },
+        })
+        .collect();
+    let frame = Response::Listing {
+        entries,
+        last: false,
+    }
+    .encode()
+    .unwrap();
+    let (port, server) = fake_server(true, move |s| {
+        read_request(s);
+        // Until the client hangs up; a bound on our side too, far past the client's.
+        for _ in 0..(2 * MAX_LIST_NAME_BYTES / frame.len()) {
+            if s.write_all(&frame).is_err() {
+                return;
+            }
+        }
+    });
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut conn = Connection::open(stream, None, Some(TIMEOUT)).unwrap();
+    let err = conn.list(b"dir").unwrap_err();
+    drop(conn);
+    server.join().unwrap();
+    assert!(!err.connection_usable());
+    let err = err.to_string();
+    assert!(
+        err.starts_with("the listing of \"dir\" passed ")
+            && err.contains(&format!(
+                "more than this client takes in one listing \
+                 ({MAX_LIST_ENTRIES} entries, {MAX_LIST_NAME_BYTES} bytes)"
+            )),
+        "{err}"
+    );
+
+    let (port, server) = fake_server(true, |s| drop(read_request(s)));
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut conn = Connection::open(stream, None, Some(Duration::from_secs(1))).unwrap();
+    let err = conn.list(b"").unwrap_err();
+    drop(conn);
+    server.join().unwrap();
+    assert!(!err.connection_usable());
+    assert!(
+        err.to_string()
+            .contains("was silent for 1 s (--timeout) while this client waited for the listing"),
+        "{err}"
+    );
+}
+
+/// Issue 12 item 6: a user's own `NAME.part` and `NAME.part.info` are never
+/// continued, truncated or removed, by download_client (framed or --raw) or
+/// by `Connection::download`; the refusal says what to do, and the
+/// connection stays usable.
+#[test]
+fn a_users_own_part_files_are_left_alone() {
+    use socket_tutorial::transfer::{Connection, DownloadOptions, TransferError};
+    let tmp = TempDir::new("dl-own-part");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    fs::write(root.join("notes"), b"the server's notes").unwrap();
+    let srv = download_server(&root, &[]);
+    let (part, info) = (
+        cwd.join("copy-notes.part"),
+        cwd.join("copy-notes.part.info"),
+    );
+    let untouched = || {
+        assert_eq!(fs::read(&part).unwrap(), b"my own draft");
+        assert_eq!(fs::read(&info).unwrap(), b"my own notes about it");
+        assert!(!cwd.join("copy-notes").exists());
+    };
+    fs::write(&part, b"my own draft").unwrap();
+    fs::write(&info, b"my own notes about it").unwrap();
+    for extra in [&[][..], &["--raw"], &["--force"]] {
+        let out = client(&srv, &cwd, &[extra, &["notes"]].concat());
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {}", describe(&out));
+        assert_eq!(
+            stderr_of(&out),
+            "download_client: error: \"notes\": copy-notes.part exists and was not left by a \
+             download of \"notes\" from 127.0.0.1: it is left alone; move it away, or save the \
+             download under another name\n",
+            "{extra:?}"
+        );
+        untouched();
+    }
+    let out = client(&srv, &cwd, &["-o", "elsewhere", "notes"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        fs::read(cwd.join("elsewhere")).unwrap(),
+        b"the server's notes"
+    );
+    untouched();
+
+    let stream = TcpStream::connect(srv.connect_addr()).unwrap();
+    let mut conn = Connection::open(stream, None, Some(TIMEOUT)).unwrap();
+    for resume in [true, false] {
+        let options = DownloadOptions {
+            resume,
+            ..DownloadOptions::default()
+        };
+        let err = conn
+            .download(b"notes", &cwd.join("copy-notes"), options, &mut |_| {})
+            .unwrap_err();
+        assert!(matches!(err, TransferError::Local(_)), "{err}");
+        assert!(
+            err.to_string().contains("was not left by a download of"),
+            "{err}"
+        );
+        untouched();
+    }
+    // Refused before a byte was asked for: the connection is in step.
+    assert_eq!(conn.stat(b"notes").unwrap().size, 18);
+}
+
+/// Issue 13 item 3: a download whose local write fails leaves the
+/// connection in step (what is left of the file is read and dropped), so
+/// the next request on it works; with more than `DRAIN_LIMIT` left the
+/// connection is closed instead. Either way the error names the local cause.
+#[test]
+fn a_local_failure_keeps_the_connection_in_step() {
+    use socket_tutorial::transfer::{Connection, DownloadOptions, TransferError, DRAIN_LIMIT};
+    let tmp = TempDir::new("dl-local-fail");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(cwd.join("out/a.txt")).unwrap();
+    let small = pattern(1, 100_000);
+    fs::write(root.join("small.bin"), &small).unwrap();
+    fs::write(
+        root.join("big.bin"),
+        pattern(2, DRAIN_LIMIT as usize + 4096),
+    )
+    .unwrap();
+    fs::write(root.join("a.txt"), b"aaa").unwrap();
+    fs::write(root.join("b.txt"), b"bbb").unwrap();
+    let mut srv = download_server(&root, &[]);
+    let missing = cwd.join("no-such-folder").join("x.bin");
+    let stream = TcpStream::connect(srv.connect_addr()).unwrap();
+    let local = stream.local_addr().unwrap().port();
+    let mut conn = Connection::open(stream, None, Some(TIMEOUT)).unwrap();
+    for verify in [false, true] {
+        let options = DownloadOptions {
+            verify,
+            ..DownloadOptions::default()
+        };
+        let err = conn
+            .download(b"small.bin", &missing, options, &mut |_| {})
+            .unwrap_err();
+        assert!(matches!(err, TransferError::Local(_)), "{err}");
+        assert!(err.connection_usable());
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "cannot write {}",
+                cwd.join("no-such-folder").join("x.bin.part.info").display()
+            )),
+            "{text}"
+        );
+        // The same connection: the next request is answered, not read as file data.
+        let got = cwd.join(format!("small-{verify}.bin"));
+        conn.download(b"small.bin", &got, options, &mut |_| {})
+            .unwrap();
+        assert_eq!(fs::read(&got).unwrap(), small);
+    }
+    let err = conn
+        .download(
+            b"big.bin",
+            &missing,
+            DownloadOptions::default(),
+            &mut |_| {},
+        )
+        .unwrap_err();
+    assert!(!err.connection_usable(), "{err}");
+    assert!(
+        err.to_string().starts_with("cannot write ")
+            && err.to_string().contains("(the connection was closed: "),
+        "{err}"
+    );
+    for _ in 0..4 {
+        srv.wait_for(&format!("127.0.0.1:{local} download \"small.bin\""));
+    }
+
+    // download_client: a.txt cannot be renamed into place (a folder is in
+    // the way); b.txt still comes, over the same connection.
+    let out = client(&srv, &cwd, &["-o", "out", "a.txt", "b.txt"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("download_client: error: \"a.txt\": cannot rename "),
+        "{err}"
+    );
+    assert_eq!(fs::read(cwd.join("out/b.txt")).unwrap(), b"bbb");
+    let a = srv.wait_for("download \"a.txt\" -> ok");
+    let b = srv.wait_for("download \"b.txt\" -> ok");
+    let port_of = |line: &str| line.split(' ').next().unwrap().to_owned();
+    assert_eq!(
+        port_of(&a),
+        port_of(&b),
+        "one connection for both:\n{a}\n{b}"
+    );
+}
+
+/// Issue 13 item 4: the permission bits travel without -p, masked by the
+/// receiving side's umask: 0600 and 0755 on unix, the read-only bit on Windows.
+#[test]
+fn mode_bits_travel_both_ways_without_dash_p() {
+    use socket_tutorial::file_meta;
+    use socket_tutorial::transfer::{Connection, DownloadOptions, UploadOptions};
+    let tmp = TempDir::new("dl-modes");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    let srv = download_server(&root, &["--writable"]);
+    let stream = TcpStream::connect(srv.connect_addr()).unwrap();
+    let mut conn = Connection::open(stream, None, Some(TIMEOUT)).unwrap();
+    let mode_of = |p: &Path| file_meta::mode_bits(&fs::metadata(p).unwrap());
+    let cases: &[(&str, u16)] = if cfg!(unix) {
+        &[("secret.txt", 0o600), ("run.sh", 0o755)]
+    } else {
+        &[("locked.txt", 0o444), ("open.txt", 0o644)]
+    };
+    for &(name, mode) in cases {
+        let local = cwd.join(name);
+        fs::write(&local, name).unwrap();
+        file_meta::apply_to_path(&local, 0, mode).unwrap();
+        let mtime = fs::metadata(&local).unwrap().modified().unwrap();
+        conn.upload(
+            &local,
+            name.as_bytes(),
+            UploadOptions::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+        let expected = mode & !file_meta::umask();
+        assert_eq!(mode_of(&root.join(name)), expected, "{name} on the server");
+        // Without -p the time is the time of writing, not the source's.
+        assert_ne!(
+            fs::metadata(root.join(name)).unwrap().modified().unwrap(),
+            mtime
+        );
+        let meta = conn.stat(name.as_bytes()).unwrap();
+        let back = cwd.join(format!("back-{name}"));
+        let options = DownloadOptions {
+            mode: Some(meta.mode),
+            ..DownloadOptions::default()
+        };
+        conn.download(name.as_bytes(), &back, options, &mut |_| {})
+            .unwrap();
+        assert_eq!(mode_of(&back), expected, "{name} back here");
+        assert_eq!(fs::read(&back).unwrap(), name.as_bytes());
+    }
+}
+
+/// Issue 13 item 9: `-o -` writes exactly the file's bytes to standard
+/// output (a digest, if asked for, goes to stderr), framed or --raw, and only
+/// for one NAME; a reader that stops early ends it quietly.
+#[test]
+fn dash_o_dash_writes_the_file_to_standard_output() {
+    let tmp = TempDir::new("dl-stdout");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    let data = pattern(9, 3 * MIB as usize + 5);
+    fs::write(root.join("f.bin"), &data).unwrap();
+    let srv = download_server(&root, &[]);
+    for extra in [&[][..], &["--raw"], &["--verify"]] {
+        let out = client(&srv, &cwd, &[&["-o", "-"], extra, &["f.bin"]].concat());
+        assert!(out.status.success(), "{extra:?}: {}", describe(&out));
+        assert!(
+            out.stdout == data,
+            "{extra:?}: {} bytes on stdout",
+            out.stdout.len()
+        );
+        let expected_err = match extra {
+            ["--verify"] => format!("{}  -\n", sha256::hex(&Sha256::digest(&data))),
+            _ => String::new(),
+        };
+        assert_eq!(stderr_of(&out), expected_err, "{extra:?}");
+        assert!(files_in(&cwd).is_empty(), "{:?}", files_in(&cwd));
+    }
+    let out = client(&srv, &cwd, &["-o", "-", "f.bin", "g.bin"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(stderr_of(&out).contains("-o - writes one file to standard output"));
+    let out = client(&srv, &cwd, &["-o", "-", "nope.bin"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(out.stdout.is_empty());
+
+    // `download_client -o - f.bin | head -c 10`: the pipe closes early, and that is no error.
+    let mut child = std::process::Command::new(common::bin("download_client"))
+        .args(["--port", &srv.port(), "-o", "-", "f.bin"])
+        .current_dir(&cwd)
+        .env("XDG_STATE_HOME", state_dir(&cwd))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 10];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    assert_eq!(&first[..], &data[..10]);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(stderr_of(&out), "");
+}
+
+/// Issue 13 item 9: `-o DIR/` makes the folder (curl's --create-dirs), for
+/// one NAME or several.
+#[test]
+fn dash_o_dir_slash_makes_the_folder() {
+    let tmp = TempDir::new("dl-newdir");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(root.join("docs")).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    fs::write(root.join("a.txt"), b"aaa").unwrap();
+    fs::write(root.join("docs/b.txt"), b"bbb").unwrap();
+    let srv = download_server(&root, &[]);
+    let out = client(&srv, &cwd, &["-o", "new/deeper/", "a.txt", "docs/b.txt"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(files_in(&cwd.join("new/deeper")), vec!["a.txt", "b.txt"]);
+    let out = client(&srv, &cwd, &["-o", "one/", "a.txt"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(fs::read(cwd.join("one/a.txt")).unwrap(), b"aaa");
+    // Without the slash, a missing folder is a file name, as before.
+    let out = client(&srv, &cwd, &["-o", "plain", "a.txt"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(fs::read(cwd.join("plain")).unwrap(), b"aaa");
+    // A file where the folder should be: said, exit 1.
+    let out = client(&srv, &cwd, &["-o", "plain/", "a.txt"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stderr_of(&out).starts_with("download_client: error: cannot create plain/"));
+}
+
+/// Issue 13 item 9: a rerun after a finished download says it is already
+/// complete and fetches nothing, while the copy here is as it was left and
+/// the server has the same version; `--force` fetches anyway; a changed copy
+/// or a changed file is fetched again. Nothing is left next to the file.
+#[test]
+fn a_finished_download_is_not_fetched_again() {
+    let tmp = TempDir::new("dl-complete");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    let data = pattern(4, 2 * MIB as usize);
+    let size = data.len();
+    fs::write(root.join("big.bin"), &data).unwrap();
+    let mut srv = download_server(&root, &[]);
+    let out = client(&srv, &cwd, &["big.bin"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    srv.wait_for(&format!("download \"big.bin\" -> ok, {size} bytes"));
+
+    let complete = "download_client: \"big.bin\": copy-big.bin is already complete (2.0 MiB); --force fetches it again\n";
+    let out = client(&srv, &cwd, &["big.bin"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(stderr_of(&out), complete);
+    srv.wait_for(&format!(
+        "download \"big.bin\" -> ok (resumed at byte {size}), 0 bytes"
+    ));
+    // --verify checks the copy here against the server's digest, still fetching nothing.
+    let out = client(&srv, &cwd, &["--verify", "big.bin"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(stderr_of(&out), complete);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}  copy-big.bin\n", sha256::hex(&Sha256::digest(&data)))
+    );
+    srv.wait_for(&format!(
+        "download \"big.bin\" -> ok (resumed at byte {size}), with sha256, 0 bytes"
+    ));
+    let out = client(&srv, &cwd, &["--force", "big.bin"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(stderr_of(&out), "");
+    srv.wait_for(&format!("download \"big.bin\" -> ok, {size} bytes"));
+    assert_eq!(files_in(&cwd), vec!["copy-big.bin"]);
+
+    // The copy here changed: it is not the version that was saved.
+    fs::write(cwd.join("copy-big.bin"), b"edited").unwrap();
+    let out = client(&srv, &cwd, &["big.bin"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(stderr_of(&out), "");
+    assert_eq!(fs::read(cwd.join("copy-big.bin")).unwrap(), data);
+    srv.wait_for(&format!("download \"big.bin\" -> ok, {size} bytes"));
+
+    // The server's file changed: said, and fetched again.
+    let newer = pattern(5, size);
+    fs::write(root.join("big.bin"), &newer).unwrap();
+    File::options()
+        .write(true)
+        .open(root.join("big.bin"))
+        .unwrap()
+        .set_modified(SystemTime::now() + Duration::from_secs(60))
+        .unwrap();
+    let out = client(&srv, &cwd, &["big.bin"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        stderr_of(&out),
+        "download_client: \"big.bin\": starting over: \"big.bin\" changed on the server since it was saved as copy-big.bin\n"
+    );
+    assert_eq!(fs::read(cwd.join("copy-big.bin")).unwrap(), newer);
+    assert_eq!(files_in(&cwd), vec!["copy-big.bin"]);
+    let records = state_dir(&cwd).join("socket-tutorial").join("downloads");
+    assert_eq!(files_in(&records).len(), 1, "one record per saved file");
+}
+
+/// Issue 13 item 9: `--host HOST:PORT` and `--host [IPv6]:PORT`, with
+/// `--port` still working and two ports that disagree refused.
+#[test]
+fn the_host_may_carry_the_port() {
+    let tmp = TempDir::new("dl-host-port");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    fs::write(root.join("a.txt"), b"aaa").unwrap();
+    let v4 = download_server(&root, &[]);
+    let v6 = download_server(&root, &["--bind", "::1"]);
+    let run = |args: &[&str]| client_command(&cwd).args(args).output().unwrap();
+    for (i, args) in [
+        vec!["--host".to_string(), format!("127.0.0.1:{}", v4.port())],
+        vec!["--host".to_string(), format!("[::1]:{}", v6.port())],
+        vec![
+            "--port".to_string(),
+            v4.port(),
+            "--host".to_string(),
+            format!("localhost:{}", v4.port()),
+        ],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let out_name = format!("a{i}.txt");
+        let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+        all.extend(["-o", &out_name, "a.txt"]);
+        let out = run(&all);
+        assert!(out.status.success(), "{args:?}: {}", describe(&out));
+        assert_eq!(fs::read(cwd.join(&out_name)).unwrap(), b"aaa");
+    }
+    let out = run(&["--host", "127.0.0.1:5", "--port", "6", "a.txt"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        stderr_of(&out).starts_with(
+            "download_client: error: two different ports given: 5 with the host and 6 as the port option"
+        ),
+        "{}",
+        describe(&out)
+    );
+    common::assert_usage_error("download_client", &["--host", "[::1:5", "a.txt"]);
+    common::assert_usage_error("download_client", &["--host", "h:0", "a.txt"]);
+}
+
+/// Issue 12 item 8 in download_client: a server's message is shown, never
+/// obeyed: newlines, escape sequences and bidi controls arrive escaped on one line.
+#[test]
+fn a_servers_message_is_shown_escaped_on_one_line() {
+    let (port, server) = fake_server(true, |s| {
+        read_request(s);
+        let message = "not found: x\n127.0.0.1:1: forged\x1b[2J\u{202e}txt.exe";
+        Response::Error(ErrorReply::new(ErrorCode::NotFound, message))
+            .write_to(s)
+            .unwrap();
+    });
+    let tmp = TempDir::new("dl-escape");
+    let out = client_command(tmp.path())
+        .args(["--port", &port.to_string(), "x"])
+        .output()
+        .unwrap();
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(
+        stderr_of(&out),
+        "download_client: error: not found: x\\n127.0.0.1:1: forged\\x1b[2J\\u{202e}txt.exe\n"
+    );
 }

@@ -543,12 +543,63 @@ fn a_killed_download_resumes_with_reget() {
         "{}",
         describe(&out)
     );
-    // A plain get starts afresh, even with a .part lying around.
+    // A .part that no download left is not ours: a plain get leaves it alone.
     fs::write(&part, b"stale").unwrap();
     let out = f.shell("get big.bin\n");
-    succeeded(&out);
-    assert!(!stdout(&out).contains("Resuming"), "{}", describe(&out));
+    failed(&out);
+    assert!(
+        stderr(&out).contains("big.bin.part exists and was not left by a download of"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(fs::read(&part).unwrap(), b"stale");
     assert_eq!(fs::read(f.here.join("big.bin")).unwrap(), data);
+}
+
+/// Issue 12 item 6: a user's own `notes.part` and `notes.part.info` survive
+/// `get notes`, which says what to do; a partial a download of `notes` left
+/// is replaced by a plain get and continued by `reget`.
+#[test]
+fn a_users_own_part_file_survives_get() {
+    let f = fixture("sh-own-part", &[]);
+    fs::write(f.root.join("notes"), b"the server's notes").unwrap();
+    let (part, info) = (f.here.join("notes.part"), f.here.join("notes.part.info"));
+    fs::write(&part, b"my own half-written notes").unwrap();
+    fs::write(&info, b"my own remarks about them").unwrap();
+    for command in ["get notes\n", "reget notes\n", "get -a notes .\n"] {
+        let out = f.shell(command);
+        failed(&out);
+        let err = stderr(&out);
+        assert!(
+            err.contains(
+                "notes.part exists and was not left by a download of \"notes\" from 127.0.0.1"
+            ) && err.contains("move it away, or save the download under another name"),
+            "{command}: {}",
+            describe(&out)
+        );
+        assert_eq!(fs::read(&part).unwrap(), b"my own half-written notes");
+        assert_eq!(fs::read(&info).unwrap(), b"my own remarks about them");
+        assert!(!f.here.join("notes").exists());
+    }
+    // Under another name it downloads, and leaves them be.
+    let out = f.shell("get notes mine\n");
+    succeeded(&out);
+    assert_eq!(
+        fs::read(f.here.join("mine")).unwrap(),
+        b"the server's notes"
+    );
+    assert_eq!(fs::read(&part).unwrap(), b"my own half-written notes");
+    // Only the user's own info file, with no .part: still theirs.
+    fs::remove_file(&part).unwrap();
+    failed(&f.shell("get notes\n"));
+    assert_eq!(fs::read(&info).unwrap(), b"my own remarks about them");
+    fs::remove_file(&info).unwrap();
+    succeeded(&f.shell("get notes\n"));
+    assert_eq!(
+        fs::read(f.here.join("notes")).unwrap(),
+        b"the server's notes"
+    );
+    assert!(!part.exists() && !info.exists());
 }
 
 #[test]
@@ -689,8 +740,8 @@ fn dash_p_keeps_times_and_the_read_only_bit_both_ways() {
         assert!(!read_only(&copy), "{} became read-only", copy.display());
     }
     assert!(
-        !read_only(&f.root.join("plain.txt")),
-        "without -p nothing is kept"
+        read_only(&f.root.join("plain.txt")),
+        "without -p the read-only bit travels still (it is Windows' mode bits)"
     );
     assert_ne!(
         mtime(&f.root.join("plain.txt")),
@@ -1353,11 +1404,8 @@ fn a_session_that_outlives_the_idle_timeout_reconnects_quietly() {
 
 /// Issue 13 item 4: mode bits travel without -p, as in sftp (the receiving
 /// side's umask applies): a 0600 file does not arrive readable by everyone.
-/// Needs helper F's transfer change (UPLOAD carries the mode without times,
-/// and a download applies it): un-ignore when that is merged.
 #[cfg(unix)]
 #[test]
-#[ignore = "needs the transfer side of issue 13 item 4 (mode bits without -p), from helper F"]
 fn mode_bits_travel_without_dash_p() {
     use std::os::unix::fs::PermissionsExt;
     let f = fixture("sh-modes", &["--writable"]);

@@ -158,7 +158,7 @@ fn random_request(rng: &mut Rng) -> Request {
                 resume: rng.percent(50),
                 overwrite: rng.percent(50),
                 attrs: rng.percent(50).then(|| Attrs {
-                    mtime_ns: rng.u64_edge() as i64,
+                    mtime_ns: rng.percent(50).then(|| rng.u64_edge() as i64),
                     mode: (rng.next() as u16) & MAX_MODE,
                 }),
             }

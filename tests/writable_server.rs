@@ -66,7 +66,7 @@ fn rename(from: &[u8], to: &[u8], overwrite: bool) -> Request {
 }
 
 fn connection(srv: &Running, token: Option<&Token>) -> Connection {
-    Connection::open(TcpStream::connect(srv.connect_addr()).unwrap(), token).unwrap()
+    Connection::open(TcpStream::connect(srv.connect_addr()).unwrap(), token, None).unwrap()
 }
 
 #[test]
@@ -667,7 +667,7 @@ fn upload_attributes_keep_time_and_permission_bits_only() {
         resume: false,
         overwrite: false,
         attrs: Some(Attrs {
-            mtime_ns,
+            mtime_ns: Some(mtime_ns),
             mode: 0o4751,
         }),
     };
@@ -705,7 +705,7 @@ fn upload_attributes_keep_time_and_permission_bits_only() {
         resume: false,
         overwrite: false,
         attrs: Some(Attrs {
-            mtime_ns,
+            mtime_ns: Some(mtime_ns),
             mode: 0o444,
         }),
     };
@@ -778,7 +778,8 @@ fn without_the_token_nothing_is_served() {
     srv.wait_for("refused: a token is required");
 
     // The library says what to do; with the token everything works.
-    let err = Connection::open(TcpStream::connect(srv.connect_addr()).unwrap(), None).unwrap_err();
+    let err =
+        Connection::open(TcpStream::connect(srv.connect_addr()).unwrap(), None, None).unwrap_err();
     assert!(err.to_string().contains("--token-file"), "{err}");
     let token = Token::from_file(&token_file).unwrap();
     let mut c = connection(&srv, Some(&token));
@@ -829,6 +830,7 @@ fn the_token_can_come_from_the_environment_and_bad_ones_stop_the_server() {
     let err = Connection::open(
         TcpStream::connect(srv.connect_addr()).unwrap(),
         Some(&wrong),
+        None,
     )
     .unwrap_err();
     assert!(err.to_string().starts_with("unauthorized"), "{err}");

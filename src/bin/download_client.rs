@@ -19,12 +19,13 @@ use socket_tutorial::net::Target;
 use socket_tutorial::os_name;
 use socket_tutorial::progress::{human_bytes, Progress};
 use socket_tutorial::token::{Token, TokenFile};
-use socket_tutorial::transfer::{self, Connection, Event, TransferError};
-use std::ffi::OsStr;
+use socket_tutorial::transfer::{self, Connection, DownloadOptions, Event, Start, TransferError};
+use std::ffi::{OsStr, OsString};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const PROGRAM: Program = Program {
     name: "download_client",
@@ -39,20 +40,32 @@ part of a path: `docs/a.txt` becomes copy-a.txt), or at -o. With no NAME,
 it asks `file_name:` on stdin like the Python.
 
 Nothing partial is ever left under the final name: bytes go to <out>.part
-(with <out>.part.info recording which version of the file they are), and
-the file is renamed into place when all of it has arrived. Run the same
-command again after an interruption and it resumes where it stopped, if
-the server still has the same version of the file; otherwise it starts
-over, and says which. A progress line is shown on stderr when it is a
-terminal.
+(with <out>.part.info recording which server, file and version they are),
+and the file is renamed into place when all of it has arrived. Run the
+same command again after an interruption and it resumes where it stopped,
+if the server still has the same version of the file; otherwise it starts
+over, and says which. A <out>.part that this client did not leave (your
+own notes.part, say) is never touched: the download stops and says so.
+Run it again after a finished download and it says the file is already
+complete, without fetching it, while the saved file is as it was left and
+the server has the same version (a small record of each finished download
+is kept in ~/.local/state/socket-tutorial, %LOCALAPPDATA% on Windows).
+A progress line is shown on stderr when it is a terminal.
 
 Options:
-      --host HOST      server to connect to [default: 127.0.0.1]
+      --host HOST[:PORT]  the server: a name, an IPv4 or an IPv6 address,
+                       with its port if you like (127.0.0.1:11500,
+                       [::1]:11500) [default: 127.0.0.1]
       --port N         server port [default: 11500]
   -o, --output PATH    where to save; an existing directory keeps the file's
-                       own name (and must be one with several NAMEs)
+                       own name (and must be one with several NAMEs); DIR/
+                       (ending in /) is created if missing; - writes the one
+                       NAME to standard output
+      --force          fetch even a file that is already complete
       --verify         compare a SHA-256 of the whole file with the server's, and
                        print it the way sha256sum does (`<hex>  <file>`)
+      --timeout SECS   give up on a server silent this long, keeping what
+                       arrived for a resume (0: never) [default: 60]
       --token-file FILE  the token a download_server started with --token-file
                        wants (its first line) [default: $DOWNLOAD_SERVER_TOKEN]
       --raw            speak the tutorial's protocol, for the Python
@@ -68,13 +81,28 @@ a bad argument.
 ",
 };
 
+/// Where the files go.
+enum Output {
+    /// copy-<name> in the current directory, as the Python does.
+    Python,
+    /// `-o PATH`: this file, or into this directory when it is one.
+    Path(PathBuf),
+    /// `-o DIR/`: into this directory, made if missing (curl's --create-dirs).
+    Dir(PathBuf),
+    /// `-o -`: standard output.
+    Stdout,
+}
+
 struct Config {
     server: Target,
-    output: Option<PathBuf>,
+    output: Output,
     verify: bool,
+    force: bool,
     raw: bool,
     encoding: Encoding,
     token: TokenFile,
+    /// How long the server may stay silent (`None`: forever).
+    timeout: Option<Duration>,
     /// As the protocol carries them: bytes, UTF-8 where the system's names are Unicode.
     names: Vec<Vec<u8>>,
 }
@@ -83,23 +111,28 @@ impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
             server: Target::local(11500),
-            output: None,
+            output: Output::Python,
             verify: false,
+            force: false,
             raw: false,
             encoding: Encoding::Utf8,
             token: TokenFile::default(),
+            timeout: Some(Duration::from_secs(60)),
             names: Vec::new(),
         };
         while let Some(arg) = parser.next()? {
             match arg {
-                Arg::Short('o') => config.output = Some(parser.value()?.into()),
-                Arg::Long(ref name) if name == "output" => {
-                    config.output = Some(parser.value()?.into())
-                }
+                Arg::Short('o') => config.output = output(parser.value()?),
+                Arg::Long(ref name) if name == "output" => config.output = output(parser.value()?),
                 Arg::Long(ref name) if name == "verify" => config.verify = true,
+                Arg::Long(ref name) if name == "force" => config.force = true,
                 Arg::Long(ref name) if name == "raw" => config.raw = true,
                 Arg::Long(ref name) if name == "encoding" => {
                     config.encoding = parser.parse("utf-8 or gbk")?
+                }
+                Arg::Long(ref name) if name == "timeout" => {
+                    let secs: u64 = parser.parse("a number of seconds (0: never)")?;
+                    config.timeout = (secs > 0).then(|| Duration::from_secs(secs));
                 }
                 Arg::Value(name) => config.names.push(wire_name(&name)?),
                 arg if config.server.parse_arg(&arg, parser)? => {}
@@ -112,25 +145,45 @@ impl Config {
                 "--verify needs the framed protocol: the tutorial's server (--raw) sends no digest",
             ));
         }
-        if let Some(out) = &config.output {
-            if config.names.len() > 1 && !out.is_dir() {
-                return Err(Error::usage(format!(
-                    "with several NAMEs, -o must be an existing directory, and {} is not one",
-                    out.display()
-                )));
+        match &config.output {
+            Output::Stdout if config.names.len() > 1 => {
+                return Err(Error::usage(
+                    "-o - writes one file to standard output, and several NAMEs were given",
+                ))
             }
+            Output::Path(out) if config.names.len() > 1 && !out.is_dir() => {
+                return Err(Error::usage(format!(
+                    "with several NAMEs, -o must be an existing directory (or DIR/, made if missing), and {} is not one",
+                    escape::text(&out.to_string_lossy())
+                )))
+            }
+            _ => {}
         }
         Ok(config)
     }
 
-    /// Where one NAME is saved.
-    fn output_for(&self, name: &[u8]) -> Result<PathBuf, Error> {
+    /// Where one NAME is saved; `None` for standard output.
+    fn output_for(&self, name: &[u8]) -> Result<Option<PathBuf>, Error> {
         match &self.output {
-            Some(dir) if dir.is_dir() => transfer::output_in_dir(dir, name),
-            Some(path) => Ok(path.clone()),
-            None => transfer::default_output(name),
+            Output::Stdout => return Ok(None),
+            Output::Dir(dir) => transfer::output_in_dir(dir, name),
+            Output::Path(dir) if dir.is_dir() => transfer::output_in_dir(dir, name),
+            Output::Path(path) => Ok(path.clone()),
+            Output::Python => transfer::default_output(name),
         }
+        .map(Some)
         .map_err(Error::runtime)
+    }
+}
+
+/// `-o`'s value: `-`, `DIR/` or a path.
+fn output(value: OsString) -> Output {
+    if value == "-" {
+        Output::Stdout
+    } else if value.to_string_lossy().ends_with(std::path::is_separator) {
+        Output::Dir(value.into())
+    } else {
+        Output::Path(value.into())
     }
 }
 
@@ -155,6 +208,14 @@ fn main() -> ExitCode {
             config.names.push(ask_file_name()?);
         }
         let token = config.token.load()?;
+        if let Output::Dir(dir) = &config.output {
+            fs::create_dir_all(dir).map_err(|e| {
+                Error::io(
+                    format!("cannot create {}", escape::text(&dir.to_string_lossy())),
+                    &e,
+                )
+            })?;
+        }
         let mut session: Option<Connection> = None;
         let mut failed = 0;
         for name in &config.names {
@@ -204,18 +265,26 @@ fn download_framed(
     let conn = match session {
         Some(conn) => conn,
         None => {
-            let stream = config.server.connect()?;
+            let stream = config.server.connect_within(config.timeout)?;
             // Not about this NAME: the server, or the token.
-            let conn =
-                Connection::open(stream, token).map_err(|e| Error::runtime(e.to_string()))?;
+            let conn = Connection::open(stream, token, config.timeout)
+                .map_err(|e| Error::runtime(e.to_string()))?;
             session.insert(conn)
         }
     };
     // 3. Ask for the file; 4. receive every byte into <out>.part, then rename.
+    let options = DownloadOptions {
+        resume: true,
+        verify: config.verify,
+        mode: None,
+        skip_same_version: !config.force,
+    };
     let mut progress = None;
-    let result = conn.download(name, &out, config.verify, &mut |event| {
-        on_event(event, name, &out, &mut progress)
-    });
+    let mut events = |event: Event| on_event(event, name, out.as_deref(), &mut progress);
+    let result = match &out {
+        Some(out) => conn.download(name, out, options, &mut events),
+        None => conn.download_to(name, &mut io::stdout().lock(), config.verify, &mut events),
+    };
     let done = match result {
         Ok(done) => done,
         Err(e) => {
@@ -225,12 +294,25 @@ fn download_framed(
             return Err(failure(name, &e));
         }
     };
-    if let Some(p) = progress.as_mut() {
+    let shown = out.as_deref().unwrap_or(Path::new("-"));
+    if done.start == Start::AlreadyComplete {
+        eprintln!(
+            "{}: {}: {} is already complete ({}); --force fetches it again",
+            PROGRAM.name,
+            escape::name(name),
+            escape::text(&shown.to_string_lossy()),
+            human_bytes(done.size)
+        );
+    } else if let Some(p) = progress.as_mut() {
         let _ = p.finish(done.size, Instant::now());
     }
     if let Some(digest) = &done.digest {
-        writeln!(io::stdout(), "{}", transfer::sha256sum_line(digest, &out))
-            .map_err(Error::stdout)?;
+        let line = transfer::sha256sum_line(digest, shown);
+        // Standard output carries the file itself with -o -.
+        match out {
+            Some(_) => writeln!(io::stdout(), "{line}").map_err(Error::stdout)?,
+            None => eprintln!("{line}"),
+        }
     }
     Ok(())
 }
@@ -239,13 +321,20 @@ fn download_framed(
 /// names the file (`not found: "a.txt"`); anything else is prefixed with it.
 fn failure(name: &[u8], e: &TransferError) -> Error {
     match e {
+        TransferError::OutputClosed => Error::BrokenPipe,
         TransferError::Refused(_) => Error::runtime(e.to_string()),
         _ => Error::runtime(format!("{}: {e}", escape::name(name))),
     }
 }
 
-/// Say what happens to a partial file, and draw the progress line.
-fn on_event(event: Event, name: &[u8], out: &Path, progress: &mut Option<Progress<io::Stderr>>) {
+/// Say what happens to a partial file, and draw the progress line (on stderr,
+/// whatever goes to stdout).
+fn on_event(
+    event: Event,
+    name: &[u8],
+    out: Option<&Path>,
+    progress: &mut Option<Progress<io::Stderr>>,
+) {
     match event {
         Event::StartingOver(reason) => {
             eprintln!(
@@ -256,12 +345,12 @@ fn on_event(event: Event, name: &[u8], out: &Path, progress: &mut Option<Progres
             );
         }
         Event::Begin { size, offset } => {
-            if offset > 0 {
+            if let (Some(out), true) = (out, offset > 0) {
                 eprintln!(
                     "{}: {}: resuming {} at {} of {}",
                     PROGRAM.name,
                     escape::name(name),
-                    transfer::part_path(out).display(),
+                    escape::text(&transfer::part_path(out).to_string_lossy()),
                     human_bytes(offset),
                     human_bytes(size)
                 );
@@ -283,9 +372,19 @@ fn download_raw(config: &Config, name: &[u8]) -> Result<(), Error> {
     let request = input::encode_line(name, config.encoding)
         .map_err(|why| Error::runtime(format!("{}: {why}", escape::name(name))))?;
     // 1-2. Create the socket and connect.
-    let stream = config.server.connect()?;
+    let stream = config.server.connect_within(config.timeout)?;
     // 3. Send the name; 4. receive until the server closes.
-    transfer::raw_download(stream, &request, &out, &mut |_| {})
-        .map(drop)
-        .map_err(|e| failure(name, &e))
+    let timeout = config.timeout;
+    match &out {
+        Some(out) => transfer::raw_download(stream, &request, out, timeout, &mut |_| {}),
+        None => transfer::raw_download_to(
+            stream,
+            &request,
+            &mut io::stdout().lock(),
+            timeout,
+            &mut |_| {},
+        ),
+    }
+    .map(drop)
+    .map_err(|e| failure(name, &e))
 }

@@ -11,7 +11,7 @@
 
 use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::net::Target;
-use socket_tutorial::shell::{address, Input, Mode, Shell, Stop};
+use socket_tutorial::shell::{Input, Mode, Shell, Stop};
 use socket_tutorial::token::TokenFile;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,7 +69,7 @@ Arguments:
                          [default: 127.0.0.1:11500]
 
 Options:
-      --host HOST        the server, as an option
+      --host HOST[:PORT] the server, as an option
   -P, --port N           server port [default: 11500]
   -b, --batch FILE       read the commands from FILE (- for stdin)
       --timeout SECS     give up on a server silent this long (0: never)
@@ -86,10 +86,8 @@ server cannot be reached, 2 for a bad argument.
 };
 
 struct Config {
+    /// The server, from HOST[:PORT], --host, -P and --port (two ports given must agree).
     server: Target,
-    /// A port from -P/--port, and one from HOST:PORT: they must agree.
-    port_option: Option<u16>,
-    port_in_host: Option<u16>,
     host_given: bool,
     batch: Option<PathBuf>,
     token: TokenFile,
@@ -100,8 +98,6 @@ impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
             server: Target::local(11500),
-            port_option: None,
-            port_in_host: None,
             host_given: false,
             batch: None,
             token: TokenFile::default(),
@@ -113,11 +109,10 @@ impl Config {
                 Arg::Long(ref name) if name == "batch" => {
                     config.batch = Some(parser.value()?.into())
                 }
-                // sftp's -P PORT; --port goes through Target below.
-                Arg::Short('P') => config.port_option = Some(parse_port(parser)?),
-                Arg::Long(ref name) if name == "port" => {
-                    config.port_option = Some(parse_port(parser)?)
-                }
+                // sftp's -P PORT; --host and --port go through Target below.
+                Arg::Short('P') => config
+                    .server
+                    .set_port(parser.parse("a port number from 1 to 65535")?)?,
                 Arg::Long(ref name) if name == "timeout" => {
                     let secs: u64 = parser.parse("a number of seconds (0: never)")?;
                     config.timeout = (secs > 0).then(|| Duration::from_secs(secs));
@@ -127,9 +122,7 @@ impl Config {
                     let text = value.to_str().ok_or_else(|| {
                         Error::usage(format!("'{}': not valid UTF-8", value.to_string_lossy()))
                     })?;
-                    let (host, port) = address::host_port(text).map_err(Error::usage)?;
-                    config.server.host = host;
-                    config.port_in_host = port;
+                    config.server.set_host(text)?;
                     config.host_given = true;
                 }
                 arg => {
@@ -141,26 +134,7 @@ impl Config {
                 }
             }
         }
-        config.server.port = match (config.port_in_host, config.port_option) {
-            (Some(a), Some(b)) if a != b => {
-                return Err(Error::usage(format!(
-                    "two ports given: {a} after the host and {b} with -P/--port"
-                )))
-            }
-            (Some(port), _) | (None, Some(port)) => port,
-            (None, None) => config.server.port,
-        };
         Ok(config)
-    }
-}
-
-/// A server's port: 1 to 65535.
-fn parse_port(parser: &mut Parser) -> Result<u16, Error> {
-    match parser.parse("a port number from 1 to 65535")? {
-        0 => Err(Error::usage(
-            "invalid value '0' for the port: a server's port is from 1 to 65535",
-        )),
-        port => Ok(port),
     }
 }
 

@@ -178,10 +178,11 @@ impl FileServer {
             Ok(()) => {
                 self.partials.forget(&lock);
                 write_response(stream, &Response::Ok)?;
-                let kept = if asked.attrs.is_some() {
-                    ", time and permissions kept"
-                } else {
-                    ""
+                let kept = match asked.attrs {
+                    Some(Attrs {
+                        mtime_ns: Some(_), ..
+                    }) => ", time and permissions kept",
+                    _ => "",
                 };
                 Ok((
                     Outcome::new(format!("ok{resumed}{kept}"), want),
@@ -245,8 +246,12 @@ fn receive(reader: &mut dyn Read, file: &mut File, want: u64) -> Received {
     }
 }
 
-/// `put -p`: the source's modification time, and its permission bits only
-/// (a client never makes a set-id file on the server).
+/// `put -p`: the source's modification time and its permission bits as they
+/// are; plain `put`: its permission bits masked by this server's umask, as
+/// sftp does. Never a set-id bit: a client never makes a set-id file here.
 fn apply_attrs(file: &File, attrs: Attrs) -> io::Result<()> {
-    crate::file_meta::apply(file, attrs.mtime_ns, attrs.mode)
+    match attrs.mtime_ns {
+        Some(mtime_ns) => crate::file_meta::apply(file, mtime_ns, attrs.mode),
+        None => crate::file_meta::give_mode(file, attrs.mode),
+    }
 }

@@ -17,7 +17,10 @@ pub(super) const T_RMDIR: u8 = 0x09;
 const DOWNLOAD_WANT_SHA256: u8 = 0x01;
 const UPLOAD_RESUME: u8 = 0x01;
 const UPLOAD_OVERWRITE: u8 = 0x02;
+/// `put -p`: a modification time and a mode follow the path.
 pub(super) const UPLOAD_ATTRS: u8 = 0x04;
+/// Plain `put`: only a mode follows the path (never together with ATTRS).
+pub(super) const UPLOAD_MODE: u8 = 0x08;
 const RENAME_OVERWRITE: u8 = 0x01;
 
 /// A client-to-server frame.
@@ -50,7 +53,8 @@ pub enum Request {
         identity: Vec<u8>,
         resume: bool,
         overwrite: bool,
-        /// Time and permissions to give the file (`put -p`); `None` keeps the server's defaults.
+        /// Permissions (and with `put -p` the time) to give the file; `None`
+        /// keeps the server's defaults.
         attrs: Option<Attrs>,
     },
     Rename {
@@ -79,6 +83,21 @@ impl Request {
             Request::Rename { .. } => T_RENAME,
             Request::RemoveFile { .. } => T_REMOVE,
             Request::RemoveDir { .. } => T_RMDIR,
+        }
+    }
+
+    /// The frame's name as docs/PROTOCOL.md writes it (`DOWNLOAD`), for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Auth { .. } => "AUTH",
+            Request::Download { .. } => "DOWNLOAD",
+            Request::List { .. } => "LIST",
+            Request::Stat { .. } => "STAT",
+            Request::Mkdir { .. } => "MKDIR",
+            Request::Upload { .. } => "UPLOAD",
+            Request::Rename { .. } => "RENAME",
+            Request::RemoveFile { .. } => "REMOVE",
+            Request::RemoveDir { .. } => "RMDIR",
         }
     }
 
@@ -112,16 +131,20 @@ impl Request {
                 overwrite,
                 attrs,
             } => {
+                let mtime = attrs.and_then(|a| a.mtime_ns);
                 e.flag_byte(&[
                     (*resume, UPLOAD_RESUME),
                     (*overwrite, UPLOAD_OVERWRITE),
-                    (attrs.is_some(), UPLOAD_ATTRS),
+                    (mtime.is_some(), UPLOAD_ATTRS),
+                    (attrs.is_some() && mtime.is_none(), UPLOAD_MODE),
                 ]);
                 e.u64(*size);
                 e.bytes8("identity", identity, 0, MAX_IDENTITY)?;
                 e.path(path)?;
+                if let Some(t) = mtime {
+                    e.raw(&t.to_be_bytes());
+                }
                 if let Some(a) = attrs {
-                    e.raw(&a.mtime_ns.to_be_bytes());
                     e.mode(a.mode)?;
                 }
             }
@@ -187,17 +210,28 @@ fn decode_request(body: &[u8]) -> Result<Request, ProtocolError> {
         T_REMOVE => Request::RemoveFile { path: d.path()? },
         T_RMDIR => Request::RemoveDir { path: d.path()? },
         T_UPLOAD => {
-            let flags = check_flags(d.u8()?, UPLOAD_RESUME | UPLOAD_OVERWRITE | UPLOAD_ATTRS)?;
+            let flags = check_flags(
+                d.u8()?,
+                UPLOAD_RESUME | UPLOAD_OVERWRITE | UPLOAD_ATTRS | UPLOAD_MODE,
+            )?;
             let size = d.u64()?;
             let identity = d.bytes8("identity", 0, MAX_IDENTITY)?;
             let path = d.path()?;
-            let attrs = if flags & UPLOAD_ATTRS != 0 {
-                Some(Attrs {
-                    mtime_ns: d.i64()?,
+            let attrs = match (flags & UPLOAD_ATTRS != 0, flags & UPLOAD_MODE != 0) {
+                (true, true) => {
+                    return Err(ProtocolError::Malformed(
+                        "UPLOAD flags ATTRS and MODE together",
+                    ))
+                }
+                (true, false) => Some(Attrs {
+                    mtime_ns: Some(d.i64()?),
                     mode: d.mode()?,
-                })
-            } else {
-                None
+                }),
+                (false, true) => Some(Attrs {
+                    mtime_ns: None,
+                    mode: d.mode()?,
+                }),
+                (false, false) => None,
             };
             Request::Upload {
                 size,

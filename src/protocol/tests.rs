@@ -1,6 +1,8 @@
 //! The wire format checked byte for byte: round trips, the worked example of docs/PROTOCOL.md, every limit and every way a frame can be malformed.
 
-use super::request::{T_AUTH, T_DOWNLOAD, T_LIST, T_RMDIR, T_STAT, T_UPLOAD, UPLOAD_ATTRS};
+use super::request::{
+    T_AUTH, T_DOWNLOAD, T_LIST, T_RMDIR, T_STAT, T_UPLOAD, UPLOAD_ATTRS, UPLOAD_MODE,
+};
 use super::response::{T_ERROR, T_FILE, T_LISTING, T_OK, T_STAT_REPLY};
 use super::*;
 use std::fmt;
@@ -65,8 +67,19 @@ fn sample_requests() -> Vec<Request> {
             resume: false,
             overwrite: true,
             attrs: Some(Attrs {
-                mtime_ns: -5,
+                mtime_ns: Some(-5),
                 mode: 0o4755,
+            }),
+        },
+        Request::Upload {
+            path: p.clone(),
+            size: 9,
+            identity: vec![1],
+            resume: false,
+            overwrite: false,
+            attrs: Some(Attrs {
+                mtime_ns: None,
+                mode: 0o600,
             }),
         },
         Request::Rename {
@@ -539,17 +552,15 @@ fn modes_and_upload_attributes() {
 
     // UPLOAD: the ATTRS flag brings mtime and mode after the path, and
     // only with the flag.
-    let with = Request::Upload {
+    let upload = |mtime_ns: Option<i64>, mode: u16| Request::Upload {
         path: b"f".to_vec(),
         size: 3,
         identity: vec![],
         resume: false,
         overwrite: false,
-        attrs: Some(Attrs {
-            mtime_ns: 1,
-            mode: 0o600,
-        }),
+        attrs: Some(Attrs { mtime_ns, mode }),
     };
+    let with = upload(Some(1), 0o600);
     let bytes = with.encode().unwrap();
     assert_eq!(
         bytes,
@@ -565,6 +576,36 @@ fn modes_and_upload_attributes() {
     cut[..4].copy_from_slice(&len.to_be_bytes());
     assert!(is_malformed(parse_request(&cut)));
     let mut high = bytes.clone();
+    let n = high.len();
+    high[n - 2] = 0x10;
+    assert!(is_malformed(parse_request(&high)));
+
+    // Plain put: the MODE flag brings the mode alone after the path.
+    let mode_only = upload(None, 0o755);
+    let bytes = mode_only.encode().unwrap();
+    assert_eq!(
+        bytes,
+        hex("00 00 00 10 06 08 00 00 00 00 00 00 00 03 00 00 01 66 01 ed")
+    );
+    assert_eq!(parse_request(&bytes).unwrap().0, mode_only);
+    // Without its flag the mode is a leftover byte; with ATTRS too the
+    // frame would need a time it does not have; both flags are never valid.
+    for flags in [0, UPLOAD_ATTRS, UPLOAD_ATTRS | UPLOAD_MODE] {
+        let mut b = bytes.clone();
+        b[5] = flags;
+        assert!(is_malformed(parse_request(&b)), "flags {flags:#x}");
+    }
+    let mut both = with.encode().unwrap();
+    both[5] = UPLOAD_ATTRS | UPLOAD_MODE;
+    assert!(is_malformed(parse_request(&both)));
+    // Bits above MODE stay reserved.
+    for bit in 4..8 {
+        let mut b = bytes.clone();
+        b[5] |= 1 << bit;
+        assert!(is_malformed(parse_request(&b)), "bit {bit}");
+    }
+    // A mode past MAX_MODE is refused with MODE as with ATTRS.
+    let mut high = bytes;
     let n = high.len();
     high[n - 2] = 0x10;
     assert!(is_malformed(parse_request(&high)));

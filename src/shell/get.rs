@@ -8,7 +8,7 @@ use super::words::Word;
 use super::Shell;
 use crate::protocol::{Kind, Meta};
 use crate::root::is_partial_name;
-use crate::transfer;
+use crate::transfer::{self, DownloadOptions};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -157,10 +157,6 @@ impl Shell {
                     remote.shown()
                 ));
             }
-        } else {
-            // A plain get starts afresh, as in sftp; -a is the way to resume.
-            let _ = fs::remove_file(&part);
-            let _ = fs::remove_file(transfer::info_path(target));
         }
         self.say(&format!("Fetching {} to {shown_local}", remote.shown()))?;
         let label = remote.shown();
@@ -169,8 +165,15 @@ impl Shell {
             server, out, err, ..
         } = self;
         let mut meter = Shell::meter(out, err, label.clone(), "download", show);
+        // A plain get starts afresh, as in sftp (-a is the way to resume), but
+        // replaces only a partial file that a download of this file left.
+        let options = DownloadOptions {
+            resume: how.resume,
+            mode: Some(meta.mode),
+            ..DownloadOptions::default()
+        };
         let result =
-            server.call(|c| c.download(&remote.wire(), target, false, &mut |e| meter.event(e)));
+            server.call(|c| c.download(&remote.wire(), target, options, &mut |e| meter.event(e)));
         match result {
             Ok(done) => {
                 meter.finish(done.size);

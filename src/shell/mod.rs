@@ -1,15 +1,14 @@
 //! `file_shell`'s command layer over [`crate::transfer::Connection`]: reading lines (interactive or batch, as sftp does), running each command on the remote or the local side, and saying what failed.
 //!
 //! Submodules, each small: `input` (where lines come from: the line editor,
-//! a prompt, a batch), `address` (`HOST[:PORT]` as typed), `words` (splitting
-//! a line, batch prefixes), `commands` (the table behind `help`), `complete`
-//! (Tab), `paths` (remote and local paths), `expand` (wildcards on either
-//! side), `remote` (the connection), `browse` (pwd, cd, ls, mkdir, rm, rmdir,
-//! rename), `local` (lpwd, lcd, lls, lmkdir, !), `copy` (what get and put
-//! share), `get` (get, reget), `put` (put, reput), `listing` (how ls sorts
-//! and shows entries), `host` (what differs between unix and Windows locally).
+//! a prompt, a batch), `words` (splitting a line, batch prefixes), `commands`
+//! (the table behind `help`), `complete` (Tab), `paths` (remote and local
+//! paths), `expand` (wildcards on either side), `remote` (the connection),
+//! `browse` (pwd, cd, ls, mkdir, rm, rmdir, rename), `local` (lpwd, lcd, lls,
+//! lmkdir, !), `copy` (what get and put share), `get` (get, reget), `put`
+//! (put, reput), `listing` (how ls sorts and shows entries), `host` (what
+//! differs between unix and Windows locally).
 
-pub mod address;
 mod browse;
 pub mod commands;
 mod complete;

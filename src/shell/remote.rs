@@ -60,17 +60,13 @@ impl Server {
 
     fn open_new(&self) -> Result<Open, TransferError> {
         let broken = |e: &dyn std::fmt::Display| TransferError::Broken(e.to_string());
-        let stream = self.target.connect().map_err(|e| broken(&e))?;
-        // Silence from the server ends a wait after --timeout.
-        // TODO(after helper F's merge): Connection's own timeout call replaces these two lines.
-        stream
-            .set_read_timeout(self.timeout)
-            .map_err(|e| broken(&e))?;
-        stream
-            .set_write_timeout(self.timeout)
+        let stream = self
+            .target
+            .connect_within(self.timeout)
             .map_err(|e| broken(&e))?;
         let probe = stream.try_clone().map_err(|e| broken(&e))?;
-        let mut conn = Connection::open(stream, self.token.as_ref())?;
+        // Silence from the server ends a wait after --timeout.
+        let mut conn = Connection::open(stream, self.token.as_ref(), self.timeout)?;
         conn.set_interrupt(self.interrupt.clone());
         Ok(Open {
             conn,

@@ -1,4 +1,4 @@
-//! A framed connection to a file server (docs/PROTOCOL.md 4.1-4.2, 4.6): the hellos, the token if the server asks for one, then one frame out and one answer back.
+//! A framed connection to a file server (docs/PROTOCOL.md 4.1-4.2, 4.6): the hellos, the token if the server asks for one, then one frame out and one answer back, each wait bounded by the caller's timeout.
 
 use super::{Interrupt, TransferError};
 use crate::protocol::{
@@ -7,6 +7,7 @@ use crate::protocol::{
 use crate::token::{Token, TOKEN_ENV};
 use std::io;
 use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
 
 /// A framed connection to a file server, after the hellos.
 #[derive(Debug)]
@@ -16,20 +17,37 @@ pub struct Connection {
     hello: ServerHello,
     /// Never requested unless the caller hands one in with [`Connection::set_interrupt`].
     pub(super) interrupt: Interrupt,
+    /// How long the server may stay silent before a wait ends (`None`: forever).
+    timeout: Option<Duration>,
 }
 
 impl Connection {
     /// Exchange hellos on a connected stream (docs/PROTOCOL.md 4.1-4.2, 4.6).
-    pub fn handshake(stream: TcpStream) -> Result<Connection, TransferError> {
+    ///
+    /// From here on every wait for the server (its hello, an answer, the bytes
+    /// of a file) and every send to it ends after `timeout` of silence (`None`:
+    /// never), with an error saying what was waited for.
+    pub fn handshake(
+        stream: TcpStream,
+        timeout: Option<Duration>,
+    ) -> Result<Connection, TransferError> {
         let peer = stream
             .peer_addr()
             .map_err(|e| TransferError::broken("reading the server's address", &e))?;
+        stream
+            .set_read_timeout(timeout)
+            .and_then(|()| stream.set_write_timeout(timeout))
+            .map_err(|e| TransferError::broken("setting the timeout", &e))?;
         // Requests and replies are small and strictly alternate; never let
         // one wait for a delayed ACK.
         let _ = stream.set_nodelay(true);
+        let silent = |waiting: &str| timeout_error(peer, timeout, waiting);
         ClientHello::default()
             .write_to(&mut &stream)
-            .map_err(|e| TransferError::broken(format!("sending the hello to {peer}"), &e))?;
+            .map_err(|e| match is_timeout(&e) {
+                true => silent("the server to take its hello"),
+                false => TransferError::broken(format!("sending the hello to {peer}"), &e),
+            })?;
         let hello = match ServerHello::read_from(&mut &stream) {
             Ok(Some(hello)) => hello,
             Ok(None) => {
@@ -46,6 +64,7 @@ impl Connection {
                      download_server.py use --raw)"
                 )))
             }
+            Err(ProtocolError::Io(e)) if is_timeout(&e) => return Err(silent("its hello")),
             Err(e) => return Err(TransferError::protocol(e)),
         };
         // A busy server sends its ERROR right after the hello; it is read as
@@ -55,10 +74,11 @@ impl Connection {
             peer,
             hello,
             interrupt: Interrupt::new(),
+            timeout,
         };
         if hello.version != VERSION {
             // The server names the version it speaks, then an ERROR, then closes.
-            return Err(match conn.read_response() {
+            return Err(match conn.read_response("its reason for another version") {
                 Ok(Response::Error(reply)) => TransferError::Refused(reply),
                 _ => TransferError::Broken(format!(
                     "the server {peer} speaks protocol version {}, this client {VERSION}",
@@ -71,9 +91,14 @@ impl Connection {
 
     /// [`Connection::handshake`], then AUTH with `token` if the server asks
     /// for one (and only then: a token is not sent to a server that did not
-    /// ask for it).
-    pub fn open(stream: TcpStream, token: Option<&Token>) -> Result<Connection, TransferError> {
-        let mut conn = Connection::handshake(stream)?;
+    /// ask for it). `timeout` bounds every wait for the server from here on
+    /// (`None`: wait forever), as in [`Connection::handshake`].
+    pub fn open(
+        stream: TcpStream,
+        token: Option<&Token>,
+        timeout: Option<Duration>,
+    ) -> Result<Connection, TransferError> {
+        let mut conn = Connection::handshake(stream, timeout)?;
         if conn.hello.token_required {
             match token {
                 Some(token) => conn.auth(token.as_bytes())?,
@@ -130,22 +155,58 @@ impl Connection {
 
     /// One request frame to the server.
     pub(super) fn send(&mut self, request: &Request) -> Result<(), TransferError> {
-        request
-            .write_to(&mut &self.stream)
-            .map_err(TransferError::protocol)
-    }
-
-    /// The server's next frame; a close here is a broken connection.
-    pub(super) fn read_response(&mut self) -> Result<Response, TransferError> {
-        match Response::read_from(&mut &self.stream) {
-            Ok(Some(r)) => Ok(r),
-            Ok(None) => Err(TransferError::Broken(format!(
-                "the server {} closed the connection",
-                self.peer
-            ))),
+        match request.write_to(&mut &self.stream) {
+            Ok(()) => Ok(()),
+            Err(ProtocolError::Io(e)) if is_timeout(&e) => {
+                Err(self.timed_out("the server to take the request"))
+            }
             Err(e) => Err(TransferError::protocol(e)),
         }
     }
+
+    /// The server's next frame, `awaiting` saying what it should be (`the
+    /// answer to LIST`) should the server close or fall silent instead.
+    pub(super) fn read_response(&mut self, awaiting: &str) -> Result<Response, TransferError> {
+        match Response::read_from(&mut &self.stream) {
+            Ok(Some(r)) => Ok(r),
+            Ok(None) => Err(TransferError::Broken(format!(
+                "the server {} closed the connection (this client waited for {awaiting})",
+                self.peer
+            ))),
+            Err(ProtocolError::Io(e)) if is_timeout(&e) => Err(self.timed_out(awaiting)),
+            Err(e) => Err(TransferError::protocol(e)),
+        }
+    }
+
+    /// The error for a wait that the timeout ended; `waiting` says for what.
+    pub(super) fn timed_out(&self, waiting: &str) -> TransferError {
+        timeout_error(self.peer, self.timeout, waiting)
+    }
+}
+
+/// Whether a failed read or write is the socket's timeout running out: unix
+/// reports it as `WouldBlock`, Windows as `TimedOut`.
+pub(super) fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// `timed out: the server 127.0.0.1:11500 was silent for 60 s (--timeout) while this client waited for its hello`.
+pub(super) fn timeout_error(
+    peer: SocketAddr,
+    timeout: Option<Duration>,
+    waiting: &str,
+) -> TransferError {
+    let silence = timeout.map_or_else(
+        || "too long".to_string(),
+        |t| format!("for {} s", t.as_secs_f64()),
+    );
+    TransferError::Broken(format!(
+        "timed out: the server {peer} was silent {silence} (--timeout) while this client \
+         waited for {waiting}"
+    ))
 }
 
 #[cfg(test)]
@@ -164,7 +225,7 @@ mod tests {
             let mut buf = [0u8; 64];
             let _ = s.read(&mut buf).unwrap();
         });
-        let err = Connection::handshake(TcpStream::connect(addr).unwrap()).unwrap_err();
+        let err = Connection::handshake(TcpStream::connect(addr).unwrap(), None).unwrap_err();
         server.join().unwrap();
         assert!(err.to_string().contains("use --raw"), "{err}");
     }

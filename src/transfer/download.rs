@@ -1,27 +1,38 @@
-//! A download (docs/PROTOCOL.md 7.1) on the client: `<out>.part`, resuming only the same version, end-to-end SHA-256, and a rename that makes the file appear only when whole.
+//! A download (docs/PROTOCOL.md 7.1) on the client: `<out>.part`, resuming only the same version, end-to-end SHA-256, and a rename that makes the file appear only when whole; or the bytes to a stream (`-o -`).
 //!
 //! A download writes to `<out>.part` and records, in `<out>.part.info`, which
-//! server-side version (the identity of docs/PROTOCOL.md 7.1) those bytes came
-//! from. An interrupted run leaves both; the next run asks the server to go
-//! on from the `.part`'s length if the version is still the same, and starts
-//! over otherwise. Only when every byte has arrived (and, with verification,
-//! the SHA-256 of the whole file matches the server's) is `.part` renamed to
-//! `<out>`.
+//! server, name and server-side version (the identity of docs/PROTOCOL.md
+//! 7.1) those bytes came from (`partial`). An interrupted run leaves both; the
+//! next run asks the server to go on from the `.part`'s length if the version
+//! is still the same, and starts over otherwise. Only when every byte has
+//! arrived (and, with verification, the SHA-256 of the whole file matches the
+//! server's) is `.part` renamed to `<out>`.
+//!
+//! A local failure after the server has begun to send (a missing folder, a
+//! full disk) leaves the rest of the file on its way: up to [`DRAIN_LIMIT`]
+//! is read and dropped so the connection stays in step for the next request;
+//! past it the connection is closed instead, which is quicker than receiving
+//! a file nobody can keep. Either way the error names the local cause.
 //!
 //! The output is not `fsync`ed before the rename (like `curl`, `wget` and
 //! `rsync` by default): a crash of the process or a dropped connection never
 //! leaves a short file under the final name, but a power failure right after
 //! the rename may, depending on the file system.
 
-use super::{unexpected, Connection, Event, Start, TransferError};
+use super::connection::is_timeout;
+use super::finished;
+use super::partial::{self, hash_prefix, open_part, part_path, PartInfo, Plan};
+use super::{shown, unexpected, Connection, Event, Start, TransferError};
 use crate::cli::describe_io;
 use crate::escape;
+use crate::file_meta;
 use crate::net;
 use crate::protocol::{ErrorCode, Request, Response};
 use crate::sha256::{self, Sha256};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::net::Shutdown;
+use std::path::Path;
 
 /// How much is read from the socket, and written to the `.part`, at a time.
 /// Measured on a 2-core Linux machine, 1 GiB over loopback to ext4, `sync`
@@ -31,8 +42,35 @@ use std::path::{Path, PathBuf};
 /// (0.49 s against 0.67 s with 256 KiB). On the heap, once per download.
 pub(super) const DOWNLOAD_BUFFER: usize = 1024 * 1024;
 
-/// First line of a `.part.info` file; a file without it is not ours.
-const INFO_MAGIC: &str = "socket-tutorial partial download 1";
+/// After a local failure, at most this much of the file still on its way is
+/// read and dropped to keep the connection; more, and it is closed instead.
+/// 1 MiB is a blink on any network this protocol is used on, and about what
+/// a reconnection costs on a slow one.
+pub const DRAIN_LIMIT: u64 = 1024 * 1024;
+
+/// The permission bits a new file is created with when nothing else is asked
+/// for, before the umask: what `File::create` asks for.
+const NEW_FILE_MODE: u16 = 0o666;
+
+/// How to download.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DownloadOptions {
+    /// Continue a partial download of ours (same server, name and version),
+    /// as download_client and `reget` do. Without it a partial of ours is
+    /// replaced and the file fetched whole (`get`, as in sftp).
+    pub resume: bool,
+    /// Compare a SHA-256 of the whole file with the server's.
+    pub verify: bool,
+    /// Give the file these permission bits, masked by the umask, as sftp's
+    /// `get` does (file_shell knows them from the listing). `None`: what any
+    /// new file gets here.
+    pub mode: Option<u16>,
+    /// download_client's habit, after wget `-c`: a file at `out` left by a
+    /// download of this version is already complete ([`Start::AlreadyComplete`]),
+    /// and nothing is fetched. Finished downloads are remembered for it
+    /// outside the file's folder (see `finished`).
+    pub skip_same_version: bool,
+}
 
 /// A finished download.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,138 +84,60 @@ pub struct Downloaded {
     pub digest: Option<[u8; 32]>,
 }
 
-/// `<out>.part`: where the bytes go until the file is whole.
-pub fn part_path(out: &Path) -> PathBuf {
-    with_suffix(out, ".part")
-}
-
-/// `<out>.part.info`: which version of which remote file the `.part` holds.
-pub fn info_path(out: &Path) -> PathBuf {
-    with_suffix(out, ".part.info")
-}
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
-
 /// A line like `sha256sum` prints: `<hex>  <file>`.
 pub fn sha256sum_line(digest: &[u8; 32], file: &Path) -> String {
-    format!("{}  {}", sha256::hex(digest), file.display())
-}
-
-/// What `<out>.part.info` records.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct PartInfo {
-    name: Vec<u8>,
-    size: u64,
-    identity: Vec<u8>,
-}
-
-impl PartInfo {
-    fn encode(&self) -> String {
-        format!(
-            "{INFO_MAGIC}\nname {}\nsize {}\nidentity {}\n",
-            to_hex(&self.name),
-            self.size,
-            to_hex(&self.identity)
-        )
-    }
-
-    fn parse(text: &str) -> Option<PartInfo> {
-        let mut lines = text.lines();
-        if lines.next()? != INFO_MAGIC {
-            return None;
-        }
-        let name = from_hex(lines.next()?.strip_prefix("name ")?)?;
-        let size = lines.next()?.strip_prefix("size ")?.parse().ok()?;
-        let identity = from_hex(lines.next()?.strip_prefix("identity ")?)?;
-        Some(PartInfo {
-            name,
-            size,
-            identity,
-        })
-    }
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-/// What to ask for, given what a previous run left on disk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Plan {
-    Fresh,
-    Resume {
-        offset: u64,
-        identity: Vec<u8>,
-    },
-    /// Something is there but unusable: start over, and say why.
-    Restart(String),
-}
-
-fn plan(part: &Path, info: &Path, remote: &[u8]) -> Result<Plan, TransferError> {
-    let len = match fs::metadata(part) {
-        Ok(m) if m.is_file() => m.len(),
-        Ok(_) => {
-            return Err(TransferError::Local(format!(
-                "{} exists and is not a file",
-                part.display()
-            )))
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Plan::Fresh),
-        Err(e) => return Err(TransferError::local(part.display(), &e)),
-    };
-    let recorded = fs::read_to_string(info)
-        .ok()
-        .and_then(|t| PartInfo::parse(&t));
-    Ok(match recorded {
-        None => Plan::Restart(format!(
-            "{} has no record of which version it holds",
-            part.display()
-        )),
-        Some(r) if r.name != remote => {
-            Plan::Restart(format!("{} holds part of another file", part.display()))
-        }
-        Some(r) if len > r.size => Plan::Restart(format!(
-            "{} is longer than the file it is part of",
-            part.display()
-        )),
-        Some(_) if len == 0 => Plan::Fresh,
-        Some(r) => Plan::Resume {
-            offset: len,
-            identity: r.identity,
-        },
-    })
+    format!("{}  {}", sha256::hex(digest), shown(file))
 }
 
 impl Connection {
-    /// Download `remote` to `out` through `<out>.part`, resuming a partial
-    /// copy of the same version, verifying with SHA-256 if `verify`.
+    /// Download `remote` to `out` through `<out>.part`, continuing or
+    /// replacing only a partial file of ours (see `partial`), as `options` say.
     pub fn download(
         &mut self,
         remote: &[u8],
         out: &Path,
-        verify: bool,
+        options: DownloadOptions,
         events: &mut dyn FnMut(Event),
     ) -> Result<Downloaded, TransferError> {
         let kept = format!(
             "what arrived is kept in {} for a resume",
-            part_path(out).display()
+            shown(&part_path(out))
         );
         self.interruptible(&kept, |conn| {
-            conn.download_watched(remote, out, verify, events)
+            conn.download_watched(remote, out, options, events)
+        })
+    }
+
+    /// Download `remote` into `sink` as it arrives (download_client's `-o -`):
+    /// no partial file, no resume. A closed pipe ends it with
+    /// [`TransferError::OutputClosed`].
+    pub fn download_to(
+        &mut self,
+        remote: &[u8],
+        sink: &mut dyn Write,
+        verify: bool,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<Downloaded, TransferError> {
+        self.interruptible("what arrived was written out", |conn| {
+            let (size, _) = conn.ask_for_file(remote, 0, Vec::new(), verify)?;
+            events(Event::Begin { size, offset: 0 });
+            let mut hasher = verify.then(Sha256::new);
+            let received =
+                conn.receive(sink, "the output", "", 0, size, hasher.as_mut(), events)?;
+            if let Err(e) = sink.flush() {
+                let why = format!("writing the output failed ({})", describe_io(&e));
+                return Err(conn.output_failed(&e, why, 0, verify));
+            }
+            let digest = match hasher {
+                None => None,
+                Some(h) => Some(conn.check_digest(h.finalize(), remote, "it was written out")?),
+            };
+            Ok(Downloaded {
+                size,
+                received,
+                start: Start::Fresh,
+                digest,
+            })
         })
     }
 
@@ -185,98 +145,91 @@ impl Connection {
         &mut self,
         remote: &[u8],
         out: &Path,
-        verify: bool,
+        options: DownloadOptions,
         events: &mut dyn FnMut(Event),
     ) -> Result<Downloaded, TransferError> {
         let part = part_path(out);
-        let info = info_path(out);
-        let mut start = Start::Fresh;
-        let (offset, identity) = match plan(&part, &info, remote)? {
-            Plan::Fresh => (0, Vec::new()),
-            Plan::Resume { offset, identity } => {
-                start = Start::Resumed { from: offset };
-                (offset, identity)
-            }
-            Plan::Restart(reason) => {
-                events(Event::StartingOver(&reason));
-                start = Start::Restarted { reason };
-                (0, Vec::new())
-            }
-        };
-        self.send(&download_request(remote, offset, identity, verify))?;
-        let mut answer = self.read_response()?;
-        if offset > 0 {
-            if let Response::Error(reply) = &answer {
-                if reply.code == ErrorCode::Conflict && !reply.closing {
-                    let reason = format!(
-                        "{} changed on the server since the partial download",
-                        escape::name(remote)
-                    );
-                    events(Event::StartingOver(&reason));
-                    start = Start::Restarted { reason };
-                    self.send(&download_request(remote, 0, Vec::new(), verify))?;
-                    answer = self.read_response()?;
-                }
+        let server = partial::server_id(self.peer());
+        let plan = partial::plan(out, remote, &server, options.resume)?;
+        if options.skip_same_version && plan == Plan::Fresh {
+            if let Some(done) =
+                self.already_complete(out, remote, &server, options.verify, events)?
+            {
+                return Ok(done);
             }
         }
-        let (size, offset, identity) = match answer {
-            Response::File {
-                size,
-                offset: at,
-                identity,
-            } => {
-                let asked = if matches!(start, Start::Resumed { .. }) {
-                    offset
-                } else {
-                    0
-                };
-                if at != asked {
-                    return Err(TransferError::Broken(format!(
-                        "the server sent bytes from offset {at}, not {asked} as asked"
-                    )));
-                }
-                (size, at, identity)
+        let (mut start, offset, identity) = starting_point(plan, events);
+        let (size, identity) = match self.ask_for_file(remote, offset, identity, options.verify) {
+            Err(TransferError::Refused(reply))
+                if offset > 0 && reply.code == ErrorCode::Conflict && !reply.closing =>
+            {
+                let reason = format!(
+                    "{} changed on the server since the partial download",
+                    escape::name(remote)
+                );
+                events(Event::StartingOver(&reason));
+                start = Start::Restarted { reason };
+                self.ask_for_file(remote, 0, Vec::new(), options.verify)?
             }
-            Response::Error(reply) => return Err(TransferError::Refused(reply)),
-            other => return Err(unexpected(&other)),
+            other => other?,
         };
-        let info_text = PartInfo {
+        let offset = match start {
+            Start::Resumed { from } => from,
+            _ => 0,
+        };
+        // From here the server is sending: a local failure must not leave the
+        // rest of the file in the connection.
+        let record = PartInfo {
+            server,
             name: remote.to_vec(),
             size,
             identity,
-        }
-        .encode();
-        fs::write(&info, info_text)
-            .map_err(|e| TransferError::local(format!("cannot write {}", info.display()), &e))?;
-        let mut file = open_part(&part, offset)?;
-        let mut hasher = if verify {
-            Some(hash_prefix(&part, offset)?)
-        } else {
-            None
+        };
+        let prepared = record.write(&partial::info_path(out)).and_then(|()| {
+            let file = open_part(&part, offset)?;
+            let hasher = match options.verify {
+                true => Some(hash_prefix(&part, offset)?),
+                false => None,
+            };
+            Ok((file, hasher))
+        });
+        let (mut file, mut hasher) = match prepared {
+            Ok(ready) => ready,
+            Err(e) => return Err(self.abandon(e.to_string(), size - offset, options.verify)),
         };
         events(Event::Begin { size, offset });
-        let received = self.receive(&mut file, &part, offset, size, hasher.as_mut(), events)?;
-        drop(file);
+        let (label, kept) = (
+            shown(&part),
+            format!("; {} is kept: run again to resume", shown(&part)),
+        );
+        let received = self.receive(
+            &mut file,
+            &label,
+            &kept,
+            offset,
+            size,
+            hasher.as_mut(),
+            events,
+        )?;
+        // Every byte has been read (the digest next): local failures from
+        // here on leave the connection in step.
         let digest = match hasher {
             None => None,
-            Some(h) => Some(self.check_digest(h.finalize(), remote, &part, &info)?),
+            Some(h) => match self.check_digest(h.finalize(), remote, "it was not kept") {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    drop(file);
+                    if let TransferError::Mismatch(_) = e {
+                        partial::remove(out);
+                    }
+                    return Err(e);
+                }
+            },
         };
-        let on_disk = fs::metadata(&part)
-            .map_err(|e| TransferError::local(part.display(), &e))?
-            .len();
-        if on_disk != size {
-            return Err(TransferError::Local(format!(
-                "{} has {on_disk} bytes, expected {size}: was it changed meanwhile?",
-                part.display()
-            )));
+        put_in_place(file, out, size, options.mode.unwrap_or(NEW_FILE_MODE))?;
+        if options.skip_same_version {
+            finished::remember_download(out, record);
         }
-        fs::rename(&part, out).map_err(|e| {
-            TransferError::local(
-                format!("cannot rename {} to {}", part.display(), out.display()),
-                &e,
-            )
-        })?;
-        let _ = fs::remove_file(&info);
         Ok(Downloaded {
             size,
             received,
@@ -285,17 +238,51 @@ impl Connection {
         })
     }
 
-    /// Bytes `offset..size` from the socket to the `.part` (and the hasher).
+    /// DOWNLOAD, and the FILE answer's size and identity; an ERROR is `Refused`.
+    pub(super) fn ask_for_file(
+        &mut self,
+        remote: &[u8],
+        offset: u64,
+        identity: Vec<u8>,
+        verify: bool,
+    ) -> Result<(u64, Vec<u8>), TransferError> {
+        self.send(&Request::Download {
+            path: remote.to_vec(),
+            offset,
+            identity,
+            want_sha256: verify,
+        })?;
+        match self.read_response("the answer to DOWNLOAD")? {
+            Response::File {
+                size,
+                offset: at,
+                identity,
+            } if at == offset && at <= size => Ok((size, identity)),
+            Response::File {
+                size, offset: at, ..
+            } => Err(TransferError::Broken(format!(
+                "the server sent bytes from offset {at} of {size}, not {offset} as asked"
+            ))),
+            Response::Error(reply) => Err(TransferError::Refused(reply)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Bytes `offset..size` from the socket to `sink` (and the hasher);
+    /// `label` names the sink and `kept` ends the message of a cut transfer
+    /// (`; x.part is kept: ...`).
     ///
     /// One thread receives and writes, as `nc` does: each read is written
     /// before the next one, so the `.part` always holds exactly the bytes
     /// received, even when the connection fails. A second thread to overlap
     /// the two only added a hand-off per buffer (about 30,000 context switches
     /// per GiB) and was slower (docs/PROTOCOL.md 7.1).
+    #[allow(clippy::too_many_arguments)]
     fn receive(
         &mut self,
-        file: &mut File,
-        part: &Path,
+        sink: &mut dyn Write,
+        label: &str,
+        kept: &str,
         offset: u64,
         size: u64,
         mut hasher: Option<&mut Sha256>,
@@ -306,10 +293,7 @@ impl Connection {
         // Whatever stops the loop, the rest of the file is still on its way:
         // the connection cannot carry another request.
         let cut = |done: u64, why: String| {
-            TransferError::Broken(format!(
-                "{why} after {done} of {size} bytes; {} is kept: run again to resume",
-                part.display()
-            ))
+            TransferError::Broken(format!("{why} after {done} of {size} bytes{kept}"))
         };
         while done < size {
             let want = usize::try_from(size - done).map_or(buf.len(), |n| n.min(buf.len()));
@@ -317,15 +301,25 @@ impl Connection {
             let n = match net::recv(&mut self.stream, chunk) {
                 Ok(0) => return Err(cut(done, "the connection ended".into())),
                 Ok(n) => n,
+                Err(e) if is_timeout(&e) => {
+                    let why = self.timed_out("the rest of the file").to_string();
+                    return Err(cut(done, why));
+                }
                 Err(e) => {
                     let why = format!("the connection failed ({})", describe_io(&e));
                     return Err(cut(done, why));
                 }
             };
             let data = chunk.get(..n).unwrap_or_default();
-            if let Err(e) = file.write_all(data) {
-                let why = format!("writing {} failed ({})", part.display(), describe_io(&e));
-                return Err(cut(done, why));
+            if let Err(e) = sink.write_all(data) {
+                let why = format!("writing {label} failed ({})", describe_io(&e));
+                let left = size - done - n as u64;
+                return Err(self.output_failed(
+                    &e,
+                    cut(done, why).to_string(),
+                    left,
+                    hasher.is_some(),
+                ));
             }
             if let Some(h) = hasher.as_mut() {
                 h.update(data);
@@ -339,26 +333,75 @@ impl Connection {
         Ok(done - offset)
     }
 
-    /// Compare our digest with the server's DIGEST frame; on a mismatch
-    /// nothing is kept, since some byte on disk is wrong and we cannot tell which.
-    fn check_digest(
+    /// A write to the output failed (`e`, said as `why`) with `left` bytes of
+    /// the file (and the digest, if asked for) still to come: a closed pipe
+    /// ends it all, any other failure is [`Connection::abandon`]ed.
+    fn output_failed(
+        &mut self,
+        e: &io::Error,
+        why: String,
+        left: u64,
+        verify: bool,
+    ) -> TransferError {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            let _ = self.stream.shutdown(Shutdown::Both);
+            return TransferError::OutputClosed;
+        }
+        self.abandon(why, left, verify)
+    }
+
+    /// A local failure (`cause`) while the server still sends `left` bytes of
+    /// the file, and its digest if `verify`: up to [`DRAIN_LIMIT`] they are
+    /// read and dropped, so the connection can carry the next request
+    /// (`Local`); past it, or if that fails, the connection is closed (`Broken`).
+    fn abandon(&mut self, cause: String, left: u64, verify: bool) -> TransferError {
+        if left <= DRAIN_LIMIT && self.discard(left, verify).is_ok() {
+            return TransferError::Local(cause);
+        }
+        let _ = self.stream.shutdown(Shutdown::Both);
+        TransferError::Broken(format!(
+            "{cause} (the connection was closed: {left} bytes of the file were still on their way)"
+        ))
+    }
+
+    /// Reads and drops `left` raw bytes, then the DIGEST frame if `verify`.
+    fn discard(&mut self, left: u64, verify: bool) -> Result<(), TransferError> {
+        let mut buf = [0u8; 64 * 1024];
+        let mut left = left;
+        while left > 0 {
+            let want = usize::try_from(left).map_or(buf.len(), |n| n.min(buf.len()));
+            match net::recv(&mut self.stream, buf.get_mut(..want).unwrap_or_default()) {
+                Ok(0) | Err(_) => return Err(TransferError::Broken("cut".into())),
+                Ok(n) => left -= n as u64,
+            }
+        }
+        if verify {
+            match self.read_response("the digest")? {
+                Response::Digest(_) => {}
+                other => return Err(unexpected(&other)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Compare our digest with the server's DIGEST frame. On a mismatch the
+    /// caller keeps nothing (some byte is wrong and we cannot tell which);
+    /// `fate` says so.
+    pub(super) fn check_digest(
         &mut self,
         ours: [u8; 32],
         remote: &[u8],
-        part: &Path,
-        info: &Path,
+        fate: &str,
     ) -> Result<[u8; 32], TransferError> {
-        let theirs = match self.read_response()? {
+        let theirs = match self.read_response("the digest")? {
             Response::Digest(d) => d,
             other => return Err(unexpected(&other)),
         };
         if theirs == ours {
             return Ok(ours);
         }
-        let _ = fs::remove_file(part);
-        let _ = fs::remove_file(info);
         Err(TransferError::Mismatch(format!(
-            "sha256 mismatch for {}: the server has {}, the copy here {}; it was not kept",
+            "sha256 mismatch for {}: the server has {}, the copy here {}; {fate}",
             escape::name(remote),
             sha256::hex(&theirs),
             sha256::hex(&ours)
@@ -366,119 +409,64 @@ impl Connection {
     }
 }
 
-fn download_request(remote: &[u8], offset: u64, identity: Vec<u8>, verify: bool) -> Request {
-    Request::Download {
-        path: remote.to_vec(),
-        offset,
-        identity,
-        want_sha256: verify,
+/// Where a download starts, from what an earlier run left.
+fn starting_point(plan: Plan, events: &mut dyn FnMut(Event)) -> (Start, u64, Vec<u8>) {
+    match plan {
+        Plan::Fresh => (Start::Fresh, 0, Vec::new()),
+        Plan::Resume { offset, identity } => (Start::Resumed { from: offset }, offset, identity),
+        Plan::Restart(reason) => {
+            events(Event::StartingOver(&reason));
+            (Start::Restarted { reason }, 0, Vec::new())
+        }
     }
 }
 
-/// The `.part`, positioned at `offset`: a new empty file for a fresh
-/// download, else the partial one cut to `offset` (anything past it is not
-/// part of what the server agreed to continue).
-///
-/// A fresh download gets a new file rather than an old one cut to length 0:
-/// ext4 takes a file truncated to 0 for a rewrite in place and starts writing
-/// it to disk when it is closed (its `auto_da_alloc`), which made a 1 GiB
-/// download about 0.3 s slower here.
-fn open_part(part: &Path, offset: u64) -> Result<File, TransferError> {
-    let opened = if offset == 0 {
-        match fs::remove_file(part) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => File::create(part),
-        }
-    } else {
-        OpenOptions::new()
-            .write(true)
-            .open(part)
-            .and_then(|mut file| {
-                file.set_len(offset)?;
-                file.seek(SeekFrom::Start(offset))?;
-                Ok(file)
-            })
-    };
-    opened.map_err(|e| TransferError::local(format!("cannot open {}", part.display()), &e))
-}
-
-/// A hasher that has already seen the first `len` bytes of the `.part`.
-fn hash_prefix(part: &Path, len: u64) -> Result<Sha256, TransferError> {
-    let mut h = Sha256::new();
-    if len > 0 {
-        let file = File::open(part)
-            .map_err(|e| TransferError::local(format!("cannot read {}", part.display()), &e))?;
-        let copied = io::copy(&mut file.take(len), &mut h)
-            .map_err(|e| TransferError::local(format!("cannot read {}", part.display()), &e))?;
-        if copied != len {
-            return Err(TransferError::Local(format!(
-                "{} shrank while it was read",
-                part.display()
-            )));
-        }
+/// The whole `.part` (its `size` checked, given its permission bits) renamed
+/// to `out`, and its record removed.
+fn put_in_place(file: File, out: &Path, size: u64, mode: u16) -> Result<(), TransferError> {
+    let part = part_path(out);
+    let local = |what: String| move |e: io::Error| TransferError::local(what, &e);
+    let on_disk = file.metadata().map_err(local(shown(&part)))?.len();
+    if on_disk != size {
+        return Err(TransferError::Local(format!(
+            "{} has {on_disk} bytes, expected {size}: was it changed meanwhile?",
+            shown(&part)
+        )));
     }
-    Ok(h)
+    file_meta::give_mode(&file, mode).map_err(local(format!(
+        "setting the permissions of {}",
+        shown(&part)
+    )))?;
+    drop(file);
+    fs::rename(&part, out).map_err(local(format!(
+        "cannot rename {} to {}",
+        shown(&part),
+        shown(out)
+    )))?;
+    let _ = fs::remove_file(partial::info_path(out));
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::protocol::{ErrorReply, ServerHello, SERVER_HELLO_LEN, VERSION};
+    use std::io::Read;
+
+    const RESUME: DownloadOptions = DownloadOptions {
+        resume: true,
+        verify: false,
+        mode: None,
+        skip_same_version: false,
+    };
+    const RESUME_VERIFY: DownloadOptions = DownloadOptions {
+        verify: true,
+        ..RESUME
+    };
     use crate::test_support::TempDir;
     use crate::transfer::Interrupt;
     use std::net::{SocketAddr, TcpListener, TcpStream};
     use std::thread;
-
-    #[test]
-    fn part_info_round_trips_and_rejects_strangers() {
-        let info = PartInfo {
-            name: vec![0xff, b'a', b'/'],
-            size: 1 << 40,
-            identity: (0..32).collect(),
-        };
-        assert_eq!(PartInfo::parse(&info.encode()), Some(info));
-        assert_eq!(PartInfo::parse("something else\n"), None);
-        assert_eq!(
-            PartInfo::parse(&format!("{INFO_MAGIC}\nname 6\nsize 1\nidentity 00\n")),
-            None
-        );
-        assert_eq!(from_hex("0aff"), Some(vec![0x0a, 0xff]));
-        assert_eq!(from_hex("0g"), None);
-    }
-
-    #[test]
-    fn what_a_previous_run_left_decides_the_plan() {
-        let t = TempDir::new("transfer");
-        let out = t.path().join("f");
-        let (part, info) = (part_path(&out), info_path(&out));
-        assert_eq!(plan(&part, &info, b"f").unwrap(), Plan::Fresh);
-        fs::write(&part, b"abc").unwrap();
-        assert!(
-            matches!(plan(&part, &info, b"f").unwrap(), Plan::Restart(r) if r.contains("no record"))
-        );
-        let rec = PartInfo {
-            name: b"f".to_vec(),
-            size: 10,
-            identity: vec![7; 32],
-        };
-        fs::write(&info, rec.encode()).unwrap();
-        assert_eq!(
-            plan(&part, &info, b"f").unwrap(),
-            Plan::Resume {
-                offset: 3,
-                identity: vec![7; 32]
-            }
-        );
-        assert!(
-            matches!(plan(&part, &info, b"g").unwrap(), Plan::Restart(r) if r.contains("another file"))
-        );
-        fs::write(&part, [0u8; 11]).unwrap();
-        assert!(
-            matches!(plan(&part, &info, b"f").unwrap(), Plan::Restart(r) if r.contains("longer"))
-        );
-        fs::write(&part, b"").unwrap();
-        assert_eq!(plan(&part, &info, b"f").unwrap(), Plan::Fresh);
-    }
 
     /// A scripted server: answers the hello, then hands the connection to `script`.
     fn fake_server(
@@ -511,6 +499,18 @@ mod tests {
         r.write_to(s).unwrap();
     }
 
+    /// The FILE frame of a fresh download of `size` bytes.
+    fn send_file(s: &mut TcpStream, size: u64) {
+        send(
+            s,
+            Response::File {
+                size,
+                offset: 0,
+                identity: vec![3; 32],
+            },
+        );
+    }
+
     #[test]
     fn resumes_the_same_version_and_verifies_the_whole_file() {
         let t = TempDir::new("transfer");
@@ -518,11 +518,12 @@ mod tests {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 256) as u8).collect();
         fs::write(part_path(&out), &data[..40_000]).unwrap();
         let rec = PartInfo {
+            server: "127.0.0.1".into(),
             name: b"big".to_vec(),
             size: data.len() as u64,
             identity: vec![1; 32],
         };
-        fs::write(info_path(&out), rec.encode()).unwrap();
+        fs::write(partial::info_path(&out), rec.encode()).unwrap();
         let served = data.clone();
         let (addr, server) = fake_server(move |s| {
             let req = read_request(s);
@@ -546,10 +547,10 @@ mod tests {
             s.write_all(&served[40_000..]).unwrap();
             send(s, Response::Digest(Sha256::digest(&served)));
         });
-        let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap()).unwrap();
+        let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap(), None).unwrap();
         let mut progress = Vec::new();
         let got = conn
-            .download(b"big", &out, true, &mut |e| {
+            .download(b"big", &out, RESUME_VERIFY, &mut |e| {
                 if let Event::Progress(n) = e {
                     progress.push(n)
                 }
@@ -560,7 +561,7 @@ mod tests {
         assert_eq!(got.received, 60_000);
         assert_eq!(got.digest, Some(Sha256::digest(&data)));
         assert_eq!(fs::read(&out).unwrap(), data);
-        assert!(!part_path(&out).exists() && !info_path(&out).exists());
+        assert!(!part_path(&out).exists() && !partial::info_path(&out).exists());
         assert_eq!(progress.last(), Some(&100_000));
     }
 
@@ -570,11 +571,12 @@ mod tests {
         let out = t.path().join("copy");
         fs::write(part_path(&out), b"old old").unwrap();
         let rec = PartInfo {
+            server: "127.0.0.1".into(),
             name: b"f".to_vec(),
             size: 20,
             identity: vec![1; 32],
         };
-        fs::write(info_path(&out), rec.encode()).unwrap();
+        fs::write(partial::info_path(&out), rec.encode()).unwrap();
         let (addr, server) = fake_server(|s| {
             assert!(matches!(
                 read_request(s),
@@ -597,10 +599,10 @@ mod tests {
             );
             s.write_all(b"new").unwrap();
         });
-        let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap()).unwrap();
+        let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap(), None).unwrap();
         let mut said = Vec::new();
         let got = conn
-            .download(b"f", &out, false, &mut |e| {
+            .download(b"f", &out, RESUME, &mut |e| {
                 if let Event::StartingOver(why) = e {
                     said.push(why.to_string())
                 }
@@ -619,44 +621,32 @@ mod tests {
         let out = t.path().join("copy");
         let (addr, server) = fake_server(|s| {
             read_request(s);
-            send(
-                s,
-                Response::File {
-                    size: 4,
-                    offset: 0,
-                    identity: vec![3; 32],
-                },
-            );
+            send_file(s, 4);
             s.write_all(b"data").unwrap();
             send(s, Response::Digest([0; 32]));
         });
-        let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap()).unwrap();
-        let err = conn.download(b"f", &out, true, &mut |_| {}).unwrap_err();
+        let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap(), None).unwrap();
+        let err = conn
+            .download(b"f", &out, RESUME_VERIFY, &mut |_| {})
+            .unwrap_err();
         server.join().unwrap();
         assert!(matches!(err, TransferError::Mismatch(_)), "{err}");
         assert!(err.to_string().contains("sha256 mismatch"), "{err}");
-        assert!(!out.exists() && !part_path(&out).exists() && !info_path(&out).exists());
+        assert!(!out.exists() && !part_path(&out).exists() && !partial::info_path(&out).exists());
 
         let (addr, server) = fake_server(|s| {
             read_request(s);
-            send(
-                s,
-                Response::File {
-                    size: 10,
-                    offset: 0,
-                    identity: vec![3; 32],
-                },
-            );
+            send_file(s, 10);
             s.write_all(b"part").unwrap();
         });
-        let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap()).unwrap();
-        let err = conn.download(b"f", &out, false, &mut |_| {}).unwrap_err();
+        let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap(), None).unwrap();
+        let err = conn.download(b"f", &out, RESUME, &mut |_| {}).unwrap_err();
         server.join().unwrap();
         assert!(!err.connection_usable());
         assert!(err.to_string().contains("after 4 of 10 bytes"), "{err}");
         assert!(!out.exists());
         assert_eq!(fs::read(part_path(&out)).unwrap(), b"part");
-        assert!(info_path(&out).exists());
+        assert!(partial::info_path(&out).exists());
     }
 
     #[test]
@@ -671,19 +661,12 @@ mod tests {
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let (addr, server) = fake_server(move |s| {
             read_request(s);
-            send(
-                s,
-                Response::File {
-                    size: 10,
-                    offset: 0,
-                    identity: vec![3; 32],
-                },
-            );
+            send_file(s, 10);
             s.write_all(b"part").unwrap();
             // Then silence, until the client has given up.
             let _ = done_rx.recv();
         });
-        let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap()).unwrap();
+        let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap(), None).unwrap();
         let interrupt = Interrupt::new();
         conn.set_interrupt(interrupt.clone());
         // Ctrl-C once the first bytes are on disk, from another thread, while the
@@ -694,7 +677,7 @@ mod tests {
             interrupt.request();
         });
         let err = conn
-            .download(b"f", &out, false, &mut |e| {
+            .download(b"f", &out, RESUME, &mut |e| {
                 if let Event::Progress(4) = e {
                     got_tx.send(()).unwrap();
                 }
@@ -708,6 +691,76 @@ mod tests {
         assert!(err.to_string().starts_with("interrupted; "), "{err}");
         assert!(!out.exists());
         assert_eq!(fs::read(part_path(&out)).unwrap(), b"part");
-        assert!(info_path(&out).exists());
+        assert!(partial::info_path(&out).exists());
+    }
+
+    /// A writer that takes `room` bytes, then fails with `kind`.
+    struct Failing {
+        room: usize,
+        kind: io::ErrorKind,
+    }
+
+    impl Write for Failing {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from(self.kind));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_output_is_drained_and_a_closed_pipe_ends_it() {
+        let (addr, server) = fake_server(|s| {
+            // The first file: the writer fails after 3 bytes, the rest is drained.
+            read_request(s);
+            send_file(s, 10);
+            s.write_all(b"0123456789").unwrap();
+            send(s, Response::Digest(Sha256::digest(b"0123456789")));
+            // Then the next request on the same connection.
+            assert!(matches!(read_request(s), Request::Stat { .. }));
+            send(
+                s,
+                Response::Error(ErrorReply::new(ErrorCode::NotFound, "not found: x")),
+            );
+            // A closed pipe: the client hangs up.
+            read_request(s);
+            send_file(s, 10);
+            let _ = s.write_all(b"0123456789");
+            let _ = s.read_to_end(&mut Vec::new());
+        });
+        let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap(), None).unwrap();
+        let mut full = Failing {
+            room: 3,
+            kind: io::ErrorKind::StorageFull,
+        };
+        let err = conn
+            .download_to(b"f", &mut full, true, &mut |_| {})
+            .unwrap_err();
+        assert!(matches!(err, TransferError::Local(_)), "{err}");
+        assert!(
+            err.to_string().starts_with("writing the output failed ("),
+            "{err}"
+        );
+        assert!(err.to_string().contains("after 0 of 10 bytes"), "{err}");
+        let next = conn.stat(b"x").unwrap_err();
+        assert!(matches!(next, TransferError::Refused(_)), "{next}");
+        let mut closed = Failing {
+            room: 0,
+            kind: io::ErrorKind::BrokenPipe,
+        };
+        let err = conn
+            .download_to(b"f", &mut closed, false, &mut |_| {})
+            .unwrap_err();
+        assert!(matches!(err, TransferError::OutputClosed), "{err}");
+        assert!(!err.connection_usable());
+        drop(conn);
+        server.join().unwrap();
     }
 }

@@ -1,5 +1,6 @@
 //! The client side of UPLOAD (docs/PROTOCOL.md 7.4): the source's identity so only the same source is resumed, the raw bytes, and a check that the source did not change while it was sent.
 
+use super::connection::is_timeout;
 use super::{unexpected, Connection, Event, Start, TransferError};
 use crate::net;
 use crate::protocol::{Attrs, Request, Response};
@@ -18,7 +19,8 @@ pub struct UploadOptions {
     pub resume: bool,
     /// Replace an existing remote file.
     pub overwrite: bool,
-    /// Give the remote file the source's modification time and permission bits.
+    /// Give the remote file the source's modification time, and its permission
+    /// bits as they are (without it they are masked by the server's umask).
     pub preserve: bool,
 }
 
@@ -76,11 +78,14 @@ impl Connection {
         }
         let size = meta.len();
         let identity = crate::file_meta::identity(&meta);
-        let attrs = options.preserve.then(|| Attrs {
-            mtime_ns: meta
-                .modified()
-                .map(crate::file_meta::system_time_ns)
-                .unwrap_or(0),
+        // The permission bits always travel, as with sftp (the server masks them with its
+        // umask); the time only with `preserve`, and then the mode is applied as it is.
+        let attrs = Some(Attrs {
+            mtime_ns: options.preserve.then(|| {
+                meta.modified()
+                    .map(crate::file_meta::system_time_ns)
+                    .unwrap_or(0)
+            }),
             mode: crate::file_meta::mode_bits(&meta),
         });
         self.send(&Request::Upload {
@@ -91,7 +96,7 @@ impl Connection {
             overwrite: options.overwrite,
             attrs,
         })?;
-        let offset = match self.read_response()? {
+        let offset = match self.read_response("the answer to UPLOAD")? {
             Response::UploadReady { offset } if offset <= size => offset,
             Response::UploadReady { offset } => {
                 return Err(TransferError::Broken(format!(
@@ -111,7 +116,7 @@ impl Connection {
                 return Err(e);
             }
         };
-        match self.read_response()? {
+        match self.read_response("the server's word that the file is stored")? {
             Response::Ok => {}
             Response::Error(reply) => return Err(TransferError::Refused(reply)),
             other => return Err(unexpected(&other)),
@@ -171,12 +176,14 @@ impl Connection {
                 }
             };
             let data = chunk.get(..n).unwrap_or_default();
-            (&self.stream).write_all(data).map_err(|e| {
-                cut(
-                    done,
-                    format!("the connection failed ({})", crate::cli::describe_io(&e)),
-                )
-            })?;
+            if let Err(e) = (&self.stream).write_all(data) {
+                let why = if is_timeout(&e) {
+                    self.timed_out("the server to take the file").to_string()
+                } else {
+                    format!("the connection failed ({})", crate::cli::describe_io(&e))
+                };
+                return Err(cut(done, why));
+            }
             done += n as u64;
             events(Event::Progress(done));
             if self.interrupt.is_requested() {

@@ -30,10 +30,19 @@ pub fn bin(name: &str) -> PathBuf {
 /// tests want one; a test that wants a token sets it itself.
 const TOKEN_ENV: &str = "DOWNLOAD_SERVER_TOKEN";
 
+/// Where download_client remembers finished downloads during the tests: in
+/// the temporary directory, not in the home directory of whoever runs them.
+fn state_dir() -> PathBuf {
+    std::env::temp_dir().join("socket-tutorial-tests-state")
+}
+
 /// A `Command` for one of the project's binaries.
 pub fn command(name: &str) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(bin(name));
-    cmd.timeout(TIMEOUT).env_remove(TOKEN_ENV);
+    cmd.timeout(TIMEOUT)
+        .env_remove(TOKEN_ENV)
+        .env("XDG_STATE_HOME", state_dir())
+        .env("LOCALAPPDATA", state_dir());
     cmd
 }
 
@@ -144,7 +153,9 @@ impl Spawn {
     /// One of the project's binaries.
     pub fn new(name: &str) -> Spawn {
         let mut cmd = Command::new(bin(name));
-        cmd.env_remove(TOKEN_ENV);
+        cmd.env_remove(TOKEN_ENV)
+            .env("XDG_STATE_HOME", state_dir())
+            .env("LOCALAPPDATA", state_dir());
         Spawn {
             cmd,
             text: name.to_string(),

@@ -4,7 +4,7 @@ use std::error::Error;
 use std::fmt;
 use std::io;
 
-use super::sys;
+use crate::errno;
 use crate::escape;
 
 /// What went wrong, coarse enough for a protocol reply and a log line.
@@ -111,7 +111,7 @@ impl Error for RootError {
 }
 
 /// Map an OS error to a kind; the error number (errno, or a Windows error code: one table
-/// per platform in `sys`) is consulted for what `io::ErrorKind` cannot name at our MSRV.
+/// per platform in `crate::errno`) is consulted for what `io::ErrorKind` cannot name at our MSRV.
 fn classify(err: &io::Error) -> RootErrorKind {
     match err.kind() {
         io::ErrorKind::NotFound => return RootErrorKind::NotFound,
@@ -120,13 +120,13 @@ fn classify(err: &io::Error) -> RootErrorKind {
         _ => {}
     }
     match err.raw_os_error() {
-        Some(n) if n == sys::ENOTDIR => RootErrorKind::NotDirectory,
-        Some(n) if n == sys::EISDIR => RootErrorKind::IsDirectory,
-        Some(n) if n == sys::ENOTEMPTY => RootErrorKind::NotEmpty,
+        Some(n) if n == errno::ENOTDIR => RootErrorKind::NotDirectory,
+        Some(n) if n == errno::EISDIR => RootErrorKind::IsDirectory,
+        Some(n) if n == errno::ENOTEMPTY => RootErrorKind::NotEmpty,
         // With O_NOFOLLOW, ELOOP means the final component became a symbolic link
         // after we looked at it: we refuse, as for any link we will not follow.
-        Some(n) if n == sys::ELOOP => RootErrorKind::Outside,
-        Some(n) if n == sys::ENAMETOOLONG || n == sys::EBADNAME => RootErrorKind::BadRequest,
+        Some(n) if n == errno::ELOOP => RootErrorKind::Outside,
+        Some(n) if n == errno::ENAMETOOLONG || n == errno::EBADNAME => RootErrorKind::BadRequest,
         _ => RootErrorKind::Other,
     }
 }

@@ -23,6 +23,7 @@ pub use lookup::MAX_SYMLINK_HOPS;
 pub use name::{MAX_COMPONENTS, MAX_COMPONENT_BYTES, MAX_NAME_BYTES};
 pub use upload::{is_partial_name, PartialFile, Upload, UploadKey, UploadTarget};
 
+use crate::errno;
 use std::fs::{self, File, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -261,8 +262,8 @@ impl Root {
             self.child(&dst_parent, &dst_name),
         )
         .map_err(|e| match e.raw_os_error() {
-            Some(n) if n == sys::EINVAL => into_itself(to),
-            Some(n) if n == sys::EXDEV => err(RootErrorKind::Other, to, "crosses a mount point"),
+            Some(n) if n == errno::EINVAL => into_itself(to),
+            Some(n) if n == errno::EXDEV => err(RootErrorKind::Other, to, "crosses a mount point"),
             _ => RootError::io(to, e),
         })?;
         self.confirm(&src_parent, None, from)?;

@@ -13,6 +13,7 @@ use std::path::Path;
 use super::error::{RootError, RootErrorKind};
 use super::lookup::{err, kind, lstat_opt, Dir, Follow, Target};
 use super::{case, sys, EntryKind, Root, MAX_COMPONENT_BYTES};
+use crate::errno;
 
 /// Whether one path component has the form of an upload's partial file, `.<name>.part`.
 /// A server can use it to keep clients from reading, listing or writing partial files
@@ -88,8 +89,8 @@ fn refuse_write_target(meta: &Metadata, raw: &[u8]) -> Result<(), RootError> {
 /// any other partial that is not a plain file.
 fn partial_error(raw: &[u8], e: io::Error) -> RootError {
     let what = match e.raw_os_error() {
-        Some(n) if n == sys::ELOOP => "the partial upload is a symbolic link",
-        Some(n) if n == sys::EISDIR => "the partial upload is a directory",
+        Some(n) if n == errno::ELOOP => "the partial upload is a symbolic link",
+        Some(n) if n == errno::EISDIR => "the partial upload is a directory",
         _ => return RootError::io(raw, e),
     };
     err(RootErrorKind::PermissionDenied, raw, what)

@@ -1,4 +1,4 @@
-//! The platform's part of confinement: opening without following links, holding directories in place, identity, error numbers.
+//! The platform's part of confinement: opening without following links, holding directories in place, identity.
 //!
 //! Each platform file offers the same items, and the lookup (`root/lookup.rs`) uses only these:
 //! - `open_dir`, `open_read`, `open_partial`: open a directory, a file to serve, an upload's
@@ -12,7 +12,9 @@
 //! - `Anchor`: how entries of a held directory are named, and whether a directory on the way can
 //!   be swapped for a link mid-lookup; `Ancestors`: what a lookup keeps open above where it is.
 //! - `NAMES_IGNORE_CASE`, `WINDOWS_NAMES`, `LINK_SEPARATORS`: how this system compares and splits names.
-//! - The error numbers `io::ErrorKind` cannot name at our MSRV (`ENOTDIR`, `ENOTEMPTY`, ...).
+//!
+//! The error numbers `io::ErrorKind` cannot name at our MSRV (`ENOTDIR`, `ENOTEMPTY`, ...) are in
+//! `crate::errno`, with the network ones.
 
 #[cfg(unix)]
 mod unix;

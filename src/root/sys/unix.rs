@@ -1,4 +1,4 @@
-//! unix: `O_NOFOLLOW` opens, dev+ino identity, errno values per target, and `/proc/self/fd` anchoring on Linux.
+//! unix: `O_NOFOLLOW` opens, dev+ino identity, and `/proc/self/fd` anchoring on Linux.
 //!
 //! std gives us `OpenOptionsExt::custom_flags` but no constants, and the crate takes no
 //! dependency on `libc`. The values below were copied from the kernel/libc headers as
@@ -10,7 +10,9 @@
 //!   NetBSD/OpenBSD: `bsd/netbsdlike/**`; shared BSD values: `bsd/mod.rs`.
 //! - illumos/Solaris: `solarish/mod.rs`.
 //!
-//! On any other unix every flag is 0 and every errno is -1 (matches nothing): the module
+//! The error numbers live with the others in `crate::errno`.
+//!
+//! On any other unix every flag is 0: the module
 //! still works there, but only the after-open dev+ino checks stand between a swapped
 //! symbolic link and the caller (see docs/ROOT.md).
 
@@ -24,7 +26,7 @@ use crate::root::EntryKind;
 
 // The four values that differ between Linux architectures are O_DIRECTORY/O_NOFOLLOW
 // (arm, aarch64, powerpc, powerpc64, m68k use 0o40000/0o100000, everyone else
-// 0o200000/0o400000), and O_NONBLOCK/O_NOCTTY/ELOOP/ENOTEMPTY/ENAMETOOLONG on mips and sparc.
+// 0o200000/0o400000), and O_NONBLOCK/O_NOCTTY on mips and sparc.
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod consts {
@@ -61,17 +63,11 @@ mod consts {
     mod rest {
         pub const O_NONBLOCK: i32 = 0x80;
         pub const O_NOCTTY: i32 = 0x800;
-        pub const ELOOP: i32 = 90;
-        pub const ENOTEMPTY: i32 = 93;
-        pub const ENAMETOOLONG: i32 = 78;
     }
     #[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
     mod rest {
         pub const O_NONBLOCK: i32 = 0x4000;
         pub const O_NOCTTY: i32 = 0x8000;
-        pub const ELOOP: i32 = 62;
-        pub const ENOTEMPTY: i32 = 66;
-        pub const ENAMETOOLONG: i32 = 63;
     }
     #[cfg(not(any(
         target_arch = "mips",
@@ -84,11 +80,8 @@ mod consts {
     mod rest {
         pub const O_NONBLOCK: i32 = 0x800;
         pub const O_NOCTTY: i32 = 0x100;
-        pub const ELOOP: i32 = 40;
-        pub const ENOTEMPTY: i32 = 39;
-        pub const ENAMETOOLONG: i32 = 36;
     }
-    pub use rest::{ELOOP, ENAMETOOLONG, ENOTEMPTY, O_NOCTTY, O_NONBLOCK};
+    pub use rest::{O_NOCTTY, O_NONBLOCK};
 }
 
 #[cfg(any(
@@ -103,9 +96,6 @@ mod consts {
     pub const O_NOFOLLOW: i32 = 0x100;
     pub const O_DIRECTORY: i32 = 0x10_0000;
     pub const O_NOCTTY: i32 = 0x2_0000;
-    pub const ELOOP: i32 = 62;
-    pub const ENOTEMPTY: i32 = 66;
-    pub const ENAMETOOLONG: i32 = 63;
 }
 
 #[cfg(any(
@@ -124,9 +114,6 @@ mod consts {
     pub const O_DIRECTORY: i32 = 0x20_0000;
     #[cfg(target_os = "dragonfly")]
     pub const O_DIRECTORY: i32 = 0x800_0000;
-    pub const ELOOP: i32 = 62;
-    pub const ENOTEMPTY: i32 = 66;
-    pub const ENAMETOOLONG: i32 = 63;
 }
 
 #[cfg(any(target_os = "illumos", target_os = "solaris"))]
@@ -135,9 +122,6 @@ mod consts {
     pub const O_NOFOLLOW: i32 = 0x2_0000;
     pub const O_DIRECTORY: i32 = 0x100_0000;
     pub const O_NOCTTY: i32 = 0x800;
-    pub const ELOOP: i32 = 90;
-    pub const ENOTEMPTY: i32 = 93;
-    pub const ENAMETOOLONG: i32 = 78;
 }
 
 #[cfg(not(any(
@@ -161,21 +145,9 @@ mod consts {
     pub const O_NOFOLLOW: i32 = 0;
     pub const O_DIRECTORY: i32 = 0;
     pub const O_NOCTTY: i32 = 0;
-    pub const ELOOP: i32 = -1;
-    pub const ENOTEMPTY: i32 = -1;
-    pub const ENAMETOOLONG: i32 = -1;
 }
 
-pub(crate) use consts::{ELOOP, ENAMETOOLONG, ENOTEMPTY};
 use consts::{O_DIRECTORY, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK};
-
-// These four share one value on every unix listed above (they date from V7).
-pub(crate) const EXDEV: i32 = 18;
-pub(crate) const ENOTDIR: i32 = 20;
-pub(crate) const EISDIR: i32 = 21;
-pub(crate) const EINVAL: i32 = 22;
-/// unix has no error for a name the file system cannot hold that ENAMETOOLONG does not cover.
-pub(crate) const EBADNAME: i32 = -1;
 
 /// Flags for every open we do: never follow the final component, never block on a FIFO
 /// or device, never let a terminal become our controlling tty.

@@ -35,24 +35,6 @@ const FILE_ATTRIBUTE_READONLY: u32 = 0x1;
 const FILE_ATTRIBUTE_DIRECTORY: u32 = 0x10;
 const FILE_ATTRIBUTE_REPARSE_POINT: u32 = 0x400;
 
-// winerror.h, for what `io::ErrorKind` cannot name at our MSRV (1.80).
-/// ERROR_DIRECTORY: "The directory name is invalid" (a file where a directory must be).
-pub(crate) const ENOTDIR: i32 = 267;
-/// Windows reports a directory opened as a file as access denied; no separate number.
-pub(crate) const EISDIR: i32 = -1;
-/// ERROR_DIR_NOT_EMPTY.
-pub(crate) const ENOTEMPTY: i32 = 145;
-/// ERROR_CANT_RESOLVE_FILENAME: too many reparse points in one path.
-pub(crate) const ELOOP: i32 = 1921;
-/// ERROR_FILENAME_EXCED_RANGE.
-pub(crate) const ENAMETOOLONG: i32 = 206;
-/// Moving a directory into itself is refused before `MoveFileExW` sees it (`rename`).
-pub(crate) const EINVAL: i32 = -1;
-/// ERROR_NOT_SAME_DEVICE: a rename across volumes.
-pub(crate) const EXDEV: i32 = 17;
-/// ERROR_INVALID_NAME: a name the file system cannot hold.
-pub(crate) const EBADNAME: i32 = 123;
-
 /// NTFS and FAT compare names without case (per-directory case sensitivity, a WSL
 /// feature, is off unless someone turned it on).
 pub(crate) const NAMES_IGNORE_CASE: bool = true;

@@ -171,12 +171,13 @@ pub fn default_output(remote: &[u8]) -> Result<PathBuf, String> {
     let name = local_path(local_file_name(remote)?)?;
     let mut out = OsString::from("copy-");
     out.push(name.as_os_str());
-    Ok(PathBuf::from(out))
+    plain_here(remote, PathBuf::from(out))
 }
 
 /// `dir/<name>` for `-o DIR`.
 pub fn output_in_dir(dir: &Path, remote: &[u8]) -> Result<PathBuf, String> {
-    Ok(dir.join(local_path(local_file_name(remote)?)?))
+    let name = plain_here(remote, local_path(local_file_name(remote)?)?)?;
+    Ok(dir.join(name))
 }
 
 fn local_file_name(remote: &[u8]) -> Result<&[u8], String> {
@@ -200,6 +201,18 @@ fn local_path(name: &[u8]) -> Result<PathBuf, String> {
                 os_name::NOT_CARRIED
             )
         })
+}
+
+/// `name` unless this system reads it as another file (on Windows: `CON`,
+/// `a.txt:stream`, `name.`; see `root::problem_here`).
+fn plain_here(remote: &[u8], name: PathBuf) -> Result<PathBuf, String> {
+    match name.to_str().and_then(crate::root::problem_here) {
+        None => Ok(name),
+        Some(why) => Err(format!(
+            "{}: not a plain file name on this system ({why}); use -o PATH",
+            crate::escape::name(remote)
+        )),
+    }
 }
 
 /// `get -p`: give a downloaded file the remote modification time and what
@@ -254,6 +267,24 @@ mod tests {
         } else {
             let e = got.unwrap_err();
             assert!(e.starts_with("\"caf\\xe9.txt\": the name "), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_name_windows_reads_as_another_file_is_refused_there() {
+        // copy-nul.txt is a plain name everywhere; nul.txt is the NUL device on Windows.
+        assert_eq!(
+            default_output(b"nul.txt"),
+            Ok(PathBuf::from("copy-nul.txt"))
+        );
+        for windows_only in [&b"nul.txt"[..], b"CON", b"a.txt:hidden", b"secret."] {
+            let got = output_in_dir(Path::new("out"), windows_only);
+            if cfg!(windows) {
+                let e = got.unwrap_err();
+                assert!(e.contains("not a plain file name on this system"), "{e}");
+            } else {
+                assert!(got.is_ok(), "{windows_only:?}: {got:?}");
+            }
         }
     }
 }

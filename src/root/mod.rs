@@ -20,7 +20,7 @@ mod upload;
 pub use dir_stream::DirStream;
 pub use error::{RootError, RootErrorKind};
 pub use lookup::MAX_SYMLINK_HOPS;
-pub use name::{MAX_COMPONENTS, MAX_COMPONENT_BYTES, MAX_NAME_BYTES};
+pub use name::{problem_here, MAX_COMPONENTS, MAX_COMPONENT_BYTES, MAX_NAME_BYTES};
 pub use upload::{is_partial_name, PartialFile, Upload, UploadKey, UploadTarget};
 
 use crate::errno;

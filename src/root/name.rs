@@ -116,6 +116,20 @@ pub(crate) fn component_problem(comp: &str) -> Option<&'static str> {
     }
 }
 
+/// Why this system would not take `comp` as one plain file name of its own, if it would not.
+///
+/// For a client's local side: a name from a server (or typed for `-o DIR/`) must be the file
+/// it seems to be. On Windows that rules out devices (`CON`, `nul.txt`), streams, dropped
+/// trailing dots and the characters Windows forbids ([`component_problem`]'s rules); on unix
+/// every such name is an ordinary file.
+pub fn problem_here(comp: &str) -> Option<&'static str> {
+    if sys::WINDOWS_NAMES {
+        component_problem(comp)
+    } else {
+        None
+    }
+}
+
 /// What Windows would read as something other than a plain name, or alter:
 /// - `:` opens an alternate data stream (`name:stream`, `name::$DATA` is `name` itself),
 ///   or makes a drive-relative path;

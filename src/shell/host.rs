@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-pub use imp::{home, is_unsafe_here, shown_dir, INTERPRETER};
+pub use imp::{home, shown_dir, INTERPRETER};
 
 /// `COMMAND` run by the platform's command interpreter (`sh -c` or `cmd /C`).
 pub fn command(text: &str) -> Command {
@@ -41,11 +41,6 @@ mod imp {
     pub fn shown_dir(real: PathBuf) -> PathBuf {
         real
     }
-
-    /// Separators and `..` are ruled out everywhere; nothing more on unix.
-    pub fn is_unsafe_here(_name: &[u8]) -> bool {
-        false
-    }
 }
 
 #[cfg(windows)]
@@ -81,12 +76,6 @@ mod imp {
             Some(rest) if rest.as_bytes().get(1) == Some(&b':') => PathBuf::from(rest),
             _ => real,
         }
-    }
-
-    /// A `:` in a name is a drive (`C:x`) or an alternate data stream
-    /// (`notes.txt:hidden`): either way, not the file the name seems to be.
-    pub fn is_unsafe_here(name: &[u8]) -> bool {
-        name.contains(&b':')
     }
 }
 

@@ -155,8 +155,9 @@ fn closed_while_idle(open: &Open) -> bool {
 /// Whether a name from the server can be used as one local path component:
 /// a hostile server must not make `get` write outside the destination. It
 /// must be exactly one file name by this system's rules: not empty, `.` or
-/// `..`, no separator (`/`, and `\` on Windows), no drive or stream `:` on
-/// Windows, no NUL, and bytes this system can hold as a name.
+/// `..`, no separator (`/`, and `\` on Windows), no NUL, bytes this system
+/// can hold as a name, and on Windows nothing it reads as another file
+/// (`root::problem_here`: a device such as `CON`, a stream, a trailing dot).
 pub fn safe_component(name: &[u8]) -> bool {
     let Some(path) = crate::os_name::path_from_bytes(name) else {
         return false;
@@ -166,7 +167,11 @@ pub fn safe_component(name: &[u8]) -> bool {
         (parts.next(), parts.next()),
         (Some(Component::Normal(part)), None) if part == path.as_os_str()
     );
-    one_name && !name.contains(&0) && !super::host::is_unsafe_here(name)
+    one_name
+        && !name.contains(&0)
+        && path
+            .to_str()
+            .map_or(true, |text| crate::root::problem_here(text).is_none())
 }
 
 /// Listing for wildcard expansion and for `ls`: names a wildcard may match
@@ -221,14 +226,24 @@ mod tests {
         ] {
             assert!(!safe_component(bad), "{bad:?}");
         }
-        for windows_only in [&br"..\x"[..], br"a\b", b"C:x", b"notes.txt:hidden"] {
+        for windows_only in [
+            &br"..\x"[..],
+            br"a\b",
+            b"C:x",
+            b"notes.txt:hidden",
+            b"CON",
+            b"nul.txt",
+            b"secret.",
+            b"...",
+            b"a?b",
+        ] {
             assert_eq!(
                 safe_component(windows_only),
                 !cfg!(windows),
                 "{windows_only:?}"
             );
         }
-        for good in [&b"a"[..], b"...", b".hidden", b"a b", "文件".as_bytes()] {
+        for good in [&b"a"[..], b".hidden", b"a b", "文件".as_bytes()] {
             assert!(safe_component(good), "{good:?}");
         }
         assert!(!matchable(b".x.part"));

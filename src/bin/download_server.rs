@@ -28,6 +28,7 @@ use socket_tutorial::fileserver::{
 };
 use socket_tutorial::log::Log;
 use socket_tutorial::net;
+use socket_tutorial::os_name;
 use socket_tutorial::protocol::{self, Detected, TUTORIAL_READ_LEN};
 use socket_tutorial::root::Root;
 use socket_tutorial::server::deadline::{self, Deadlines};
@@ -279,7 +280,7 @@ fn announce(log: &Log, listener: &TcpListener, root: &Root, serve: &ServeConfig)
     };
     log.out(format_args!(
         "serving {} ({mode}{limit}{token})",
-        root.path().display()
+        os_name::shown_path(root.path()).display()
     ));
     if let Ok(addr) = listener.local_addr() {
         if !addr.ip().is_loopback() {

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-pub use imp::{home, shown_dir, INTERPRETER};
+pub use imp::{home, INTERPRETER};
 
 /// `COMMAND` run by the platform's command interpreter (`sh -c` or `cmd /C`).
 pub fn command(text: &str) -> Command {
@@ -36,11 +36,6 @@ mod imp {
     pub fn home() -> Option<PathBuf> {
         std::env::var_os("HOME").map(PathBuf::from)
     }
-
-    /// A directory as `fs::canonicalize` gives it is already how people write it.
-    pub fn shown_dir(real: PathBuf) -> PathBuf {
-        real
-    }
 }
 
 #[cfg(windows)]
@@ -68,15 +63,6 @@ mod imp {
     pub fn home() -> Option<PathBuf> {
         std::env::var_os("USERPROFILE").map(PathBuf::from)
     }
-
-    /// `fs::canonicalize` answers `\\?\C:\dir`; people write `C:\dir`, which means the same.
-    pub fn shown_dir(real: PathBuf) -> PathBuf {
-        let text = real.to_string_lossy();
-        match text.strip_prefix(r"\\?\") {
-            Some(rest) if rest.as_bytes().get(1) == Some(&b':') => PathBuf::from(rest),
-            _ => real,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -92,7 +78,7 @@ mod tests {
     #[test]
     fn a_directory_is_shown_as_people_write_it() {
         let dir = std::env::current_dir().expect("a current directory");
-        let shown = shown_dir(std::fs::canonicalize(&dir).expect("canonicalize"));
+        let shown = crate::os_name::shown_path(&std::fs::canonicalize(&dir).expect("canonicalize"));
         assert!(!shown.to_string_lossy().starts_with(r"\\?\"), "{shown:?}");
         assert!(shown.is_absolute(), "{shown:?}");
     }

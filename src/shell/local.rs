@@ -107,7 +107,7 @@ impl Shell {
         if !real.is_dir() {
             return Err(format!("{shown}: not a directory"));
         }
-        self.lcwd = host::shown_dir(real);
+        self.lcwd = crate::os_name::shown_path(&real);
         Ok(())
     }
 

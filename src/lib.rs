@@ -26,3 +26,15 @@ pub mod udp;
 
 #[cfg(test)]
 mod test_support;
+
+/// The seven programs this crate builds (`src/bin/`), in the tutorial's order: each has a
+/// manual page, and the demo runs them all.
+pub const PROGRAMS: [&str; 7] = [
+    "tcp_server",
+    "tcp_client",
+    "download_server",
+    "download_client",
+    "udp_receiver",
+    "udp_sender",
+    "file_shell",
+];

@@ -13,16 +13,7 @@
 
 use std::fmt::Write as _;
 
-/// The programs this crate installs, each with a manual page.
-pub const PROGRAMS: [&str; 7] = [
-    "tcp_server",
-    "tcp_client",
-    "download_server",
-    "download_client",
-    "udp_receiver",
-    "udp_sender",
-    "file_shell",
-];
+pub use crate::PROGRAMS;
 
 /// The footer of our pages: this crate and its version.
 pub const SOURCE: &str = concat!(env!("CARGO_PKG_NAME"), " ", env!("CARGO_PKG_VERSION"));

@@ -745,7 +745,7 @@ fn without_the_token_nothing_is_served() {
         0,
         "then closed, nothing listed"
     );
-    srv.wait_for("auth -> refused: no token: sent a list request first; closed");
+    srv.wait_for("auth -> refused: no token: sent a LIST request first; closed");
 
     // Wrong, including the right one with its newline or a prefix of it.
     for wrong in [

@@ -15,6 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// Every program the tour runs: all of them.
+use socket_tutorial::PROGRAMS;
+
 /// What went wrong, said in one line by `main`.
 pub type Result<T> = std::result::Result<T, String>;
 
@@ -24,17 +27,6 @@ const DEADLINE: Duration = Duration::from_secs(20);
 /// A server is taken to have said everything about a request when it has
 /// printed nothing more for this long.
 const QUIET: Duration = Duration::from_millis(300);
-
-/// Every program the tour runs.
-const PROGRAMS: [&str; 7] = [
-    "tcp_server",
-    "tcp_client",
-    "download_server",
-    "download_client",
-    "udp_receiver",
-    "udp_sender",
-    "file_shell",
-];
 
 /// The tour's state: where the programs are and a scratch directory,
 /// removed at the end.

@@ -203,7 +203,7 @@ impl FileServer {
                 return Ok(Then::Continue);
             }
             Ok(Some(Request::Auth { .. })) => "wrong token".to_owned(),
-            Ok(Some(other)) => format!("no token: sent a {} request first", request_name(&other)),
+            Ok(Some(other)) => format!("no token: sent a {} request first", other.name()),
         };
         let reply = ErrorReply::new(
             ErrorCode::Unauthorized,
@@ -229,14 +229,15 @@ impl FileServer {
         first_frame: bool,
     ) -> io::Result<Then> {
         let started = Instant::now();
-        let op = request_name(&request);
+        // Log lines name requests in lower case, as the shell's commands are.
+        let op = request.name().to_ascii_lowercase();
         if let Some(reply) = self.refusal(&request) {
             write_response(stream, &Response::Error(reply.clone()))?;
             let name = request_paths(&request)
                 .first()
                 .map(|p| p.to_vec())
                 .unwrap_or_default();
-            self.log_outcome(addr, op, &name, &Outcome::error(&reply), started);
+            self.log_outcome(addr, &op, &name, &Outcome::error(&reply), started);
             return Ok(Then::Continue);
         }
         let (name, outcome, then) = match request {
@@ -314,7 +315,7 @@ impl FileServer {
                 (from, outcome, Then::Continue)
             }
         };
-        self.log_outcome(addr, op, &name, &outcome, started);
+        self.log_outcome(addr, &op, &name, &outcome, started);
         Ok(then)
     }
 
@@ -376,21 +377,6 @@ fn request_paths(request: &Request) -> Vec<&[u8]> {
         | Request::RemoveFile { path }
         | Request::RemoveDir { path } => vec![path],
         Request::Rename { from, to, .. } => vec![from, to],
-    }
-}
-
-/// The request's name in log lines.
-fn request_name(request: &Request) -> &'static str {
-    match request {
-        Request::Auth { .. } => "auth",
-        Request::Download { .. } => "download",
-        Request::List { .. } => "list",
-        Request::Stat { .. } => "stat",
-        Request::Mkdir { .. } => "mkdir",
-        Request::Upload { .. } => "upload",
-        Request::Rename { .. } => "rename",
-        Request::RemoveFile { .. } => "remove",
-        Request::RemoveDir { .. } => "rmdir",
     }
 }
 

@@ -1,0 +1,371 @@
+//! `--trace` on every binary: the trace of a scripted exchange, line by line, with times and ports normalised; and nothing on stderr without it.
+
+mod common;
+
+use common::{command, describe, Line, Running, Spawn, TempDir};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+/// A server started with `--trace`, once it printed `listening on` (its trace lines come
+/// on stderr before that line, so `Spawn::server`, which wants that line first, cannot be used).
+fn traced_server(spawn: Spawn) -> Running {
+    let mut running = spawn.start();
+    loop {
+        match running.next_line() {
+            Some(Line::Out(text)) if text.starts_with("listening on ") => {
+                running.addr = text["listening on ".len()..].parse().ok();
+                assert!(running.addr.is_some(), "{text}");
+                return running;
+            }
+            Some(_) => continue,
+            None => panic!("no `listening on` line\n{}", running.transcript()),
+        }
+    }
+}
+
+/// The trace lines (stderr) a process printed so far.
+fn stderr_of(running: &Running) -> String {
+    let mut text = String::new();
+    for line in running.transcript().lines() {
+        if let Some(l) = line.strip_prefix("err| ") {
+            text.push_str(l);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// Trace lines with what changes between runs made equal: `+S.UUUUUU` is `+T`, the ports
+/// named in `named` are shown by their names, every other port as `{1}`, `{2}`... in order
+/// of appearance, named ones counted (across all the texts given to one `Ports`).
+#[derive(Default)]
+struct Ports {
+    names: BTreeMap<u16, String>,
+}
+
+impl Ports {
+    fn name(&mut self, port: u16, name: &str) {
+        self.names.insert(port, name.to_string());
+    }
+
+    fn normalise(&mut self, text: &str) -> Vec<String> {
+        text.lines().map(|line| self.line(line)).collect()
+    }
+
+    fn line(&mut self, line: &str) -> String {
+        let line = match line.strip_prefix('+') {
+            Some(rest) => {
+                let time = rest.find(' ').unwrap_or(0);
+                let (secs, micros) = rest[..time].split_once('.').unwrap_or(("", ""));
+                assert!(
+                    !secs.is_empty()
+                        && secs.bytes().all(|b| b.is_ascii_digit())
+                        && micros.len() == 6
+                        && micros.bytes().all(|b| b.is_ascii_digit()),
+                    "a trace line starts with +S.UUUUUU: {line}"
+                );
+                format!("+T{}", &rest[time..])
+            }
+            None => panic!("not a trace line: {line}"),
+        };
+        let mut out = String::new();
+        let mut rest = line.as_str();
+        while let Some(at) = rest.find("127.0.0.1:") {
+            let after = &rest[at + "127.0.0.1:".len()..];
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            out.push_str(&rest[..at + "127.0.0.1:".len()]);
+            match after[..digits].parse::<u16>() {
+                Ok(port) if port != 0 => {
+                    let n = self.names.len() + 1;
+                    let name = self.names.entry(port).or_insert_with(|| format!("{{{n}}}"));
+                    out.push_str(name);
+                }
+                _ => out.push_str(&after[..digits]),
+            }
+            rest = &after[digits..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// Waits until the process has printed `n` lines containing `needle`, on either stream and
+/// in any order (a server's stdout lines go out a little after its trace lines).
+fn wait_lines(running: &mut Running, needle: &str, n: usize) {
+    while running.transcript().matches(needle).count() < n {
+        if running.next_line().is_none() {
+            panic!(
+                "ended before {n} lines with {needle:?}\n{}",
+                running.transcript()
+            );
+        }
+    }
+}
+
+fn assert_lines(what: &str, got: &[String], want: &[&str]) {
+    let got: Vec<&str> = got.iter().map(String::as_str).collect();
+    assert_eq!(
+        got,
+        want,
+        "{what}: the trace is not what was expected\n--- got\n{}\n--- want\n{}",
+        got.join("\n"),
+        want.join("\n")
+    );
+}
+
+#[test]
+fn tcp_server_shows_two_messages_arriving_in_one_recv() {
+    let mut server = traced_server(Spawn::new("tcp_server").args([
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--sequential",
+        "--trace",
+    ]));
+    let addr = server.connect_addr();
+    // The server serves one client at a time: while it waits for the first one, the second
+    // one's two sends both arrive, and the server reads them with one recv.
+    let mut first = TcpStream::connect(addr).unwrap();
+    server.wait_for("accept ->");
+    let mut second = TcpStream::connect(addr).unwrap();
+    second.write_all(b"hello\n").unwrap();
+    second.write_all(b"exit\n").unwrap();
+    first.write_all(b"first").unwrap();
+    let mut reply = [0u8; 64];
+    let n = first.read(&mut reply).unwrap();
+    assert_eq!(
+        &reply[..n],
+        "ok, Processing Request Completion！".as_bytes()
+    );
+    drop(first);
+    let n = second.read(&mut reply).unwrap();
+    assert_eq!(
+        &reply[..n],
+        "ok, Processing Request Completion！".as_bytes()
+    );
+    drop(second);
+    wait_lines(&mut server, "] close", 2);
+    let mut ports = Ports::default();
+    ports.name(addr.port(), "SERVER");
+    let trace = ports.normalise(&stderr_of(&server));
+    assert_lines(
+        "tcp_server --trace",
+        &trace,
+        &[
+            "+T socket AF_INET SOCK_STREAM",
+            "+T bind 127.0.0.1:SERVER",
+            "+T listen 127.0.0.1:SERVER backlog 128",
+            "+T accept -> 127.0.0.1:{2}",
+            "+T [127.0.0.1:{2}] recv(1024) -> 5 bytes \"first\"",
+            "+T [127.0.0.1:{2}] send 36 bytes \"ok, Processing Request Completion！\"",
+            "+T [127.0.0.1:{2}] recv(1024) -> 0 bytes (peer closed)",
+            "+T [127.0.0.1:{2}] close",
+            "+T accept -> 127.0.0.1:{3}",
+            "+T [127.0.0.1:{3}] recv(1024) -> 11 bytes \"hello\\nexit\\n\"",
+            "+T [127.0.0.1:{3}] send 36 bytes \"ok, Processing Request Completion！\"",
+            "+T [127.0.0.1:{3}] recv(1024) -> 0 bytes (peer closed)",
+            "+T [127.0.0.1:{3}] close",
+        ],
+    );
+}
+
+#[test]
+fn tcp_client_traces_connect_send_recv_and_close() {
+    let server = Spawn::new("tcp_server")
+        .args(["--port", "0", "--bind", "127.0.0.1"])
+        .server();
+    let out = command("tcp_client")
+        .args(["--port", &server.port(), "--trace"])
+        .write_stdin("hello\nexit\n")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let mut ports = Ports::default();
+    ports.name(server.connect_addr().port(), "SERVER");
+    let trace = ports.normalise(&String::from_utf8_lossy(&out.stderr));
+    let reply = "\"ok, Processing Request Completion！\"";
+    assert_lines(
+        "tcp_client --trace",
+        &trace,
+        &[
+            "+T socket AF_INET SOCK_STREAM",
+            "+T connect 127.0.0.1:SERVER -> from 127.0.0.1:{2}",
+            "+T [127.0.0.1:SERVER] send 5 bytes \"hello\"",
+            &format!("+T [127.0.0.1:SERVER] recv(65536) -> 36 bytes {reply}"),
+            "+T [127.0.0.1:SERVER] send 4 bytes \"exit\"",
+            &format!("+T [127.0.0.1:SERVER] recv(65536) -> 36 bytes {reply}"),
+            "+T [127.0.0.1:SERVER] close",
+        ],
+    );
+}
+
+#[test]
+fn a_datagram_larger_than_the_pythons_buffer_arrives_whole() {
+    let mut receiver = traced_server(Spawn::new("udp_receiver").args([
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--count",
+        "2",
+        "--trace",
+    ]));
+    let line = "y".repeat(2000);
+    let out = command("udp_sender")
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--bind-port",
+            "0",
+            "--port",
+            &receiver.port(),
+            "--trace",
+        ])
+        .write_stdin(format!("{line}\n"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(receiver.wait_exit().success());
+    let mut ports = Ports::default();
+    ports.name(receiver.connect_addr().port(), "RECEIVER");
+    let sender = ports.normalise(&String::from_utf8_lossy(&out.stderr));
+    let greeting = "\"this is a data from client, 我是客戶发送端!\"";
+    let ys = format!("\"{}\"…", "y".repeat(64));
+    assert_lines(
+        "udp_sender --trace",
+        &sender,
+        &[
+            "+T socket AF_INET SOCK_DGRAM",
+            "+T bind 127.0.0.1:{2}",
+            "+T connect 127.0.0.1:RECEIVER (UDP: sends nothing, only fixes the destination)",
+            &format!("+T sendto 127.0.0.1:RECEIVER 50 bytes {greeting}"),
+            &format!("+T sendto 127.0.0.1:RECEIVER 2000 bytes {ys}"),
+            "+T close",
+        ],
+    );
+    let trace = ports.normalise(&stderr_of(&receiver));
+    assert_lines(
+        "udp_receiver --trace",
+        &trace,
+        &[
+            "+T socket AF_INET SOCK_DGRAM",
+            "+T bind 127.0.0.1:RECEIVER",
+            &format!("+T recvfrom(65536) -> 50 bytes from 127.0.0.1:{{2}} {greeting}"),
+            &format!("+T recvfrom(65536) -> 2000 bytes from 127.0.0.1:{{2}} {ys}"),
+            "+T close",
+        ],
+    );
+}
+
+/// A root holding `notes.txt`: 20000 bytes of text.
+fn notes_root() -> (TempDir, Vec<u8>) {
+    let dir = TempDir::new("trace-root");
+    let root = dir.join("served");
+    std::fs::create_dir(&root).unwrap();
+    let notes: Vec<u8> = b"notes\n".iter().copied().cycle().take(20000).collect();
+    std::fs::write(root.join("notes.txt"), &notes).unwrap();
+    (dir, notes)
+}
+
+fn download_server(dir: &TempDir) -> Running {
+    traced_server(
+        Spawn::new("download_server")
+            .args(["--port", "0", "--trace", "--root"])
+            .args([dir.join("served")]),
+    )
+}
+
+#[test]
+fn a_framed_download_shows_its_frames_next_to_the_reads_that_carry_them() {
+    let (dir, notes) = notes_root();
+    let mut server = download_server(&dir);
+    let out_path = dir.join("got.txt");
+    let out = command("download_client")
+        .args(["--port", &server.port(), "--trace", "--verify", "-o"])
+        .arg(&out_path)
+        .arg("notes.txt")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(std::fs::read(&out_path).unwrap(), notes);
+    wait_lines(&mut server, "] close", 1);
+    let mut ports = Ports::default();
+    ports.name(server.connect_addr().port(), "SERVER");
+    let client = ports.normalise(&String::from_utf8_lossy(&out.stderr));
+    let file_frame =
+        "\"\\x00\\x00\\x002\\x82\\x00\\x00\\x00\\x00\\x00\\x00N \\x00\\x00\\x00\\x00\\x00\"…";
+    let download =
+        "\"\\x00\\x00\\x00\\x16\\x02\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\"…";
+    let body = format!("\"{}n\"…", "notes\\n".repeat(9));
+    // The DIGEST frame: its length (33), type 0x83 and the first bytes of the SHA-256.
+    let digest_frame =
+        "\"\\x00\\x00\\x00!\\x83t\\xad\\xc1&\\xa6=\\x1aK\\xc1\\x8a\\xce.\\x80?\\x1a\\x9e\"…";
+    let digest_body =
+        "\"\\x83t\\xad\\xc1&\\xa6=\\x1aK\\xc1\\x8a\\xce.\\x80?\\x1a\\x9e\\x08\\x9f\\x9eI\"…";
+    let s = "+T [127.0.0.1:SERVER]";
+    assert_lines(
+        "download_client --trace",
+        &client,
+        &[
+            "+T socket AF_INET SOCK_STREAM",
+            "+T connect 127.0.0.1:SERVER -> from 127.0.0.1:{2}",
+            &format!("{s} -> HELLO version 1"),
+            &format!("{s} send 6 bytes \"\\x00STP\\x00\\x01\""),
+            &format!("{s} recv(7) -> 7 bytes \"\\x00STP\\x00\\x01\\x02\""),
+            &format!("{s} <- HELLO version 1 read-only"),
+            &format!("{s} -> DOWNLOAD \"notes.txt\" offset 0 want-sha256"),
+            &format!("{s} send 26 bytes {download}"),
+            &format!("{s} recv(4) -> 4 bytes \"\\x00\\x00\\x002\""),
+            &format!("{s} recv(50) -> 50 bytes \"\\x82\\x00\\x00\\x00\\x00\\x00\\x00N \\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00 \"…"),
+            &format!("{s} <- FILE size 20000 offset 0 identity (32 bytes) (then 20000 raw bytes)"),
+            &format!("{s} recv(20000) -> 20000 bytes {body}"),
+            &format!("{s} recv(4) -> 4 bytes \"\\x00\\x00\\x00!\""),
+            &format!("{s} recv(33) -> 33 bytes {digest_body}"),
+            &format!("{s} <- DIGEST sha256 74adc126…"),
+            &format!("{s} close"),
+        ],
+    );
+    let c = "+T [127.0.0.1:{2}]";
+    let server_trace = ports.normalise(&stderr_of(&server));
+    assert_lines(
+        "download_server --trace",
+        &server_trace,
+        &[
+            "+T socket AF_INET SOCK_STREAM",
+            "+T bind 127.0.0.1:SERVER",
+            "+T listen 127.0.0.1:SERVER backlog 128",
+            "+T accept -> 127.0.0.1:{2}",
+            &format!("{c} recv(1024) -> 6 bytes \"\\x00STP\\x00\\x01\""),
+            &format!("{c} <- HELLO version 1"),
+            &format!("{c} -> HELLO version 1 read-only"),
+            &format!("{c} send 7 bytes \"\\x00STP\\x00\\x01\\x02\""),
+            &format!("{c} recv(8192) -> 26 bytes {download}"),
+            &format!("{c} <- DOWNLOAD \"notes.txt\" offset 0 want-sha256"),
+            &format!("{c} -> FILE size 20000 offset 0 identity (32 bytes) (then 20000 raw bytes)"),
+            &format!("{c} send 54 bytes {file_frame}"),
+            &format!("{c} send 20000 bytes {body}"),
+            &format!("{c} -> DIGEST sha256 74adc126…"),
+            &format!("{c} send 37 bytes {digest_frame}"),
+            &format!("{c} recv(8192) -> 0 bytes (peer closed)"),
+            &format!("{c} close"),
+        ],
+    );
+}
+
+#[test]
+fn without_trace_nothing_is_printed_on_stderr() {
+    let server = Spawn::new("tcp_server")
+        .args(["--port", "0", "--bind", "127.0.0.1"])
+        .server();
+    let out = command("tcp_client")
+        .args(["--port", &server.port()])
+        .write_stdin("hello\nexit\n")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(out.stderr.is_empty(), "{}", describe(&out));
+    drop(server);
+    let _: Option<SocketAddr> = None;
+}

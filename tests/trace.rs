@@ -5,7 +5,7 @@ mod common;
 use common::{command, describe, Line, Running, Spawn, TempDir};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 
 /// A server started with `--trace`, once it printed `listening on` (its trace lines come
 /// on stderr before that line, so `Spawn::server`, which wants that line first, cannot be used).
@@ -355,17 +355,280 @@ fn a_framed_download_shows_its_frames_next_to_the_reads_that_carry_them() {
 }
 
 #[test]
-fn without_trace_nothing_is_printed_on_stderr() {
-    let server = Spawn::new("tcp_server")
-        .args(["--port", "0", "--bind", "127.0.0.1"])
-        .server();
-    let out = command("tcp_client")
-        .args(["--port", &server.port()])
-        .write_stdin("hello\nexit\n")
+fn a_tutorial_download_is_one_recv_of_the_name_then_bytes_until_the_close() {
+    let (dir, notes) = notes_root();
+    let mut server = download_server(&dir);
+    let out_path = dir.join("raw.txt");
+    let out = command("download_client")
+        .args(["--port", &server.port(), "--trace", "--raw", "-o"])
+        .arg(&out_path)
+        .arg("notes.txt")
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", describe(&out));
-    assert!(out.stderr.is_empty(), "{}", describe(&out));
-    drop(server);
-    let _: Option<SocketAddr> = None;
+    assert_eq!(std::fs::read(&out_path).unwrap(), notes);
+    wait_lines(&mut server, "] close", 1);
+    let mut ports = Ports::default();
+    ports.name(server.connect_addr().port(), "SERVER");
+    let body = format!("\"{}n\"…", "notes\\n".repeat(9));
+    let client = ports.normalise(&String::from_utf8_lossy(&out.stderr));
+    let s = "+T [127.0.0.1:SERVER]";
+    assert_lines(
+        "download_client --raw --trace",
+        &client,
+        &[
+            "+T socket AF_INET SOCK_STREAM",
+            "+T connect 127.0.0.1:SERVER -> from 127.0.0.1:{2}",
+            &format!("{s} send 9 bytes \"notes.txt\""),
+            &format!("{s} recv(1048576) -> 20000 bytes {body}"),
+            &format!("{s} recv(1048576) -> 0 bytes (peer closed)"),
+            &format!("{s} close"),
+        ],
+    );
+    let c = "+T [127.0.0.1:{2}]";
+    let server_trace = ports.normalise(&stderr_of(&server));
+    assert_lines(
+        "download_server --trace, a tutorial client",
+        &server_trace,
+        &[
+            "+T socket AF_INET SOCK_STREAM",
+            "+T bind 127.0.0.1:SERVER",
+            "+T listen 127.0.0.1:SERVER backlog 128",
+            "+T accept -> 127.0.0.1:{2}",
+            &format!("{c} recv(1024) -> 9 bytes \"notes.txt\""),
+            &format!("{c} send 20000 bytes {body}"),
+            &format!("{c} close"),
+        ],
+    );
+}
+
+#[test]
+fn file_shell_shows_each_frame_it_sends_and_receives() {
+    let (dir, notes) = notes_root();
+    let server = Spawn::new("download_server")
+        .args(["--port", "0", "--root"])
+        .args([dir.join("served")])
+        .server();
+    std::fs::write(dir.join("batch"), "ls\nget notes.txt got.txt\n").unwrap();
+    let out = command("file_shell")
+        .current_dir(dir.path())
+        .args([
+            "--trace",
+            "-b",
+            "batch",
+            &format!("127.0.0.1:{}", server.port()),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(std::fs::read(dir.join("got.txt")).unwrap(), notes);
+    let mut ports = Ports::default();
+    ports.name(server.connect_addr().port(), "SERVER");
+    let trace = ports.normalise(&String::from_utf8_lossy(&out.stderr));
+    // The frames, in order (the reads and writes that carry them are checked above).
+    let frames: Vec<String> = trace
+        .iter()
+        .filter(|l| l.contains("] -> ") || l.contains("] <- "))
+        .map(|l| {
+            // Permission bits follow the system's umask (and Windows has its own).
+            match l.find(" mode ") {
+                Some(at) => format!("{} mode M", &l[..at]),
+                None => l.clone(),
+            }
+        })
+        .collect();
+    let s = "+T [127.0.0.1:SERVER]";
+    assert_lines(
+        "file_shell --trace",
+        &frames,
+        &[
+            &format!("{s} -> HELLO version 1"),
+            &format!("{s} <- HELLO version 1 read-only"),
+            &format!("{s} -> STAT \"\""),
+            &format!("{s} <- STAT-REPLY dir mode M"),
+            &format!("{s} -> LIST \"\""),
+            &format!("{s} <- LISTING 1 entry \"notes.txt\" (20000) (last)"),
+            &format!("{s} -> STAT \"notes.txt\""),
+            &format!("{s} <- STAT-REPLY file size 20000 mode M"),
+            &format!("{s} -> DOWNLOAD \"notes.txt\" offset 0"),
+            &format!("{s} <- FILE size 20000 offset 0 identity (32 bytes) (then 20000 raw bytes)"),
+        ],
+    );
+    assert_eq!(
+        trace.first().map(String::as_str),
+        Some("+T socket AF_INET SOCK_STREAM")
+    );
+    assert_eq!(
+        trace.last().map(String::as_str),
+        Some(&*format!("{s} close"))
+    );
+}
+
+#[test]
+fn text_in_gbk_is_shown_decoded_when_the_server_reads_gbk() {
+    let mut server = traced_server(Spawn::new("tcp_server").args([
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--encoding",
+        "gbk",
+        "--trace",
+    ]));
+    let mut client = TcpStream::connect(server.connect_addr()).unwrap();
+    // 你好 in gbk, then bytes that are not gbk at all.
+    client.write_all(b"\xc4\xe3\xba\xc3").unwrap();
+    let mut reply = [0u8; 64];
+    let n = client.read(&mut reply).unwrap();
+    assert_eq!(n, 35);
+    client.write_all(b"\x80\xff").unwrap();
+    let _ = client.read(&mut reply).unwrap();
+    drop(client);
+    wait_lines(&mut server, "] close", 1);
+    let mut ports = Ports::default();
+    ports.name(server.connect_addr().port(), "SERVER");
+    let trace = ports.normalise(&stderr_of(&server));
+    let reply = "gbk \"ok, Processing Request Completion！\"";
+    assert_lines(
+        "tcp_server --encoding gbk --trace",
+        &trace[4..],
+        &[
+            "+T [127.0.0.1:{2}] recv(1024) -> 4 bytes gbk \"你好\"",
+            &format!("+T [127.0.0.1:{{2}}] send 35 bytes {reply}"),
+            "+T [127.0.0.1:{2}] recv(1024) -> 2 bytes \"\\x80\\xff\"",
+            &format!("+T [127.0.0.1:{{2}}] send 35 bytes {reply}"),
+            "+T [127.0.0.1:{2}] recv(1024) -> 0 bytes (peer closed)",
+            "+T [127.0.0.1:{2}] close",
+        ],
+    );
+}
+
+#[test]
+fn a_large_download_is_summarised_not_dumped() {
+    let dir = TempDir::new("trace-bulk");
+    std::fs::create_dir(dir.join("served")).unwrap();
+    let size = 3 * 1024 * 1024 + 5;
+    let data = common::pattern(7, size);
+    std::fs::write(dir.join("served").join("big.bin"), &data).unwrap();
+    let server = Spawn::new("download_server")
+        .args(["--port", "0", "--root"])
+        .args([dir.join("served")])
+        .server();
+    let out = command("download_client")
+        .args(["--port", &server.port(), "--trace", "-o"])
+        .arg(dir.join("big.bin"))
+        .arg("big.bin")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let trace = String::from_utf8_lossy(&out.stderr);
+    let mut shown = 0u64;
+    let mut summarised = 0u64;
+    let mut after_file = false;
+    for line in trace.lines() {
+        if line.contains("<- FILE") {
+            after_file = true;
+            continue;
+        }
+        if !after_file {
+            continue;
+        }
+        let bytes = |l: &str, after: &str| -> u64 {
+            let rest = &l[l.find(after).unwrap() + after.len()..];
+            rest.split(' ').next().unwrap().parse().unwrap()
+        };
+        if line.contains("(bulk data, not shown one by one)") {
+            summarised += bytes(line, " recv -> ");
+        } else if line.contains("] recv(") && !line.contains("-> 0 bytes") {
+            shown += bytes(line, ") -> ");
+        }
+    }
+    assert_eq!(shown + summarised, size as u64, "{trace}");
+    assert!(shown >= 256 * 1024 && summarised > 0, "{trace}");
+    // Every read of the first 256 KiB, then one summary: a few dozen lines at most.
+    assert!(
+        trace.lines().count() < 80,
+        "{} lines:\n{trace}",
+        trace.lines().count()
+    );
+}
+
+#[test]
+fn without_trace_nothing_is_printed_on_stderr() {
+    let tcp = Spawn::new("tcp_server")
+        .args(["--port", "0", "--bind", "127.0.0.1"])
+        .server();
+    let out = command("tcp_client")
+        .args(["--port", &tcp.port()])
+        .write_stdin("hello\nexit\n")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        describe(&out)
+    );
+
+    let (dir, _) = notes_root();
+    let files = Spawn::new("download_server")
+        .args(["--port", "0", "--root"])
+        .args([dir.join("served")])
+        .server();
+    for args in [&["--raw"][..], &["--verify"][..]] {
+        let out = command("download_client")
+            .current_dir(dir.path())
+            .args(["--port", &files.port()])
+            .args(args)
+            .arg("notes.txt")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{}",
+            describe(&out)
+        );
+    }
+    std::fs::write(dir.join("batch"), "ls\n").unwrap();
+    let out = command("file_shell")
+        .current_dir(dir.path())
+        .args(["-b", "batch", &format!("127.0.0.1:{}", files.port())])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        describe(&out)
+    );
+
+    let mut receiver = Spawn::new("udp_receiver")
+        .args(["--port", "0", "--bind", "127.0.0.1", "--count", "2"])
+        .server();
+    let out = command("udp_sender")
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--bind-port",
+            "0",
+            "--port",
+            &receiver.port(),
+        ])
+        .write_stdin("hello\n")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        describe(&out)
+    );
+    assert!(receiver.wait_exit().success());
+
+    // Every client has finished: a trace line of theirs would have been written before the reply.
+    for (name, server) in [
+        ("tcp_server", &tcp),
+        ("download_server", &files),
+        ("udp_receiver", &receiver),
+    ] {
+        let stderr = stderr_of(server);
+        assert!(stderr.is_empty(), "{name} printed on stderr:\n{stderr}");
+    }
 }

@@ -54,7 +54,6 @@ Options:
       --idle-timeout SECS  disconnect a client silent this long; 0 = never [default: 600]
       --sequential         serve one client at a time, exactly like the Python loop
       --trace              print each socket operation on stderr, with its bytes
-                           (see README)
   -h, --help               print this help
   -V, --version            print the version
 

@@ -108,7 +108,10 @@ impl Display for ShownResponse<'_> {
             }
             Response::Digest(digest) => write!(f, "DIGEST sha256 {}", Hex(digest)),
             Response::Listing { entries, last } => {
-                write!(f, "LISTING {} entries", entries.len())?;
+                match entries.len() {
+                    1 => f.write_str("LISTING 1 entry")?,
+                    n => write!(f, "LISTING {n} entries")?,
+                }
                 for entry in entries.iter().take(ENTRIES_SHOWN) {
                     write!(f, " {}", ShownEntry(entry))?;
                 }
@@ -188,7 +191,11 @@ impl Display for ShownMeta<'_> {
             Kind::Symlink => "symlink",
             Kind::Other => "other",
         };
-        write!(f, "{kind} size {} mode {:o}", meta.size, meta.mode)
+        // A directory's size says nothing (and differs between file systems).
+        match meta.kind {
+            Kind::Dir => write!(f, "{kind} mode {:o}", meta.mode),
+            _ => write!(f, "{kind} size {} mode {:o}", meta.size, meta.mode),
+        }
     }
 }
 

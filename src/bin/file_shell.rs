@@ -10,6 +10,7 @@
 //! runs a session.
 
 use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
+use socket_tutorial::encoding::Encoding;
 use socket_tutorial::net::Target;
 use socket_tutorial::shell::{Input, Mode, Shell, Stop};
 use socket_tutorial::token::TokenFile;
@@ -149,7 +150,8 @@ fn main() -> ExitCode {
     cli::main(&PROGRAM, |parser| {
         let config = Config::parse(parser)?;
         if config.trace {
-            trace::start(socket_tutorial::encoding::Encoding::Utf8);
+            // Names and messages in frames are UTF-8.
+            trace::start(Encoding::Utf8);
         }
         let token = config.token.load()?;
         // Where the commands come from: a terminal (line editing), a file or a pipe.

@@ -14,7 +14,7 @@
 //! stderr under its lock, so lines of two client threads never mix.
 
 mod datagram;
-pub mod frames;
+pub(crate) mod frames;
 mod stream;
 
 pub use datagram::Socket;
@@ -39,7 +39,7 @@ static TRACER: OnceLock<Tracer> = OnceLock::new();
 #[derive(Debug)]
 pub struct Tracer {
     start: Instant,
-    /// How the binary decodes its peer's text; `None` shows bytes as UTF-8 or escaped.
+    /// How the binary decodes its peer's text (see [`data`]).
     encoding: Encoding,
 }
 

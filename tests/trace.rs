@@ -6,6 +6,7 @@ use common::{command, describe, Line, Running, Spawn, TempDir};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::process::Output;
 
 /// A server started with `--trace`, once it printed `listening on` (its trace lines come
 /// on stderr before that line, so `Spawn::server`, which wants that line first, cannot be used).
@@ -103,6 +104,47 @@ fn wait_lines(running: &mut Running, needle: &str, n: usize) {
     }
 }
 
+/// One of the binaries on 127.0.0.1 and a free port, with `extra` options.
+fn on_loopback(name: &str, extra: &[&str]) -> Spawn {
+    Spawn::new(name)
+        .args(["--port", "0", "--bind", "127.0.0.1"])
+        .args(extra)
+}
+
+/// Runs a client to its end; it must succeed.
+fn run_ok(cmd: &mut assert_cmd::Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    out
+}
+
+/// [`run_ok`], and nothing may be printed on stderr.
+fn run_quiet(cmd: &mut assert_cmd::Command) {
+    let out = run_ok(cmd);
+    assert!(out.stderr.is_empty(), "{}", describe(&out));
+}
+
+/// udp_sender from 127.0.0.1 and a free port to `port`, with `extra` options.
+fn udp_sender(port: &str, extra: &[&str]) -> assert_cmd::Command {
+    let mut cmd = command("udp_sender");
+    cmd.args(["--bind", "127.0.0.1", "--bind-port", "0", "--port", port])
+        .args(extra);
+    cmd
+}
+
+/// What a traced TCP server prints first, for its listener on 127.0.0.1.
+const LISTENING: [&str; 3] = [
+    "+T socket AF_INET SOCK_STREAM",
+    "+T bind 127.0.0.1:SERVER",
+    "+T listen 127.0.0.1:SERVER backlog 128",
+];
+
+/// The client's connect, from the port named `{2}`.
+const CONNECTED: [&str; 2] = [
+    "+T socket AF_INET SOCK_STREAM",
+    "+T connect 127.0.0.1:SERVER -> from 127.0.0.1:{2}",
+];
+
 fn assert_lines(what: &str, got: &[String], want: &[&str]) {
     let got: Vec<&str> = got.iter().map(String::as_str).collect();
     assert_eq!(
@@ -116,14 +158,7 @@ fn assert_lines(what: &str, got: &[String], want: &[&str]) {
 
 #[test]
 fn tcp_server_shows_two_messages_arriving_in_one_recv() {
-    let mut server = traced_server(Spawn::new("tcp_server").args([
-        "--port",
-        "0",
-        "--bind",
-        "127.0.0.1",
-        "--sequential",
-        "--trace",
-    ]));
+    let mut server = traced_server(on_loopback("tcp_server", &["--sequential", "--trace"]));
     let addr = server.connect_addr();
     // The server serves one client at a time: while it waits for the first one, the second
     // one's two sends both arrive, and the server reads them with one recv.
@@ -154,9 +189,9 @@ fn tcp_server_shows_two_messages_arriving_in_one_recv() {
         "tcp_server --trace",
         &trace,
         &[
-            "+T socket AF_INET SOCK_STREAM",
-            "+T bind 127.0.0.1:SERVER",
-            "+T listen 127.0.0.1:SERVER backlog 128",
+            LISTENING[0],
+            LISTENING[1],
+            LISTENING[2],
             "+T accept -> 127.0.0.1:{2}",
             "+T [127.0.0.1:{2}] recv(1024) -> 5 bytes \"first\"",
             "+T [127.0.0.1:{2}] send 36 bytes \"ok, Processing Request Completion！\"",
@@ -173,15 +208,12 @@ fn tcp_server_shows_two_messages_arriving_in_one_recv() {
 
 #[test]
 fn tcp_client_traces_connect_send_recv_and_close() {
-    let server = Spawn::new("tcp_server")
-        .args(["--port", "0", "--bind", "127.0.0.1"])
-        .server();
-    let out = command("tcp_client")
-        .args(["--port", &server.port(), "--trace"])
-        .write_stdin("hello\nexit\n")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", describe(&out));
+    let server = on_loopback("tcp_server", &[]).server();
+    let out = run_ok(
+        command("tcp_client")
+            .args(["--port", &server.port(), "--trace"])
+            .write_stdin("hello\nexit\n"),
+    );
     let mut ports = Ports::default();
     ports.name(server.connect_addr().port(), "SERVER");
     let trace = ports.normalise(&String::from_utf8_lossy(&out.stderr));
@@ -190,8 +222,8 @@ fn tcp_client_traces_connect_send_recv_and_close() {
         "tcp_client --trace",
         &trace,
         &[
-            "+T socket AF_INET SOCK_STREAM",
-            "+T connect 127.0.0.1:SERVER -> from 127.0.0.1:{2}",
+            CONNECTED[0],
+            CONNECTED[1],
             "+T [127.0.0.1:SERVER] send 5 bytes \"hello\"",
             &format!("+T [127.0.0.1:SERVER] recv(65536) -> 36 bytes {reply}"),
             "+T [127.0.0.1:SERVER] send 4 bytes \"exit\"",
@@ -203,30 +235,9 @@ fn tcp_client_traces_connect_send_recv_and_close() {
 
 #[test]
 fn a_datagram_larger_than_the_pythons_buffer_arrives_whole() {
-    let mut receiver = traced_server(Spawn::new("udp_receiver").args([
-        "--port",
-        "0",
-        "--bind",
-        "127.0.0.1",
-        "--count",
-        "2",
-        "--trace",
-    ]));
+    let mut receiver = traced_server(on_loopback("udp_receiver", &["--count", "2", "--trace"]));
     let line = "y".repeat(2000);
-    let out = command("udp_sender")
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--bind-port",
-            "0",
-            "--port",
-            &receiver.port(),
-            "--trace",
-        ])
-        .write_stdin(format!("{line}\n"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", describe(&out));
+    let out = run_ok(udp_sender(&receiver.port(), &["--trace"]).write_stdin(format!("{line}\n")));
     assert!(receiver.wait_exit().success());
     let mut ports = Ports::default();
     ports.name(receiver.connect_addr().port(), "RECEIVER");
@@ -277,23 +288,32 @@ fn download_server(dir: &TempDir) -> Running {
     )
 }
 
-#[test]
-fn a_framed_download_shows_its_frames_next_to_the_reads_that_carry_them() {
+/// download_client (with `extra`) fetching notes.txt from download_server, both with
+/// `--trace`: the client's trace and the server's, normalised (the server's port is
+/// `SERVER`, the client's `{2}`).
+fn traced_download(extra: &[&str]) -> (Vec<String>, Vec<String>) {
     let (dir, notes) = notes_root();
     let mut server = download_server(&dir);
     let out_path = dir.join("got.txt");
-    let out = command("download_client")
-        .args(["--port", &server.port(), "--trace", "--verify", "-o"])
-        .arg(&out_path)
-        .arg("notes.txt")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", describe(&out));
+    let out = run_ok(
+        command("download_client")
+            .args(["--port", &server.port(), "--trace", "-o"])
+            .arg(&out_path)
+            .args(extra)
+            .arg("notes.txt"),
+    );
     assert_eq!(std::fs::read(&out_path).unwrap(), notes);
     wait_lines(&mut server, "] close", 1);
     let mut ports = Ports::default();
     ports.name(server.connect_addr().port(), "SERVER");
     let client = ports.normalise(&String::from_utf8_lossy(&out.stderr));
+    let server_trace = ports.normalise(&stderr_of(&server));
+    (client, server_trace)
+}
+
+#[test]
+fn a_framed_download_shows_its_frames_next_to_the_reads_that_carry_them() {
+    let (client, server_trace) = traced_download(&["--verify"]);
     let file_frame =
         "\"\\x00\\x00\\x002\\x82\\x00\\x00\\x00\\x00\\x00\\x00N \\x00\\x00\\x00\\x00\\x00\"…";
     let download =
@@ -309,8 +329,8 @@ fn a_framed_download_shows_its_frames_next_to_the_reads_that_carry_them() {
         "download_client --trace",
         &client,
         &[
-            "+T socket AF_INET SOCK_STREAM",
-            "+T connect 127.0.0.1:SERVER -> from 127.0.0.1:{2}",
+            CONNECTED[0],
+            CONNECTED[1],
             &format!("{s} -> HELLO version 1"),
             &format!("{s} send 6 bytes \"\\x00STP\\x00\\x01\""),
             &format!("{s} recv(7) -> 7 bytes \"\\x00STP\\x00\\x01\\x02\""),
@@ -328,14 +348,13 @@ fn a_framed_download_shows_its_frames_next_to_the_reads_that_carry_them() {
         ],
     );
     let c = "+T [127.0.0.1:{2}]";
-    let server_trace = ports.normalise(&stderr_of(&server));
     assert_lines(
         "download_server --trace",
         &server_trace,
         &[
-            "+T socket AF_INET SOCK_STREAM",
-            "+T bind 127.0.0.1:SERVER",
-            "+T listen 127.0.0.1:SERVER backlog 128",
+            LISTENING[0],
+            LISTENING[1],
+            LISTENING[2],
             "+T accept -> 127.0.0.1:{2}",
             &format!("{c} recv(1024) -> 6 bytes \"\\x00STP\\x00\\x01\""),
             &format!("{c} <- HELLO version 1"),
@@ -356,29 +375,15 @@ fn a_framed_download_shows_its_frames_next_to_the_reads_that_carry_them() {
 
 #[test]
 fn a_tutorial_download_is_one_recv_of_the_name_then_bytes_until_the_close() {
-    let (dir, notes) = notes_root();
-    let mut server = download_server(&dir);
-    let out_path = dir.join("raw.txt");
-    let out = command("download_client")
-        .args(["--port", &server.port(), "--trace", "--raw", "-o"])
-        .arg(&out_path)
-        .arg("notes.txt")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", describe(&out));
-    assert_eq!(std::fs::read(&out_path).unwrap(), notes);
-    wait_lines(&mut server, "] close", 1);
-    let mut ports = Ports::default();
-    ports.name(server.connect_addr().port(), "SERVER");
+    let (client, server_trace) = traced_download(&["--raw"]);
     let body = format!("\"{}n\"…", "notes\\n".repeat(9));
-    let client = ports.normalise(&String::from_utf8_lossy(&out.stderr));
     let s = "+T [127.0.0.1:SERVER]";
     assert_lines(
         "download_client --raw --trace",
         &client,
         &[
-            "+T socket AF_INET SOCK_STREAM",
-            "+T connect 127.0.0.1:SERVER -> from 127.0.0.1:{2}",
+            CONNECTED[0],
+            CONNECTED[1],
             &format!("{s} send 9 bytes \"notes.txt\""),
             &format!("{s} recv(1048576) -> 20000 bytes {body}"),
             &format!("{s} recv(1048576) -> 0 bytes (peer closed)"),
@@ -386,14 +391,13 @@ fn a_tutorial_download_is_one_recv_of_the_name_then_bytes_until_the_close() {
         ],
     );
     let c = "+T [127.0.0.1:{2}]";
-    let server_trace = ports.normalise(&stderr_of(&server));
     assert_lines(
         "download_server --trace, a tutorial client",
         &server_trace,
         &[
-            "+T socket AF_INET SOCK_STREAM",
-            "+T bind 127.0.0.1:SERVER",
-            "+T listen 127.0.0.1:SERVER backlog 128",
+            LISTENING[0],
+            LISTENING[1],
+            LISTENING[2],
             "+T accept -> 127.0.0.1:{2}",
             &format!("{c} recv(1024) -> 9 bytes \"notes.txt\""),
             &format!("{c} send 20000 bytes {body}"),
@@ -466,15 +470,7 @@ fn file_shell_shows_each_frame_it_sends_and_receives() {
 
 #[test]
 fn text_in_gbk_is_shown_decoded_when_the_server_reads_gbk() {
-    let mut server = traced_server(Spawn::new("tcp_server").args([
-        "--port",
-        "0",
-        "--bind",
-        "127.0.0.1",
-        "--encoding",
-        "gbk",
-        "--trace",
-    ]));
+    let mut server = traced_server(on_loopback("tcp_server", &["--encoding", "gbk", "--trace"]));
     let mut client = TcpStream::connect(server.connect_addr()).unwrap();
     // 你好 in gbk, then bytes that are not gbk at all.
     client.write_all(b"\xc4\xe3\xba\xc3").unwrap();
@@ -514,13 +510,12 @@ fn a_large_download_is_summarised_not_dumped() {
         .args(["--port", "0", "--root"])
         .args([dir.join("served")])
         .server();
-    let out = command("download_client")
-        .args(["--port", &server.port(), "--trace", "-o"])
-        .arg(dir.join("big.bin"))
-        .arg("big.bin")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", describe(&out));
+    let out = run_ok(
+        command("download_client")
+            .args(["--port", &server.port(), "--trace", "-o"])
+            .arg(dir.join("big.bin"))
+            .arg("big.bin"),
+    );
     let trace = String::from_utf8_lossy(&out.stderr);
     let mut shown = 0u64;
     let mut summarised = 0u64;
@@ -555,71 +550,35 @@ fn a_large_download_is_summarised_not_dumped() {
 
 #[test]
 fn without_trace_nothing_is_printed_on_stderr() {
-    let tcp = Spawn::new("tcp_server")
-        .args(["--port", "0", "--bind", "127.0.0.1"])
-        .server();
-    let out = command("tcp_client")
-        .args(["--port", &tcp.port()])
-        .write_stdin("hello\nexit\n")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}",
-        describe(&out)
+    let tcp = on_loopback("tcp_server", &[]).server();
+    run_quiet(
+        command("tcp_client")
+            .args(["--port", &tcp.port()])
+            .write_stdin("hello\nexit\n"),
     );
 
     let (dir, _) = notes_root();
-    let files = Spawn::new("download_server")
-        .args(["--port", "0", "--root"])
+    let files = on_loopback("download_server", &["--root"])
         .args([dir.join("served")])
         .server();
     for args in [&["--raw"][..], &["--verify"][..]] {
-        let out = command("download_client")
-            .current_dir(dir.path())
-            .args(["--port", &files.port()])
-            .args(args)
-            .arg("notes.txt")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success() && out.stderr.is_empty(),
-            "{}",
-            describe(&out)
+        run_quiet(
+            command("download_client")
+                .current_dir(dir.path())
+                .args(["--port", &files.port()])
+                .args(args)
+                .arg("notes.txt"),
         );
     }
     std::fs::write(dir.join("batch"), "ls\n").unwrap();
-    let out = command("file_shell")
-        .current_dir(dir.path())
-        .args(["-b", "batch", &format!("127.0.0.1:{}", files.port())])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}",
-        describe(&out)
-    );
+    run_quiet(command("file_shell").current_dir(dir.path()).args([
+        "-b",
+        "batch",
+        &format!("127.0.0.1:{}", files.port()),
+    ]));
 
-    let mut receiver = Spawn::new("udp_receiver")
-        .args(["--port", "0", "--bind", "127.0.0.1", "--count", "2"])
-        .server();
-    let out = command("udp_sender")
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--bind-port",
-            "0",
-            "--port",
-            &receiver.port(),
-        ])
-        .write_stdin("hello\n")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}",
-        describe(&out)
-    );
+    let mut receiver = on_loopback("udp_receiver", &["--count", "2"]).server();
+    run_quiet(udp_sender(&receiver.port(), &[]).write_stdin("hello\n"));
     assert!(receiver.wait_exit().success());
 
     // Every client has finished: a trace line of theirs would have been written before the reply.

@@ -5,7 +5,7 @@
 //! [`Stream`] (`stream`), UDP sockets a [`Socket`] (`datagram`), and the file
 //! protocol's frames are shown decoded next to the reads that carry them
 //! (`frames`). Without `--trace` a `Stream` holds no tracer and each read or
-//! write costs one test of a null pointer.
+//! write costs one test of a null pointer (a UDP `Socket`, one atomic load).
 //!
 //! A line is `+S.UUUUUU` (seconds since [`start`]), the connection in brackets
 //! (the peer's address), the operation and what it moved, the bytes shown by
@@ -37,7 +37,7 @@ static TRACER: OnceLock<Tracer> = OnceLock::new();
 
 /// Where trace lines go, and what they need to say.
 #[derive(Debug)]
-pub struct Tracer {
+pub(crate) struct Tracer {
     start: Instant,
     /// How the binary decodes its peer's text (see [`data`]).
     encoding: Encoding,

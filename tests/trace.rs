@@ -207,6 +207,57 @@ fn tcp_server_shows_two_messages_arriving_in_one_recv() {
 }
 
 #[test]
+fn lines_of_clients_served_at_once_never_mix() {
+    let mut server = traced_server(on_loopback("tcp_server", &["--echo", "--quiet", "--trace"]));
+    let addr = server.connect_addr();
+    let message = [b'm'; 1000];
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut stream = TcpStream::connect(addr).unwrap();
+                let mut echo = [0u8; 1000];
+                for _ in 0..5 {
+                    stream.write_all(&message).unwrap();
+                    stream.read_exact(&mut echo).unwrap();
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    wait_lines(&mut server, "] close", 16);
+    let mut ports = Ports::default();
+    ports.name(addr.port(), "SERVER");
+    // Each line is whole: it starts with its clock (checked by `normalise`), names its
+    // client once and ends where it should; and each client's bytes are all there.
+    let trace = ports.normalise(&stderr_of(&server));
+    let mut echoed: BTreeMap<String, usize> = BTreeMap::new();
+    for line in &trace[LISTENING.len()..] {
+        assert_eq!(line.matches("+T").count(), 1, "{line}");
+        if let Some(rest) = line.strip_prefix("+T accept -> ") {
+            assert!(
+                rest.starts_with("127.0.0.1:{") && rest.ends_with('}'),
+                "{line}"
+            );
+            continue;
+        }
+        let (client, op) = line["+T [".len()..].split_once("] ").expect(line);
+        assert_eq!(line.matches('[').count(), 1, "{line}");
+        if let Some(sent) = op.strip_prefix("send ") {
+            // `send 1000 bytes "mmm…"…` (however the reads cut the messages).
+            let (n, shown) = sent.split_once(" bytes ").expect(line);
+            assert!(shown.starts_with("\"m"), "{line}");
+            *echoed.entry(client.to_string()).or_default() += n.parse::<usize>().expect(line);
+        } else {
+            assert!(op.starts_with("recv(1024) -> ") || op == "close", "{line}");
+        }
+    }
+    assert_eq!(echoed.len(), 16, "{echoed:?}");
+    assert!(echoed.values().all(|&n| n == 5000), "{echoed:?}");
+}
+
+#[test]
 fn tcp_client_traces_connect_send_recv_and_close() {
     let server = on_loopback("tcp_server", &[]).server();
     let out = run_ok(

@@ -32,7 +32,17 @@ pub fn text(text: &str) -> String {
 /// become `\xNN`, and a long name is cut after about 120 characters and marked
 /// with an ellipsis and its length in bytes.
 pub fn name(raw: &[u8]) -> String {
-    let mut out = String::with_capacity(raw.len().min(NAME_MAX) + 2);
+    let (mut out, cut) = quoted(raw, NAME_MAX);
+    if cut {
+        out.push_str(&format!("… ({} bytes)", raw.len()));
+    }
+    out
+}
+
+/// `raw` in double quotes as [`name`] shows it, cut after about `max` characters of escaped
+/// output; the flag says whether it was cut (the caller says how long the whole was).
+pub fn quoted(raw: &[u8], max: usize) -> (String, bool) {
+    let mut out = String::with_capacity(raw.len().min(max) + 2);
     out.push('"');
     let mut shown = 0usize;
     let mut cut = false;
@@ -41,23 +51,20 @@ pub fn name(raw: &[u8]) -> String {
         for c in chunk.valid().chars() {
             piece.clear();
             push_escaped(&mut piece, c, true);
-            if !push_piece(&mut out, &mut shown, &piece) {
+            if !push_piece(&mut out, &mut shown, &piece, max) {
                 cut = true;
                 break 'chunks;
             }
         }
         for b in chunk.invalid() {
-            if !push_piece(&mut out, &mut shown, &format!("\\x{b:02x}")) {
+            if !push_piece(&mut out, &mut shown, &format!("\\x{b:02x}"), max) {
                 cut = true;
                 break 'chunks;
             }
         }
     }
     out.push('"');
-    if cut {
-        out.push_str(&format!("… ({} bytes)", raw.len()));
-    }
-    out
+    (out, cut)
 }
 
 /// C0 controls, DEL and C1 controls: never part of text meant to be read.
@@ -83,9 +90,9 @@ pub fn is_invisible_format(c: char) -> bool {
     )
 }
 
-fn push_piece(out: &mut String, shown: &mut usize, piece: &str) -> bool {
+fn push_piece(out: &mut String, shown: &mut usize, piece: &str, max: usize) -> bool {
     let n = piece.chars().count();
-    if *shown + n > NAME_MAX {
+    if *shown + n > max {
         return false;
     }
     out.push_str(piece);

@@ -27,8 +27,9 @@ use crate::protocol::{ErrorCode, ErrorReply};
 use crate::root::{is_partial_name, Root, RootError, RootErrorKind};
 use crate::server::deadline::{Deadlines, Paced};
 use crate::token::Token;
+use crate::trace::Stream;
 use std::fmt::Write as _;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -134,7 +135,7 @@ impl FileServer {
     /// `client`'s socket for sending a body to it: the client must take the bytes at
     /// `--min-rate` at least, or it is dropped after `--body-timeout` (so a client that
     /// stops reading does not hold its place for ever).
-    pub fn paced<'s>(&self, client: &'s TcpStream) -> Paced<'s> {
+    pub fn paced<'s>(&self, client: &'s Stream) -> Paced<'s> {
         let paced = Paced::new(client, self.config.idle_timeout, self.config.deadlines);
         paced.body();
         paced

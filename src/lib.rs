@@ -21,6 +21,7 @@ pub mod shell;
 pub mod show;
 pub mod terminal;
 pub mod token;
+pub mod trace;
 pub mod transfer;
 pub mod udp;
 

@@ -1,8 +1,9 @@
 //! Turning `--host`/`--bind` and `--port` into sockets, with errors a user can act on.
 
 use crate::cli::{describe_io, Arg, Error, Parser};
+use crate::trace::{self, Socket, Stream};
 use std::io::{self, Read};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 /// The server a client talks to, from its options: `--host` (which may carry the port, as
@@ -77,13 +78,13 @@ impl Target {
     }
 
     /// Connects to the server (see [`connect`]).
-    pub fn connect(&self) -> Result<TcpStream, Error> {
+    pub fn connect(&self) -> Result<Stream, Error> {
         connect(&self.host, self.port)
     }
 
     /// [`Target::connect`], giving up on an address that has not answered within `timeout`
     /// (`None`: the system's own limit, minutes on most).
-    pub fn connect_within(&self, timeout: Option<Duration>) -> Result<TcpStream, Error> {
+    pub fn connect_within(&self, timeout: Option<Duration>) -> Result<Stream, Error> {
         match timeout {
             None => self.connect(),
             Some(t) => connect_first(&self.host, self.port, |addr| {
@@ -140,7 +141,7 @@ pub fn recv<R: Read + ?Sized>(stream: &mut R, buf: &mut [u8]) -> io::Result<usiz
 
 /// One datagram and who sent it, as the Python's `sock.recvfrom(n)`; a datagram longer than
 /// `buf` is cut to fit (the rest is lost), so give it room for the largest one.
-pub fn recv_from(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+pub fn recv_from(socket: &Socket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
     retry_interrupted(|| socket.recv_from(buf))
 }
 
@@ -197,7 +198,7 @@ fn lookup_reason(err: &io::Error) -> String {
 }
 
 /// Connects to the first address of `host` that accepts.
-pub fn connect(host: &str, port: u16) -> Result<TcpStream, Error> {
+pub fn connect(host: &str, port: u16) -> Result<Stream, Error> {
     connect_first(host, port, TcpStream::connect)
 }
 
@@ -205,12 +206,15 @@ fn connect_first(
     host: &str,
     port: u16,
     connect_one: impl Fn(SocketAddr) -> io::Result<TcpStream>,
-) -> Result<TcpStream, Error> {
+) -> Result<Stream, Error> {
     let mut last = None;
     for addr in resolve(host, port)? {
         match connect_one(addr) {
-            Ok(stream) => return Ok(stream),
-            Err(err) => last = Some((addr, err)),
+            Ok(stream) => return Ok(Stream::connected(stream, addr)),
+            Err(err) => {
+                trace::connect_failed(addr, &err);
+                last = Some((addr, err));
+            }
         }
     }
     let (addr, err) = last.expect("resolve returns at least one address");
@@ -231,12 +235,14 @@ pub fn connect_error(addr: SocketAddr, err: &io::Error) -> Error {
 
 /// Binds a TCP listener on `bind`:`port` (port 0 picks a free port).
 pub fn bind_tcp(bind: &str, port: u16) -> Result<TcpListener, Error> {
-    bind_first(bind, port, TcpListener::bind)
+    let listener = bind_first(bind, port, TcpListener::bind)?;
+    trace::listening(&listener);
+    Ok(listener)
 }
 
 /// Binds a UDP socket on `bind`:`port` (port 0 picks a free port).
-pub fn bind_udp(bind: &str, port: u16) -> Result<UdpSocket, Error> {
-    bind_first(bind, port, UdpSocket::bind)
+pub fn bind_udp(bind: &str, port: u16) -> Result<Socket, Error> {
+    bind_first(bind, port, Socket::bind)
 }
 
 fn bind_first<S>(

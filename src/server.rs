@@ -19,9 +19,10 @@ use crate::cli::{describe_io, Arg, Error, Parser};
 use crate::errno;
 use crate::log::Log;
 use crate::net;
+use crate::trace::{self, Stream};
 use hosts::{Host, Hosts};
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -100,10 +101,10 @@ pub fn announce(log: &Log, addr: SocketAddr) {
 }
 
 /// What serves one client on its thread.
-type Handler = Box<dyn Fn(TcpStream, SocketAddr) -> io::Result<()> + Send + Sync>;
+type Handler = Box<dyn Fn(Stream, SocketAddr) -> io::Result<()> + Send + Sync>;
 
 /// What refuses a client past a limit on its thread, in its own protocol.
-type TurnAway = Box<dyn Fn(TcpStream, SocketAddr, Busy) -> io::Result<()> + Send + Sync>;
+type TurnAway = Box<dyn Fn(Stream, SocketAddr, Busy) -> io::Result<()> + Send + Sync>;
 
 /// Which limit a refused client met.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,7 +177,7 @@ impl Server {
     /// refused as without a handler.
     pub fn turn_away<B>(mut self, grace: usize, handler: B) -> Server
     where
-        B: Fn(TcpStream, SocketAddr, Busy) -> io::Result<()> + Send + Sync + 'static,
+        B: Fn(Stream, SocketAddr, Busy) -> io::Result<()> + Send + Sync + 'static,
     {
         self.turn_away = Some((grace, Box::new(handler)));
         self
@@ -188,7 +189,7 @@ impl Server {
     /// its errors are logged by that thread, and never end the loop.
     pub fn run<H>(mut self, handler: H) -> !
     where
-        H: Fn(TcpStream, SocketAddr) -> io::Result<()> + Send + Sync + 'static,
+        H: Fn(Stream, SocketAddr) -> io::Result<()> + Send + Sync + 'static,
     {
         let (grace, turn_away) = match self.turn_away.take() {
             Some((grace, turn_away)) => (grace, Some(turn_away)),
@@ -211,8 +212,9 @@ impl Server {
         let mut accept_errors = Repeats::default();
         loop {
             let (stream, addr) = match self.listener.accept() {
-                Ok(accepted) => accepted,
+                Ok((stream, addr)) => (Stream::accepted(stream, addr), addr),
                 Err(err) => {
+                    trace::accept_failed(&err);
                     accept_errors.log(&self.log, &err);
                     if is_resource_exhaustion(&err) {
                         thread::sleep(ACCEPT_BACKOFF);
@@ -233,7 +235,7 @@ impl Server {
 
     fn refuse_busy(
         &self,
-        mut stream: TcpStream,
+        mut stream: Stream,
         addr: SocketAddr,
         why: Busy,
         places: &Places,
@@ -356,7 +358,7 @@ enum Role {
 }
 
 /// Starts the client's own thread, which owns the stream and its place until the client is done.
-fn spawn(job: Job, stream: TcpStream, addr: SocketAddr) {
+fn spawn(job: Job, stream: Stream, addr: SocketAddr) {
     let log = job.clients.log.clone();
     // What the closure holds stays on the heap while the client is connected, so it holds no
     // more than it must: the client's address is asked again in the thread. Measured with the
@@ -389,7 +391,7 @@ struct Clients {
 
 impl Clients {
     /// One client, from its first byte to its last: timeouts set, the handler run, how it ended logged.
-    fn serve(&self, stream: TcpStream, role: Role) {
+    fn serve(&self, stream: Stream, role: Role) {
         let addr = match stream.peer_addr() {
             Ok(addr) => addr,
             Err(err) => {

@@ -10,8 +10,9 @@
 use crate::cli::{describe_io, Error};
 use crate::errno;
 use crate::net;
+use crate::trace::Socket;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Bytes the receiver reads at once: more than any UDP payload (at most 65,527 bytes), so every datagram arrives whole.
 pub const RECV_BUFFER: usize = 65_536;
@@ -82,7 +83,7 @@ pub fn sender_addrs(
 
 /// A UDP socket bound to the sender's own address and connected to the receiver's.
 pub struct Sender {
-    socket: UdpSocket,
+    socket: Socket,
     target: SocketAddr,
 }
 
@@ -107,7 +108,7 @@ pub enum NotSent {
 impl Sender {
     /// Binds `local` and connects to `target` (see [`sender_addrs`]).
     pub fn open(local: SocketAddr, target: SocketAddr) -> Result<Sender, Error> {
-        let socket = UdpSocket::bind(local).map_err(|err| {
+        let socket = Socket::bind(local).map_err(|err| {
             let hint = match err.kind() {
                 io::ErrorKind::AddrInUse => {
                     " (another program, perhaps another udp_sender, uses that port; --bind-port 0 picks a free one)"
@@ -201,6 +202,7 @@ impl NotSent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::UdpSocket;
 
     #[test]
     fn limits_follow_the_family() {

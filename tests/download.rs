@@ -1816,7 +1816,7 @@ fn a_listing_that_never_ends_is_given_up_at_its_bound() {
         }
     });
     let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut conn = Connection::open(stream, None, Some(TIMEOUT)).unwrap();
+    let mut conn = Connection::open(stream.into(), None, Some(TIMEOUT)).unwrap();
     let err = conn.list(b"dir").unwrap_err();
     drop(conn);
     server.join().unwrap();
@@ -1833,7 +1833,7 @@ fn a_listing_that_never_ends_is_given_up_at_its_bound() {
 
     let (port, server) = fake_server(true, |s| drop(read_request(s)));
     let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut conn = Connection::open(stream, None, Some(Duration::from_secs(1))).unwrap();
+    let mut conn = Connection::open(stream.into(), None, Some(Duration::from_secs(1))).unwrap();
     let err = conn.list(b"").unwrap_err();
     drop(conn);
     server.join().unwrap();
@@ -1890,7 +1890,7 @@ fn a_users_own_part_files_are_left_alone() {
     untouched();
 
     let stream = TcpStream::connect(srv.connect_addr()).unwrap();
-    let mut conn = Connection::open(stream, None, Some(TIMEOUT)).unwrap();
+    let mut conn = Connection::open(stream.into(), None, Some(TIMEOUT)).unwrap();
     for resume in [true, false] {
         let options = DownloadOptions {
             resume,
@@ -1934,7 +1934,7 @@ fn a_local_failure_keeps_the_connection_in_step() {
     let missing = cwd.join("no-such-folder").join("x.bin");
     let stream = TcpStream::connect(srv.connect_addr()).unwrap();
     let local = stream.local_addr().unwrap().port();
-    let mut conn = Connection::open(stream, None, Some(TIMEOUT)).unwrap();
+    let mut conn = Connection::open(stream.into(), None, Some(TIMEOUT)).unwrap();
     for verify in [false, true] {
         let options = DownloadOptions {
             verify,
@@ -2009,7 +2009,7 @@ fn mode_bits_travel_both_ways_without_dash_p() {
     fs::create_dir_all(&cwd).unwrap();
     let srv = download_server(&root, &["--writable"]);
     let stream = TcpStream::connect(srv.connect_addr()).unwrap();
-    let mut conn = Connection::open(stream, None, Some(TIMEOUT)).unwrap();
+    let mut conn = Connection::open(stream.into(), None, Some(TIMEOUT)).unwrap();
     let mode_of = |p: &Path| file_meta::mode_bits(&fs::metadata(p).unwrap());
     let cases: &[(&str, u16)] = if cfg!(unix) {
         &[("secret.txt", 0o600), ("run.sh", 0o755)]

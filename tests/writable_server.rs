@@ -66,7 +66,12 @@ fn rename(from: &[u8], to: &[u8], overwrite: bool) -> Request {
 }
 
 fn connection(srv: &Running, token: Option<&Token>) -> Connection {
-    Connection::open(TcpStream::connect(srv.connect_addr()).unwrap(), token, None).unwrap()
+    Connection::open(
+        TcpStream::connect(srv.connect_addr()).unwrap().into(),
+        token,
+        None,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -778,8 +783,12 @@ fn without_the_token_nothing_is_served() {
     srv.wait_for("refused: a token is required");
 
     // The library says what to do; with the token everything works.
-    let err =
-        Connection::open(TcpStream::connect(srv.connect_addr()).unwrap(), None, None).unwrap_err();
+    let err = Connection::open(
+        TcpStream::connect(srv.connect_addr()).unwrap().into(),
+        None,
+        None,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("--token-file"), "{err}");
     let token = Token::from_file(&token_file).unwrap();
     let mut c = connection(&srv, Some(&token));
@@ -828,7 +837,7 @@ fn the_token_can_come_from_the_environment_and_bad_ones_stop_the_server() {
     connection(&srv, Some(&token));
     let wrong = Token::new(b"other".to_vec()).unwrap();
     let err = Connection::open(
-        TcpStream::connect(srv.connect_addr()).unwrap(),
+        TcpStream::connect(srv.connect_addr()).unwrap().into(),
         Some(&wrong),
         None,
     )

@@ -19,6 +19,7 @@ use socket_tutorial::net::Target;
 use socket_tutorial::os_name;
 use socket_tutorial::progress::{human_bytes, Progress};
 use socket_tutorial::token::{Token, TokenFile};
+use socket_tutorial::trace;
 use socket_tutorial::transfer::{self, Connection, DownloadOptions, Event, Start, TransferError};
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -72,6 +73,8 @@ Options:
                        download_server.py: no size, no resume, no verify
       --encoding ENC   how --raw sends names: utf-8 or gbk (the Python server
                        decodes gbk) [default: utf-8]
+      --trace          print each socket operation and frame on stderr (file
+                       bytes summarised)
   -h, --help           print this help
   -V, --version        print the version
 
@@ -94,6 +97,8 @@ enum Output {
 }
 
 struct Config {
+    /// `--trace`: every socket operation on stderr.
+    trace: bool,
     server: Target,
     output: Output,
     verify: bool,
@@ -110,6 +115,7 @@ struct Config {
 impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
+            trace: false,
             server: Target::local(11500),
             output: Output::Python,
             verify: false,
@@ -122,6 +128,7 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
+                Arg::Long(ref name) if name == "trace" => config.trace = true,
                 Arg::Short('o') => config.output = output(parser.value()?),
                 Arg::Long(ref name) if name == "output" => config.output = output(parser.value()?),
                 Arg::Long(ref name) if name == "verify" => config.verify = true,
@@ -202,6 +209,9 @@ fn wire_name(name: &OsStr) -> Result<Vec<u8>, Error> {
 fn main() -> ExitCode {
     cli::main(&PROGRAM, |parser| {
         let mut config = Config::parse(parser)?;
+        if config.trace {
+            trace::start(config.encoding);
+        }
         if config.names.is_empty() {
             // 3 (first half). Ask for the file name, like the Python's input(); here before
             // connecting, so that the server is not kept waiting while someone types.

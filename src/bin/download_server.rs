@@ -34,8 +34,9 @@ use socket_tutorial::root::Root;
 use socket_tutorial::server::deadline::{self, Deadlines};
 use socket_tutorial::server::{Options, Server};
 use socket_tutorial::token::TokenFile;
+use socket_tutorial::trace::{self, Stream};
 use std::io::{self, BufReader};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -119,6 +120,8 @@ Options:
       --min-rate BYTES     bytes per second an upload, download or listing must keep
                            up, counting only the time the server waits for the client;
                            0 = any rate [default: 500]
+      --trace              print each socket operation and frame on stderr (file
+                           bytes summarised)
   -h, --help               print this help
   -V, --version            print the version
 
@@ -128,6 +131,8 @@ The protocol is described in docs/PROTOCOL.md.
 };
 
 struct Config {
+    /// `--trace`: every socket operation on stderr.
+    trace: bool,
     server: Options,
     deadlines: Deadlines,
     root: PathBuf,
@@ -141,6 +146,7 @@ struct Config {
 impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
+            trace: false,
             server: Options {
                 bind: "127.0.0.1".into(),
                 port: 11500,
@@ -158,6 +164,7 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
+                Arg::Long(ref name) if name == "trace" => config.trace = true,
                 Arg::Long(ref name) if name == "root" => config.root = parser.value()?.into(),
                 Arg::Long(ref name) if name == "encoding" => {
                     config.encoding = parser.parse("utf-8 or gbk")?
@@ -186,6 +193,9 @@ impl Config {
 fn main() -> ExitCode {
     cli::main(&PROGRAM, |parser| {
         let config = Config::parse(parser)?;
+        if config.trace {
+            trace::start(config.encoding);
+        }
         let log = Log::stdio();
         let root = Root::open(&config.root)
             .map_err(|e| Error::io(format!("cannot serve {}", config.root.display()), &e))?;
@@ -218,7 +228,7 @@ fn main() -> ExitCode {
 }
 
 /// The Python's `send_file_client`: receive the file name, send the file, close.
-fn send_file_client(files: &FileServer, mut client: TcpStream, addr: SocketAddr) -> io::Result<()> {
+fn send_file_client(files: &FileServer, mut client: Stream, addr: SocketAddr) -> io::Result<()> {
     let started = Instant::now();
     // 3. Receive the file name: one recv of up to 1024 bytes, like the Python's recv(1024).
     let mut request = [0u8; TUTORIAL_READ_LEN];

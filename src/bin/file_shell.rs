@@ -10,9 +10,11 @@
 //! runs a session.
 
 use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
+use socket_tutorial::encoding::Encoding;
 use socket_tutorial::net::Target;
 use socket_tutorial::shell::{Input, Mode, Shell, Stop};
 use socket_tutorial::token::TokenFile;
+use socket_tutorial::trace;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -76,6 +78,8 @@ Options:
                          [default: 60]
       --token-file FILE  the token the server wants (its first line)
                          [default: $DOWNLOAD_SERVER_TOKEN]
+      --trace            print each socket operation and frame on stderr (file
+                         bytes summarised)
   -h, --help             print this help
   -V, --version          print the version
 
@@ -86,6 +90,8 @@ server cannot be reached, 2 for a bad argument.
 };
 
 struct Config {
+    /// `--trace`: every socket operation on stderr.
+    trace: bool,
     /// The server, from HOST[:PORT], --host, -P and --port (two ports given must agree).
     server: Target,
     host_given: bool,
@@ -97,6 +103,7 @@ struct Config {
 impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
+            trace: false,
             server: Target::local(11500),
             host_given: false,
             batch: None,
@@ -105,6 +112,7 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
+                Arg::Long(ref name) if name == "trace" => config.trace = true,
                 Arg::Short('b') => config.batch = Some(parser.value()?.into()),
                 Arg::Long(ref name) if name == "batch" => {
                     config.batch = Some(parser.value()?.into())
@@ -141,6 +149,10 @@ impl Config {
 fn main() -> ExitCode {
     cli::main(&PROGRAM, |parser| {
         let config = Config::parse(parser)?;
+        if config.trace {
+            // Names and messages in frames are UTF-8.
+            trace::start(Encoding::Utf8);
+        }
         let token = config.token.load()?;
         // Where the commands come from: a terminal (line editing), a file or a pipe.
         let mut input = Input::open(config.batch.as_deref()).map_err(Error::runtime)?;

@@ -13,6 +13,7 @@ use socket_tutorial::encoding::Encoding;
 use socket_tutorial::input::{self, Input};
 use socket_tutorial::net::{self, Target};
 use socket_tutorial::show;
+use socket_tutorial::trace;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
@@ -40,6 +41,7 @@ Options:
       --encoding E  text encoding on the wire: utf-8 or gbk (the Python's) [default: utf-8]
                     input is read as UTF-8 and sent in E; a line with a character E
                     lacks is not sent (an error names it) and the exit status is 1
+      --trace       print each socket operation on stderr, with its bytes
   -h, --help        print this help
   -V, --version     print the version
 
@@ -52,6 +54,8 @@ the server closed it or a line could not be encoded, 2 for a bad argument.
 const REPLY_BUFFER: usize = 64 * 1024;
 
 struct Config {
+    /// `--trace`: every socket operation on stderr.
+    trace: bool,
     server: Target,
     encoding: Encoding,
 }
@@ -59,11 +63,13 @@ struct Config {
 impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
+            trace: false,
             server: Target::local(10500),
             encoding: Encoding::Utf8,
         };
         while let Some(arg) = parser.next()? {
             match arg {
+                Arg::Long(ref name) if name == "trace" => config.trace = true,
                 Arg::Long(ref name) if name == "encoding" => {
                     config.encoding = parser.parse("utf-8 or gbk")?
                 }
@@ -81,6 +87,9 @@ impl Config {
 fn main() -> ExitCode {
     cli::main(&PROGRAM, |parser| {
         let config = Config::parse(parser)?;
+        if config.trace {
+            trace::start(config.encoding);
+        }
         // 1-2. Create the socket and connect to the server.
         let mut stream = config.server.connect()?;
         let peer = stream

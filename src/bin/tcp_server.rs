@@ -15,8 +15,9 @@ use socket_tutorial::log::Log;
 use socket_tutorial::net;
 use socket_tutorial::server::{Options, Server};
 use socket_tutorial::show;
+use socket_tutorial::trace::{self, Stream};
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +53,7 @@ Options:
                            a newcomer from there gets `server busy`; 0 = no limit [default: 1000]
       --idle-timeout SECS  disconnect a client silent this long; 0 = never [default: 600]
       --sequential         serve one client at a time, exactly like the Python loop
+      --trace              print each socket operation on stderr, with its bytes
   -h, --help               print this help
   -V, --version            print the version
 
@@ -66,6 +68,8 @@ const REPLY: &str = "ok, Processing Request Completion！";
 const RECV_SIZE: usize = 1024;
 
 struct Config {
+    /// `--trace`: every socket operation on stderr.
+    trace: bool,
     server: Options,
     echo: bool,
     quiet: bool,
@@ -78,6 +82,7 @@ struct Config {
 impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
+            trace: false,
             server: Options {
                 bind: "0.0.0.0".into(),
                 port: 10500,
@@ -93,6 +98,7 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
+                Arg::Long(ref name) if name == "trace" => config.trace = true,
                 Arg::Long(ref name) if name == "echo" => config.echo = true,
                 Arg::Long(ref name) if name == "quiet" => config.quiet = true,
                 Arg::Long(ref name) if name == "sequential" => config.sequential = true,
@@ -117,6 +123,9 @@ impl Config {
 fn main() -> ExitCode {
     cli::main(&PROGRAM, |parser| {
         let config = Arc::new(Config::parse(parser)?);
+        if config.trace {
+            trace::start(config.encoding);
+        }
         let log = Log::stdio();
         // 1-3. Create the socket, bind it and listen (one call in Rust).
         let listener = config.server.listen(&log)?;
@@ -131,7 +140,7 @@ fn main() -> ExitCode {
 
 /// One client's session: the Python's inner `while True` loop.
 fn handle_connection(
-    mut stream: TcpStream,
+    mut stream: Stream,
     addr: SocketAddr,
     config: &Config,
     log: &Log,

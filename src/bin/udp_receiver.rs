@@ -14,6 +14,7 @@ use socket_tutorial::cli::{self, describe_io, Arg, Error, Parser, Program};
 use socket_tutorial::encoding::Encoding;
 use socket_tutorial::input;
 use socket_tutorial::log::Log;
+use socket_tutorial::trace;
 use socket_tutorial::{net, server, show, udp};
 use std::process::ExitCode;
 
@@ -42,6 +43,7 @@ Options:
       --count N          exit 0 after N datagrams
       --keep-open        `exit` and `exit()` are printed like any text and do not end the receiver
       --encoding ENC     how the text is decoded: utf-8 or gbk (the Python's) [default: utf-8]
+      --trace            print each socket operation on stderr, with its bytes
   -h, --help             print this help
   -V, --version          print the version
 
@@ -53,6 +55,8 @@ receiver exits 0.
 };
 
 struct Config {
+    /// `--trace`: every socket operation on stderr.
+    trace: bool,
     bind: String,
     port: u16,
     count: Option<u64>,
@@ -63,6 +67,7 @@ struct Config {
 impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
+            trace: false,
             bind: "0.0.0.0".into(),
             port: 15000,
             count: None,
@@ -71,6 +76,7 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
+                Arg::Long(ref name) if name == "trace" => config.trace = true,
                 Arg::Long(ref name) if name == "bind" => config.bind = parser.string()?,
                 Arg::Long(ref name) if name == "port" => {
                     config.port = parser.parse("a port number from 0 to 65535")?
@@ -96,6 +102,9 @@ impl Config {
 fn main() -> ExitCode {
     cli::main(&PROGRAM, |parser| {
         let config = Config::parse(parser)?;
+        if config.trace {
+            trace::start(config.encoding);
+        }
         let log = Log::stdio();
         // 1-2. Create the UDP socket and bind the receiving port (one call in Rust).
         let socket = net::bind_udp(&config.bind, config.port)?;

@@ -12,6 +12,7 @@ use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::encoding::Encoding;
 use socket_tutorial::input::{self, Input};
 use socket_tutorial::net::Target;
+use socket_tutorial::trace;
 use socket_tutorial::udp::{self, NotSent, Sender, Sent};
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -52,6 +53,7 @@ Options:
       --bind-port N      local port to send from; 0 picks a free one [default: 14000]
       --no-greeting      do not send the greeting first
       --encoding ENC     how the text is encoded: utf-8 or gbk (the Python's) [default: utf-8]
+      --trace            print each socket operation on stderr, with its bytes
   -h, --help             print this help
   -V, --version          print the version
 
@@ -70,6 +72,8 @@ const GREETING: &str = "this is a data from client, 我是客戶发送端!";
 const PROMPT: &str = "請輸入要要发送的数据:";
 
 struct Config {
+    /// `--trace`: every socket operation on stderr.
+    trace: bool,
     receiver: Target,
     bind: Option<String>,
     bind_port: u16,
@@ -80,6 +84,7 @@ struct Config {
 impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
+            trace: false,
             receiver: Target::local(15000),
             bind: None,
             bind_port: 14000,
@@ -88,6 +93,7 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
+                Arg::Long(ref name) if name == "trace" => config.trace = true,
                 Arg::Long(ref name) if name == "bind" => config.bind = Some(parser.string()?),
                 Arg::Long(ref name) if name == "bind-port" => {
                     config.bind_port = parser.parse("a port number from 0 to 65535")?
@@ -110,6 +116,9 @@ impl Config {
 fn main() -> ExitCode {
     cli::main(&PROGRAM, |parser| {
         let config = Config::parse(parser)?;
+        if config.trace {
+            trace::start(config.encoding);
+        }
         // 1-2. Create the UDP socket and bind our own address (the Python binds port 14000 too);
         // `Sender::open` also connects it to the receiver, which the Python does not, so that
         // the OS can tell us when nobody listens there.

@@ -278,6 +278,7 @@ mod tests {
                     got
                 }
             });
+            let server = crate::trace::Stream::from(server.try_clone().unwrap());
             let paced = Paced::new(&server, None, Default::default());
             paced.body();
             let (sent, digest) = send_hashed(&mut file, offset, data.len() as u64, &paced).unwrap();

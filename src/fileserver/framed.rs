@@ -15,8 +15,10 @@ use crate::protocol::{
 use crate::server::deadline::Paced;
 use crate::server::Busy;
 use crate::token::Token;
+use crate::trace::frames::{ShownClientHello, ShownRequest, ShownResponse, ShownServerHello};
+use crate::trace::{Stream, Way};
 use std::io::{self, BufReader, Cursor, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 impl FileServer {
@@ -26,12 +28,7 @@ impl FileServer {
     ///
     /// Errors returned are the connection's (a timeout, a reset): the accept
     /// loop logs them. Everything about a request is logged here.
-    pub fn serve_framed(
-        &self,
-        stream: TcpStream,
-        addr: SocketAddr,
-        first: &[u8],
-    ) -> io::Result<()> {
+    pub fn serve_framed(&self, stream: Stream, addr: SocketAddr, first: &[u8]) -> io::Result<()> {
         // Every read and write from here on is under a deadline (src/server/deadline.rs):
         // the rest of the hello within --hello-timeout of its first byte.
         let paced = Paced::new(&stream, self.config.idle_timeout, self.config.deadlines);
@@ -48,6 +45,7 @@ impl FileServer {
             self.log.out(format_args!("{addr} hello: {err}, closed"));
             return say_and_close(&paced, hello, err.reply());
         }
+        stream.frame(Way::Sent, ShownServerHello(&hello));
         hello.write_to(&mut &paced)?;
         // Frames are read through one buffer that starts with the bytes that
         // came with the hello; replies go straight to the socket, so raw file
@@ -67,7 +65,7 @@ impl FileServer {
                 // A request's deadline runs from its first byte: now, if some of it came with the last one.
                 paced.await_request(!reader.buffer().is_empty());
             }
-            let request = match Request::read_from(&mut reader) {
+            let request = match read_request(&mut reader, &paced) {
                 Ok(None) => return Ok(()),
                 Ok(Some(request)) => request,
                 Err(ProtocolError::Io(e)) => return Err(e),
@@ -96,7 +94,7 @@ impl FileServer {
     /// of it within `--hello-timeout` of the connect, then say `busy` in it (a
     /// framed client gets an ERROR, a tutorial client a close without a byte),
     /// docs/PROTOCOL.md 4.4.
-    pub fn turn_away(&self, stream: TcpStream, addr: SocketAddr, why: Busy) -> io::Result<()> {
+    pub fn turn_away(&self, stream: Stream, addr: SocketAddr, why: Busy) -> io::Result<()> {
         let started = Instant::now();
         let paced = Paced::new(&stream, self.config.idle_timeout, self.config.deadlines);
         paced.hello();
@@ -141,6 +139,9 @@ impl FileServer {
         loop {
             match detect(&got) {
                 Detected::Framed { version } => {
+                    stream
+                        .stream()
+                        .frame(Way::Received, ShownClientHello(version));
                     let leftover = got.split_off(CLIENT_HELLO_LEN);
                     return Ok(Some((version, leftover)));
                 }
@@ -187,7 +188,7 @@ impl FileServer {
         addr: SocketAddr,
     ) -> io::Result<Then> {
         let started = Instant::now();
-        let request = Request::read_from(reader);
+        let request = read_request(reader, stream);
         stream.body();
         let why = match request {
             Ok(None) | Err(ProtocolError::Truncated) => {
@@ -360,7 +361,10 @@ impl FileServer {
 /// Our hello and an ERROR that closes, in one write, then the close.
 fn say_and_close(stream: &Paced<'_>, hello: ServerHello, reply: ErrorReply) -> io::Result<()> {
     let mut bytes = hello.encode().to_vec();
-    bytes.extend(encode(&Response::Error(reply)));
+    let reply = Response::Error(reply);
+    stream.stream().frame(Way::Sent, ShownServerHello(&hello));
+    stream.stream().frame(Way::Sent, ShownResponse(&reply));
+    bytes.extend(encode(&reply));
     stream.body();
     (&*stream).write_all(&bytes)
 }
@@ -403,5 +407,18 @@ fn encode(response: &Response) -> Vec<u8> {
 
 /// One frame in one write, straight to the socket.
 pub(super) fn write_response(mut stream: &Paced<'_>, response: &Response) -> io::Result<()> {
+    stream.stream().frame(Way::Sent, ShownResponse(response));
     stream.write_all(&encode(response))
+}
+
+/// The client's next request frame (shown decoded with `--trace`, after the reads that carried it).
+fn read_request(
+    reader: &mut dyn Read,
+    stream: &Paced<'_>,
+) -> Result<Option<Request>, ProtocolError> {
+    let request = Request::read_from(reader);
+    if let Ok(Some(request)) = &request {
+        stream.stream().frame(Way::Received, ShownRequest(request));
+    }
+    request
 }

@@ -23,10 +23,11 @@
 //! which one ([`explain`]), and the connection is closed.
 
 use crate::cli::{describe_io, Arg, Error, Parser};
+use crate::trace::Stream;
 use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// The deadlines of a server that reads requests (`download_server`); `None` means never.
@@ -101,10 +102,10 @@ enum Stage {
 }
 
 /// A client's socket, read and written under the deadline that applies now (see the module's
-/// comment). Read and write it through `&Paced`, as through `&TcpStream`.
+/// comment). Read and write it through `&Paced`, as through `&Stream`.
 #[derive(Debug)]
 pub struct Paced<'s> {
-    stream: &'s TcpStream,
+    stream: &'s Stream,
     idle: Option<Duration>,
     deadlines: Deadlines,
     phase: Cell<Phase>,
@@ -112,7 +113,7 @@ pub struct Paced<'s> {
 
 impl<'s> Paced<'s> {
     /// In the idle phase: waiting for a request.
-    pub fn new(stream: &'s TcpStream, idle: Option<Duration>, deadlines: Deadlines) -> Paced<'s> {
+    pub fn new(stream: &'s Stream, idle: Option<Duration>, deadlines: Deadlines) -> Paced<'s> {
         Paced {
             stream,
             idle,
@@ -122,7 +123,7 @@ impl<'s> Paced<'s> {
     }
 
     /// The socket itself (for its options; read and write through `&Paced`).
-    pub fn stream(&self) -> &'s TcpStream {
+    pub fn stream(&self) -> &'s Stream {
         self.stream
     }
 
@@ -248,8 +249,8 @@ impl<'s> Paced<'s> {
     /// One socket operation under the current deadline.
     fn paced(
         &self,
-        set_timeout: impl Fn(&TcpStream, Option<Duration>) -> io::Result<()>,
-        op: impl FnOnce(&TcpStream) -> io::Result<usize>,
+        set_timeout: impl Fn(&Stream, Option<Duration>) -> io::Result<()>,
+        op: impl FnOnce(&Stream) -> io::Result<usize>,
     ) -> io::Result<usize> {
         let left = self.time_left()?;
         set_timeout(self.stream, left)?;
@@ -272,13 +273,13 @@ impl<'s> Paced<'s> {
 
 impl Read for &Paced<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.paced(TcpStream::set_read_timeout, |mut s| s.read(buf))
+        self.paced(Stream::set_read_timeout, |mut s| s.read(buf))
     }
 }
 
 impl Write for &Paced<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.paced(TcpStream::set_write_timeout, |mut s| s.write(buf))
+        self.paced(Stream::set_write_timeout, |mut s| s.write(buf))
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -6,9 +6,9 @@ use crate::net::Target;
 use crate::protocol::{Entry, Kind, Meta};
 use crate::root::is_partial_name;
 use crate::token::Token;
+use crate::trace::Stream;
 use crate::transfer::{Connection, Interrupt, TransferError};
 use std::io;
-use std::net::TcpStream;
 use std::path::Component;
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ pub struct Server {
 /// A connection, and a second handle on its socket to look at it between commands.
 struct Open {
     conn: Connection,
-    probe: TcpStream,
+    probe: Stream,
     /// It has carried a request: from now on the server speaks only when asked.
     used: bool,
 }

@@ -5,14 +5,16 @@ use crate::protocol::{
     ClientHello, ErrorCode, ErrorReply, ProtocolError, Request, Response, ServerHello, VERSION,
 };
 use crate::token::{Token, TOKEN_ENV};
+use crate::trace::frames::{ShownClientHello, ShownRequest, ShownResponse, ShownServerHello};
+use crate::trace::{Stream, Way};
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// A framed connection to a file server, after the hellos.
 #[derive(Debug)]
 pub struct Connection {
-    pub(super) stream: TcpStream,
+    pub(super) stream: Stream,
     peer: SocketAddr,
     hello: ServerHello,
     /// Never requested unless the caller hands one in with [`Connection::set_interrupt`].
@@ -28,7 +30,7 @@ impl Connection {
     /// of a file) and every send to it ends after `timeout` of silence (`None`:
     /// never), with an error saying what was waited for.
     pub fn handshake(
-        stream: TcpStream,
+        stream: Stream,
         timeout: Option<Duration>,
     ) -> Result<Connection, TransferError> {
         let peer = stream
@@ -42,14 +44,18 @@ impl Connection {
         // one wait for a delayed ACK.
         let _ = stream.set_nodelay(true);
         let silent = |waiting: &str| timeout_error(peer, timeout, waiting);
-        ClientHello::default()
-            .write_to(&mut &stream)
+        let ours = ClientHello::default();
+        stream.frame(Way::Sent, ShownClientHello(ours.version));
+        ours.write_to(&mut &stream)
             .map_err(|e| match is_timeout(&e) {
                 true => silent("the server to take its hello"),
                 false => TransferError::broken(format!("sending the hello to {peer}"), &e),
             })?;
         let hello = match ServerHello::read_from(&mut &stream) {
-            Ok(Some(hello)) => hello,
+            Ok(Some(hello)) => {
+                stream.frame(Way::Received, ShownServerHello(&hello));
+                hello
+            }
             Ok(None) => {
                 return Err(TransferError::Broken(format!(
                     "the server {peer} closed the connection without answering the hello: \
@@ -94,7 +100,7 @@ impl Connection {
     /// ask for it). `timeout` bounds every wait for the server from here on
     /// (`None`: wait forever), as in [`Connection::handshake`].
     pub fn open(
-        stream: TcpStream,
+        stream: Stream,
         token: Option<&Token>,
         timeout: Option<Duration>,
     ) -> Result<Connection, TransferError> {
@@ -155,6 +161,7 @@ impl Connection {
 
     /// One request frame to the server.
     pub(super) fn send(&mut self, request: &Request) -> Result<(), TransferError> {
+        self.stream.frame(Way::Sent, ShownRequest(request));
         match request.write_to(&mut &self.stream) {
             Ok(()) => Ok(()),
             Err(ProtocolError::Io(e)) if is_timeout(&e) => {
@@ -168,7 +175,10 @@ impl Connection {
     /// answer to LIST`) should the server close or fall silent instead.
     pub(super) fn read_response(&mut self, awaiting: &str) -> Result<Response, TransferError> {
         match Response::read_from(&mut &self.stream) {
-            Ok(Some(r)) => Ok(r),
+            Ok(Some(r)) => {
+                self.stream.frame(Way::Received, ShownResponse(&r));
+                Ok(r)
+            }
             Ok(None) => Err(TransferError::Broken(format!(
                 "the server {} closed the connection (this client waited for {awaiting})",
                 self.peer
@@ -213,7 +223,7 @@ pub(super) fn timeout_error(
 mod tests {
     use super::*;
     use std::io::Read;
-    use std::net::TcpListener;
+    use std::net::{TcpListener, TcpStream};
     use std::thread;
 
     #[test]
@@ -225,7 +235,8 @@ mod tests {
             let mut buf = [0u8; 64];
             let _ = s.read(&mut buf).unwrap();
         });
-        let err = Connection::handshake(TcpStream::connect(addr).unwrap(), None).unwrap_err();
+        let err =
+            Connection::handshake(TcpStream::connect(addr).unwrap().into(), None).unwrap_err();
         server.join().unwrap();
         assert!(err.to_string().contains("use --raw"), "{err}");
     }

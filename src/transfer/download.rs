@@ -547,7 +547,8 @@ mod tests {
             s.write_all(&served[40_000..]).unwrap();
             send(s, Response::Digest(Sha256::digest(&served)));
         });
-        let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap(), None).unwrap();
+        let mut conn =
+            Connection::handshake(TcpStream::connect(addr).unwrap().into(), None).unwrap();
         let mut progress = Vec::new();
         let got = conn
             .download(b"big", &out, RESUME_VERIFY, &mut |e| {
@@ -599,7 +600,8 @@ mod tests {
             );
             s.write_all(b"new").unwrap();
         });
-        let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap(), None).unwrap();
+        let mut conn =
+            Connection::handshake(TcpStream::connect(addr).unwrap().into(), None).unwrap();
         let mut said = Vec::new();
         let got = conn
             .download(b"f", &out, RESUME, &mut |e| {
@@ -625,7 +627,8 @@ mod tests {
             s.write_all(b"data").unwrap();
             send(s, Response::Digest([0; 32]));
         });
-        let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap(), None).unwrap();
+        let mut conn =
+            Connection::handshake(TcpStream::connect(addr).unwrap().into(), None).unwrap();
         let err = conn
             .download(b"f", &out, RESUME_VERIFY, &mut |_| {})
             .unwrap_err();
@@ -639,7 +642,8 @@ mod tests {
             send_file(s, 10);
             s.write_all(b"part").unwrap();
         });
-        let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap(), None).unwrap();
+        let mut conn =
+            Connection::handshake(TcpStream::connect(addr).unwrap().into(), None).unwrap();
         let err = conn.download(b"f", &out, RESUME, &mut |_| {}).unwrap_err();
         server.join().unwrap();
         assert!(!err.connection_usable());
@@ -666,7 +670,8 @@ mod tests {
             // Then silence, until the client has given up.
             let _ = done_rx.recv();
         });
-        let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap(), None).unwrap();
+        let mut conn =
+            Connection::handshake(TcpStream::connect(addr).unwrap().into(), None).unwrap();
         let interrupt = Interrupt::new();
         conn.set_interrupt(interrupt.clone());
         // Ctrl-C once the first bytes are on disk, from another thread, while the
@@ -735,7 +740,8 @@ mod tests {
             let _ = s.write_all(b"0123456789");
             let _ = s.read_to_end(&mut Vec::new());
         });
-        let mut conn = Connection::handshake(TcpStream::connect(addr).unwrap(), None).unwrap();
+        let mut conn =
+            Connection::handshake(TcpStream::connect(addr).unwrap().into(), None).unwrap();
         let mut full = Failing {
             room: 3,
             kind: io::ErrorKind::StorageFull,

@@ -8,7 +8,8 @@
 //! file kept for a resume. The connection is then unusable (the rest of a file
 //! was still on its way), so the caller opens a new one.
 
-use std::net::{Shutdown, TcpStream};
+use crate::trace::Stream;
+use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -22,7 +23,7 @@ pub struct Interrupt {
 struct Inner {
     requested: AtomicBool,
     /// The socket of the transfer in progress, if one is.
-    running: Mutex<Option<TcpStream>>,
+    running: Mutex<Option<Stream>>,
 }
 
 impl Interrupt {
@@ -50,7 +51,7 @@ impl Interrupt {
     }
 
     /// Registers `stream` as the transfer in progress until the guard is dropped.
-    pub(super) fn watch(&self, stream: &TcpStream) -> Watching<'_> {
+    pub(super) fn watch(&self, stream: &Stream) -> Watching<'_> {
         *self.running() = stream.try_clone().ok();
         // A request that came before the registration still stops this transfer.
         if self.is_requested() {
@@ -59,7 +60,7 @@ impl Interrupt {
         Watching(self)
     }
 
-    fn running(&self) -> MutexGuard<'_, Option<TcpStream>> {
+    fn running(&self) -> MutexGuard<'_, Option<Stream>> {
         // Nothing panics while holding it; a poisoned lock still holds a usable value.
         self.inner
             .running
@@ -81,7 +82,7 @@ impl Drop for Watching<'_> {
 mod tests {
     use super::*;
     use std::io::Read;
-    use std::net::TcpListener;
+    use std::net::{TcpListener, TcpStream};
 
     #[test]
     fn a_request_wakes_a_waiting_read() {
@@ -91,7 +92,7 @@ mod tests {
             return;
         }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let mut client = Stream::from(TcpStream::connect(listener.local_addr().unwrap()).unwrap());
         let (_server, _) = listener.accept().unwrap();
         let interrupt = Interrupt::new();
         let watching = interrupt.watch(&client);

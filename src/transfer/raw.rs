@@ -6,9 +6,10 @@ use super::partial::{self, part_path, PartInfo};
 use super::{shown, Event, TransferError};
 use crate::net;
 use crate::protocol::{ErrorCode, ErrorReply, TUTORIAL_READ_LEN};
+use crate::trace::Stream;
 use std::fs;
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use std::time::Duration;
 /// in [`super::Connection::download`]. `timeout` bounds each wait for the
 /// server (`None`: forever). Returns the number of bytes saved.
 pub fn raw_download(
-    mut stream: TcpStream,
+    mut stream: Stream,
     request: &[u8],
     out: &Path,
     timeout: Option<Duration>,
@@ -75,7 +76,7 @@ pub fn raw_download(
 
 /// [`raw_download`] into `sink` as the bytes arrive (download_client's `-o -`).
 pub fn raw_download_to(
-    mut stream: TcpStream,
+    mut stream: Stream,
     request: &[u8],
     sink: &mut dyn Write,
     timeout: Option<Duration>,
@@ -96,7 +97,7 @@ pub fn raw_download_to(
     Ok(total)
 }
 
-fn peer(stream: &TcpStream) -> Result<SocketAddr, TransferError> {
+fn peer(stream: &Stream) -> Result<SocketAddr, TransferError> {
     stream
         .peer_addr()
         .map_err(|e| TransferError::broken("reading the server's address", &e))
@@ -105,7 +106,7 @@ fn peer(stream: &TcpStream) -> Result<SocketAddr, TransferError> {
 /// Sends the name and waits for the first bytes: the tutorial's server sends
 /// nothing at all for a missing file (or an empty one).
 fn ask(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     server: SocketAddr,
     request: &[u8],
     timeout: Option<Duration>,
@@ -143,7 +144,7 @@ fn ask(
 
 /// `first`, then everything until the server closes, into `sink`.
 fn receive(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     server: SocketAddr,
     first: Vec<u8>,
     sink: &mut dyn Write,

@@ -1,4 +1,4 @@
-//! What may differ between two honest runs of a block (client ports, times, the shell's job numbers, column padding) made equal, and a line diff for failures.
+//! What may differ between two honest runs of a block (client ports, times, `--trace`'s clock, the shell's job numbers, column padding) made equal, and a line diff for failures.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +7,7 @@ const PORT_PREFIXES: [&str; 3] = ["127.0.0.1:", "('127.0.0.1', ", "[::1]:"];
 
 /// `text` with what changes from run to run replaced by placeholders: client ports
 /// (numbered in order of appearance, so one client keeps one number), durations in
-/// `ms` and `s`, and the line number and process id in the shell's report of a
+/// `ms` and `s`, the `+S.UUUUUU` that starts a `--trace` line, and the line number and process id in the shell's report of a
 /// killed job. Ports in `keep` (the ones the block names) stay as they are. Runs
 /// of spaces count as one, and so do none at the start of a line: tools pad
 /// their columns differently (`wc` on Linux and on macOS).
@@ -20,12 +20,30 @@ pub fn normalise(text: &str, keep: &[u16]) -> String {
             .filter(|w| !w.is_empty())
             .collect::<Vec<_>>()
             .join(" ");
+        let line = trace_clock(&line);
         let line = shell_report(&line);
         let line = client_ports(&line, keep, &mut ports);
         out.push_str(&durations(&line));
         out.push('\n');
     }
     out
+}
+
+/// `+1.204311 accept -> ...` (a `--trace` line: seconds since the program started) -> `+{t} accept -> ...`.
+fn trace_clock(line: &str) -> String {
+    let Some((clock, rest)) = line.strip_prefix('+').and_then(|l| l.split_once(' ')) else {
+        return line.to_string();
+    };
+    let is_clock = clock.split_once('.').is_some_and(|(secs, micros)| {
+        !secs.is_empty()
+            && secs.bytes().all(|b| b.is_ascii_digit())
+            && micros.len() == 6
+            && micros.bytes().all(|b| b.is_ascii_digit())
+    });
+    if !is_clock {
+        return line.to_string();
+    }
+    format!("+{{t}} {rest}")
 }
 
 /// `bash: line 3:  4242 File size limit exceeded ...` -> `bash: line {n}: {pid} File size ...`.
@@ -185,6 +203,16 @@ mod tests {
             "ok, 10000 bytes, {t} ms; second client: {t} s; 2.0 MiB; in the last {t} s)"
         );
         assert_eq!(durations("x2 s 3 sec 4 ms"), "x2 s 3 sec {t} ms");
+    }
+
+    #[test]
+    fn the_clock_of_a_trace_line() {
+        assert_eq!(
+            trace_clock("+1.204311 [127.0.0.1:5] recv(1024) -> 2 bytes \"hi\""),
+            "+{t} [127.0.0.1:5] recv(1024) -> 2 bytes \"hi\""
+        );
+        assert_eq!(trace_clock("+1 is not a clock"), "+1 is not a clock");
+        assert_eq!(trace_clock("+1.5 x"), "+1.5 x");
     }
 
     #[test]

@@ -276,9 +276,9 @@ fn tcp_client_traces_connect_send_recv_and_close() {
             CONNECTED[0],
             CONNECTED[1],
             "+T [127.0.0.1:SERVER] send 5 bytes \"hello\"",
-            &format!("+T [127.0.0.1:SERVER] recv(65536) -> 36 bytes {reply}"),
+            &format!("+T [127.0.0.1:SERVER] recv(1024) -> 36 bytes {reply}"),
             "+T [127.0.0.1:SERVER] send 4 bytes \"exit\"",
-            &format!("+T [127.0.0.1:SERVER] recv(65536) -> 36 bytes {reply}"),
+            &format!("+T [127.0.0.1:SERVER] recv(1024) -> 36 bytes {reply}"),
             "+T [127.0.0.1:SERVER] close",
         ],
     );

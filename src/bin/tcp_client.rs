@@ -50,8 +50,9 @@ the server closed it or a line could not be encoded, 2 for a bad argument.
 ",
 };
 
-/// Large enough for any reply a line-sized message gets back in one read.
-const REPLY_BUFFER: usize = 64 * 1024;
+/// One read of the reply takes at most this much, like the Python's `recv(1024)`
+/// (and our server's reads): a reply is whatever one read returns.
+const RECV_SIZE: usize = 1024;
 
 struct Config {
     /// `--trace`: every socket operation on stderr.
@@ -97,7 +98,7 @@ fn main() -> ExitCode {
             .map_err(|e| Error::io("reading the server's address", &e))?;
         let mut input = Input::stdin();
         let mut out = io::stdout().lock();
-        let mut reply = vec![0u8; REPLY_BUFFER];
+        let mut reply = vec![0u8; RECV_SIZE];
         let mut decoder = config.encoding.decoder();
         let mut refused = 0;
         let mut number = 0;

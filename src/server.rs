@@ -22,7 +22,7 @@ use crate::net;
 use crate::trace::{self, Stream};
 use hosts::{Host, Hosts};
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -212,7 +212,10 @@ impl Server {
         let mut accept_errors = Repeats::default();
         loop {
             let (stream, addr) = match self.listener.accept() {
-                Ok((stream, addr)) => (Stream::accepted(stream, addr), addr),
+                Ok((stream, addr)) => {
+                    trace::accepted(addr);
+                    (stream, addr)
+                }
                 Err(err) => {
                     trace::accept_failed(&err);
                     accept_errors.log(&self.log, &err);
@@ -235,7 +238,7 @@ impl Server {
 
     fn refuse_busy(
         &self,
-        mut stream: Stream,
+        stream: TcpStream,
         addr: SocketAddr,
         why: Busy,
         places: &Places,
@@ -246,6 +249,7 @@ impl Server {
             Busy::Full { .. } => b"server busy\n",
             Busy::Host { .. } => b"server busy: too many connections from your address\n",
         };
+        let mut stream = Stream::accepted(stream, addr);
         // Never let a refused client block the accept loop: the reply fits in an empty socket buffer, or is dropped.
         let _ = stream.set_nonblocking(true);
         let _ = stream.write_all(reply);
@@ -358,12 +362,13 @@ enum Role {
 }
 
 /// Starts the client's own thread, which owns the stream and its place until the client is done.
-fn spawn(job: Job, stream: Stream, addr: SocketAddr) {
+fn spawn(job: Job, stream: TcpStream, addr: SocketAddr) {
     let log = job.clients.log.clone();
     // What the closure holds stays on the heap while the client is connected, so it holds no
-    // more than it must: the client's address is asked again in the thread. Measured with the
-    // bench's hold test (10,000 clients), the 32 bytes of a `SocketAddr` here cost 0.3 MiB and
-    // made the peak memory larger than the textbook loop's.
+    // more than it must: the client's address is asked again in the thread, and the socket is
+    // wrapped for `--trace` there. Measured with the bench's hold test (10,000 clients), the
+    // 32 bytes of a `SocketAddr` here cost 0.3 MiB, and the 8 of a `Stream`'s tracer field
+    // about 0.1 MiB: either made the peak memory larger than the textbook loop's.
     let started = thread::Builder::new()
         .stack_size(CLIENT_STACK_BYTES)
         .spawn(move || job.clients.serve(stream, job.role));
@@ -391,7 +396,7 @@ struct Clients {
 
 impl Clients {
     /// One client, from its first byte to its last: timeouts set, the handler run, how it ended logged.
-    fn serve(&self, stream: Stream, role: Role) {
+    fn serve(&self, stream: TcpStream, role: Role) {
         let addr = match stream.peer_addr() {
             Ok(addr) => addr,
             Err(err) => {
@@ -401,6 +406,7 @@ impl Clients {
                     .out(format_args!("a client left before it was served ({why})"));
             }
         };
+        let stream = Stream::accepted(stream, addr);
         // A client that stops reading is as idle as one that stops writing.
         let idle = self.idle_timeout;
         let ready = stream

@@ -19,7 +19,7 @@ mod stream;
 
 pub use datagram::Socket;
 pub use stream::Stream;
-pub(crate) use stream::{accept_failed, connect_failed, listening};
+pub(crate) use stream::{accept_failed, accepted, connect_failed, listening};
 
 use crate::encoding::Encoding;
 use crate::escape;

@@ -124,9 +124,9 @@ fn main() {
         ("baseline", &base_hold, &base_runs),
         ("ours", &ours_hold, &ours_runs),
     ] {
-        let peaks: Vec<String> = runs.iter().map(|r| format!("{:.1}", r.peak_mib)).collect();
+        let peaks: Vec<String> = runs.iter().map(|r| format!("{:.2}", r.peak_mib)).collect();
         println!(
-            "{name:>9} | {:>9} {:>9.2} {:>10.1} | each run: {} MiB",
+            "{name:>9} | {:>9} {:>9.2} {:>10.2} | each run: {} MiB",
             h.served,
             h.seconds,
             h.peak_mib,

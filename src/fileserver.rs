@@ -38,6 +38,7 @@ mod download;
 mod entries;
 mod framed;
 mod partials;
+mod reply;
 mod uploads;
 
 pub use partials::PartialLimits;

@@ -1,7 +1,7 @@
 //! DOWNLOAD on the server (docs/PROTOCOL.md 7.1): the version check on the open handle before a byte is sent, the FILE frame, the bytes from that same handle, and the DIGEST.
 
 use super::digests::{Digest, Origin};
-use super::framed::{refuse, write_response};
+use super::reply::{refuse, write_response};
 use super::{root_reply, FileServer, Outcome, Then, SEND_BUFFER};
 use crate::escape;
 use crate::net;

@@ -1,6 +1,6 @@
 //! The requests about directory entries (docs/PROTOCOL.md 7.2-7.3): LIST, STAT, MKDIR, RENAME, REMOVE and RMDIR, each one frame in and one answer out, through `Root`.
 
-use super::framed::{refuse, write_response};
+use super::reply::{refuse, write_response};
 use super::{is_reserved, root_reply, FileServer, Outcome, Then};
 use crate::file_meta;
 use crate::protocol::{Entry, Kind, Meta, Response, MAX_ENTRIES, MAX_MODE, MAX_NAME};

@@ -5,6 +5,7 @@
 //! write to a read-only server, a partial upload's name) before it is looked
 //! at, and logs every request.
 
+use super::reply::{encode, write_response};
 use super::{is_reserved, FileServer, Outcome, Then};
 use crate::escape;
 use crate::net;
@@ -384,12 +385,6 @@ fn request_paths(request: &Request) -> Vec<&[u8]> {
     }
 }
 
-/// Answer with an ERROR that leaves the connection usable.
-pub(super) fn refuse(stream: &Paced<'_>, reply: ErrorReply) -> io::Result<(Outcome, Then)> {
-    write_response(stream, &Response::Error(reply.clone()))?;
-    Ok((Outcome::error(&reply), Then::Continue))
-}
-
 /// A one-frame answer, sent; how it ended, for the log.
 fn send_reply(stream: &Paced<'_>, reply: &Response) -> io::Result<Outcome> {
     write_response(stream, reply)?;
@@ -397,18 +392,6 @@ fn send_reply(stream: &Paced<'_>, reply: &Response) -> io::Result<Outcome> {
         Response::Error(e) => Outcome::error(e),
         _ => Outcome::new("ok", 0),
     })
-}
-
-fn encode(response: &Response) -> Vec<u8> {
-    response
-        .encode()
-        .expect("the server only builds responses within the protocol's limits")
-}
-
-/// One frame in one write, straight to the socket.
-pub(super) fn write_response(mut stream: &Paced<'_>, response: &Response) -> io::Result<()> {
-    stream.stream().frame(Way::Sent, ShownResponse(response));
-    stream.write_all(&encode(response))
 }
 
 /// The client's next request frame (shown decoded with `--trace`, after the reads that carried it).

@@ -523,7 +523,7 @@ impl FileServer {
             Err(e) => return Err(super::root_reply(&e)),
         };
         let Some(lock) = self.partials.lock(found.key()) else {
-            return Err(super::uploads::busy(&escape::name(path)));
+            return Err(super::reply::busy(&escape::name(path)));
         };
         let removed = found.remove();
         if removed.is_ok()

@@ -4,8 +4,8 @@
 //! on all of them together are kept by `partials`; this module is one
 //! UPLOAD, from its frame to its answer.
 
-use super::framed::{refuse, write_response};
 use super::partials::Source;
+use super::reply::{busy, refuse, write_response};
 use super::{root_reply, FileServer, Outcome, Then};
 use crate::escape;
 use crate::net;
@@ -39,13 +39,6 @@ enum Received {
     },
     /// Every byte was read, but writing them failed (disk full...).
     WriteFailed(io::Error),
-}
-
-pub(super) fn busy(shown: &str) -> ErrorReply {
-    ErrorReply::new(
-        ErrorCode::Busy,
-        &format!("busy: {shown} is being uploaded by another client; try again when it is done"),
-    )
 }
 
 impl FileServer {

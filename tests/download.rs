@@ -961,6 +961,7 @@ fn drip(
             if s.write_all(&[b]).is_err() {
                 return Some(first.elapsed());
             }
+            // The attack's pace (one byte per `every`), not a wait for the server.
             std::thread::sleep(every);
         }
         // All of it went out: the server must answer or close; either ends this read.

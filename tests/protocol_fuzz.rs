@@ -626,6 +626,7 @@ impl Attack {
                 return;
             }
             for b in drip {
+                // The attack's pace, not a wait for the server.
                 std::thread::sleep(every);
                 if s.write_all(&[b]).is_err() {
                     return;
@@ -636,6 +637,8 @@ impl Attack {
                 let _ = s.set_read_timeout(Some(common::TIMEOUT));
                 let _ = s.read_to_end(&mut Vec::new());
             } else {
+                // The attack itself: hold the connection and never read it, until the
+                // server drops it or the test ends (the server's log is what is checked).
                 std::thread::sleep(common::TIMEOUT);
             }
         });

@@ -203,12 +203,10 @@ impl Server {
             hosts: Hosts::default(),
             max_clients: self.max_clients,
             max_per_address: self.max_per_address,
-        });
-        let places = Places {
             served: Counter::default(),
             refusing: Counter::default(),
-            grace,
-        };
+        });
+        let places = Places { grace };
         let mut accept_errors = Repeats::default();
         loop {
             let (stream, addr) = match self.listener.accept() {
@@ -229,21 +227,14 @@ impl Server {
                 clients.serve(stream, Role::Serve);
                 continue;
             }
-            match places.admit(&clients, addr) {
-                Ok(job) => spawn(job, stream, addr),
-                Err(why) => self.refuse_busy(stream, addr, why, &places, &clients.hosts),
+            match places.admit(&clients, stream, addr) {
+                Ok(job) => spawn(job, addr),
+                Err((stream, why)) => self.refuse_busy(stream, addr, why, &clients),
             }
         }
     }
 
-    fn refuse_busy(
-        &self,
-        stream: TcpStream,
-        addr: SocketAddr,
-        why: Busy,
-        places: &Places,
-        hosts: &Hosts,
-    ) {
+    fn refuse_busy(&self, stream: TcpStream, addr: SocketAddr, why: Busy, clients: &Clients) {
         let reply: &[u8] = match why {
             _ if self.silent_refusals => b"",
             Busy::Full { .. } => b"server busy\n",
@@ -257,10 +248,10 @@ impl Server {
         match why {
             Busy::Full { max_clients } => self.log.out(format_args!(
                 "refused {addr}: server busy ({} clients connected, --max-clients {max_clients})",
-                places.served.now()
+                clients.served.now()
             )),
             Busy::Host { max_per_address } => {
-                let held = hosts.held(host).served;
+                let held = clients.hosts.held(host).served;
                 let s = if held == 1 { "" } else { "s" };
                 self.log.out(format_args!(
                     "refused {addr}: {host} already has {held} connection{s} (--max-per-address {max_per_address})"
@@ -274,34 +265,42 @@ impl Server {
 /// host (counted in [`Clients::hosts`]), and `grace` more for clients being turned away (two
 /// per host at most).
 struct Places {
-    served: Counter,
-    refusing: Counter,
     grace: usize,
 }
 
 impl Places {
     /// The job of the new client's thread, or the limit it meets with no way to say so in its
     /// own protocol.
-    fn admit(&self, clients: &Arc<Clients>, addr: SocketAddr) -> Result<Job, Busy> {
+    fn admit(
+        &self,
+        clients: &Arc<Clients>,
+        stream: TcpStream,
+        addr: SocketAddr,
+    ) -> Result<Job, (TcpStream, Busy)> {
         let host = Host::of(addr.ip());
         let counted = clients.max_per_address.map(|_| host);
         let Some(why) = self.limit_met(clients, host) else {
             if let Some(host) = counted {
                 clients.hosts.take(host, false);
             }
+            let place = clients
+                .served
+                .take(clients.max_clients)
+                .then_some(Place::Served);
             return Ok(Job {
                 clients: Arc::clone(clients),
-                place: self.served.take(clients.max_clients),
+                stream: Some(stream),
+                place,
                 host: counted,
                 role: Role::Serve,
             });
         };
         if clients.turn_away.is_none()
             || clients.hosts.held(host).turning_away >= TURN_AWAY_PER_HOST
+            || !clients.refusing.take(self.grace)
         {
-            return Err(why);
+            return Err((stream, why));
         }
-        let place = self.refusing.take(self.grace).ok_or(why)?;
         if let Some(host) = counted {
             clients.hosts.take(host, true);
         }
@@ -311,7 +310,8 @@ impl Places {
         };
         Ok(Job {
             clients: Arc::clone(clients),
-            place: Some(place),
+            stream: Some(stream),
+            place: Some(Place::Refusing),
             host: counted,
             role,
         })
@@ -326,7 +326,7 @@ impl Places {
                 });
             }
         }
-        (self.served.now() >= clients.max_clients).then_some(Busy::Full {
+        (clients.served.now() >= clients.max_clients).then_some(Busy::Full {
             max_clients: clients.max_clients,
         })
     }
@@ -335,8 +335,13 @@ impl Places {
 /// What a client's thread holds until it ends: the shared state, its place among
 /// `--max-clients` (or the turn-away grace) and its host's seat. Dropping it, even by a panic
 /// or when the thread cannot start, gives both back.
+///
+/// It is what the thread's closure holds, on the heap while the client is connected, so it is
+/// kept small: one `Arc`, the socket, and a few bytes (see [`spawn`]).
 struct Job {
     clients: Arc<Clients>,
+    /// The client, until its thread takes it.
+    stream: Option<TcpStream>,
     place: Option<Place>,
     /// The host whose seat this is, when hosts are counted.
     host: Option<Host>,
@@ -349,8 +354,28 @@ impl Drop for Job {
             let turning_away = self.role != Role::Serve;
             self.clients.hosts.give_back(host, turning_away);
         }
-        drop(self.place.take());
+        match self.place {
+            Some(Place::Served) => self.clients.served.give_back(),
+            Some(Place::Refusing) => self.clients.refusing.give_back(),
+            None => {}
+        }
     }
+}
+
+impl Job {
+    /// The client's thread: serve the client; dropping the job then gives back its place.
+    fn run(mut self) {
+        if let Some(stream) = self.stream.take() {
+            self.clients.serve(stream, self.role);
+        }
+    }
+}
+
+/// Which count of [`Clients`] a job's place was taken from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Served,
+    Refusing,
 }
 
 /// Whether the thread serves the client, or turns it away for which limit.
@@ -362,16 +387,16 @@ enum Role {
 }
 
 /// Starts the client's own thread, which owns the stream and its place until the client is done.
-fn spawn(job: Job, stream: TcpStream, addr: SocketAddr) {
+fn spawn(job: Job, addr: SocketAddr) {
     let log = job.clients.log.clone();
     // What the closure holds stays on the heap while the client is connected, so it holds no
-    // more than it must: the client's address is asked again in the thread, and the socket is
-    // wrapped for `--trace` there. Measured with the bench's hold test (10,000 clients), the
-    // 32 bytes of a `SocketAddr` here cost 0.3 MiB, and the 8 of a `Stream`'s tracer field
-    // about 0.1 MiB: either made the peak memory larger than the textbook loop's.
+    // more than it must: the client's address is asked again in the thread, the socket is
+    // wrapped for `--trace` there, and the job is one struct (the socket inside it) of 32
+    // bytes. Measured with the bench's hold test (10,000 clients), 16 bytes more here cost
+    // about 0.15 MiB, enough to make the peak memory larger than the textbook loop's.
     let started = thread::Builder::new()
         .stack_size(CLIENT_STACK_BYTES)
-        .spawn(move || job.clients.serve(stream, job.role));
+        .spawn(move || job.run());
     // On failure the closure, and with it the stream and the job, is dropped: the client is
     // closed and counted out.
     if let Err(err) = started {
@@ -392,6 +417,9 @@ struct Clients {
     hosts: Hosts,
     max_clients: usize,
     max_per_address: Option<usize>,
+    /// Places taken by clients being served, and by clients being turned away.
+    served: Counter,
+    refusing: Counter,
 }
 
 impl Clients {
@@ -430,30 +458,26 @@ impl Clients {
     }
 }
 
-/// How many places are taken; only the accept loop takes places, so checking then adding is exact.
+/// How many places are taken; only the accept loop takes places, so checking then adding is
+/// exact. A [`Job`] gives its place back when it is dropped, even by a panic.
 #[derive(Default)]
-struct Counter(Arc<AtomicUsize>);
+struct Counter(AtomicUsize);
 
 impl Counter {
     fn now(&self) -> usize {
         self.0.load(Ordering::Acquire)
     }
 
-    /// A place, if fewer than `limit` are taken.
-    fn take(&self, limit: usize) -> Option<Place> {
+    /// Takes a place if fewer than `limit` are taken.
+    fn take(&self, limit: usize) -> bool {
         if self.now() >= limit {
-            return None;
+            return false;
         }
         self.0.fetch_add(1, Ordering::AcqRel);
-        Some(Place(Arc::clone(&self.0)))
+        true
     }
-}
 
-/// One taken place in a [`Counter`]; dropping it, even by a panic, gives the place back.
-struct Place(Arc<AtomicUsize>);
-
-impl Drop for Place {
-    fn drop(&mut self) {
+    fn give_back(&self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -546,6 +570,18 @@ fn report(log: &Log, addr: SocketAddr, idle: Option<Duration>, outcome: io::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A connected client costs its thread's closure, kept for as long as it stays: the job
+    /// stays within 32 bytes where a socket is a 4-byte descriptor (see `spawn`).
+    #[test]
+    fn a_held_client_costs_a_small_job() {
+        let limit = 28 + std::mem::size_of::<TcpStream>();
+        assert!(
+            std::mem::size_of::<Job>() <= limit.next_multiple_of(8),
+            "Job is {} bytes",
+            std::mem::size_of::<Job>()
+        );
+    }
 
     fn options() -> Options {
         Options {

@@ -958,11 +958,9 @@ fn drip(
     std::thread::spawn(move || {
         let first = Instant::now();
         for b in bytes {
-            if s.write_all(&[b]).is_err() {
+            if s.write_all(&[b]).is_err() || !common::pace(&mut s, every) {
                 return Some(first.elapsed());
             }
-            // The attack's pace (one byte per `every`), not a wait for the server.
-            std::thread::sleep(every);
         }
         // All of it went out: the server must answer or close; either ends this read.
         s.set_read_timeout(Some(TIMEOUT)).unwrap();

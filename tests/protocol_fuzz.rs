@@ -592,8 +592,16 @@ impl Attack {
     }
 
     /// Starts the attack on a thread that holds its connection until the server closes it
-    /// (or the test ends); returns the attacker's address.
-    fn start(self, server: SocketAddr, rng: &mut Rng, hello: &[u8], request: Vec<u8>) -> String {
+    /// (a stalled reader's connection goes to `held`, for the test to keep); returns the
+    /// attacker's address.
+    fn start(
+        self,
+        server: SocketAddr,
+        rng: &mut Rng,
+        hello: &[u8],
+        request: Vec<u8>,
+        held: &mut Vec<TcpStream>,
+    ) -> String {
         let mut s = TcpStream::connect(server).expect("connect an attacker");
         let addr = s.local_addr().expect("the attacker's address").to_string();
         let every = std::time::Duration::from_millis(rng.range(300, 500) as u64);
@@ -621,26 +629,26 @@ impl Attack {
                 (bytes, Vec::new())
             }
         };
+        if matches!(self, Attack::StalledRead) {
+            // The attack itself: ask for a large file, then hold the connection and never
+            // read it. The test keeps it until it ends; the server's log is what is checked.
+            s.write_all(&now)
+                .expect("send the stalled reader's request");
+            held.push(s);
+            return addr;
+        }
         std::thread::spawn(move || {
             if s.write_all(&now).is_err() {
                 return;
             }
             for b in drip {
-                // The attack's pace, not a wait for the server.
-                std::thread::sleep(every);
-                if s.write_all(&[b]).is_err() {
+                if !common::pace(&mut s, every) || s.write_all(&[b]).is_err() {
                     return;
                 }
             }
-            // Held (never read) until the server closes it; the read only sees that.
-            if !matches!(self, Attack::StalledRead) {
-                let _ = s.set_read_timeout(Some(common::TIMEOUT));
-                let _ = s.read_to_end(&mut Vec::new());
-            } else {
-                // The attack itself: hold the connection and never read it, until the
-                // server drops it or the test ends (the server's log is what is checked).
-                std::thread::sleep(common::TIMEOUT);
-            }
+            // Held (never read for itself) until the server closes it; the read only sees that.
+            let _ = s.set_read_timeout(Some(common::TIMEOUT));
+            let _ = s.read_to_end(&mut Vec::new());
         });
         addr
     }
@@ -691,6 +699,8 @@ fn a_live_server_survives_random_frames_and_still_serves() {
         Attack::HalfFrame,
         Attack::StalledRead,
     ];
+    // The stalled readers' connections, kept open (and never read) until the test ends.
+    let mut held = Vec::new();
     let attacks: Vec<(Attack, String)> = (0..ATTACKS)
         .map(|_| {
             let kind = rng.pick(&kinds);
@@ -700,7 +710,7 @@ fn a_live_server_survives_random_frames_and_still_serves() {
                 path: rng.name_bytes(len),
             };
             let request = request.encode().expect("a valid STAT");
-            (kind, kind.start(addr, &mut rng, &hello, request))
+            (kind, kind.start(addr, &mut rng, &hello, request, &mut held))
         })
         .collect();
     let mut previous = gen(&mut rng);

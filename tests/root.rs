@@ -1,12 +1,15 @@
 //! Integration tests for `socket_tutorial::root` on real directories, files and symbolic links (junctions, streams and short names on Windows).
 
 mod common;
+#[path = "common/links.rs"]
+mod links;
 
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use common::TempDir;
+use links::symlink;
 use socket_tutorial::escape;
 use socket_tutorial::root::{DirEntryInfo, EntryKind, Root, RootError, RootErrorKind};
 
@@ -60,49 +63,10 @@ impl Fx {
     }
 }
 
-/// The platform's call for a symbolic link at `link` to `target`, written with `/`.
-/// On Windows the separators become `\`, and a link to a directory (an existing one, or
-/// a target ending in `/`, `.` or `..`) is made a directory link, as `mklink /D` would.
-#[cfg(unix)]
-fn symlink(target: &str, link: &Path) -> std::io::Result<()> {
-    std::os::unix::fs::symlink(target, link)
-}
-
-#[cfg(windows)]
-fn symlink(target: &str, link: &Path) -> std::io::Result<()> {
-    let to_dir =
-        target.ends_with(['/', '.']) || link.parent().is_some_and(|dir| dir.join(target).is_dir());
-    let target = target.replace('/', "\\");
-    if to_dir {
-        std::os::windows::fs::symlink_dir(target, link)
-    } else {
-        std::os::windows::fs::symlink_file(target, link)
-    }
-}
-
-/// Whether this system lets the test make symbolic links; when not, says so on stderr
-/// (the caller then skips what needs them). Wine 8's `CreateSymbolicLinkW` reports success
-/// and makes nothing; Windows makes them only in Developer Mode or for an administrator.
+/// Whether this system lets the test make symbolic links (said on stderr when not).
 fn links_work() -> bool {
     let probe = TempDir::new("root-link-probe");
-    let link = probe.join("link");
-    let made = symlink("target", &link).is_ok()
-        && fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink());
-    if made {
-        return true;
-    }
-    if common::skip_under_wine(
-        "symbolic links (CreateSymbolicLinkW reports success and makes no link)",
-    ) {
-        return false;
-    }
-    if cfg!(windows) {
-        eprintln!(
-            "SKIPPED: Windows makes symbolic links only in Developer Mode or for an administrator"
-        );
-        return false;
-    }
-    panic!("this system should let a test make a symbolic link");
+    links::links_work(probe.path())
 }
 
 fn snapshot(dir: &Path, skip: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
@@ -1593,25 +1557,6 @@ fn a_root_is_shared_between_threads() {
 // Windows: junctions, short names, held directories, names that are not Unicode
 // ---------------------------------------------------------------------------------------
 
-/// A junction at `link` to the directory `target`, as any Windows user can make one
-/// (`mklink /J`); false, having said why, where Wine cannot.
-#[cfg(windows)]
-fn junction(link: &Path, target: &Path) -> bool {
-    let out = std::process::Command::new("cmd")
-        .args(["/C", "mklink", "/J"])
-        .arg(link)
-        .arg(target)
-        .output();
-    // Wine's mklink prints its failure and still exits 0: look at what is there.
-    if fs::symlink_metadata(link).is_ok_and(|m| m.file_type().is_symlink()) {
-        return true;
-    }
-    if common::skip_under_wine("junctions (mklink /J cannot make one)") {
-        return false;
-    }
-    panic!("mklink /J {} failed: {out:?}", link.display());
-}
-
 /// Its short 8.3 name, as `dir /x` shows it, of entry `long` of `dir`; `None` where the
 /// volume makes none.
 #[cfg(windows)]
@@ -1637,8 +1582,8 @@ fn short_name(dir: &Path, long: &str) -> Option<String> {
 fn a_junction_out_of_the_root_is_refused() {
     let f = fx();
     f.file("inside.txt", b"inside");
-    if !junction(&f.dir.join("junc"), &f.tmp.join("outside"))
-        || !junction(&f.dir.join("junc_in"), &f.dir)
+    if !links::junction(&f.dir.join("junc"), &f.tmp.join("outside"))
+        || !links::junction(&f.dir.join("junc_in"), &f.dir)
     {
         return;
     }
@@ -1797,7 +1742,7 @@ fn park_link_to_outside(f: &Fx) -> bool {
 
 #[cfg(windows)]
 fn park_link_to_outside(f: &Fx) -> bool {
-    junction(&f.dir.join(".parked_link"), &f.tmp.join("outside"))
+    links::junction(&f.dir.join(".parked_link"), &f.tmp.join("outside"))
 }
 
 /// While one thread keeps swapping `swap` between a real directory and a link to

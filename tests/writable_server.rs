@@ -606,10 +606,9 @@ fn an_upload_that_drips_is_dropped_and_kept_for_a_resume() {
     // 20 bytes a second, far under 1000: the slack of 1 s runs out.
     let dripper = std::thread::spawn(move || {
         for _ in 0..100_000 {
-            if s.write_all(b"x").is_err() {
+            if s.write_all(b"x").is_err() || !common::pace(&mut s, Duration::from_millis(50)) {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
     });
     let line = srv.wait_for("upload \"drip.bin\" -> dropped after ");

@@ -7,7 +7,9 @@
 #   tools/xtarget.sh setup [--wine]              # only the setup (each command above does what it needs first)
 #
 # Run from the crate's root (the Makefile does: make check-windows, check-macos, test-windows).
-# Builds go to target/xtarget; downloads and the Wine prefix to $XTARGET_HOME (~/.cache/socket-tutorial-xtarget).
+# Builds go to target/cross, a directory of their own: another std sysroot building into the
+# same directory would make each rebuild all the other built. Downloads and the Wine prefix
+# go to $XTARGET_HOME (~/.cache/socket-tutorial-xtarget).
 #
 # Why it is built this way:
 #  - rustup cannot download other targets' std here, so std is compiled from its source with cargo's -Zbuild-std.
@@ -34,7 +36,7 @@ set -euo pipefail
 HOME_DIR=${XTARGET_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/socket-tutorial-xtarget}
 export WINEPREFIX=${WINEPREFIX:-$HOME_DIR/wineprefix} WINEDEBUG=${WINEDEBUG:--all}
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
-TDIR=${XTARGET_DIR:-target/xtarget}
+TDIR=${XTARGET_DIR:-target/cross}
 WINDOWS=x86_64-pc-windows-gnu
 MACOS=(x86_64-apple-darwin aarch64-apple-darwin)
 NO_SOURCE=3 # exit status: std's source for this rustc cannot be found

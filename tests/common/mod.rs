@@ -611,6 +611,34 @@ pub fn cutting_proxy(server: SocketAddr, cut: Cut, limit: usize) -> (SocketAddr,
     (addr, release)
 }
 
+/// Waits `every` on `s`, as an attacker paces its bytes, reading and dropping whatever the
+/// server sends meanwhile; `false` as soon as the server closes the connection. The wait is
+/// on the socket, with a timeout, so a close is seen the moment it happens.
+pub fn pace(s: &mut TcpStream, every: Duration) -> bool {
+    let until = Instant::now() + every;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        if s.set_read_timeout(Some(left)).is_err() {
+            return false;
+        }
+        match s.read(&mut [0u8; 256]) {
+            Ok(0) => return false,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
 /// Deterministic, non-repeating bytes (a stream of SplitMix64 values).
 pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
     let mut state = seed;

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use socket_tutorial::encoding::Encoding;
+use socket_tutorial::core::encoding::Encoding;
 
 const TARGET_BYTES: usize = 4_000_000;
 /// Timed runs per side in each round.

@@ -1,29 +1,14 @@
-//! Shared code for the socket tutorial's binaries: one module per idea.
+//! Shared code for the socket tutorial's binaries, in two layers.
+//!
+//! - [`core`]: what the six tutorial programs stand on: sockets and the accept
+//!   loop's admission, `--trace`, text encodings, escaping, the command line
+//!   and printing. It imports nothing from the file service.
+//! - [`file_service`]: what the framed protocol, `file_shell` and
+//!   `download_server --writable` add beside them: the protocol, the served
+//!   root, the file server, transfers, the shell and its terminal.
 
-pub mod cli;
-pub mod encoding;
-pub mod errno;
-pub mod escape;
-pub mod file_meta;
-pub mod fileserver;
-pub mod glob;
-pub mod input;
-pub mod log;
-pub mod manpage;
-pub mod net;
-pub mod os_name;
-pub mod progress;
-pub mod protocol;
-pub mod root;
-pub mod server;
-pub mod sha256;
-pub mod shell;
-pub mod show;
-pub mod terminal;
-pub mod token;
-pub mod trace;
-pub mod transfer;
-pub mod udp;
+pub mod core;
+pub mod file_service;
 
 #[cfg(test)]
 mod test_support;

@@ -8,10 +8,10 @@ use common::{
     command, cutting_proxy, describe, download_server, framed, have_python, pattern, wait_for_size,
     Cut, Running, Spawn, TempDir, TIMEOUT,
 };
-use socket_tutorial::protocol::{
+use socket_tutorial::file_service::protocol::{
     ClientHello, ErrorCode, ErrorReply, Kind, Request, Response, ServerHello,
 };
-use socket_tutorial::sha256::{self, Sha256};
+use socket_tutorial::file_service::sha256::{self, Sha256};
 use std::fs::{self, File, FileTimes};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -1637,7 +1637,7 @@ fn fake_server(
             let mut theirs = [0u8; 6];
             s.read_exact(&mut theirs).unwrap();
             let ours = ServerHello {
-                version: socket_tutorial::protocol::VERSION,
+                version: socket_tutorial::file_service::protocol::VERSION,
                 token_required: false,
                 read_only: true,
             };
@@ -1784,8 +1784,10 @@ fn a_silent_server_is_given_up_at_every_step() {
 /// client past its bound; a server silent before a reply is given up.
 #[test]
 fn a_listing_that_never_ends_is_given_up_at_its_bound() {
-    use socket_tutorial::protocol::{Entry, Meta};
-    use socket_tutorial::transfer::{Connection, MAX_LIST_ENTRIES, MAX_LIST_NAME_BYTES};
+    use socket_tutorial::file_service::protocol::{Entry, Meta};
+    use socket_tutorial::file_service::transfer::{
+        Connection, MAX_LIST_ENTRIES, MAX_LIST_NAME_BYTES,
+    };
     // Full chunks of the longest names, so the bound (64 MiB of names; the
     // count of entries is checked in transfer's unit tests) comes soonest.
     let entries = (0..128)
@@ -1850,7 +1852,7 @@ fn a_listing_that_never_ends_is_given_up_at_its_bound() {
 /// connection stays usable.
 #[test]
 fn a_users_own_part_files_are_left_alone() {
-    use socket_tutorial::transfer::{Connection, DownloadOptions, TransferError};
+    use socket_tutorial::file_service::transfer::{Connection, DownloadOptions, TransferError};
     let tmp = TempDir::new("dl-own-part");
     let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
     fs::create_dir_all(&root).unwrap();
@@ -1915,7 +1917,9 @@ fn a_users_own_part_files_are_left_alone() {
 /// connection is closed instead. Either way the error names the local cause.
 #[test]
 fn a_local_failure_keeps_the_connection_in_step() {
-    use socket_tutorial::transfer::{Connection, DownloadOptions, TransferError, DRAIN_LIMIT};
+    use socket_tutorial::file_service::transfer::{
+        Connection, DownloadOptions, TransferError, DRAIN_LIMIT,
+    };
     let tmp = TempDir::new("dl-local-fail");
     let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
     fs::create_dir_all(&root).unwrap();
@@ -2000,8 +2004,8 @@ fn a_local_failure_keeps_the_connection_in_step() {
 /// receiving side's umask: 0600 and 0755 on unix, the read-only bit on Windows.
 #[test]
 fn mode_bits_travel_both_ways_without_dash_p() {
-    use socket_tutorial::file_meta;
-    use socket_tutorial::transfer::{Connection, DownloadOptions, UploadOptions};
+    use socket_tutorial::file_service::file_meta;
+    use socket_tutorial::file_service::transfer::{Connection, DownloadOptions, UploadOptions};
     let tmp = TempDir::new("dl-modes");
     let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
     fs::create_dir_all(&root).unwrap();

@@ -2,7 +2,7 @@
 
 use std::error::Error;
 
-use socket_tutorial::encoding::{Decoder, EncodeError, Encoding};
+use socket_tutorial::core::encoding::{Decoder, EncodeError, Encoding};
 
 /// Produced by tools/gen_gbk_vectors.py from Python's codecs.
 const VECTORS: &str = include_str!("data/gbk_vectors.txt");

@@ -1307,9 +1307,9 @@ fn ls_takes_sftps_options_get_takes_dash_capital_r_and_failures_add_up() {
 /// `ls -l`'s ten mode characters for a local file, as the server will show it.
 fn mode_of(path: &Path) -> String {
     let meta = fs::metadata(path).unwrap();
-    socket_tutorial::shell::listing::mode_string(
-        socket_tutorial::protocol::Kind::File,
-        socket_tutorial::protocol::Meta::from_metadata(&meta).mode,
+    socket_tutorial::file_service::shell::listing::mode_string(
+        socket_tutorial::file_service::protocol::Kind::File,
+        socket_tutorial::file_service::protocol::Meta::from_metadata(&meta).mode,
     )
 }
 

@@ -2,12 +2,12 @@
 //!
 //! The pages are committed (so `man -l docs/man/tcp_server.1` works in a checkout,
 //! and `make install` copies them) and made by `make man` from the programs' help
-//! (src/manpage.rs, examples/man.rs). When a help text changes, the first test
+//! (src/core/manpage.rs, examples/man.rs). When a help text changes, the first test
 //! here fails until `make man` is run again.
 
 mod common;
 
-use socket_tutorial::manpage::{program_page, PROGRAMS};
+use socket_tutorial::core::manpage::{program_page, PROGRAMS};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -17,7 +17,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use socket_tutorial::protocol::{
+use socket_tutorial::file_service::protocol::{
     parse_request, parse_response, Attrs, Entry, ErrorCode, ErrorReply, Kind, Meta, ProtocolError,
     Request, Response, DIGEST_LEN, FRAME_HEADER_LEN, MAX_ENTRIES, MAX_ERROR_MESSAGE, MAX_FRAME,
     MAX_IDENTITY, MAX_MODE, MAX_NAME, MAX_PATH, MAX_TOKEN,
@@ -686,7 +686,7 @@ fn a_live_server_survives_random_frames_and_still_serves() {
         .args([&root])
         .server();
     let addr = srv.connect_addr();
-    let hello = socket_tutorial::protocol::ClientHello::default().encode();
+    let hello = socket_tutorial::file_service::protocol::ClientHello::default().encode();
     let gen = |rng: &mut Rng| {
         random_request(rng)
             .encode()

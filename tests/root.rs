@@ -1,4 +1,4 @@
-//! Integration tests for `socket_tutorial::root` on real directories, files and symbolic links (junctions, streams and short names on Windows).
+//! Integration tests for `socket_tutorial::file_service::root` on real directories, files and symbolic links (junctions, streams and short names on Windows).
 
 mod common;
 #[path = "common/links.rs"]
@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 
 use common::TempDir;
 use links::symlink;
-use socket_tutorial::escape;
-use socket_tutorial::root::{DirEntryInfo, EntryKind, Root, RootError, RootErrorKind};
+use socket_tutorial::core::escape;
+use socket_tutorial::file_service::root::{
+    DirEntryInfo, EntryKind, Root, RootError, RootErrorKind,
+};
 
 /// Contents of every file planted outside the root; no operation may ever return it.
 const SENTINEL: &[u8] = b"TOP-SECRET-SENTINEL-5f1c";
@@ -1239,7 +1241,7 @@ const NAMES_IGNORE_CASE: bool = cfg!(any(windows, target_vendor = "apple"));
 
 #[test]
 fn partial_names_are_recognised_and_listings_carry_modes() {
-    use socket_tutorial::root::is_partial_name;
+    use socket_tutorial::file_service::root::is_partial_name;
     for yes in [&b".a.part"[..], b".notes.txt.part", b".x y.part"] {
         assert!(is_partial_name(yes), "{yes:?}");
     }
@@ -1631,7 +1633,7 @@ fn a_junction_out_of_the_root_is_refused() {
 #[cfg(windows)]
 #[test]
 fn short_names_cannot_reach_a_hidden_partial() {
-    use socket_tutorial::root::is_partial_name;
+    use socket_tutorial::file_service::root::is_partial_name;
     let f = fx();
     let r = &f.root;
     let mut up = r.create_upload(b"notes.txt").expect("start");

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::Command;
 use std::time::Instant;
 
-use socket_tutorial::sha256::{hash_reader, hex, Sha256};
+use socket_tutorial::file_service::sha256::{hash_reader, hex, Sha256};
 
 fn digest_hex(data: &[u8]) -> String {
     hex(&Sha256::digest(data))

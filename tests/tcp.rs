@@ -742,7 +742,7 @@ fn every_handler_path_runs_in_the_client_stack() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_client_thread_touches_less_than_half_its_stack() {
-    use socket_tutorial::server::CLIENT_STACK_BYTES;
+    use socket_tutorial::core::server::CLIENT_STACK_BYTES;
     for args in HANDLER_PATHS {
         let srv = server(args);
         let mut stream = connect(&srv);

@@ -5,9 +5,9 @@ mod common;
 mod links;
 
 use common::{command, describe, download_server, framed, tree, Running, Spawn, TempDir, TIMEOUT};
-use socket_tutorial::protocol::{Attrs, ErrorCode, ErrorReply, Request, Response};
-use socket_tutorial::token::Token;
-use socket_tutorial::transfer::{Connection, TransferError, UploadOptions};
+use socket_tutorial::file_service::protocol::{Attrs, ErrorCode, ErrorReply, Request, Response};
+use socket_tutorial::file_service::token::Token;
+use socket_tutorial::file_service::transfer::{Connection, TransferError, UploadOptions};
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;

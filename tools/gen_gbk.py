@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate src/encoding/gbk_decode.bin from Python's own `gbk` codec.
+"""Generate src/core/encoding/gbk_decode.bin from Python's own `gbk` codec.
 
 Run by hand from the repository root when the table needs regenerating:
 

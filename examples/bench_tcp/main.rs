@@ -326,7 +326,7 @@ fn today() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
         .unwrap_or(0);
-    let stamp = socket_tutorial::shell::listing::utc_minutes(ns);
+    let stamp = socket_tutorial::file_service::shell::listing::utc_minutes(ns);
     stamp.split(' ').next().unwrap_or_default().to_string()
 }
 

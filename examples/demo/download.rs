@@ -1,7 +1,7 @@
 //! Part 2: download_server and download_client (download_server.py / download_client.py).
 
 use crate::tour::{expect_status, Input, Result, Tour};
-use socket_tutorial::sha256::{hex, Sha256};
+use socket_tutorial::file_service::sha256::{hex, Sha256};
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

@@ -11,16 +11,18 @@
 //! it asks `file_name:` like the Python. `--raw` speaks the tutorial's own
 //! protocol, for the unmodified `download_server.py`.
 
-use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
-use socket_tutorial::encoding::Encoding;
-use socket_tutorial::escape;
-use socket_tutorial::input::{self, Input};
-use socket_tutorial::net::Target;
-use socket_tutorial::os_name;
-use socket_tutorial::progress::{human_bytes, Progress};
-use socket_tutorial::token::{Token, TokenFile};
-use socket_tutorial::trace;
-use socket_tutorial::transfer::{self, Connection, DownloadOptions, Event, Start, TransferError};
+use socket_tutorial::core::cli::{self, Arg, Error, Parser, Program};
+use socket_tutorial::core::encoding::Encoding;
+use socket_tutorial::core::escape;
+use socket_tutorial::core::input::{self, Input};
+use socket_tutorial::core::net::Target;
+use socket_tutorial::core::trace;
+use socket_tutorial::file_service::os_name;
+use socket_tutorial::file_service::progress::{human_bytes, Progress};
+use socket_tutorial::file_service::token::{Token, TokenFile};
+use socket_tutorial::file_service::transfer::{
+    self, Connection, DownloadOptions, Event, Start, TransferError,
+};
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, Write};

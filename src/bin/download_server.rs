@@ -21,20 +21,20 @@
 //! resumable, size-limited), makes, renames and removes, the tutorial's sftp
 //! use; with a token, nothing is served to a client that does not present it.
 
-use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
-use socket_tutorial::encoding::Encoding;
-use socket_tutorial::fileserver::{
+use socket_tutorial::core::cli::{self, Arg, Error, Parser, Program};
+use socket_tutorial::core::encoding::Encoding;
+use socket_tutorial::core::log::Log;
+use socket_tutorial::core::net;
+use socket_tutorial::core::server::deadline::{self, Deadlines};
+use socket_tutorial::core::server::{Options, Server};
+use socket_tutorial::core::trace::{self, Stream};
+use socket_tutorial::file_service::fileserver::{
     Config as ServeConfig, FileServer, PartialLimits, BUSY_GRACE, SEND_BUFFER,
 };
-use socket_tutorial::log::Log;
-use socket_tutorial::net;
-use socket_tutorial::os_name;
-use socket_tutorial::protocol::{self, Detected, TUTORIAL_READ_LEN};
-use socket_tutorial::root::Root;
-use socket_tutorial::server::deadline::{self, Deadlines};
-use socket_tutorial::server::{Options, Server};
-use socket_tutorial::token::TokenFile;
-use socket_tutorial::trace::{self, Stream};
+use socket_tutorial::file_service::os_name;
+use socket_tutorial::file_service::protocol::{self, Detected, TUTORIAL_READ_LEN};
+use socket_tutorial::file_service::root::Root;
+use socket_tutorial::file_service::token::TokenFile;
 use std::io::{self, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;

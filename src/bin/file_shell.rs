@@ -6,15 +6,15 @@
 //! that client for `download_server`: the same commands, wildcards and batch
 //! mode, with downloads and uploads that never leave half a file under the
 //! final name and resume after an interruption. The commands live in the
-//! library (`socket_tutorial::shell`); this file only reads the options and
+//! library (`socket_tutorial::file_service::shell`); this file only reads the options and
 //! runs a session.
 
-use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
-use socket_tutorial::encoding::Encoding;
-use socket_tutorial::net::Target;
-use socket_tutorial::shell::{Input, Mode, Shell, Stop};
-use socket_tutorial::token::TokenFile;
-use socket_tutorial::trace;
+use socket_tutorial::core::cli::{self, Arg, Error, Parser, Program};
+use socket_tutorial::core::encoding::Encoding;
+use socket_tutorial::core::net::Target;
+use socket_tutorial::core::trace;
+use socket_tutorial::file_service::shell::{Input, Mode, Shell, Stop};
+use socket_tutorial::file_service::token::TokenFile;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;

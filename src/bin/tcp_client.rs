@@ -8,12 +8,12 @@
 //! reply is printed on one line with its control characters escaped (what a
 //! server sends is shown, never obeyed by the terminal).
 
-use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
-use socket_tutorial::encoding::Encoding;
-use socket_tutorial::input::{self, Input};
-use socket_tutorial::net::{self, Target};
-use socket_tutorial::show;
-use socket_tutorial::trace;
+use socket_tutorial::core::cli::{self, Arg, Error, Parser, Program};
+use socket_tutorial::core::encoding::Encoding;
+use socket_tutorial::core::input::{self, Input};
+use socket_tutorial::core::net::{self, Target};
+use socket_tutorial::core::show;
+use socket_tutorial::core::trace;
 use std::io::{self, Write};
 use std::process::ExitCode;
 

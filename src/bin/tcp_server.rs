@@ -9,13 +9,13 @@
 //! never obeyed); and `--echo` turns it into a plain echo server for tools and
 //! benchmarks.
 
-use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
-use socket_tutorial::encoding::Encoding;
-use socket_tutorial::log::Log;
-use socket_tutorial::net;
-use socket_tutorial::server::{Options, Server};
-use socket_tutorial::show;
-use socket_tutorial::trace::{self, Stream};
+use socket_tutorial::core::cli::{self, Arg, Error, Parser, Program};
+use socket_tutorial::core::encoding::Encoding;
+use socket_tutorial::core::log::Log;
+use socket_tutorial::core::net;
+use socket_tutorial::core::server::{Options, Server};
+use socket_tutorial::core::show;
+use socket_tutorial::core::trace::{self, Stream};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;

@@ -10,12 +10,12 @@
 //! usable from scripts; the text is decoded as UTF-8 unless `--encoding gbk`
 //! (the Python always uses gbk).
 
-use socket_tutorial::cli::{self, describe_io, Arg, Error, Parser, Program};
-use socket_tutorial::encoding::Encoding;
-use socket_tutorial::input;
-use socket_tutorial::log::Log;
-use socket_tutorial::trace;
-use socket_tutorial::{net, server, show, udp};
+use socket_tutorial::core::cli::{self, describe_io, Arg, Error, Parser, Program};
+use socket_tutorial::core::encoding::Encoding;
+use socket_tutorial::core::input;
+use socket_tutorial::core::log::Log;
+use socket_tutorial::core::trace;
+use socket_tutorial::core::{net, server, show, udp};
 use std::process::ExitCode;
 
 const PROGRAM: Program = Program {

@@ -8,12 +8,12 @@
 //! ends the sender (the Python crashes on it); the prompt appears only when
 //! stdin is a terminal; addresses, ports and the encoding are options.
 
-use socket_tutorial::cli::{self, Arg, Error, Parser, Program};
-use socket_tutorial::encoding::Encoding;
-use socket_tutorial::input::{self, Input};
-use socket_tutorial::net::Target;
-use socket_tutorial::trace;
-use socket_tutorial::udp::{self, NotSent, Sender, Sent};
+use socket_tutorial::core::cli::{self, Arg, Error, Parser, Program};
+use socket_tutorial::core::encoding::Encoding;
+use socket_tutorial::core::input::{self, Input};
+use socket_tutorial::core::net::Target;
+use socket_tutorial::core::trace;
+use socket_tutorial::core::udp::{self, NotSent, Sender, Sent};
 use std::io::{self, Write};
 use std::process::ExitCode;
 

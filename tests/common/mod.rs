@@ -5,7 +5,7 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
-use socket_tutorial::protocol::{ClientHello, ServerHello};
+use socket_tutorial::file_service::protocol::{ClientHello, ServerHello};
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,0 +1,353 @@
+//! A TCP stream that `--trace` can watch: `recv`, `send`, `shutdown` and `close` on it are traced, and a bulk transfer is summarised.
+//!
+//! Everything the library reads or writes on a TCP connection goes through a
+//! [`Stream`]; without `--trace` it is the `TcpStream` and an empty `Option`.
+//! A long run of reads (or of writes) in one direction, a file's bytes, shows
+//! its first [`SHOW_BYTES`] one operation a line, then one summary line per
+//! [`SUMMARY_BYTES`] and one when the run ends: a 1 GiB download is a few
+//! dozen lines, and every read of a small exchange is visible.
+
+use super::{data, family, note, tracer, Bytes, Tracer, Way};
+use crate::core::cli::describe_io;
+use std::fmt::Display;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+/// Bytes of a run in one direction shown one operation a line.
+const SHOW_BYTES: u64 = 256 * 1024;
+
+/// Past [`SHOW_BYTES`], one summary line per this many bytes.
+const SUMMARY_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A connected TCP socket, traced with `--trace`. Read and write it as a `TcpStream`
+/// (through `&mut Stream` or `&Stream`); its other methods are the `TcpStream`'s.
+#[derive(Debug)]
+pub struct Stream {
+    inner: TcpStream,
+    /// `None` unless `--trace` was given.
+    traced: Option<Box<Traced>>,
+}
+
+#[derive(Debug)]
+struct Traced {
+    tracer: &'static Tracer,
+    /// `[IP:PORT]`, the peer, at the start of each line.
+    label: String,
+    run: Mutex<Run>,
+    /// A second handle (`try_clone`): closing it closes nothing the Python would.
+    clone: bool,
+}
+
+/// The operations in one direction since the last change of direction.
+#[derive(Debug, Default)]
+struct Run {
+    way: Option<Way>,
+    bytes: u64,
+    /// Operations and bytes not shown one by one, since the last summary.
+    hidden_ops: u64,
+    hidden_bytes: u64,
+}
+
+impl Stream {
+    /// A stream accepted by a listener, whose `accept` line [`accepted`] already traced.
+    ///
+    /// The accept loop traces the `accept` and hands the client's thread the bare
+    /// `TcpStream`, which wraps it here: what a thread's closure holds stays on the heap
+    /// while its client is connected, and 10,000 connected clients make the 8 bytes of
+    /// a `Stream`'s tracer field measurable (the bench's hold test).
+    pub fn accepted(inner: TcpStream, peer: SocketAddr) -> Stream {
+        Stream::new(inner, peer)
+    }
+
+    /// A stream this side connected to `peer`; traces the Python's `socket` and `connect`.
+    pub fn connected(inner: TcpStream, peer: SocketAddr) -> Stream {
+        if tracer().is_some() {
+            note(format_args!("socket {} SOCK_STREAM", family(peer)));
+            match inner.local_addr() {
+                Ok(local) => note(format_args!("connect {peer} -> from {local}")),
+                Err(_) => note(format_args!("connect {peer}")),
+            }
+        }
+        Stream::new(inner, peer)
+    }
+
+    fn new(inner: TcpStream, peer: SocketAddr) -> Stream {
+        let traced = tracer().map(|tracer| {
+            Box::new(Traced {
+                tracer,
+                label: format!("[{peer}]"),
+                run: Mutex::new(Run::default()),
+                clone: false,
+            })
+        });
+        Stream { inner, traced }
+    }
+
+    /// One frame of the file protocol, decoded, after the reads that carried it or before
+    /// the write that sends it (`-> DOWNLOAD "notes.txt" ...`); nothing without `--trace`.
+    pub fn frame(&self, way: Way, frame: impl Display) {
+        if let Some(t) = &self.traced {
+            t.event(format_args!("{} {frame}", way.arrow()));
+        }
+    }
+
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.peer_addr()
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.inner.set_read_timeout(timeout)
+    }
+
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.inner.set_write_timeout(timeout)
+    }
+
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.inner.set_nodelay(nodelay)
+    }
+
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.inner.set_nonblocking(nonblocking)
+    }
+
+    /// Looks at the next byte without taking it (not traced: the data is read again).
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.peek(buf)
+    }
+
+    /// The Python's `shutdown(how)`.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        let result = self.inner.shutdown(how);
+        if let Some(t) = &self.traced {
+            let how = match how {
+                Shutdown::Read => "SHUT_RD",
+                Shutdown::Write => "SHUT_WR",
+                Shutdown::Both => "SHUT_RDWR",
+            };
+            match &result {
+                Ok(()) => t.event(format_args!("shutdown({how})")),
+                Err(e) => t.event(format_args!("shutdown({how}) -> error: {}", describe_io(e))),
+            }
+        }
+        result
+    }
+
+    /// A second handle on the same socket, traced like this one (its drop is not a `close`).
+    pub fn try_clone(&self) -> io::Result<Stream> {
+        let traced = self.traced.as_ref().map(|t| {
+            Box::new(Traced {
+                tracer: t.tracer,
+                label: t.label.clone(),
+                run: Mutex::new(Run::default()),
+                clone: true,
+            })
+        });
+        Ok(Stream {
+            inner: self.inner.try_clone()?,
+            traced,
+        })
+    }
+
+    fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let result = (&self.inner).read(buf);
+        if let Some(t) = &self.traced {
+            let got = result.as_ref().ok().map(|&n| &buf[..n]);
+            t.op(Way::Received, buf.len(), got, &result);
+        }
+        result
+    }
+
+    fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        let result = (&self.inner).write(buf);
+        if let Some(t) = &self.traced {
+            let sent = result.as_ref().ok().map(|&n| &buf[..n]);
+            t.op(Way::Sent, buf.len(), sent, &result);
+        }
+        result
+    }
+}
+
+impl Traced {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Run> {
+        self.run.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A line that is not a read or a write: it ends the run.
+    fn event(&self, line: impl Display) {
+        let mut run = self.lock();
+        self.end_run(&mut run);
+        self.tracer.line(format_args!("{} {line}", self.label));
+    }
+
+    fn end_run(&self, run: &mut Run) {
+        self.summary(run);
+        *run = Run::default();
+    }
+
+    fn summary(&self, run: &mut Run) {
+        if run.hidden_ops == 0 {
+            return;
+        }
+        let name = match run.way {
+            Some(Way::Sent) => "send",
+            _ => "recv",
+        };
+        self.tracer.line(format_args!(
+            "{} ... {} more {name} -> {} (bulk data, not shown one by one)",
+            self.label,
+            run.hidden_ops,
+            Bytes(run.hidden_bytes)
+        ));
+        run.hidden_ops = 0;
+        run.hidden_bytes = 0;
+    }
+
+    /// One `recv(asked)` or `send` of `asked` bytes; `moved` is what it moved.
+    fn op(&self, way: Way, asked: usize, moved: Option<&[u8]>, result: &io::Result<usize>) {
+        let mut run = self.lock();
+        if run.way != Some(way) {
+            self.end_run(&mut run);
+            run.way = Some(way);
+        }
+        let bytes = match (moved, result) {
+            (Some(bytes), _) if !bytes.is_empty() => bytes,
+            (_, Err(e)) => {
+                let what = match way {
+                    Way::Received => format!("recv({asked})"),
+                    Way::Sent => format!("send({asked})"),
+                };
+                self.end_run(&mut run);
+                return self.tracer.line(format_args!(
+                    "{} {what} -> error: {}",
+                    self.label,
+                    describe_io(e)
+                ));
+            }
+            _ => {
+                // Nothing moved: a read of 0 is the peer's close, a write of 0 a full stop.
+                self.end_run(&mut run);
+                let what = match way {
+                    Way::Received => format!("recv({asked}) -> 0 bytes (peer closed)"),
+                    Way::Sent => format!("send({asked}) -> 0 bytes"),
+                };
+                return self.tracer.line(format_args!("{} {what}", self.label));
+            }
+        };
+        let n = bytes.len() as u64;
+        if run.bytes >= SHOW_BYTES {
+            run.hidden_ops += 1;
+            run.hidden_bytes += n;
+            run.bytes += n;
+            if run.hidden_bytes >= SUMMARY_BYTES {
+                self.summary(&mut run);
+            }
+            return;
+        }
+        run.bytes += n;
+        let shown = data(bytes, self.tracer.encoding);
+        let label = &self.label;
+        match way {
+            Way::Received => self.tracer.line(format_args!(
+                "{label} recv({asked}) -> {} {shown}",
+                Bytes(n)
+            )),
+            Way::Sent if n == asked as u64 => self
+                .tracer
+                .line(format_args!("{label} send {} {shown}", Bytes(n))),
+            Way::Sent => self.tracer.line(format_args!(
+                "{label} send({asked}) -> {} {shown}",
+                Bytes(n)
+            )),
+        }
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        if let Some(t) = &self.traced {
+            if !t.clone {
+                t.event("close");
+            }
+        }
+    }
+}
+
+/// A stream from elsewhere (a test's `TcpStream::connect`), traced like any other.
+impl From<TcpStream> for Stream {
+    fn from(inner: TcpStream) -> Stream {
+        let peer = inner
+            .peer_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        Stream::new(inner, peer)
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.recv(buf)
+    }
+}
+
+impl Read for &Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.recv(buf)
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.send(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for &Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.send(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Traces what `TcpListener::bind` did in one call: the Python's `socket`, `bind` and `listen`.
+pub(crate) fn listening(listener: &TcpListener) {
+    if tracer().is_none() {
+        return;
+    }
+    if let Ok(addr) = listener.local_addr() {
+        note(format_args!("socket {} SOCK_STREAM", family(addr)));
+        note(format_args!("bind {addr}"));
+        // std's TcpListener::bind listens with a backlog of 128 on every platform we build for.
+        note(format_args!("listen {addr} backlog 128"));
+    }
+}
+
+/// Traces `accept -> IP:PORT`, in the accept loop, where the Python's `accept` returns.
+pub(crate) fn accepted(peer: SocketAddr) {
+    note(format_args!("accept -> {peer}"));
+}
+
+/// Traces a failed `accept`.
+pub(crate) fn accept_failed(err: &io::Error) {
+    note(format_args!("accept -> error: {}", describe_io(err)));
+}
+
+/// Traces a failed `connect`.
+pub(crate) fn connect_failed(peer: SocketAddr, err: &io::Error) {
+    note(format_args!(
+        "connect {peer} -> error: {}",
+        describe_io(err)
+    ));
+}

@@ -698,7 +698,7 @@ fn deep_messages() -> Vec<Vec<u8>> {
 const HANDLER_PATHS: [&[&str]; 3] = [&[], &["--encoding", "gbk"], &["--echo"]];
 
 /// Each path of tcp_server's handler, with the messages that take it deepest, runs on a
-/// client thread of `server::CLIENT_STACK_BYTES`; a handler that needed more stack would
+/// client thread of `admission::CLIENT_STACK_BYTES`; a handler that needed more stack would
 /// end the whole server (`thread ... has overflowed its stack`, then an abort), and this
 /// test with it.
 #[test]
@@ -742,7 +742,7 @@ fn every_handler_path_runs_in_the_client_stack() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_client_thread_touches_less_than_half_its_stack() {
-    use socket_tutorial::core::server::CLIENT_STACK_BYTES;
+    use socket_tutorial::core::admission::CLIENT_STACK_BYTES;
     for args in HANDLER_PATHS {
         let srv = server(args);
         let mut stream = connect(&srv);

@@ -15,13 +15,14 @@ use socket_tutorial::core::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::core::encoding::Encoding;
 use socket_tutorial::core::escape;
 use socket_tutorial::core::input::{self, Input};
-use socket_tutorial::core::net::Target;
+use socket_tutorial::core::net::{self, Target};
 use socket_tutorial::core::trace;
 use socket_tutorial::file_service::os_name;
 use socket_tutorial::file_service::progress::{human_bytes, Progress};
 use socket_tutorial::file_service::token::{Token, TokenFile};
 use socket_tutorial::file_service::transfer::{
-    self, Connection, DownloadOptions, Event, Start, TransferError,
+    self, Asked, Connection, Destination, DownloadOptions, Downloaded, Event, RawOutput, Start,
+    TransferError, DOWNLOAD_BUFFER,
 };
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -29,6 +30,229 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+
+fn main() -> ExitCode {
+    let result = cli::parse(Config::parse).and_then(run);
+    PROGRAM.exit(result)
+}
+
+fn run(mut config: Config) -> Result<(), Error> {
+    if config.trace {
+        trace::start(config.encoding);
+    }
+    if config.names.is_empty() {
+        // 3 (first half). Ask for the file name, like the Python's input(); here before
+        // connecting, so that the server is not kept waiting while someone types.
+        config.names.push(ask_file_name()?);
+    }
+    let token = config.token.load()?;
+    if let Output::Dir(dir) = &config.output {
+        fs::create_dir_all(dir).map_err(|e| {
+            Error::io(
+                format!("cannot create {}", escape::text(&dir.to_string_lossy())),
+                &e,
+            )
+        })?;
+    }
+    let mut session: Option<Connection> = None;
+    let mut failed = 0;
+    for name in &config.names {
+        let outcome = if config.raw {
+            download_raw(&config, name)
+        } else {
+            download_framed(&config, token.as_ref(), &mut session, name)
+        };
+        match outcome {
+            Ok(()) => {}
+            // With several NAMEs, each failure is said as it happens and the rest go on.
+            Err(Error::Runtime(message)) if config.names.len() > 1 => {
+                eprintln!("{}: error: {message}", PROGRAM.name);
+                failed += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    // 5. Close the socket (when `session` is dropped).
+    match failed {
+        0 => Ok(()),
+        n => Err(Error::runtime(format!(
+            "{n} of {} files failed",
+            config.names.len()
+        ))),
+    }
+}
+
+/// The Python's `input("file_name:")`; the prompt only on a terminal.
+fn ask_file_name() -> Result<Vec<u8>, Error> {
+    match Input::stdin().line("file_name:")? {
+        Some(name) if !name.is_empty() => Ok(name.to_vec()),
+        _ => Err(Error::usage("no file name given")),
+    }
+}
+
+/// One NAME over the tutorial's protocol, as the Python's `main` does it: a
+/// connection of its own, the name's bytes, then every block until the
+/// server closes. `output` keeps the `.part` and says what a failure means.
+fn download_raw(config: &Config, name: &[u8]) -> Result<(), Error> {
+    let out = config.output_for(name)?;
+    let request = input::encode_line(name, config.encoding)
+        .map_err(|why| Error::runtime(format!("{}: {why}", escape::name(name))))?;
+    let fail = |e: TransferError| failure(name, &e);
+    // 1-2. Create the socket and connect.
+    let mut stream = config.server.connect_within(config.timeout)?;
+    let mut stdout = io::stdout();
+    let into = Destination::file_or(out.as_deref(), &mut stdout);
+    let mut output = RawOutput::create(&stream, &request, into, config.timeout).map_err(fail)?;
+    // 3. Send the file name.
+    stream
+        .write_all(&request)
+        .map_err(|e| fail(output.send_failed(&e)))?;
+    // 4. Receive every block until the server closes, into <out>.part: the
+    // Python's one recv(6000), looping, so that a longer file is not cut.
+    let mut buf = vec![0u8; DOWNLOAD_BUFFER];
+    loop {
+        let n = net::recv(&mut stream, &mut buf).map_err(|e| fail(output.recv_failed(&e)))?;
+        if n == 0 {
+            break;
+        }
+        output.write(&buf[..n]).map_err(fail)?;
+    }
+    // Then <out>.part is renamed into place (with -o -, stdout is flushed).
+    output.finish().map_err(fail)?;
+    // 5. Close the socket (when `stream` is dropped).
+    Ok(())
+}
+
+/// A failed transfer as this program reports it: the server's own message
+/// names the file (`not found: "a.txt"`); anything else is prefixed with it.
+fn failure(name: &[u8], e: &TransferError) -> Error {
+    match e {
+        TransferError::OutputClosed => Error::BrokenPipe,
+        TransferError::Refused(_) => Error::runtime(e.to_string()),
+        _ => Error::runtime(format!("{}: {e}", escape::name(name))),
+    }
+}
+
+/// One NAME over the framed protocol, reusing the connection while it is usable.
+fn download_framed(
+    config: &Config,
+    token: Option<&Token>,
+    session: &mut Option<Connection>,
+    name: &[u8],
+) -> Result<(), Error> {
+    let out = config.output_for(name)?;
+    // 1-2. Create the socket and connect (once for all NAMEs), then the hellos.
+    let conn = match session {
+        Some(conn) => conn,
+        None => {
+            let stream = config.server.connect_within(config.timeout)?;
+            // Not about this NAME: the server, or the token.
+            let conn = Connection::open(stream, token, config.timeout)
+                .map_err(|e| Error::runtime(e.to_string()))?;
+            session.insert(conn)
+        }
+    };
+    let options = DownloadOptions {
+        resume: true,
+        verify: config.verify,
+        mode: None,
+        skip_same_version: !config.force,
+    };
+    let mut progress = None;
+    let mut events = |event: Event| on_event(event, name, out.as_deref(), &mut progress);
+    let mut stdout = io::stdout();
+    let into = Destination::file_or(out.as_deref(), &mut stdout);
+    let done = match fetch(conn, name, into, options, &mut events) {
+        Ok(done) => done,
+        Err(e) => {
+            if !e.connection_usable() {
+                *session = None;
+            }
+            return Err(failure(name, &e));
+        }
+    };
+    let shown = out.as_deref().unwrap_or(Path::new("-"));
+    if done.start == Start::AlreadyComplete {
+        eprintln!(
+            "{}: {}: {} is already complete ({}); --force fetches it again",
+            PROGRAM.name,
+            escape::name(name),
+            escape::text(&shown.to_string_lossy()),
+            human_bytes(done.size)
+        );
+    } else if let Some(p) = progress.as_mut() {
+        let _ = p.finish(done.size, Instant::now());
+    }
+    if let Some(digest) = &done.digest {
+        let line = transfer::sha256sum_line(digest, shown);
+        // Standard output carries the file itself with -o -.
+        match out {
+            Some(_) => writeln!(io::stdout(), "{line}").map_err(Error::stdout)?,
+            None => eprintln!("{line}"),
+        }
+    }
+    Ok(())
+}
+
+/// The Python's steps 3 and 4 for one NAME on an open connection, then the
+/// file put in place; resuming, the partial's record and the digest are
+/// inside the steps. (Step 5, the close, is `run`'s: one connection serves
+/// every NAME.)
+fn fetch<'a>(
+    conn: &mut Connection,
+    name: &'a [u8],
+    into: Destination<'a>,
+    options: DownloadOptions,
+    events: &mut dyn FnMut(Event),
+) -> Result<Downloaded, TransferError> {
+    // 3. Ask for the file (not fetched again when the one here is this version).
+    let incoming = match conn.ask(name, into, options, events)? {
+        Asked::Complete(done) => return Ok(done),
+        Asked::Coming(incoming) => incoming,
+    };
+    // 4. Receive every byte into <out>.part.
+    let received = conn.receive(incoming, events)?;
+    // Finish: verify, rename into place (with -o -, flush stdout).
+    conn.finish(received)
+}
+
+/// Say what happens to a partial file, and draw the progress line (on stderr,
+/// whatever goes to stdout).
+fn on_event(
+    event: Event,
+    name: &[u8],
+    out: Option<&Path>,
+    progress: &mut Option<Progress<io::Stderr>>,
+) {
+    match event {
+        Event::StartingOver(reason) => {
+            eprintln!(
+                "{}: {}: starting over: {}",
+                PROGRAM.name,
+                escape::name(name),
+                escape::text(reason)
+            );
+        }
+        Event::Begin { size, offset } => {
+            if let (Some(out), true) = (out, offset > 0) {
+                eprintln!(
+                    "{}: {}: resuming {} at {} of {}",
+                    PROGRAM.name,
+                    escape::name(name),
+                    escape::text(&transfer::part_path(out).to_string_lossy()),
+                    human_bytes(offset),
+                    human_bytes(size)
+                );
+            }
+            *progress = Some(Progress::stderr(&escape::name(name), size, offset));
+        }
+        Event::Progress(done) => {
+            if let Some(p) = progress.as_mut() {
+                let _ = p.update(done, Instant::now());
+            }
+        }
+    }
+}
 
 const PROGRAM: Program = Program {
     name: "download_client",
@@ -68,7 +292,7 @@ Options:
       --verify         compare a SHA-256 of the whole file with the server's, and
                        print it the way sha256sum does (`<hex>  <file>`)
       --timeout SECS   give up on a server silent this long, keeping what
-                       arrived for a resume (0: never) [default: 60]
+                       arrived for a resume (0 = never) [default: 60]
       --token-file FILE  the token a download_server started with --token-file
                        wants (its first line) [default: $DOWNLOAD_SERVER_TOKEN]
       --raw            speak the tutorial's protocol, for the Python
@@ -130,23 +354,16 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
-                Arg::Long(ref name) if name == "trace" => config.trace = true,
-                Arg::Short('o') => config.output = output(parser.value()?),
-                Arg::Long(ref name) if name == "output" => config.output = output(parser.value()?),
-                Arg::Long(ref name) if name == "verify" => config.verify = true,
-                Arg::Long(ref name) if name == "force" => config.force = true,
-                Arg::Long(ref name) if name == "raw" => config.raw = true,
-                Arg::Long(ref name) if name == "encoding" => {
-                    config.encoding = parser.parse("utf-8 or gbk")?
-                }
-                Arg::Long(ref name) if name == "timeout" => {
-                    let secs: u64 = parser.parse("a number of seconds (0: never)")?;
-                    config.timeout = (secs > 0).then(|| Duration::from_secs(secs));
-                }
+                Arg::Long("trace") => config.trace = true,
+                Arg::Short('o') | Arg::Long("output") => config.output = output(parser.value()?),
+                Arg::Long("verify") => config.verify = true,
+                Arg::Long("force") => config.force = true,
+                Arg::Long("raw") => config.raw = true,
+                Arg::Long("encoding") => config.encoding = parser.parse("utf-8 or gbk")?,
+                Arg::Long("timeout") => config.timeout = parser.seconds()?,
+                Arg::Long("token-file") => config.token = TokenFile::at(parser.value()?),
                 Arg::Value(name) => config.names.push(wire_name(&name)?),
-                arg if config.server.parse_arg(&arg, parser)? => {}
-                arg if config.token.parse_arg(&arg, parser)? => {}
-                arg => return Err(cli::unexpected(arg)),
+                arg => config.server.parse(arg, parser)?,
             }
         }
         if config.raw && config.verify {
@@ -206,197 +423,4 @@ fn wire_name(name: &OsStr) -> Result<Vec<u8>, Error> {
             os_name::NOT_CARRIED
         ))),
     }
-}
-
-fn main() -> ExitCode {
-    cli::main(&PROGRAM, |parser| {
-        let mut config = Config::parse(parser)?;
-        if config.trace {
-            trace::start(config.encoding);
-        }
-        if config.names.is_empty() {
-            // 3 (first half). Ask for the file name, like the Python's input(); here before
-            // connecting, so that the server is not kept waiting while someone types.
-            config.names.push(ask_file_name()?);
-        }
-        let token = config.token.load()?;
-        if let Output::Dir(dir) = &config.output {
-            fs::create_dir_all(dir).map_err(|e| {
-                Error::io(
-                    format!("cannot create {}", escape::text(&dir.to_string_lossy())),
-                    &e,
-                )
-            })?;
-        }
-        let mut session: Option<Connection> = None;
-        let mut failed = 0;
-        for name in &config.names {
-            let outcome = if config.raw {
-                download_raw(&config, name)
-            } else {
-                download_framed(&config, token.as_ref(), &mut session, name)
-            };
-            match outcome {
-                Ok(()) => {}
-                // With several NAMEs, each failure is said as it happens and the rest go on.
-                Err(Error::Runtime(message)) if config.names.len() > 1 => {
-                    eprintln!("{}: error: {message}", PROGRAM.name);
-                    failed += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        // 5. Close the socket (when `session` is dropped).
-        match failed {
-            0 => Ok(()),
-            n => Err(Error::runtime(format!(
-                "{n} of {} files failed",
-                config.names.len()
-            ))),
-        }
-    })
-}
-
-/// The Python's `input("file_name:")`; the prompt only on a terminal.
-fn ask_file_name() -> Result<Vec<u8>, Error> {
-    match Input::stdin().line("file_name:")? {
-        Some(name) if !name.is_empty() => Ok(name.to_vec()),
-        _ => Err(Error::usage("no file name given")),
-    }
-}
-
-/// One NAME over the framed protocol, reusing the connection while it is usable.
-fn download_framed(
-    config: &Config,
-    token: Option<&Token>,
-    session: &mut Option<Connection>,
-    name: &[u8],
-) -> Result<(), Error> {
-    let out = config.output_for(name)?;
-    // 1-2. Create the socket and connect (once for all NAMEs), then the hellos.
-    let conn = match session {
-        Some(conn) => conn,
-        None => {
-            let stream = config.server.connect_within(config.timeout)?;
-            // Not about this NAME: the server, or the token.
-            let conn = Connection::open(stream, token, config.timeout)
-                .map_err(|e| Error::runtime(e.to_string()))?;
-            session.insert(conn)
-        }
-    };
-    // 3. Ask for the file; 4. receive every byte into <out>.part, then rename.
-    let options = DownloadOptions {
-        resume: true,
-        verify: config.verify,
-        mode: None,
-        skip_same_version: !config.force,
-    };
-    let mut progress = None;
-    let mut events = |event: Event| on_event(event, name, out.as_deref(), &mut progress);
-    let result = match &out {
-        Some(out) => conn.download(name, out, options, &mut events),
-        None => conn.download_to(name, &mut io::stdout().lock(), config.verify, &mut events),
-    };
-    let done = match result {
-        Ok(done) => done,
-        Err(e) => {
-            if !e.connection_usable() {
-                *session = None;
-            }
-            return Err(failure(name, &e));
-        }
-    };
-    let shown = out.as_deref().unwrap_or(Path::new("-"));
-    if done.start == Start::AlreadyComplete {
-        eprintln!(
-            "{}: {}: {} is already complete ({}); --force fetches it again",
-            PROGRAM.name,
-            escape::name(name),
-            escape::text(&shown.to_string_lossy()),
-            human_bytes(done.size)
-        );
-    } else if let Some(p) = progress.as_mut() {
-        let _ = p.finish(done.size, Instant::now());
-    }
-    if let Some(digest) = &done.digest {
-        let line = transfer::sha256sum_line(digest, shown);
-        // Standard output carries the file itself with -o -.
-        match out {
-            Some(_) => writeln!(io::stdout(), "{line}").map_err(Error::stdout)?,
-            None => eprintln!("{line}"),
-        }
-    }
-    Ok(())
-}
-
-/// A failed transfer as this program reports it: the server's own message
-/// names the file (`not found: "a.txt"`); anything else is prefixed with it.
-fn failure(name: &[u8], e: &TransferError) -> Error {
-    match e {
-        TransferError::OutputClosed => Error::BrokenPipe,
-        TransferError::Refused(_) => Error::runtime(e.to_string()),
-        _ => Error::runtime(format!("{}: {e}", escape::name(name))),
-    }
-}
-
-/// Say what happens to a partial file, and draw the progress line (on stderr,
-/// whatever goes to stdout).
-fn on_event(
-    event: Event,
-    name: &[u8],
-    out: Option<&Path>,
-    progress: &mut Option<Progress<io::Stderr>>,
-) {
-    match event {
-        Event::StartingOver(reason) => {
-            eprintln!(
-                "{}: {}: starting over: {}",
-                PROGRAM.name,
-                escape::name(name),
-                escape::text(reason)
-            );
-        }
-        Event::Begin { size, offset } => {
-            if let (Some(out), true) = (out, offset > 0) {
-                eprintln!(
-                    "{}: {}: resuming {} at {} of {}",
-                    PROGRAM.name,
-                    escape::name(name),
-                    escape::text(&transfer::part_path(out).to_string_lossy()),
-                    human_bytes(offset),
-                    human_bytes(size)
-                );
-            }
-            *progress = Some(Progress::stderr(&escape::name(name), size, offset));
-        }
-        Event::Progress(done) => {
-            if let Some(p) = progress.as_mut() {
-                let _ = p.update(done, Instant::now());
-            }
-        }
-    }
-}
-
-/// One NAME over the tutorial's protocol: a connection of its own, the name's
-/// bytes, then everything until the server closes.
-fn download_raw(config: &Config, name: &[u8]) -> Result<(), Error> {
-    let out = config.output_for(name)?;
-    let request = input::encode_line(name, config.encoding)
-        .map_err(|why| Error::runtime(format!("{}: {why}", escape::name(name))))?;
-    // 1-2. Create the socket and connect.
-    let stream = config.server.connect_within(config.timeout)?;
-    // 3. Send the name; 4. receive until the server closes.
-    let timeout = config.timeout;
-    match &out {
-        Some(out) => transfer::raw_download(stream, &request, out, timeout, &mut |_| {}),
-        None => transfer::raw_download_to(
-            stream,
-            &request,
-            &mut io::stdout().lock(),
-            timeout,
-            &mut |_| {},
-        ),
-    }
-    .map(drop)
-    .map_err(|e| failure(name, &e))
 }

@@ -21,12 +21,13 @@
 //! resumable, size-limited), makes, renames and removes, the tutorial's sftp
 //! use; with a token, nothing is served to a client that does not present it.
 
+use socket_tutorial::core::admission::{Admission, Refusal};
 use socket_tutorial::core::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::core::encoding::Encoding;
-use socket_tutorial::core::log::Log;
 use socket_tutorial::core::net;
+use socket_tutorial::core::print;
 use socket_tutorial::core::server::deadline::{self, Deadlines};
-use socket_tutorial::core::server::{Options, Server};
+use socket_tutorial::core::server::{self, Options};
 use socket_tutorial::core::trace::{self, Stream};
 use socket_tutorial::file_service::fileserver::{
     Config as ServeConfig, FileServer, PartialLimits, BUSY_GRACE, SEND_BUFFER,
@@ -35,12 +36,159 @@ use socket_tutorial::file_service::os_name;
 use socket_tutorial::file_service::protocol::{self, Detected, TUTORIAL_READ_LEN};
 use socket_tutorial::file_service::root::Root;
 use socket_tutorial::file_service::token::TokenFile;
+use socket_tutorial::println;
 use std::io::{self, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+fn main() -> ExitCode {
+    let result = cli::parse(Config::parse).and_then(run);
+    PROGRAM.exit(result)
+}
+
+fn run(config: Config) -> Result<(), Error> {
+    if config.trace {
+        trace::start(config.encoding);
+    }
+    let root = Root::open(&config.root)
+        .map_err(|e| Error::io(format!("cannot serve {}", config.root.display()), &e))?;
+    let serve = ServeConfig {
+        encoding: config.encoding,
+        idle_timeout: config.server.idle_timeout,
+        deadlines: config.deadlines,
+        writable: config.writable,
+        max_upload: config.max_upload,
+        partials: config.partials,
+        token: config.token.load()?,
+    };
+    // 1. Create the socket, bind and listen (one call in Rust).
+    let mut listener = config.server.listen()?;
+    let addr = listener.local_addr()?;
+    server::announce(addr);
+    announce_files(addr, &root, &serve);
+    let files = FileServer::start(root, serve);
+    // Past --max-clients (or --max-per-address), a few clients at a time are told `busy` in
+    // their own protocol; beyond those the connection closes without a byte, which a
+    // tutorial client (that saves every byte as the file) also expects.
+    let admission = Admission::new(&config.server, Refusal::TurnAway { grace: BUSY_GRACE });
+    loop {
+        // 2. Accept a client; a failed accept is logged, and the loop goes on.
+        let (stream, addr) = match listener.accept() {
+            Ok(client) => client,
+            Err(err) => {
+                listener.log_failed_accept(&err);
+                continue;
+            }
+        };
+        let Some(seat) = admission.admit(&stream, addr) else {
+            continue;
+        };
+        let busy = seat.busy();
+        let files = Arc::clone(&files);
+        let idle = config.server.idle_timeout;
+        seat.spawn(addr, move || {
+            // 3-5. `send_file_client` serves it (or, past a limit, it is told so).
+            let outcome = match busy {
+                None => send_file_client(&files, stream, addr),
+                Some(why) => files.turn_away(stream, addr, why),
+            };
+            server::log_end(addr, idle, outcome);
+        });
+    }
+}
+
+/// The Python's `send_file_client`: receive the file name, send the file, close.
+fn send_file_client(files: &FileServer, mut client: Stream, addr: SocketAddr) -> io::Result<()> {
+    let started = Instant::now();
+    // 3. Receive the file name: one recv of up to 1024 bytes, like the Python's recv(1024).
+    let mut request = [0u8; TUTORIAL_READ_LEN];
+    let n = net::recv(&mut client, &mut request)?;
+    let request = &request[..n];
+    if protocol::detect(request) != Detected::Tutorial {
+        // Not a name but our own protocol's hello: the next chapter, docs/PROTOCOL.md.
+        return files.serve_framed(client, addr, request);
+    }
+    // The name as UTF-8 (decoded from gbk with --encoding gbk, like the Python), or why not.
+    let name = match files.tutorial_name(request) {
+        Ok(name) => name,
+        Err(refused) => {
+            files.log_request(addr, "tutorial", request, &refused, 0, started);
+            return Ok(());
+        }
+    };
+    // 4. Open the file, only inside --root (the Python opens any path it is sent) ...
+    let file = match files.root().open_file(&name) {
+        Ok((file, _metadata)) => file,
+        Err(e) => {
+            let result = format!("error: {e} (closed without an answer)");
+            files.log_request(addr, "tutorial", &name, &result, 0, started);
+            return Ok(());
+        }
+    };
+    // ... and send all of it, 64 KiB at a time (the Python reads it whole and sends it at once),
+    // to a client that must keep taking it (`paced`: --min-rate, --body-timeout).
+    let mut file = BufReader::with_capacity(SEND_BUFFER, file);
+    match io::copy(&mut file, &mut files.paced(&client)) {
+        Ok(sent) => files.log_request(addr, "tutorial", &name, "ok", sent, started),
+        Err(e) => {
+            let (lost, why) = deadline::lost_or_dropped(&e);
+            let result = format!("{lost}: {why}");
+            files.log_request(addr, "tutorial", &name, &result, 0, started);
+        }
+    }
+    // 5. Close the connection: `client` is dropped when this returns.
+    Ok(())
+}
+
+/// What is served, and a warning when it is reachable from other machines.
+/// On stdout, after `listening on`: scripts that wait for that first line
+/// must not meet a warning on stderr first.
+fn announce_files(addr: SocketAddr, root: &Root, serve: &ServeConfig) {
+    let mode = if serve.writable {
+        "writable"
+    } else {
+        "read-only"
+    };
+    let limit = match serve.max_upload {
+        Some(max) if serve.writable => format!(", uploads up to {max} bytes"),
+        _ => String::new(),
+    };
+    let token = if serve.token.is_some() {
+        ", token required"
+    } else {
+        ""
+    };
+    println!(
+        "serving {} ({mode}{limit}{token})",
+        os_name::shown_path(root.path()).display()
+    );
+    if !addr.ip().is_loopback() {
+        let what = if serve.writable {
+            "downloaded, overwritten and removed"
+        } else {
+            "downloaded"
+        };
+        let who = if serve.token.is_some() {
+            "anyone who has the token and can reach this machine (unencrypted: the token can be sniffed)"
+        } else {
+            "anyone who can reach this machine"
+        };
+        println!(
+            "warning: bound to {}: every file under {} can be {what} by {who}",
+            addr.ip(),
+            root.path().display()
+        );
+    }
+    if !root.fd_anchored() {
+        println!(
+            "warning: /proc is not usable: paths are checked by name, see docs/ROOT.md (What remains)"
+        );
+    }
+    print::flush();
+}
 
 const PROGRAM: Program = Program {
     name: "download_server",
@@ -164,157 +312,27 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
-                Arg::Long(ref name) if name == "trace" => config.trace = true,
-                Arg::Long(ref name) if name == "root" => config.root = parser.value()?.into(),
-                Arg::Long(ref name) if name == "encoding" => {
-                    config.encoding = parser.parse("utf-8 or gbk")?
-                }
-                Arg::Long(ref name) if name == "writable" => config.writable = true,
-                Arg::Long(ref name) if name == "max-upload-bytes" => {
+                Arg::Long("trace") => config.trace = true,
+                Arg::Long("root") => config.root = parser.value()?.into(),
+                Arg::Long("encoding") => config.encoding = parser.parse("utf-8 or gbk")?,
+                Arg::Long("writable") => config.writable = true,
+                Arg::Long("max-upload-bytes") => {
                     config.max_upload = Some(parser.parse("a number of bytes")?)
                 }
-                Arg::Long(ref name) if name == "max-partial-bytes" => {
+                Arg::Long("max-partial-bytes") => {
                     config.partials.max_bytes = Some(parser.parse("a number of bytes")?)
                 }
-                Arg::Long(ref name) if name == "max-partial-age" => {
-                    let secs: u64 = parser.parse("a number of seconds (0 = never)")?;
-                    config.partials.max_age = (secs > 0).then(|| Duration::from_secs(secs));
+                Arg::Long("max-partial-age") => config.partials.max_age = parser.seconds()?,
+                Arg::Long("hello-timeout") => config.deadlines.hello = parser.seconds()?,
+                Arg::Long("request-timeout") => config.deadlines.request = parser.seconds()?,
+                Arg::Long("body-timeout") => config.deadlines.body = parser.seconds()?,
+                Arg::Long("min-rate") => {
+                    config.deadlines.min_rate = parser.parse("a number of bytes per second")?
                 }
-                arg if config.server.parse_arg(&arg, parser)? => {}
-                arg if config.deadlines.parse_arg(&arg, parser)? => {}
-                arg if config.token.parse_arg(&arg, parser)? => {}
-                arg => return Err(cli::unexpected(arg)),
+                Arg::Long("token-file") => config.token = TokenFile::at(parser.value()?),
+                arg => config.server.parse(arg, parser)?,
             }
         }
         Ok(config)
     }
-}
-
-fn main() -> ExitCode {
-    cli::main(&PROGRAM, |parser| {
-        let config = Config::parse(parser)?;
-        if config.trace {
-            trace::start(config.encoding);
-        }
-        let log = Log::stdio();
-        let root = Root::open(&config.root)
-            .map_err(|e| Error::io(format!("cannot serve {}", config.root.display()), &e))?;
-        let token = config.token.load()?;
-        let serve = ServeConfig {
-            encoding: config.encoding,
-            idle_timeout: config.server.idle_timeout,
-            deadlines: config.deadlines,
-            writable: config.writable,
-            max_upload: config.max_upload,
-            partials: config.partials,
-            token,
-        };
-        // 1. Create the socket, bind and listen (one call in Rust).
-        let listener = config.server.listen(&log)?;
-        announce(&log, &listener, &root, &serve);
-        let files = FileServer::start(root, serve, log.clone());
-        // Past --max-clients (or --max-per-address), a few clients at a time are
-        // told `busy` in their own protocol; beyond those the connection closes
-        // without a word, which a tutorial client also expects.
-        let refuser = Arc::clone(&files);
-        // 2. Accept clients forever, each on a thread of its own; 3-5. `send_file_client` serves it.
-        Server::new(listener, &config.server, &log)
-            .refuse_silently()
-            .turn_away(BUSY_GRACE, move |stream, addr, why| {
-                refuser.turn_away(stream, addr, why)
-            })
-            .run(move |stream, addr| send_file_client(&files, stream, addr))
-    })
-}
-
-/// The Python's `send_file_client`: receive the file name, send the file, close.
-fn send_file_client(files: &FileServer, mut client: Stream, addr: SocketAddr) -> io::Result<()> {
-    let started = Instant::now();
-    // 3. Receive the file name: one recv of up to 1024 bytes, like the Python's recv(1024).
-    let mut request = [0u8; TUTORIAL_READ_LEN];
-    let n = net::recv(&mut client, &mut request)?;
-    let request = &request[..n];
-    if protocol::detect(request) != Detected::Tutorial {
-        // Not a name but our own protocol's hello: the next chapter, docs/PROTOCOL.md.
-        return files.serve_framed(client, addr, request);
-    }
-    // The name as UTF-8 (decoded from gbk with --encoding gbk, like the Python), or why not.
-    let name = match files.tutorial_name(request) {
-        Ok(name) => name,
-        Err(refused) => {
-            files.log_request(addr, "tutorial", request, &refused, 0, started);
-            return Ok(());
-        }
-    };
-    // 4. Open the file, only inside --root (the Python opens any path it is sent) ...
-    let file = match files.root().open_file(&name) {
-        Ok((file, _metadata)) => file,
-        Err(e) => {
-            let result = format!("error: {e} (closed without an answer)");
-            files.log_request(addr, "tutorial", &name, &result, 0, started);
-            return Ok(());
-        }
-    };
-    // ... and send all of it, 64 KiB at a time (the Python reads it whole and sends it at once),
-    // to a client that must keep taking it (`paced`: --min-rate, --body-timeout).
-    let mut file = BufReader::with_capacity(SEND_BUFFER, file);
-    match io::copy(&mut file, &mut files.paced(&client)) {
-        Ok(sent) => files.log_request(addr, "tutorial", &name, "ok", sent, started),
-        Err(e) => {
-            let (lost, why) = deadline::lost_or_dropped(&e);
-            let result = format!("{lost}: {why}");
-            files.log_request(addr, "tutorial", &name, &result, 0, started);
-        }
-    }
-    // 5. Close the connection: `client` is dropped when this returns.
-    Ok(())
-}
-
-/// What is served, and a warning when it is reachable from other machines.
-/// On stdout, after `listening on`: scripts that wait for that first line
-/// must not meet a warning on stderr first.
-fn announce(log: &Log, listener: &TcpListener, root: &Root, serve: &ServeConfig) {
-    let mode = if serve.writable {
-        "writable"
-    } else {
-        "read-only"
-    };
-    let limit = match serve.max_upload {
-        Some(max) if serve.writable => format!(", uploads up to {max} bytes"),
-        _ => String::new(),
-    };
-    let token = if serve.token.is_some() {
-        ", token required"
-    } else {
-        ""
-    };
-    log.out(format_args!(
-        "serving {} ({mode}{limit}{token})",
-        os_name::shown_path(root.path()).display()
-    ));
-    if let Ok(addr) = listener.local_addr() {
-        if !addr.ip().is_loopback() {
-            let what = if serve.writable {
-                "downloaded, overwritten and removed"
-            } else {
-                "downloaded"
-            };
-            let who = if serve.token.is_some() {
-                "anyone who has the token and can reach this machine (unencrypted: the token can be sniffed)"
-            } else {
-                "anyone who can reach this machine"
-            };
-            log.out(format_args!(
-                "warning: bound to {}: every file under {} can be {what} by {who}",
-                addr.ip(),
-                root.path().display()
-            ));
-        }
-    }
-    if !root.fd_anchored() {
-        log.out(
-            "warning: /proc is not usable: paths are checked by name, see docs/ROOT.md (What remains)",
-        );
-    }
-    log.flush();
 }

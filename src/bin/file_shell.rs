@@ -19,6 +19,39 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+fn main() -> ExitCode {
+    let result = cli::parse(Config::parse).and_then(run);
+    PROGRAM.exit(result)
+}
+
+fn run(config: Config) -> Result<(), Error> {
+    if config.trace {
+        // Names and messages in frames are UTF-8.
+        trace::start(Encoding::Utf8);
+    }
+    let token = config.token.load()?;
+    // Where the commands come from: a terminal (line editing), a file or a pipe.
+    let mut input = Input::open(config.batch.as_deref()).map_err(Error::runtime)?;
+    let mut shell = Shell::new(config.server, token, &input, config.timeout)
+        .map_err(|e| Error::io("cannot find the current directory", &e))?;
+    // Connect (and present the token) before the first command.
+    shell.connect().map_err(Error::runtime)?;
+    if input.mode() == Mode::Interactive {
+        println!("{}", shell.greeting());
+    }
+    match shell.run(&mut input) {
+        Ok(()) => Ok(()),
+        Err(Stop::Failed { line, command }) => Err(Error::runtime(format!(
+            "batch stopped at line {line}: {command}"
+        ))),
+        Err(Stop::Interrupted { line, command }) => Err(Error::runtime(format!(
+            "batch interrupted (Ctrl-C) at line {line}: {command}"
+        ))),
+        Err(Stop::Input(why)) => Err(Error::runtime(format!("reading the commands: {why}"))),
+        Err(Stop::StdoutClosed) => Err(Error::BrokenPipe),
+    }
+}
+
 const PROGRAM: Program = Program {
     name: "file_shell",
     help: "\
@@ -74,7 +107,7 @@ Options:
       --host HOST[:PORT] the server, as an option
   -P, --port N           server port [default: 11500]
   -b, --batch FILE       read the commands from FILE (- for stdin)
-      --timeout SECS     give up on a server silent this long (0: never)
+      --timeout SECS     give up on a server silent this long (0 = never)
                          [default: 60]
       --token-file FILE  the token the server wants (its first line)
                          [default: $DOWNLOAD_SERVER_TOKEN]
@@ -112,67 +145,28 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
-                Arg::Long(ref name) if name == "trace" => config.trace = true,
-                Arg::Short('b') => config.batch = Some(parser.value()?.into()),
-                Arg::Long(ref name) if name == "batch" => {
-                    config.batch = Some(parser.value()?.into())
-                }
+                Arg::Long("trace") => config.trace = true,
+                Arg::Short('b') | Arg::Long("batch") => config.batch = Some(parser.value()?.into()),
                 // sftp's -P PORT; --host and --port go through Target below.
                 Arg::Short('P') => config
                     .server
                     .set_port(parser.parse("a port number from 1 to 65535")?)?,
-                Arg::Long(ref name) if name == "timeout" => {
-                    let secs: u64 = parser.parse("a number of seconds (0: never)")?;
-                    config.timeout = (secs > 0).then(|| Duration::from_secs(secs));
-                }
+                Arg::Long("timeout") => config.timeout = parser.seconds()?,
+                Arg::Long("token-file") => config.token = TokenFile::at(parser.value()?),
                 // `file_shell HOST[:PORT]`, as `sftp HOST` (once, not with --host).
-                Arg::Value(ref value) if !config.host_given => {
+                Arg::Value(value) => {
+                    if config.host_given {
+                        return Err(Arg::Value(value).unexpected());
+                    }
                     let text = value.to_str().ok_or_else(|| {
                         Error::usage(format!("'{}': not valid UTF-8", value.to_string_lossy()))
                     })?;
                     config.server.set_host(text)?;
                     config.host_given = true;
                 }
-                arg => {
-                    if !(config.server.parse_arg(&arg, parser)?
-                        || config.token.parse_arg(&arg, parser)?)
-                    {
-                        return Err(cli::unexpected(arg));
-                    }
-                }
+                arg => config.server.parse(arg, parser)?,
             }
         }
         Ok(config)
     }
-}
-
-fn main() -> ExitCode {
-    cli::main(&PROGRAM, |parser| {
-        let config = Config::parse(parser)?;
-        if config.trace {
-            // Names and messages in frames are UTF-8.
-            trace::start(Encoding::Utf8);
-        }
-        let token = config.token.load()?;
-        // Where the commands come from: a terminal (line editing), a file or a pipe.
-        let mut input = Input::open(config.batch.as_deref()).map_err(Error::runtime)?;
-        let mut shell = Shell::new(config.server, token, &input, config.timeout)
-            .map_err(|e| Error::io("cannot find the current directory", &e))?;
-        // Connect (and present the token) before the first command.
-        shell.connect().map_err(Error::runtime)?;
-        if input.mode() == Mode::Interactive {
-            println!("{}", shell.greeting());
-        }
-        match shell.run(&mut input) {
-            Ok(()) => Ok(()),
-            Err(Stop::Failed { line, command }) => Err(Error::runtime(format!(
-                "batch stopped at line {line}: {command}"
-            ))),
-            Err(Stop::Interrupted { line, command }) => Err(Error::runtime(format!(
-                "batch interrupted (Ctrl-C) at line {line}: {command}"
-            ))),
-            Err(Stop::Input(why)) => Err(Error::runtime(format!("reading the commands: {why}"))),
-            Err(Stop::StdoutClosed) => Err(Error::BrokenPipe),
-        }
-    })
 }

@@ -17,6 +17,65 @@ use socket_tutorial::core::trace;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+fn main() -> ExitCode {
+    let result = cli::parse(Config::parse).and_then(run);
+    PROGRAM.exit(result)
+}
+
+fn run(config: Config) -> Result<(), Error> {
+    if config.trace {
+        trace::start(config.encoding);
+    }
+    // 1-2. Create the socket and connect to the server.
+    let mut stream = config.server.connect()?;
+    let peer = stream
+        .peer_addr()
+        .map_err(|e| Error::io("reading the server's address", &e))?;
+    let mut input = Input::stdin();
+    let mut out = io::stdout().lock();
+    let mut reply = vec![0u8; RECV_SIZE];
+    let mut decoder = config.encoding.decoder();
+    let mut refused = 0;
+    let mut number = 0;
+    // 3. Read what to send, as the Python's input() does.
+    while let Some(message) = input.line("Please your require:")? {
+        number += 1;
+        if message.is_empty() {
+            continue;
+        }
+        let wire = match input::encode_line(message, config.encoding) {
+            Ok(wire) => wire,
+            Err(why) => {
+                eprintln!("{}: line {number} not sent: {why}", PROGRAM.name);
+                refused += 1;
+                continue;
+            }
+        };
+        // 3. Send it.
+        stream.write_all(&wire).map_err(|e| lost(peer, &e))?;
+        // 4. Receive the server's reply and print it.
+        let n = net::recv(&mut stream, &mut reply).map_err(|e| lost(peer, &e))?;
+        if n == 0 {
+            return Err(Error::runtime(format!(
+                "the server {peer} closed the connection"
+            )));
+        }
+        let text = show::message(&mut decoder, &reply[..n]);
+        writeln!(out, "The corresponding contents of the server are:{text}")
+            .map_err(Error::stdout)?;
+        // Stop after `exit` or `exit()` has been answered, as the Python does.
+        if input::is_exit(message) {
+            break;
+        }
+    }
+    // 5. Close the socket (when `stream` is dropped).
+    input::not_sent(refused)
+}
+
+fn lost(peer: std::net::SocketAddr, err: &io::Error) -> Error {
+    Error::io(format!("connection to {peer} lost"), err)
+}
+
 const PROGRAM: Program = Program {
     name: "tcp_client",
     help: "\
@@ -70,74 +129,11 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
-                Arg::Long(ref name) if name == "trace" => config.trace = true,
-                Arg::Long(ref name) if name == "encoding" => {
-                    config.encoding = parser.parse("utf-8 or gbk")?
-                }
-                arg => {
-                    if !config.server.parse_arg(&arg, parser)? {
-                        return Err(cli::unexpected(arg));
-                    }
-                }
+                Arg::Long("trace") => config.trace = true,
+                Arg::Long("encoding") => config.encoding = parser.parse("utf-8 or gbk")?,
+                arg => config.server.parse(arg, parser)?,
             }
         }
         Ok(config)
     }
-}
-
-fn main() -> ExitCode {
-    cli::main(&PROGRAM, |parser| {
-        let config = Config::parse(parser)?;
-        if config.trace {
-            trace::start(config.encoding);
-        }
-        // 1-2. Create the socket and connect to the server.
-        let mut stream = config.server.connect()?;
-        let peer = stream
-            .peer_addr()
-            .map_err(|e| Error::io("reading the server's address", &e))?;
-        let mut input = Input::stdin();
-        let mut out = io::stdout().lock();
-        let mut reply = vec![0u8; RECV_SIZE];
-        let mut decoder = config.encoding.decoder();
-        let mut refused = 0;
-        let mut number = 0;
-        // 3. Read what to send, as the Python's input() does.
-        while let Some(message) = input.line("Please your require:")? {
-            number += 1;
-            if message.is_empty() {
-                continue;
-            }
-            let wire = match input::encode_line(message, config.encoding) {
-                Ok(wire) => wire,
-                Err(why) => {
-                    eprintln!("{}: line {number} not sent: {why}", PROGRAM.name);
-                    refused += 1;
-                    continue;
-                }
-            };
-            // 3. Send it.
-            stream.write_all(&wire).map_err(|e| lost(peer, &e))?;
-            // 4. Receive the server's reply and print it.
-            let n = net::recv(&mut stream, &mut reply).map_err(|e| lost(peer, &e))?;
-            if n == 0 {
-                return Err(Error::runtime(format!(
-                    "the server {peer} closed the connection"
-                )));
-            }
-            let text = show::message(&mut decoder, &reply[..n]);
-            writeln!(out, "The corresponding contents of the server are:{text}")
-                .map_err(Error::stdout)?;
-            // Stop after `exit` or `exit()` has been answered, as the Python does.
-            if input::is_exit(message) {
-                break;
-            }
-        }
-        // 5. Close the socket (when `stream` is dropped).
-        input::not_sent(refused)
-    })
-}
-
-fn lost(peer: std::net::SocketAddr, err: &io::Error) -> Error {
-    Error::io(format!("connection to {peer} lost"), err)
 }

@@ -2,25 +2,103 @@
 //!
 //! Like the Python, one read of up to 1024 bytes is one message and gets one
 //! reply. Differences, and why: each client is served by its own thread (the
-//! Python serves one client at a time, so a second client waits); a failed
-//! accept or a client's error is logged and the server goes on; a silent
-//! client is disconnected after `--idle-timeout`; what a client sent is shown
-//! on one line with its control characters escaped (a peer's text is shown,
-//! never obeyed); and `--echo` turns it into a plain echo server for tools and
-//! benchmarks.
+//! Python serves one client at a time, so a second client waits; `--sequential`
+//! does as the Python does); a failed accept or a client's error is logged and
+//! the server goes on; `--max-clients` and `--max-per-address` bound what
+//! clients can take, and a silent client is disconnected after
+//! `--idle-timeout`; what a client sent is shown on one line with its control
+//! characters escaped (a peer's text is shown, never obeyed); and `--echo`
+//! turns it into a plain echo server for tools and benchmarks.
 
+use socket_tutorial::core::admission::{Admission, Refusal};
 use socket_tutorial::core::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::core::encoding::Encoding;
-use socket_tutorial::core::log::Log;
 use socket_tutorial::core::net;
-use socket_tutorial::core::server::{Options, Server};
+use socket_tutorial::core::server::{self, Options};
 use socket_tutorial::core::show;
 use socket_tutorial::core::trace::{self, Stream};
+use socket_tutorial::println;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+
+fn main() -> ExitCode {
+    let result = cli::parse(Config::parse).and_then(run);
+    PROGRAM.exit(result)
+}
+
+fn run(config: Config) -> Result<(), Error> {
+    let config = Arc::new(config);
+    if config.trace {
+        trace::start(config.encoding);
+    }
+    // 1-3. Create the socket, bind it and listen (one call in Rust).
+    let mut listener = config.server.listen()?;
+    server::announce(listener.local_addr()?);
+    let admission = Admission::new(&config.server, Refusal::Line);
+    loop {
+        // 4. Accept a client; a failed accept is logged, and the loop goes on.
+        let (stream, addr) = match listener.accept() {
+            Ok(client) => client,
+            Err(err) => {
+                listener.log_failed_accept(&err);
+                continue;
+            }
+        };
+        if config.sequential {
+            // As the Python does: serve this client before accepting the next.
+            serve(stream, addr, &config);
+            continue;
+        }
+        let Some(seat) = admission.admit(&stream, addr) else {
+            continue;
+        };
+        let config = Arc::clone(&config);
+        seat.spawn(addr, move || serve(stream, addr, &config));
+    }
+}
+
+/// One client on its own thread: the session, then one line if it ended badly.
+fn serve(stream: Stream, addr: SocketAddr, config: &Config) {
+    let outcome = handle_connection(stream, addr, config);
+    server::log_end(addr, config.server.idle_timeout, outcome);
+}
+
+/// One client's session: the Python's inner `while True` loop.
+fn handle_connection(mut stream: Stream, addr: SocketAddr, config: &Config) -> io::Result<()> {
+    // 4 (cont.). Say who connected, as the Python prints `client_addr`.
+    println!("client info: {addr}");
+    let mut buf = [0u8; RECV_SIZE];
+    // A multi-byte character can be split between two reads; the decoder keeps its first half for the next one.
+    let mut decoder = config.encoding.decoder();
+    loop {
+        // 5. Receive; nothing means the client closed its side.
+        let n = net::recv(&mut stream, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        // 6. Reply, then print what was asked.
+        if config.echo {
+            stream.write_all(&buf[..n])?;
+        } else {
+            stream.write_all(&config.reply)?;
+        }
+        if !config.quiet {
+            let text = show::message(&mut decoder, &buf[..n]);
+            println!("Require from client is:{text}");
+        }
+    }
+    let mut rest = String::new();
+    decoder.finish(&mut rest);
+    if !config.quiet && !rest.is_empty() {
+        println!("Require from client is:{rest}");
+    }
+    // 7. Close this client's socket (on drop) and say so.
+    println!("service complete: {addr}");
+    Ok(())
+}
 
 const PROGRAM: Program = Program {
     name: "tcp_server",
@@ -98,18 +176,12 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
-                Arg::Long(ref name) if name == "trace" => config.trace = true,
-                Arg::Long(ref name) if name == "echo" => config.echo = true,
-                Arg::Long(ref name) if name == "quiet" => config.quiet = true,
-                Arg::Long(ref name) if name == "sequential" => config.sequential = true,
-                Arg::Long(ref name) if name == "encoding" => {
-                    config.encoding = parser.parse("utf-8 or gbk")?
-                }
-                arg => {
-                    if !config.server.parse_arg(&arg, parser)? {
-                        return Err(cli::unexpected(arg));
-                    }
-                }
+                Arg::Long("trace") => config.trace = true,
+                Arg::Long("echo") => config.echo = true,
+                Arg::Long("quiet") => config.quiet = true,
+                Arg::Long("sequential") => config.sequential = true,
+                Arg::Long("encoding") => config.encoding = parser.parse("utf-8 or gbk")?,
+                arg => config.server.parse(arg, parser)?,
             }
         }
         config.reply = config
@@ -118,61 +190,4 @@ impl Config {
             .expect("the reply is plain ASCII and one full-width mark that both encodings have");
         Ok(config)
     }
-}
-
-fn main() -> ExitCode {
-    cli::main(&PROGRAM, |parser| {
-        let config = Arc::new(Config::parse(parser)?);
-        if config.trace {
-            trace::start(config.encoding);
-        }
-        let log = Log::stdio();
-        // 1-3. Create the socket, bind it and listen (one call in Rust).
-        let listener = config.server.listen(&log)?;
-        // 4. Accept clients forever; each one is handled by `handle_connection`, on a
-        // thread of its own (with --sequential, one after another, like the Python).
-        let handler_log = log.clone();
-        Server::new(listener, &config.server, &log)
-            .sequential(config.sequential)
-            .run(move |stream, addr| handle_connection(stream, addr, &config, &handler_log))
-    })
-}
-
-/// One client's session: the Python's inner `while True` loop.
-fn handle_connection(
-    mut stream: Stream,
-    addr: SocketAddr,
-    config: &Config,
-    log: &Log,
-) -> io::Result<()> {
-    // 4 (cont.). Say who connected, as the Python prints `client_addr`.
-    log.out(format_args!("client info: {addr}"));
-    let mut buf = [0u8; RECV_SIZE];
-    // A multi-byte character can be split between two reads; the decoder keeps its first half for the next one.
-    let mut decoder = config.encoding.decoder();
-    loop {
-        // 5. Receive; nothing means the client closed its side.
-        let n = net::recv(&mut stream, &mut buf)?;
-        if n == 0 {
-            break;
-        }
-        // 6. Reply, then print what was asked.
-        if config.echo {
-            stream.write_all(&buf[..n])?;
-        } else {
-            stream.write_all(&config.reply)?;
-        }
-        if !config.quiet {
-            let text = show::message(&mut decoder, &buf[..n]);
-            log.out(format_args!("Require from client is:{text}"));
-        }
-    }
-    let mut rest = String::new();
-    decoder.finish(&mut rest);
-    if !config.quiet && !rest.is_empty() {
-        log.out(format_args!("Require from client is:{rest}"));
-    }
-    // 7. Close this client's socket (on drop) and say so.
-    log.out(format_args!("service complete: {addr}"));
-    Ok(())
 }

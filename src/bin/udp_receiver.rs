@@ -13,10 +13,56 @@
 use socket_tutorial::core::cli::{self, describe_io, Arg, Error, Parser, Program};
 use socket_tutorial::core::encoding::Encoding;
 use socket_tutorial::core::input;
-use socket_tutorial::core::log::Log;
+use socket_tutorial::core::print;
 use socket_tutorial::core::trace;
 use socket_tutorial::core::{net, server, show, udp};
+use socket_tutorial::{eprintln, println};
 use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let result = cli::parse(Config::parse).and_then(run);
+    PROGRAM.exit(result)
+}
+
+fn run(config: Config) -> Result<(), Error> {
+    if config.trace {
+        trace::start(config.encoding);
+    }
+    // 1-2. Create the UDP socket and bind the receiving port (one call in Rust).
+    let socket = net::bind_udp(&config.bind, config.port)?;
+    let addr = socket
+        .local_addr()
+        .map_err(|e| Error::io("reading the bound address", &e))?;
+    server::announce(addr);
+    let mut buf = vec![0u8; udp::RECV_BUFFER];
+    let mut received: u64 = 0;
+    loop {
+        // 3. Receive one datagram and who sent it.
+        let (n, from) = match net::recv_from(&socket, &mut buf) {
+            Ok(got) => got,
+            // Windows reports an ICMP error for an earlier datagram on the next receive; it says nothing about this one.
+            Err(err) if udp::is_port_unreachable(&err) => {
+                eprintln!("udp_receiver: warning: {}", describe_io(&err));
+                continue;
+            }
+            Err(err) => return Err(Error::io("cannot receive", &err)),
+        };
+        // 4. Print it with the sender's address.
+        let text = show::datagram(&buf[..n], config.encoding);
+        println!("{from}: {text}");
+        if let Some(err) = print::stdout_failed() {
+            // Nobody reads what we print any more: `udp_receiver | head` ends quietly.
+            return Err(Error::stdout(err));
+        }
+        received += 1;
+        // 5. Stop at `exit` (unless --keep-open) or after --count datagrams.
+        if (!config.keep_open && input::is_exit(text.as_bytes())) || config.count == Some(received)
+        {
+            // 6. The socket is closed when it is dropped.
+            return Ok(());
+        }
+    }
+}
 
 const PROGRAM: Program = Program {
     name: "udp_receiver",
@@ -76,73 +122,21 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
-                Arg::Long(ref name) if name == "trace" => config.trace = true,
-                Arg::Long(ref name) if name == "bind" => config.bind = parser.string()?,
-                Arg::Long(ref name) if name == "port" => {
-                    config.port = parser.parse("a port number from 0 to 65535")?
-                }
-                Arg::Long(ref name) if name == "count" => {
+                Arg::Long("trace") => config.trace = true,
+                Arg::Long("bind") => config.bind = parser.string()?,
+                Arg::Long("port") => config.port = parser.parse("a port number from 0 to 65535")?,
+                Arg::Long("count") => {
                     let n: u64 = parser.parse("a number of datagrams, at least 1")?;
                     if n == 0 {
                         return Err(Error::usage("--count must be at least 1"));
                     }
                     config.count = Some(n);
                 }
-                Arg::Long(ref name) if name == "keep-open" => config.keep_open = true,
-                Arg::Long(ref name) if name == "encoding" => {
-                    config.encoding = parser.parse("utf-8 or gbk")?
-                }
-                arg => return Err(cli::unexpected(arg)),
+                Arg::Long("keep-open") => config.keep_open = true,
+                Arg::Long("encoding") => config.encoding = parser.parse("utf-8 or gbk")?,
+                arg => return Err(arg.unexpected()),
             }
         }
         Ok(config)
     }
-}
-
-fn main() -> ExitCode {
-    cli::main(&PROGRAM, |parser| {
-        let config = Config::parse(parser)?;
-        if config.trace {
-            trace::start(config.encoding);
-        }
-        let log = Log::stdio();
-        // 1-2. Create the UDP socket and bind the receiving port (one call in Rust).
-        let socket = net::bind_udp(&config.bind, config.port)?;
-        let addr = socket
-            .local_addr()
-            .map_err(|e| Error::io("reading the bound address", &e))?;
-        server::announce(&log, addr);
-        let mut buf = vec![0u8; udp::RECV_BUFFER];
-        let mut received: u64 = 0;
-        let result = loop {
-            // 3. Receive one datagram and who sent it.
-            let (n, from) = match net::recv_from(&socket, &mut buf) {
-                Ok(got) => got,
-                // Windows reports an ICMP error for an earlier datagram on the next receive; it says nothing about this one.
-                Err(err) if udp::is_port_unreachable(&err) => {
-                    log.err(format_args!("udp_receiver: warning: {}", describe_io(&err)));
-                    continue;
-                }
-                Err(err) => break Err(Error::io("cannot receive", &err)),
-            };
-            // 4. Print it with the sender's address.
-            let text = show::datagram(&buf[..n], config.encoding);
-            log.out(format_args!("{from}: {text}"));
-            if let Some(err) = log.stdout_failed() {
-                // Nobody reads what we print any more: `udp_receiver | head` ends quietly.
-                break Err(Error::stdout(err));
-            }
-            received += 1;
-            // 5. Stop at `exit` (unless --keep-open) or after --count datagrams.
-            if (!config.keep_open && input::is_exit(text.as_bytes()))
-                || config.count == Some(received)
-            {
-                break Ok(());
-            }
-        };
-        // What was printed is written out before the program ends.
-        log.flush();
-        // 6. The socket is closed when it is dropped.
-        result
-    })
 }

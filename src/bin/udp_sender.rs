@@ -17,6 +17,109 @@ use socket_tutorial::core::udp::{self, NotSent, Sender, Sent};
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+fn main() -> ExitCode {
+    let result = cli::parse(Config::parse).and_then(run);
+    PROGRAM.exit(result)
+}
+
+fn run(config: Config) -> Result<(), Error> {
+    if config.trace {
+        trace::start(config.encoding);
+    }
+    // 1-2. Create the UDP socket and bind our own address (the Python binds port 14000 too);
+    // `Sender::open` also connects it to the receiver, which the Python does not, so that
+    // the OS can tell us when nobody listens there.
+    let (local, target) = udp::sender_addrs(
+        &config.receiver.host,
+        config.receiver.port,
+        config.bind.as_deref(),
+        config.bind_port,
+    )?;
+    let sender = Sender::open(local, target)?;
+    let mut input = Input::stdin();
+    if input.is_interactive() {
+        let from = sender.local_addr()?;
+        writeln!(
+            io::stdout(),
+            "sending from {from} to {target} (UDP: nothing confirms delivery)"
+        )
+        .map_err(Error::stdout)?;
+    }
+    let mut refused = 0usize;
+    // 3. Send the greeting.
+    if config.greeting {
+        let greeting = config
+            .encoding
+            .encode(GREETING)
+            .expect("both encodings have every character of the greeting");
+        send(&sender, &greeting, None, &mut refused)?;
+    }
+    let mut number = 0usize;
+    // 4. Read a line, as the Python's input() does.
+    while let Some(message) = input.line(PROMPT)? {
+        number += 1;
+        // 5. Send it as one datagram.
+        match input::encode_line(message, config.encoding) {
+            Ok(payload) => send(&sender, &payload, Some(number), &mut refused)?,
+            Err(why) => {
+                warn(&format!("line {number} not sent: {why}"));
+                refused += 1;
+            }
+        }
+        // Stop after sending `exit` or `exit()`, as the Python's loop does.
+        if input::is_exit(message) {
+            break;
+        }
+    }
+    if sender.port_unreachable_pending() {
+        warn_nobody(target);
+    }
+    // 6. The socket is closed when it is dropped.
+    input::not_sent(refused)
+}
+
+/// Sends one datagram; a refusal is reported and counted, a port-unreachable is a warning, any other failure ends the sender.
+///
+/// `line` is the input line's number, or `None` for the greeting.
+fn send(
+    sender: &Sender,
+    payload: &[u8],
+    line: Option<usize>,
+    refused: &mut usize,
+) -> Result<(), Error> {
+    match sender.send(payload) {
+        Ok(Sent::Sent) => Ok(()),
+        Ok(Sent::AfterPortUnreachable) => {
+            warn_nobody(sender.target());
+            Ok(())
+        }
+        Err(NotSent::Failed(err)) => Err(err),
+        Err(too_long) => {
+            warn(&format!(
+                "{} not sent: {}",
+                match line {
+                    Some(n) => format!("line {n}"),
+                    None => "the greeting".to_string(),
+                },
+                too_long.describe(sender.target())
+            ));
+            *refused += 1;
+            Ok(())
+        }
+    }
+}
+
+fn warn_nobody(target: std::net::SocketAddr) {
+    warn(&format!(
+        "warning: {target} answered an earlier datagram with 'port unreachable': nobody is receiving there (yet)"
+    ));
+}
+
+/// One line on stderr; if stderr itself is gone there is nobody left to tell.
+fn warn(message: &str) {
+    let _ = writeln!(io::stderr(), "udp_sender: {message}");
+}
+
 const PROGRAM: Program = Program {
     name: "udp_sender",
     help: "\
@@ -93,123 +196,16 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
-                Arg::Long(ref name) if name == "trace" => config.trace = true,
-                Arg::Long(ref name) if name == "bind" => config.bind = Some(parser.string()?),
-                Arg::Long(ref name) if name == "bind-port" => {
+                Arg::Long("trace") => config.trace = true,
+                Arg::Long("bind") => config.bind = Some(parser.string()?),
+                Arg::Long("bind-port") => {
                     config.bind_port = parser.parse("a port number from 0 to 65535")?
                 }
-                Arg::Long(ref name) if name == "no-greeting" => config.greeting = false,
-                Arg::Long(ref name) if name == "encoding" => {
-                    config.encoding = parser.parse("utf-8 or gbk")?
-                }
-                arg => {
-                    if !config.receiver.parse_arg(&arg, parser)? {
-                        return Err(cli::unexpected(arg));
-                    }
-                }
+                Arg::Long("no-greeting") => config.greeting = false,
+                Arg::Long("encoding") => config.encoding = parser.parse("utf-8 or gbk")?,
+                arg => config.receiver.parse(arg, parser)?,
             }
         }
         Ok(config)
     }
-}
-
-fn main() -> ExitCode {
-    cli::main(&PROGRAM, |parser| {
-        let config = Config::parse(parser)?;
-        if config.trace {
-            trace::start(config.encoding);
-        }
-        // 1-2. Create the UDP socket and bind our own address (the Python binds port 14000 too);
-        // `Sender::open` also connects it to the receiver, which the Python does not, so that
-        // the OS can tell us when nobody listens there.
-        let (local, target) = udp::sender_addrs(
-            &config.receiver.host,
-            config.receiver.port,
-            config.bind.as_deref(),
-            config.bind_port,
-        )?;
-        let sender = Sender::open(local, target)?;
-        let mut input = Input::stdin();
-        if input.is_interactive() {
-            let from = sender.local_addr()?;
-            writeln!(
-                io::stdout(),
-                "sending from {from} to {target} (UDP: nothing confirms delivery)"
-            )
-            .map_err(Error::stdout)?;
-        }
-        let mut refused = 0usize;
-        // 3. Send the greeting.
-        if config.greeting {
-            let greeting = config
-                .encoding
-                .encode(GREETING)
-                .expect("both encodings have every character of the greeting");
-            send(&sender, &greeting, None, &mut refused)?;
-        }
-        let mut number = 0usize;
-        // 4. Read a line, as the Python's input() does.
-        while let Some(message) = input.line(PROMPT)? {
-            number += 1;
-            // 5. Send it as one datagram.
-            match input::encode_line(message, config.encoding) {
-                Ok(payload) => send(&sender, &payload, Some(number), &mut refused)?,
-                Err(why) => {
-                    warn(&format!("line {number} not sent: {why}"));
-                    refused += 1;
-                }
-            }
-            // Stop after sending `exit` or `exit()`, as the Python's loop does.
-            if input::is_exit(message) {
-                break;
-            }
-        }
-        if sender.port_unreachable_pending() {
-            warn_nobody(target);
-        }
-        // 6. The socket is closed when it is dropped.
-        input::not_sent(refused)
-    })
-}
-
-/// Sends one datagram; a refusal is reported and counted, a port-unreachable is a warning, any other failure ends the sender.
-///
-/// `line` is the input line's number, or `None` for the greeting.
-fn send(
-    sender: &Sender,
-    payload: &[u8],
-    line: Option<usize>,
-    refused: &mut usize,
-) -> Result<(), Error> {
-    match sender.send(payload) {
-        Ok(Sent::Sent) => Ok(()),
-        Ok(Sent::AfterPortUnreachable) => {
-            warn_nobody(sender.target());
-            Ok(())
-        }
-        Err(NotSent::Failed(err)) => Err(err),
-        Err(too_long) => {
-            warn(&format!(
-                "{} not sent: {}",
-                match line {
-                    Some(n) => format!("line {n}"),
-                    None => "the greeting".to_string(),
-                },
-                too_long.describe(sender.target())
-            ));
-            *refused += 1;
-            Ok(())
-        }
-    }
-}
-
-fn warn_nobody(target: std::net::SocketAddr) {
-    warn(&format!(
-        "warning: {target} answered an earlier datagram with 'port unreachable': nobody is receiving there (yet)"
-    ));
-}
-
-/// One line on stderr; if stderr itself is gone there is nobody left to tell.
-fn warn(message: &str) {
-    let _ = writeln!(io::stderr(), "udp_sender: {message}");
 }

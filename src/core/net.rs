@@ -30,15 +30,13 @@ impl Target {
         }
     }
 
-    /// Takes `--host HOST[:PORT]` or `--port N` from the parser; returns `false` for any
-    /// other argument.
-    pub fn parse_arg(&mut self, arg: &Arg, parser: &mut Parser) -> Result<bool, Error> {
+    /// Takes `--host HOST[:PORT]` or `--port N`; any other argument is refused as unknown.
+    pub fn parse(&mut self, arg: Arg, parser: &mut Parser) -> Result<(), Error> {
         match arg {
-            Arg::Long(name) if name == "host" => self.set_host(&parser.string()?)?,
-            Arg::Long(name) if name == "port" => self.set_port(parser.parse(PORT_EXPECTED)?)?,
-            _ => return Ok(false),
+            Arg::Long("host") => self.set_host(&parser.string()?),
+            Arg::Long("port") => self.set_port(parser.parse(PORT_EXPECTED)?),
+            arg => Err(arg.unexpected()),
         }
-        Ok(true)
     }
 
     /// The server as people write it: `HOST`, `HOST:PORT`, `[IPv6]` or `[IPv6]:PORT` (a

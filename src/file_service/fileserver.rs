@@ -22,12 +22,12 @@
 
 use crate::core::encoding::Encoding;
 use crate::core::escape;
-use crate::core::log::Log;
 use crate::core::server::deadline::{Deadlines, Paced};
 use crate::core::trace::Stream;
 use crate::file_service::protocol::{ErrorCode, ErrorReply};
 use crate::file_service::root::{is_partial_name, Root, RootError, RootErrorKind};
 use crate::file_service::token::Token;
+use crate::println;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -83,7 +83,6 @@ pub struct Config {
 pub struct FileServer {
     root: Root,
     config: Config,
-    log: Log,
     partials: partials::Partials,
     digests: digests::Digests,
 }
@@ -119,13 +118,12 @@ enum Then {
 impl FileServer {
     /// The server for `root`. A writable one also starts a thread that looks for the partial
     /// uploads an earlier run left under the root and removes those past `--max-partial-age`.
-    pub fn start(root: Root, config: Config, log: Log) -> Arc<FileServer> {
+    pub fn start(root: Root, config: Config) -> Arc<FileServer> {
         let server = Arc::new(FileServer {
-            partials: partials::Partials::new(config.partials, log.clone()),
+            partials: partials::Partials::new(config.partials),
             digests: digests::Digests::default(),
             root,
             config,
-            log,
         });
         if server.config.writable {
             partials::keep(&server);
@@ -188,7 +186,7 @@ impl FileServer {
             format!("{secs:.2} s")
         };
         let _ = write!(line, " -> {result}, {bytes} bytes, {time}");
-        self.log.out(line);
+        println!("{}", line);
     }
 
     fn log_outcome(

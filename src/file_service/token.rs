@@ -3,7 +3,7 @@
 //! Both sides load it the same way, so one token file (or one exported
 //! variable) serves `download_server`, `download_client` and `file_shell`.
 
-use crate::core::cli::{Arg, Error, Parser};
+use crate::core::cli::Error;
 use crate::file_service::os_name;
 use crate::file_service::protocol::MAX_TOKEN;
 use std::fmt;
@@ -18,15 +18,9 @@ pub const TOKEN_ENV: &str = "DOWNLOAD_SERVER_TOKEN";
 pub struct TokenFile(Option<PathBuf>);
 
 impl TokenFile {
-    /// Takes `--token-file` from the parser; returns `false` for any other argument.
-    pub fn parse_arg(&mut self, arg: &Arg, parser: &mut Parser) -> Result<bool, Error> {
-        match arg {
-            Arg::Long(name) if name == "token-file" => {
-                self.0 = Some(parser.value()?.into());
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+    /// `--token-file FILE`.
+    pub fn at(path: impl Into<PathBuf>) -> TokenFile {
+        TokenFile(Some(path.into()))
     }
 
     /// The token from the file, else from [`TOKEN_ENV`], else none (see [`Token::load`]).

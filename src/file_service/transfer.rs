@@ -6,13 +6,15 @@
 //! - `download`: [`Connection::download`], through `<out>.part`, resuming
 //!   only the same version, verified end to end with SHA-256, renamed into
 //!   place only when whole; received and written by one thread, as `nc` does.
-//!   [`Connection::download_to`] sends the bytes to a stream instead.
+//!   [`Connection::download_to`] sends the bytes to a stream instead. Both
+//!   are three public steps, which download_client calls one by one:
+//!   [`Connection::ask`], [`Connection::receive`], [`Connection::finish`].
 //! - `partial`: the `.part` and its `.part.info` record (server, name,
 //!   version), so a client continues or removes only a partial that it made.
 //! - `finished`: what download_client remembers of a finished download, so a
 //!   rerun knows the file is already complete.
-//! - `raw`: [`raw_download`], the tutorial's own protocol, for the Python
-//!   `download_server.py`.
+//! - `raw`: [`RawOutput`], where the tutorial's own protocol (for the Python
+//!   `download_server.py`) puts what download_client's `--raw` receives.
 //! - `upload`: [`Connection::upload`], with the same guarantees the other way.
 //!
 //! Every wait for the server is bounded by the connection's timeout, and every
@@ -23,7 +25,7 @@ use crate::file_service::os_name;
 use crate::file_service::protocol::{ErrorReply, Meta, ProtocolError, Response};
 use std::ffi::OsString;
 use std::fmt;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 mod connection;
@@ -36,10 +38,13 @@ mod remote;
 mod upload;
 
 pub use connection::Connection;
-pub use download::{sha256sum_line, DownloadOptions, Downloaded, DRAIN_LIMIT};
+pub use download::{
+    sha256sum_line, Asked, DownloadOptions, Downloaded, Incoming, Received, DOWNLOAD_BUFFER,
+    DRAIN_LIMIT,
+};
 pub use interrupt::Interrupt;
 pub use partial::{info_path, part_path};
-pub use raw::{raw_download, raw_download_to};
+pub use raw::RawOutput;
 pub use remote::{MAX_LIST_ENTRIES, MAX_LIST_NAME_BYTES};
 pub use upload::{UploadOptions, Uploaded};
 
@@ -128,6 +133,24 @@ fn unexpected(response: &Response) -> TransferError {
         "the server broke the protocol: unexpected answer (frame type 0x{:02x})",
         response.frame_type()
     ))
+}
+
+/// Where a download's bytes go.
+pub enum Destination<'a> {
+    /// This file, through `<file>.part`.
+    File(&'a Path),
+    /// This stream, as the bytes arrive (download_client's `-o -`): no partial file, no resume.
+    Stream(&'a mut dyn Write),
+}
+
+impl<'a> Destination<'a> {
+    /// `out` if there is one, else `stream`.
+    pub fn file_or(out: Option<&'a Path>, stream: &'a mut dyn Write) -> Destination<'a> {
+        match out {
+            Some(out) => Destination::File(out),
+            None => Destination::Stream(stream),
+        }
+    }
 }
 
 /// How a transfer began, for the user.

@@ -22,7 +22,7 @@
 //! A deadline that passes is an [`io::ErrorKind::TimedOut`] error that says
 //! which one ([`explain`]), and the connection is closed.
 
-use crate::core::cli::{describe_io, Arg, Error, Parser};
+use crate::core::cli::describe_io;
 use crate::core::trace::Stream;
 use std::cell::Cell;
 use std::fmt;
@@ -52,28 +52,6 @@ impl Default for Deadlines {
             body: Some(Duration::from_secs(20)),
             min_rate: 500,
         }
-    }
-}
-
-impl Deadlines {
-    /// Takes `--hello-timeout`, `--request-timeout`, `--body-timeout` or `--min-rate` from the
-    /// parser; returns `false` for any other argument.
-    pub fn parse_arg(&mut self, arg: &Arg, parser: &mut Parser) -> Result<bool, Error> {
-        let Arg::Long(name) = arg else {
-            return Ok(false);
-        };
-        let secs = |parser: &mut Parser| -> Result<Option<Duration>, Error> {
-            let secs: u64 = parser.parse("a number of seconds (0 = never)")?;
-            Ok((secs > 0).then(|| Duration::from_secs(secs)))
-        };
-        match name.as_str() {
-            "hello-timeout" => self.hello = secs(parser)?,
-            "request-timeout" => self.request = secs(parser)?,
-            "body-timeout" => self.body = secs(parser)?,
-            "min-rate" => self.min_rate = parser.parse("a number of bytes per second")?,
-            _ => return Ok(false),
-        }
-        Ok(true)
     }
 }
 

@@ -52,11 +52,6 @@ struct Run {
 
 impl Stream {
     /// A stream accepted by a listener, whose `accept` line [`accepted`] already traced.
-    ///
-    /// The accept loop traces the `accept` and hands the client's thread the bare
-    /// `TcpStream`, which wraps it here: what a thread's closure holds stays on the heap
-    /// while its client is connected, and 10,000 connected clients make the 8 bytes of
-    /// a `Stream`'s tracer field measurable (the bench's hold test).
     pub fn accepted(inner: TcpStream, peer: SocketAddr) -> Stream {
         Stream::new(inner, peer)
     }

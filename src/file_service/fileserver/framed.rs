@@ -7,10 +7,10 @@
 
 use super::reply::{encode, write_response};
 use super::{is_reserved, FileServer, Outcome, Then};
+use crate::core::admission::Busy;
 use crate::core::escape;
 use crate::core::net;
 use crate::core::server::deadline::Paced;
-use crate::core::server::Busy;
 use crate::core::trace::{Stream, Way};
 use crate::file_service::protocol::shown::{
     ShownClientHello, ShownRequest, ShownResponse, ShownServerHello,
@@ -45,7 +45,7 @@ impl FileServer {
         let hello = self.hello();
         if !version_supported(version) {
             let err = ProtocolError::UnsupportedVersion(version);
-            self.log.out(format_args!("{addr} hello: {err}, closed"));
+            println!("{addr} hello: {err}, closed");
             return say_and_close(&paced, hello, err.reply());
         }
         stream.frame(Way::Sent, ShownServerHello(&hello));
@@ -73,13 +73,11 @@ impl FileServer {
                 Ok(Some(request)) => request,
                 Err(ProtocolError::Io(e)) => return Err(e),
                 Err(ProtocolError::Truncated) => {
-                    self.log
-                        .out(format_args!("{addr} closed the connection inside a frame"));
+                    println!("{addr} closed the connection inside a frame");
                     return Ok(());
                 }
                 Err(e) => {
-                    self.log
-                        .out(format_args!("{addr} sent a bad frame: {e}; closed"));
+                    println!("{addr} sent a bad frame: {e}; closed");
                     paced.body();
                     return write_response(&paced, &Response::Error(e.reply()));
                 }
@@ -118,8 +116,7 @@ impl FileServer {
                 format!("{max_per_address} connections per address at most")
             }
         };
-        self.log
-            .out(format_args!("{addr} hello: busy ({limit}), closed"));
+        println!("{addr} hello: busy ({limit}), closed");
         let busy = ErrorReply::new(ErrorCode::Busy, &why.message()).closing();
         say_and_close(&paced, self.hello(), busy)
     }
@@ -134,8 +131,7 @@ impl FileServer {
         first: &[u8],
     ) -> io::Result<Option<(u16, Vec<u8>)>> {
         if first.is_empty() {
-            self.log
-                .out(format_args!("{addr} connected and left without a request"));
+            println!("{addr} connected and left without a request");
             return Ok(None);
         }
         let mut got = first.to_vec();
@@ -151,18 +147,17 @@ impl FileServer {
                 // A tutorial client's name never starts with NUL, and `got`
                 // began with it: anything else is nobody we know.
                 Detected::NotOurs | Detected::Tutorial => {
-                    self.log.out(format_args!(
+                    println!(
                         "{addr} sent {}: neither a file name nor our hello, closed",
                         escape::name(&got)
-                    ));
+                    );
                     return Ok(None);
                 }
                 Detected::Incomplete => {
                     let mut more = [0u8; CLIENT_HELLO_LEN];
                     let n = net::recv(&mut stream, &mut more)?;
                     if n == 0 {
-                        self.log
-                            .out(format_args!("{addr} left in the middle of its hello"));
+                        println!("{addr} left in the middle of its hello");
                         return Ok(None);
                     }
                     got.extend_from_slice(more.get(..n).unwrap_or_default());
@@ -195,8 +190,7 @@ impl FileServer {
         stream.body();
         let why = match request {
             Ok(None) | Err(ProtocolError::Truncated) => {
-                self.log
-                    .out(format_args!("{addr} left before presenting the token"));
+                println!("{addr} left before presenting the token");
                 return Ok(Then::Close);
             }
             Err(ProtocolError::Io(e)) => return Err(e),

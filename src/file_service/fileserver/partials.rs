@@ -20,11 +20,11 @@
 
 use super::FileServer;
 use crate::core::escape;
-use crate::core::log::Log;
 use crate::file_service::protocol::{ErrorCode, ErrorReply};
 use crate::file_service::root::{
     is_partial_name, EntryKind, Root, RootErrorKind, UploadKey, MAX_COMPONENTS,
 };
+use crate::{eprintln, println};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread;
@@ -106,7 +106,6 @@ impl State {
 pub(super) struct Partials {
     state: Mutex<State>,
     limits: PartialLimits,
-    log: Log,
 }
 
 /// Held while one target is uploaded, or its partial removed; dropping it frees the target.
@@ -144,11 +143,10 @@ enum Why {
 }
 
 impl Partials {
-    pub(super) fn new(limits: PartialLimits, log: Log) -> Partials {
+    pub(super) fn new(limits: PartialLimits) -> Partials {
         Partials {
             state: Mutex::default(),
             limits,
-            log,
         }
     }
 
@@ -381,17 +379,15 @@ impl Partials {
             Err(e) => Err(e),
         };
         match result {
-            Ok(()) => self.log.out(format_args!(
+            Ok(()) => println!(
                 "removed partial upload {shown} ({} bytes): {because}",
                 partial.bytes
-            )),
-            Err(e) if e.kind() == RootErrorKind::NotFound => self.log.out(format_args!(
+            ),
+            Err(e) if e.kind() == RootErrorKind::NotFound => println!(
                 "forgot partial upload {shown} ({} bytes): {because}; it was no longer there",
                 partial.bytes
-            )),
-            Err(e) => self.log.err(format_args!(
-                "cannot remove partial upload {shown} ({because}): {e}"
-            )),
+            ),
+            Err(e) => eprintln!("cannot remove partial upload {shown} ({because}): {e}"),
         }
         drop(lock);
     }
@@ -458,9 +454,8 @@ impl Partials {
         let mut stack = match root.stream_dir(b"") {
             Ok(top) => vec![(Vec::new(), top)],
             Err(e) => {
-                return self
-                    .log
-                    .err(format_args!("cannot look for partial uploads: {e}"))
+                eprintln!("cannot look for partial uploads: {e}");
+                return;
             }
         };
         while let Some((dir, listing)) = stack.last_mut() {
@@ -503,9 +498,9 @@ impl Partials {
             }
         }
         if kept > 0 || removed > 0 {
-            self.log.out(format_args!(
+            println!(
                 "partial uploads under the root: {kept} kept ({kept_bytes} bytes), {removed} removed"
-            ));
+            );
         }
     }
 }
@@ -562,9 +557,9 @@ pub(super) fn keep(server: &Arc<FileServer>) {
             }
         });
     if let Err(e) = started {
-        server.log.err(format_args!(
+        eprintln!(
             "cannot start the thread that expires partial uploads: {}",
             crate::core::cli::describe_io(&e)
-        ));
+        );
     }
 }

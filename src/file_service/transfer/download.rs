@@ -22,7 +22,7 @@
 use super::connection::is_timeout;
 use super::finished;
 use super::partial::{self, hash_prefix, open_part, part_path, PartInfo, Plan};
-use super::{shown, unexpected, Connection, Event, Start, TransferError};
+use super::{shown, unexpected, Connection, Destination, Event, Start, TransferError};
 use crate::core::cli::describe_io;
 use crate::core::escape;
 use crate::core::net;
@@ -40,7 +40,7 @@ use std::path::Path;
 /// 0.85 s, 256 KiB 0.69-0.99 s, 512 KiB 0.70-0.98 s, 1 MiB 0.51-0.80 s, 2 MiB
 /// 0.52 s (`nc` 1.26-1.33 s in the same runs); 1 MiB also took the least CPU
 /// (0.49 s against 0.67 s with 256 KiB). On the heap, once per download.
-pub(super) const DOWNLOAD_BUFFER: usize = 1024 * 1024;
+pub const DOWNLOAD_BUFFER: usize = 1024 * 1024;
 
 /// After a local failure, at most this much of the file still on its way is
 /// read and dropped to keep the connection; more, and it is closed instead.
@@ -89,9 +89,51 @@ pub fn sha256sum_line(digest: &[u8; 32], file: &Path) -> String {
     format!("{}  {}", sha256::hex(digest), shown(file))
 }
 
+/// What [`Connection::ask`] found.
+// One per download, and moved once: a box would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum Asked<'a> {
+    /// Nothing to fetch: the file already there is this version
+    /// ([`DownloadOptions::skip_same_version`]).
+    Complete(Downloaded),
+    /// The server is sending the file: [`Connection::receive`] it.
+    Coming(Incoming<'a>),
+}
+
+/// A file the server has begun to send, and where it goes.
+pub struct Incoming<'a> {
+    remote: &'a [u8],
+    to: Sink<'a>,
+    options: DownloadOptions,
+    start: Start,
+    /// Bytes `offset..size` are on their way.
+    offset: u64,
+    size: u64,
+    /// Has seen bytes `..offset` already, when verification was asked for.
+    hasher: Option<Sha256>,
+}
+
+/// Every byte of a file has arrived: [`Connection::finish`] it.
+pub struct Received<'a> {
+    incoming: Incoming<'a>,
+    /// Bytes that crossed the network.
+    received: u64,
+}
+
+enum Sink<'a> {
+    Part {
+        out: &'a Path,
+        file: File,
+        /// What `<out>.part.info` says, remembered once the file is in place.
+        record: PartInfo,
+    },
+    Stream(&'a mut dyn Write),
+}
+
 impl Connection {
     /// Download `remote` to `out` through `<out>.part`, continuing or
-    /// replacing only a partial file of ours (see `partial`), as `options` say.
+    /// replacing only a partial file of ours (see `partial`), as `options` say:
+    /// [`Connection::ask`], [`Connection::receive`], [`Connection::finish`].
     pub fn download(
         &mut self,
         remote: &[u8],
@@ -104,7 +146,7 @@ impl Connection {
             shown(&part_path(out))
         );
         self.interruptible(&kept, |conn| {
-            conn.download_watched(remote, out, options, events)
+            conn.all_steps(remote, Destination::File(out), options, events)
         })
     }
 
@@ -118,36 +160,64 @@ impl Connection {
         verify: bool,
         events: &mut dyn FnMut(Event),
     ) -> Result<Downloaded, TransferError> {
+        let options = DownloadOptions {
+            verify,
+            ..DownloadOptions::default()
+        };
         self.interruptible("what arrived was written out", |conn| {
-            let (size, _) = conn.ask_for_file(remote, 0, Vec::new(), verify)?;
-            events(Event::Begin { size, offset: 0 });
-            let mut hasher = verify.then(Sha256::new);
-            let received =
-                conn.receive(sink, "the output", "", 0, size, hasher.as_mut(), events)?;
-            if let Err(e) = sink.flush() {
-                let why = format!("writing the output failed ({})", describe_io(&e));
-                return Err(conn.output_failed(&e, why, 0, verify));
-            }
-            let digest = match hasher {
-                None => None,
-                Some(h) => Some(conn.check_digest(h.finalize(), remote, "it was written out")?),
-            };
-            Ok(Downloaded {
-                size,
-                received,
-                start: Start::Fresh,
-                digest,
-            })
+            conn.all_steps(remote, Destination::Stream(sink), options, events)
         })
     }
 
-    fn download_watched(
+    fn all_steps<'a>(
         &mut self,
-        remote: &[u8],
-        out: &Path,
+        remote: &'a [u8],
+        into: Destination<'a>,
         options: DownloadOptions,
         events: &mut dyn FnMut(Event),
     ) -> Result<Downloaded, TransferError> {
+        match self.ask(remote, into, options, events)? {
+            Asked::Complete(done) => Ok(done),
+            Asked::Coming(incoming) => {
+                let received = self.receive(incoming, events)?;
+                self.finish(received)
+            }
+        }
+    }
+
+    /// The first step of a download: what an earlier run left decides where
+    /// to start (see `partial`; a partial that is not ours is refused before a
+    /// byte is asked for), DOWNLOAD is sent and the FILE answer read, and the
+    /// `.part` and its record are made ready; [`Event::Begin`] then says what
+    /// is coming. An ERROR is `Refused`. Into a stream, `options` other than
+    /// `verify` do not apply.
+    ///
+    /// Unlike [`Connection::download`], the steps on their own do not watch
+    /// the connection's [`super::Interrupt`] while a read waits (the transfer
+    /// loop still looks at it between buffers).
+    pub fn ask<'a>(
+        &mut self,
+        remote: &'a [u8],
+        into: Destination<'a>,
+        options: DownloadOptions,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<Asked<'a>, TransferError> {
+        let out = match into {
+            Destination::File(out) => out,
+            Destination::Stream(sink) => {
+                let (size, _) = self.ask_for_file(remote, 0, Vec::new(), options.verify)?;
+                events(Event::Begin { size, offset: 0 });
+                return Ok(Asked::Coming(Incoming {
+                    remote,
+                    to: Sink::Stream(sink),
+                    options,
+                    start: Start::Fresh,
+                    offset: 0,
+                    size,
+                    hasher: options.verify.then(Sha256::new),
+                }));
+            }
+        };
         let part = part_path(out);
         let server = partial::server_id(self.peer());
         let plan = partial::plan(out, remote, &server, options.resume)?;
@@ -155,7 +225,7 @@ impl Connection {
             if let Some(done) =
                 self.already_complete(out, remote, &server, options.verify, events)?
             {
-                return Ok(done);
+                return Ok(Asked::Complete(done));
             }
         }
         let (mut start, offset, identity) = starting_point(plan, events);
@@ -193,49 +263,111 @@ impl Connection {
             };
             Ok((file, hasher))
         });
-        let (mut file, mut hasher) = match prepared {
+        let (file, hasher) = match prepared {
             Ok(ready) => ready,
             Err(e) => return Err(self.abandon(e.to_string(), size - offset, options.verify)),
         };
         events(Event::Begin { size, offset });
-        let (label, kept) = (
-            shown(&part),
-            format!("; {} is kept: run again to resume", shown(&part)),
-        );
-        let received = self.receive(
-            &mut file,
-            &label,
-            &kept,
+        Ok(Asked::Coming(Incoming {
+            remote,
+            to: Sink::Part { out, file, record },
+            options,
+            start,
             offset,
             size,
-            hasher.as_mut(),
-            events,
-        )?;
-        // Every byte has been read (the digest next): local failures from
-        // here on leave the connection in step.
-        let digest = match hasher {
-            None => None,
-            Some(h) => match self.check_digest(h.finalize(), remote, "it was not kept") {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    drop(file);
-                    if let TransferError::Mismatch(_) = e {
-                        partial::remove(out);
-                    }
-                    return Err(e);
-                }
-            },
-        };
-        put_in_place(file, out, size, options.mode.unwrap_or(NEW_FILE_MODE))?;
-        if options.skip_same_version {
-            finished::remember_download(out, record);
-        }
-        Ok(Downloaded {
+            hasher,
+        }))
+    }
+
+    /// The second step: every byte of the file from the socket into the
+    /// `.part` (or the stream), [`Event::Progress`] after each buffer. A cut
+    /// transfer keeps the `.part` for a resume, and the connection cannot
+    /// carry another request.
+    pub fn receive<'a>(
+        &mut self,
+        mut incoming: Incoming<'a>,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<Received<'a>, TransferError> {
+        let Incoming {
+            to,
+            offset,
             size,
-            received,
+            hasher,
+            ..
+        } = &mut incoming;
+        let (sink, label, kept): (&mut dyn Write, String, String) = match to {
+            Sink::Part { out, file, .. } => {
+                let part = part_path(out);
+                let kept = format!("; {} is kept: run again to resume", shown(&part));
+                (file, shown(&part), kept)
+            }
+            Sink::Stream(sink) => (&mut **sink, "the output".into(), String::new()),
+        };
+        let received =
+            self.receive_bytes(sink, &label, &kept, *offset, *size, hasher.as_mut(), events)?;
+        Ok(Received { incoming, received })
+    }
+
+    /// The last step: with verification the digests compared (on a mismatch
+    /// nothing is kept), then the `.part` renamed into place and its record
+    /// removed (or the stream flushed). From here on a local failure leaves
+    /// the connection in step.
+    pub fn finish(&mut self, received: Received) -> Result<Downloaded, TransferError> {
+        let Received { incoming, received } = received;
+        let Incoming {
+            remote,
+            to,
+            options,
             start,
-            digest,
-        })
+            size,
+            hasher,
+            ..
+        } = incoming;
+        match to {
+            Sink::Part { out, file, record } => {
+                let digest = match hasher {
+                    None => None,
+                    Some(h) => match self.check_digest(h.finalize(), remote, "it was not kept") {
+                        Ok(d) => Some(d),
+                        Err(e) => {
+                            drop(file);
+                            if let TransferError::Mismatch(_) = e {
+                                partial::remove(out);
+                            }
+                            return Err(e);
+                        }
+                    },
+                };
+                put_in_place(file, out, size, options.mode.unwrap_or(NEW_FILE_MODE))?;
+                if options.skip_same_version {
+                    finished::remember_download(out, record);
+                }
+                Ok(Downloaded {
+                    size,
+                    received,
+                    start,
+                    digest,
+                })
+            }
+            Sink::Stream(sink) => {
+                if let Err(e) = sink.flush() {
+                    let why = format!("writing the output failed ({})", describe_io(&e));
+                    return Err(self.output_failed(&e, why, 0, options.verify));
+                }
+                let digest = match hasher {
+                    None => None,
+                    Some(h) => {
+                        Some(self.check_digest(h.finalize(), remote, "it was written out")?)
+                    }
+                };
+                Ok(Downloaded {
+                    size,
+                    received,
+                    start,
+                    digest,
+                })
+            }
+        }
     }
 
     /// DOWNLOAD, and the FILE answer's size and identity; an ERROR is `Refused`.
@@ -278,7 +410,7 @@ impl Connection {
     /// the two only added a hand-off per buffer (about 30,000 context switches
     /// per GiB) and was slower (docs/PROTOCOL.md 7.1).
     #[allow(clippy::too_many_arguments)]
-    fn receive(
+    fn receive_bytes(
         &mut self,
         sink: &mut dyn Write,
         label: &str,

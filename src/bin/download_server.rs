@@ -75,13 +75,9 @@ fn run(config: Config) -> Result<(), Error> {
     // tutorial client (that saves every byte as the file) also expects.
     let admission = Admission::new(&config.server, Refusal::TurnAway { grace: BUSY_GRACE });
     loop {
-        // 2. Accept a client; a failed accept is logged, and the loop goes on.
-        let (stream, addr) = match listener.accept() {
-            Ok(client) => client,
-            Err(err) => {
-                listener.log_failed_accept(&err);
-                continue;
-            }
+        // 2. Accept a client; a failed accept is logged (by `accept`), and the loop goes on.
+        let Ok((stream, addr)) = listener.accept() else {
+            continue;
         };
         let Some(seat) = admission.admit(&stream, addr) else {
             continue;

@@ -39,13 +39,9 @@ fn run(config: Config) -> Result<(), Error> {
     server::announce(listener.local_addr()?);
     let admission = Admission::new(&config.server, Refusal::Line);
     loop {
-        // 4. Accept a client; a failed accept is logged, and the loop goes on.
-        let (stream, addr) = match listener.accept() {
-            Ok(client) => client,
-            Err(err) => {
-                listener.log_failed_accept(&err);
-                continue;
-            }
+        // 4. Accept a client; a failed accept is logged (by `accept`), and the loop goes on.
+        let Ok((stream, addr)) = listener.accept() else {
+            continue;
         };
         if config.sequential {
             // As the Python does: serve this client before accepting the next.

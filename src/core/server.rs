@@ -3,8 +3,9 @@
 //! The loop itself is in each server's binary, in the Rust Cookbook's shape:
 //! accept, admit (`admission`), spawn a thread that owns the stream. Nothing
 //! a single client does (a failed accept, a reset, a hang) can end the loop:
-//! a failed accept is logged here, at most once a second, and the loop goes
-//! on; a client's error is logged by its own thread ([`log_end`]).
+//! a failed accept is logged here ([`Listener::accept`]), at most once a
+//! second, and the loop goes on; a client's error is logged by its own thread
+//! ([`log_end`]).
 //! `--idle-timeout` is the read and write timeout of each accepted socket; a
 //! server that reads requests of its own sets tighter deadlines per read and
 //! write (`deadline`).
@@ -94,7 +95,15 @@ impl Listener {
     }
 
     /// Waits for the next client: the Python's `accept()`.
-    pub fn accept(&self) -> io::Result<(Stream, SocketAddr)> {
+    ///
+    /// A failed accept is logged here, the same error at most once a second, and when the
+    /// process is out of descriptors or memory it pauses a moment, so that the loop that
+    /// goes on to the next client does not spin until one leaves.
+    pub fn accept(&mut self) -> io::Result<(Stream, SocketAddr)> {
+        self.try_accept().inspect_err(|err| self.log_failed(err))
+    }
+
+    fn try_accept(&self) -> io::Result<(Stream, SocketAddr)> {
         let (stream, addr) = self.listener.accept().inspect_err(trace::accept_failed)?;
         trace::accepted(addr);
         let stream = Stream::accepted(stream, addr);
@@ -104,9 +113,7 @@ impl Listener {
         Ok((stream, addr))
     }
 
-    /// Logs a failed accept (at most once a second for the same error) and, when the process
-    /// is out of descriptors or memory, pauses so that the loop does not spin until a client leaves.
-    pub fn log_failed_accept(&mut self, err: &io::Error) {
+    fn log_failed(&mut self, err: &io::Error) {
         if let Some(line) = self.failed.line(err) {
             eprintln!("{line}");
         }
@@ -134,7 +141,6 @@ struct Repeats {
 impl Repeats {
     const QUIET: Duration = Duration::from_secs(1);
 
-    /// What to log for this failed accept, if anything (a repeat within a second is only counted).
     /// What to log for this failed accept, if anything (a repeat within a second is only counted).
     fn line(&mut self, err: &io::Error) -> Option<String> {
         let what = describe_io(err);

@@ -2268,3 +2268,34 @@ fn a_servers_message_is_shown_escaped_on_one_line() {
         "download_client: error: not found: x\\n127.0.0.1:1: forged\\x1b[2J\\u{202e}txt.exe\n"
     );
 }
+
+/// `--root=DIR` and `--root DIR` name the same directory, also when its name is not UTF-8
+/// (the parser's unit tests cover the same on Windows, where such a name is an unpaired
+/// surrogate that Wine cannot put on disk reliably).
+#[cfg(unix)]
+#[test]
+fn a_root_whose_name_is_not_utf8_is_taken_with_or_without_equals() {
+    use std::ffi::{OsStr, OsString};
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = TempDir::new("dl-root-bytes");
+    let root = tmp.join(OsStr::from_bytes(b"r\xffoot"));
+    let cwd = tmp.join("cwd");
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    fs::write(root.join("notes.txt"), b"from a root named in bytes\n").unwrap();
+    let mut joined = OsString::from("--root=");
+    joined.push(&root);
+    let spellings = [
+        vec![joined],
+        vec!["--root".into(), root.clone().into_os_string()],
+    ];
+    for spelling in spellings {
+        let srv = Spawn::new("download_server")
+            .args(["--port", "0"])
+            .args(&spelling)
+            .server();
+        let out = client(&srv, &cwd, &["-o", "-", "notes.txt"]);
+        assert!(out.status.success(), "{spelling:?}: {}", describe(&out));
+        assert_eq!(out.stdout, b"from a root named in bytes\n", "{spelling:?}");
+    }
+}

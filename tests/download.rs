@@ -2280,7 +2280,12 @@ fn a_root_whose_name_is_not_utf8_is_taken_with_or_without_equals() {
     let tmp = TempDir::new("dl-root-bytes");
     let root = tmp.join(OsStr::from_bytes(b"r\xffoot"));
     let cwd = tmp.join("cwd");
-    fs::create_dir_all(&root).unwrap();
+    if let Err(e) = fs::create_dir_all(&root) {
+        // macOS's APFS, for one, takes only names that are UTF-8.
+        return common::skip(&format!(
+            "this file system refuses a directory name that is not UTF-8 ({e})"
+        ));
+    }
     fs::create_dir_all(&cwd).unwrap();
     fs::write(root.join("notes.txt"), b"from a root named in bytes\n").unwrap();
     let mut joined = OsString::from("--root=");

@@ -5,8 +5,8 @@ mod common;
 mod links;
 
 use common::{
-    command, cutting_proxy, describe, download_server, framed, have_python, pattern, wait_for_size,
-    Cut, Running, Spawn, TempDir, TIMEOUT,
+    command, cutting_proxy, describe, download_server, framed, pattern, wait_for_size, Cut,
+    Running, Spawn, TempDir, TIMEOUT,
 };
 use socket_tutorial::file_service::protocol::{
     ClientHello, ErrorCode, ErrorReply, Kind, Request, Response, ServerHello,
@@ -711,9 +711,9 @@ fn a_tutorial_request_is_one_read_the_bytes_and_the_close() {
 /// The tutorial client's request, from Python, as it sends it on Windows (gbk).
 #[test]
 fn a_python_tutorial_style_request_gets_the_raw_bytes() {
-    if !have_python() {
+    let Some(python) = common::python() else {
         return;
-    }
+    };
     let tmp = TempDir::new("dl-pyclient");
     let root = tmp.join("root");
     fs::create_dir_all(&root).unwrap();
@@ -736,7 +736,8 @@ open(sys.argv[3], "wb").write(data)
 "#;
     for (name, expected) in [("文件.txt", data.clone()), ("没有.txt", Vec::new())] {
         let got = tmp.join("got");
-        let out = std::process::Command::new("python3")
+        let out = python
+            .command()
             .args(["-c", script, &srv.port(), name])
             .arg(&got)
             .output()
@@ -771,16 +772,17 @@ while True:
 
 #[test]
 fn raw_mode_downloads_from_a_tutorial_style_python_server() {
-    if !have_python() {
+    let Some(python) = common::python() else {
         return;
-    }
+    };
     let tmp = TempDir::new("dl-pyserver");
     let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
     fs::create_dir_all(&root).unwrap();
     fs::create_dir_all(&cwd).unwrap();
     let data = pattern(9, 250_000);
     fs::write(root.join("文件.bin"), &data).unwrap();
-    let mut py = Spawn::program("python3")
+    let mut py = python
+        .spawn()
         .args(["-c", PYTHON_TUTORIAL_SERVER, "gbk"])
         .current_dir(&root)
         .server();

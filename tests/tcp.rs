@@ -2,10 +2,9 @@
 
 mod common;
 
-use common::{command, describe, have_python, Spawn, TIMEOUT};
+use common::{command, describe, Spawn, TIMEOUT};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -391,9 +390,9 @@ fn server_hanging_up_mid_session_is_exit_1() {
 /// A peer in the tutorial's style (send, recv(1024), print), written for this test, against our server.
 #[test]
 fn python_peer_in_the_tutorials_style_talks_to_our_server() {
-    if !have_python() {
+    let Some(python) = common::python() else {
         return;
-    }
+    };
     let srv = server(&[]);
     let script = r#"
 import socket, sys
@@ -404,7 +403,8 @@ for message in ["hello from python", "exit"]:
     print("reply:%s" % s.recv(1024).decode("utf-8"))
 s.close()
 "#;
-    let out = Command::new("python3")
+    let out = python
+        .command()
         .args(["-c", script, &srv.port()])
         .output()
         .unwrap();
@@ -418,9 +418,9 @@ s.close()
 /// Our client against a Python server that behaves like the tutorial's (gbk reply): the full-width `！` it cannot decode as UTF-8 is shown as U+FFFD, never a crash.
 #[test]
 fn our_client_against_a_tutorial_style_python_server() {
-    if !have_python() {
+    let Some(python) = common::python() else {
         return;
-    }
+    };
     let script = r#"
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -436,7 +436,7 @@ while True:
     print("Require from client is:%s" % data.decode("gbk"), flush=True)
 c.close()
 "#;
-    let mut py = python_server(script);
+    let mut py = python_server(python, script);
     let port = py.addr.unwrap().port().to_string();
     let out = command("tcp_client")
         .args(["--port", &port])
@@ -450,8 +450,8 @@ c.close()
 }
 
 /// Runs a Python server script that prints `listening on IP:PORT` first.
-fn python_server(script: &str) -> common::Running {
-    Spawn::program("python3").args(["-c", script]).server()
+fn python_server(python: common::Python, script: &str) -> common::Running {
+    python.spawn().args(["-c", script]).server()
 }
 
 const CHINESE: &str = "我是客戶发送端";
@@ -534,9 +534,9 @@ fn unknown_encoding_is_a_usage_error() {
 /// A Python peer of our own that encodes with gbk, like the tutorial, against our server and our client.
 #[test]
 fn python_gbk_peers_exchange_chinese_text_both_ways() {
-    if !have_python() {
+    let Some(python) = common::python() else {
         return;
-    }
+    };
     // Python client -> our server.
     let mut srv = server(&["--encoding", "gbk"]);
     let client = r#"
@@ -547,7 +547,8 @@ s.send(sys.argv[2].encode("gbk"))
 sys.stdout.buffer.write(("reply:%s\n" % s.recv(1024).decode("gbk")).encode("utf-8"))
 s.close()
 "#;
-    let out = Command::new("python3")
+    let out = python
+        .command()
         .args(["-c", client, &srv.port(), CHINESE])
         .output()
         .unwrap();
@@ -575,7 +576,7 @@ while True:
     sys.stdout.flush()
 c.close()
 "#;
-    let mut py = python_server(server_script);
+    let mut py = python_server(python, server_script);
     let port = py.addr.unwrap().port().to_string();
     let out = command("tcp_client")
         .args(["--encoding", "gbk", "--port", &port])

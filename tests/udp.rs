@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{command, describe, have_python, Running, Spawn, TIMEOUT};
+use common::{command, describe, Running, Spawn, TIMEOUT};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
@@ -547,9 +547,9 @@ fn help_and_version() {
 /// A Python peer of our own, speaking gbk like the tutorial, sends to our receiver.
 #[test]
 fn python_gbk_sender_to_our_receiver() {
-    if !have_python() {
+    let Some(python) = common::python() else {
         return;
-    }
+    };
     let mut rcv = receiver(&["--encoding", "gbk", "--count", "1"]);
     let script = r#"
 import socket, sys
@@ -558,7 +558,8 @@ s.bind(("127.0.0.1", 0))
 s.sendto("我是客戶发送端".encode("gbk"), ("127.0.0.1", int(sys.argv[1])))
 print("sent from 127.0.0.1:%d" % s.getsockname()[1])
 "#;
-    let out = Command::new("python3")
+    let out = python
+        .command()
         .args(["-c", script, &rcv.port()])
         .env("PYTHONIOENCODING", "utf-8")
         .output()
@@ -580,9 +581,9 @@ print("sent from 127.0.0.1:%d" % s.getsockname()[1])
 /// Our sender to a Python peer of our own that decodes gbk like the tutorial's receiver.
 #[test]
 fn our_gbk_sender_to_a_python_receiver() {
-    if !have_python() {
+    let Some(python) = common::python() else {
         return;
-    }
+    };
     let script = r#"
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -594,7 +595,8 @@ for expected in ["this is a data from client, 我是客戶发送端!", "我是�
     print("text: %s" % data.decode("gbk"), flush=True)
     print("bytes are python's gbk: %s" % (data == expected.encode("gbk")), flush=True)
 "#;
-    let mut py = Spawn::program("python3")
+    let mut py = python
+        .spawn()
         .args(["-c", script])
         .env("PYTHONIOENCODING", "utf-8")
         .server();

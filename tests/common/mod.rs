@@ -490,19 +490,87 @@ pub fn installed(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// True when `python3` can be run. Otherwise the calling test, which then returns
-/// early, is named in one line on stderr, written past `cargo test`'s capture (which
-/// hides `eprintln!` of passing tests), so a skipped interop test never passes silently.
+/// A Python 3 interpreter, as each platform has it: `python3` on unix, the `py -3` launcher
+/// or `python` on Windows (a stock Windows install has no `python3`, or only the Store's
+/// stand-in, which is not Python).
+#[derive(Debug, Clone, Copy)]
+pub struct Python {
+    pub program: &'static str,
+    pub args: &'static [&'static str],
+}
+
+/// Where [`find_python`] looks, in this order.
+pub const PYTHONS: [Python; 3] = [
+    Python {
+        program: "python3",
+        args: &[],
+    },
+    Python {
+        program: "py",
+        args: &["-3"],
+    },
+    Python {
+        program: "python",
+        args: &[],
+    },
+];
+
+impl Python {
+    /// A `Command` that runs this interpreter (with `-3` for the launcher).
+    pub fn command(self) -> Command {
+        let mut cmd = Command::new(self.program);
+        cmd.args(self.args);
+        cmd
+    }
+
+    /// The same, as a [`Spawn`] (for a Python server whose lines a test waits on).
+    pub fn spawn(self) -> Spawn {
+        Spawn::program(self.program).args(self.args)
+    }
+
+    /// How a person would type it: `py -3`, `python3`.
+    pub fn spelling(self) -> String {
+        std::iter::once(self.program)
+            .chain(self.args.iter().copied())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// The first of [`PYTHONS`] that runs and is Python 3, looked for once.
+pub fn find_python() -> Option<Python> {
+    static FOUND: std::sync::OnceLock<Option<Python>> = std::sync::OnceLock::new();
+    *FOUND.get_or_init(|| {
+        PYTHONS.into_iter().find(|python| {
+            python
+                .command()
+                .args(["-c", "import sys; sys.exit(sys.version_info[0] != 3)"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+    })
+}
+
+/// A Python 3 to run the tutorial's side of an interop test. Without one, the calling test,
+/// which then returns early, is named in one line on stderr, written past `cargo test`'s
+/// capture (which hides `eprintln!` of passing tests), so a skipped interop test never
+/// passes silently.
 #[track_caller]
-pub fn have_python() -> bool {
-    let ok = installed("python3");
-    if !ok {
+pub fn python() -> Option<Python> {
+    let found = find_python();
+    if found.is_none() {
+        let tried: Vec<String> = PYTHONS.iter().map(|p| p.spelling()).collect();
         skipped(
             std::panic::Location::caller(),
-            "python3 is not on PATH, so this interop test with a Python peer did not run",
+            &format!(
+                "no Python 3 found (tried {}), so this interop test with a Python peer did not run",
+                tried.join(", ")
+            ),
         );
     }
-    ok
+    found
 }
 
 /// For a test about to return early: says so on stderr, uncaptured, naming the test and why.

@@ -413,3 +413,88 @@ mod transcripts {
         std::fs::write(&path, text).unwrap_or_else(|e| panic!("cannot write {name}: {e}"));
     }
 }
+
+/// How a page names a block's runner, beside the block: `` `cargo run --release --example lesson -- NAME` ``.
+const LESSON_COMMAND: &str = "`cargo run --release --example lesson -- ";
+
+/// The lesson named after each transcript of a page, up to the next shell block or section.
+fn lessons_of(name: &str) -> Vec<(Block, String)> {
+    let doc = read_doc(name);
+    let lines: Vec<&str> = doc.lines().collect();
+    let mut found = Vec::new();
+    for block in blocks_of(name) {
+        let Some(output) = &block.output else {
+            continue;
+        };
+        let after = lines.iter().skip(output.fence_line + 1);
+        let until =
+            after.take_while(|l| !l.trim_start().starts_with("```sh") && !l.starts_with("## "));
+        for line in until {
+            if let Some(at) = line.find(LESSON_COMMAND) {
+                let rest = &line[at + LESSON_COMMAND.len()..];
+                if let Some(end) = rest.find('`') {
+                    found.push((block.clone(), rest[..end].to_string()));
+                    break;
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The lesson runner, built beside this test by `cargo test` (examples are built with the tests).
+fn lesson_program() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let profile = exe.parent()?.parent()?;
+    let lesson = profile
+        .join("examples")
+        .join(format!("lesson{}", std::env::consts::EXE_SUFFIX));
+    lesson.is_file().then_some(lesson)
+}
+
+#[test]
+fn every_lesson_prints_what_its_block_shows() {
+    let Some(program) = lesson_program() else {
+        return common::skip("the lesson runner (examples/lesson) was not built with the tests");
+    };
+    /// The ports the page names: the runner shows them as the page does.
+    const PAGE_PORTS: [u16; 5] = [10500, 11500, 11600, 14000, 15000];
+    let mut failures = Vec::new();
+    let mut ran = BTreeSet::new();
+    for doc in DOCS {
+        let lessons = lessons_of(doc);
+        assert!(
+            lessons.len() >= 8,
+            "{doc}: only {} blocks name their lesson runner",
+            lessons.len()
+        );
+        for (block, name) in lessons {
+            ran.insert(name.clone());
+            let out = std::process::Command::new(&program)
+                .args(["--free-ports", "--shown-dir", "/tmp/walk", &name])
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+            let mut got = String::from_utf8_lossy(&out.stdout).into_owned();
+            if cfg!(windows) {
+                // Paths below the lesson's folder, as Windows writes them.
+                got = got.replace('\\', "/");
+            }
+            let expected = &block.output.as_ref().expect("a transcript").text;
+            let (want, got) = (
+                normalise::normalise(expected, &PAGE_PORTS),
+                normalise::normalise(&got, &PAGE_PORTS),
+            );
+            if !out.status.success() || want != got {
+                failures.push(format!(
+                    "{doc}:{}: `lesson {name}` ({}) does not print what the page shows\n{}\n--- stderr\n{}",
+                    block.line,
+                    out.status,
+                    normalise::diff(&want, &got),
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(ran.len() >= 8, "only {} lessons ran: {ran:?}", ran.len());
+}

@@ -5,6 +5,7 @@
 //!
 //! Standard library only, so the tour runs wherever cargo does: Linux, macOS, Windows.
 
+mod build;
 mod download;
 mod folders;
 mod tcp;

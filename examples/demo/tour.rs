@@ -39,7 +39,7 @@ impl Tour {
     /// The programs in `bin` (built first when cargo started the tour), and a
     /// new scratch directory.
     pub fn new(bin: PathBuf) -> Result<Tour> {
-        build_when_run_by_cargo(&bin)?;
+        crate::build::build_when_run_by_cargo(&bin)?;
         for name in PROGRAMS {
             let path = bin.join(format!("{name}{EXE_SUFFIX}"));
             if !path.is_file() {
@@ -362,32 +362,6 @@ fn wait_with_deadline(child: &mut Child, name: &str) -> Result<i32> {
             Err(e) => return Err(format!("waiting for {name}: {e}")),
         }
     }
-}
-
-/// Under `cargo run --example demo` the programs may be missing or older than
-/// the source: build them first, with the profile the tour itself was built with.
-fn build_when_run_by_cargo(bin: &Path) -> Result<()> {
-    let (Some(cargo), Some(manifest)) = (
-        std::env::var_os("CARGO"),
-        std::env::var_os("CARGO_MANIFEST_DIR"),
-    ) else {
-        return Ok(());
-    };
-    let profile = match bin.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev".to_string(),
-        Some(name) => name.to_string(),
-        None => return Ok(()),
-    };
-    println!("(building the programs: cargo build --profile {profile} --bins)");
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "--bins", "--profile", &profile])
-        .current_dir(manifest)
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err("cargo could not build the programs (see above)".into());
-    }
-    Ok(())
 }
 
 /// Fails the tour with `what` unless `code` is `expected`.

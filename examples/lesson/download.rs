@@ -1,0 +1,122 @@
+//! The download lessons of docs/WALKTHROUGH.md, each the same steps as its bash block.
+
+use crate::run::{Lesson, Result};
+
+/// `download_client --trace hello.txt`: our protocol's calls, frame by frame.
+pub fn traced(l: &Lesson) -> Result<()> {
+    l.mkdir("served")?;
+    l.write("served/hello.txt", b"hello\n")?;
+    let server = l.start(
+        "download_server",
+        &["--root", "served", "--port", "11500"],
+        "download-server.log",
+        None,
+    )?;
+    l.wait_for("download-server.log", "listening on", 1)?;
+    l.run(
+        "",
+        "download_client",
+        &["--port", "11500", "--trace", "hello.txt"],
+        b"",
+    )?;
+    server.kill()
+}
+
+/// A whole photo over our protocol, compared with the original.
+pub fn photo(l: &Lesson) -> Result<()> {
+    served_files(l)?;
+    let server = l.start(
+        "download_server",
+        &["--root", "served", "--port", "11500"],
+        "server.log",
+        None,
+    )?;
+    l.wait_for("server.log", "listening on", 1)?;
+    l.run(
+        "here",
+        "download_client",
+        &["--port", "11500", "photo.jpg"],
+        b"",
+    )?;
+    l.wc_c("here", "copy-photo.jpg")?;
+    if l.read("here/copy-photo.jpg")? == l.read("served/photo.jpg")? {
+        l.say("identical");
+    }
+    server.kill()
+}
+
+/// A missing file and an empty one: ours tells them apart; with `--raw` it says it cannot.
+pub fn missing(l: &Lesson) -> Result<()> {
+    served_files(l)?;
+    let server = l.start(
+        "download_server",
+        &["--root", "served", "--port", "11500"],
+        "server.log",
+        None,
+    )?;
+    l.wait_for("server.log", "listening on", 1)?;
+    for args in [
+        &["--port", "11500", "nope.txt"][..],
+        &["--port", "11500", "empty.txt"],
+    ] {
+        let code = l.run("here", "download_client", args, b"")?;
+        l.say(&format!("exit status {code}"));
+    }
+    l.wc_c("here", "copy-empty.txt")?;
+    let code = l.run(
+        "here",
+        "download_client",
+        &["--port", "11500", "--raw", "nope.txt"],
+        b"",
+    )?;
+    l.say(&format!("exit status {code}"));
+    l.wait_for("server.log", "tutorial", 1)?;
+    server.kill()?;
+    l.cat("server.log")
+}
+
+/// The two `--raw` requests on the wire: the name out, and a close without a byte.
+pub fn raw_traced(l: &Lesson) -> Result<()> {
+    served_files(l)?;
+    let server = l.start(
+        "download_server",
+        &["--root", "served", "--port", "11500"],
+        "server.log",
+        None,
+    )?;
+    l.wait_for("server.log", "listening on", 1)?;
+    for name in ["nope.txt", "empty.txt"] {
+        l.run(
+            "here",
+            "download_client",
+            &["--port", "11500", "--raw", "--trace", name],
+            b"",
+        )?;
+    }
+    server.kill()
+}
+
+/// The section's setup: `served/` with a photo, a small and a big file and an empty one,
+/// and `here/`, where the clients save.
+fn served_files(l: &Lesson) -> Result<()> {
+    l.mkdir("served")?;
+    l.mkdir("here")?;
+    l.write("served/photo.jpg", &noise(10_000, 1))?;
+    l.write("served/small.jpg", &noise(4_000, 2))?;
+    l.write("served/big.bin", &noise(8_000_000, 3))?;
+    l.write("served/empty.txt", b"")
+}
+
+/// Bytes that look random (the page's `head -c N /dev/urandom`), the same on every run.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            // xorshift64*
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+        })
+        .collect()
+}

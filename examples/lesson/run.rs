@@ -1,0 +1,406 @@
+//! What a lesson does, step by step, on any platform: start a server with its log in a file, run a client with its input, wait for a line, show a file, stop the server.
+//!
+//! Each step is what one line of the walkthrough's bash block does, so a lesson reads
+//! like its block and prints what the block prints. The ports and the directory are the
+//! page's own (10500, 11500, 15000; a folder of the lesson's), or, with `--free-ports`
+//! (the walkthrough test), free ones, shown as the page names them. Every wait has a
+//! deadline.
+
+use std::env::consts::EXE_SUFFIX;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// What went wrong, said in one line by `main`.
+pub type Result<T> = std::result::Result<T, String>;
+
+/// The ports the page names (the programs' defaults); `--free-ports` swaps each for a free one.
+const PAGE_PORTS: [u16; 5] = [10500, 11500, 11600, 14000, 15000];
+
+/// The longest one wait may take: the slowest lesson needs a few seconds.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// One run of a lesson: where the programs are, its folder, and how ports and paths are shown.
+pub struct Lesson {
+    bin: PathBuf,
+    dir: PathBuf,
+    /// The page's port and the one really used.
+    ports: Vec<(u16, u16)>,
+    /// How the lesson's folder is shown (`--shown-dir`), if not as it is.
+    shown_dir: Option<String>,
+}
+
+impl Lesson {
+    pub fn new(bin: PathBuf, free_ports: bool, shown_dir: Option<String>) -> Result<Lesson> {
+        let dir =
+            std::env::temp_dir().join(format!("socket-tutorial-lesson-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+        // The programs print the folder as the system names it (macOS's /tmp is /private/tmp).
+        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+        let mut ports = Vec::new();
+        for page in PAGE_PORTS {
+            let real = if free_ports { free_port()? } else { page };
+            ports.push((page, real));
+        }
+        Ok(Lesson {
+            bin,
+            dir,
+            ports,
+            shown_dir,
+        })
+    }
+
+    /// Makes a folder in the lesson's folder (`mkdir -p`).
+    pub fn mkdir(&self, rel: &str) -> Result<PathBuf> {
+        let path = self.dir.join(rel);
+        std::fs::create_dir_all(&path).map_err(|e| format!("cannot make {rel}: {e}"))?;
+        Ok(path)
+    }
+
+    /// Writes a file in the lesson's folder (`printf ... > FILE`).
+    pub fn write(&self, rel: &str, bytes: &[u8]) -> Result<()> {
+        std::fs::write(self.dir.join(rel), bytes).map_err(|e| format!("cannot write {rel}: {e}"))
+    }
+
+    /// Starts a server in the lesson's folder, its stdout into `log` and its stderr into
+    /// `errors` (or into `log` too), as `program ARGS > log [2> errors] &` does.
+    pub fn start(
+        &self,
+        program: &str,
+        args: &[&str],
+        log: &str,
+        errors: Option<&str>,
+    ) -> Result<Server> {
+        let out = self.create(log)?;
+        let err = match errors {
+            Some(file) => self.create(file)?,
+            None => out
+                .try_clone()
+                .map_err(|e| format!("cannot share {log}: {e}"))?,
+        };
+        let child = Command::new(self.program(program))
+            .args(self.real_args(args))
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("cannot start {program}: {e}"))?;
+        Ok(Server {
+            name: program.to_string(),
+            child,
+        })
+    }
+
+    /// Runs a client in `dir` (a folder of the lesson's, `""` for its own) with `input` on its
+    /// stdin, shows what it printed (stdout and stderr together, as a terminal does) and
+    /// returns its exit status.
+    pub fn run(&self, dir: &str, program: &str, args: &[&str], input: &[u8]) -> Result<i32> {
+        self.run_fed(dir, program, args, &mut |stdin| {
+            stdin.write_all(input).map_err(|e| e.to_string())
+        })
+    }
+
+    /// [`Lesson::run`] where `feed` writes the input, and may wait between lines (for a line
+    /// in a server's log, say) before it closes stdin by returning.
+    pub fn run_fed(
+        &self,
+        dir: &str,
+        program: &str,
+        args: &[&str],
+        feed: &mut dyn FnMut(&mut dyn Write) -> Result<()>,
+    ) -> Result<i32> {
+        self.run_into(dir, program, args, feed, None)
+    }
+
+    /// [`Lesson::run_fed`] with what the client prints saved in `into` (the page's
+    /// `> first.txt`) instead of shown, when given.
+    pub fn run_into(
+        &self,
+        dir: &str,
+        program: &str,
+        args: &[&str],
+        feed: &mut dyn FnMut(&mut dyn Write) -> Result<()>,
+        into: Option<&str>,
+    ) -> Result<i32> {
+        let mut cmd = Command::new(self.program(program));
+        cmd.args(self.real_args(args))
+            .current_dir(self.dir.join(dir))
+            .stdin(Stdio::piped());
+        match into {
+            Some(file) => {
+                let out = self.create(file)?;
+                let err = out
+                    .try_clone()
+                    .map_err(|e| format!("cannot share {file}: {e}"))?;
+                cmd.stdout(out).stderr(err);
+            }
+            // Shown line by line as it prints, as a terminal shows it, so that a client
+            // running in the background prints in its turn.
+            None => {
+                cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+            }
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {program}: {e}"))?;
+        let (out, err) = (child.stdout.take(), child.stderr.take());
+        thread::scope(|s| {
+            if let Some(out) = out {
+                s.spawn(|| self.forward(out));
+            }
+            if let Some(err) = err {
+                s.spawn(|| self.forward(err));
+            }
+            if let Some(mut stdin) = child.stdin.take() {
+                // A client that ends before reading all its input is no error here.
+                let _ = feed(&mut stdin);
+            }
+            wait_with_deadline(&mut child, program)
+        })
+    }
+
+    /// Shows each line of `stream` as it comes.
+    fn forward(&self, stream: impl Read) {
+        let mut reader = BufReader::new(stream);
+        let mut line = Vec::new();
+        while let Ok(n) = reader.read_until(b'\n', &mut line) {
+            if n == 0 {
+                break;
+            }
+            self.show(&String::from_utf8_lossy(&line));
+            line.clear();
+        }
+    }
+
+    /// Waits until `file` has `n` lines that contain `text` (the page's `wait_for`).
+    pub fn wait_for(&self, file: &str, text: &str, n: usize) -> Result<()> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let content = std::fs::read(self.dir.join(file)).unwrap_or_default();
+            let found = String::from_utf8_lossy(&content)
+                .lines()
+                .filter(|l| l.contains(text))
+                .count();
+            if found >= n {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{file} has no {n} line(s) with '{text}' after {} s",
+                    DEADLINE.as_secs()
+                ));
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The bytes of a file of the lesson's folder (for the page's `cmp`).
+    pub fn read(&self, rel: &str) -> Result<Vec<u8>> {
+        std::fs::read(self.dir.join(rel)).map_err(|e| format!("cannot read {rel}: {e}"))
+    }
+
+    /// Shows a file of the lesson's folder (`cat FILE`).
+    pub fn cat(&self, file: &str) -> Result<()> {
+        let content =
+            std::fs::read(self.dir.join(file)).map_err(|e| format!("cannot read {file}: {e}"))?;
+        self.show(&String::from_utf8_lossy(&content));
+        Ok(())
+    }
+
+    /// Shows files as the page's `perl -pe 's/(x{10,})/"[".length($1)." x]"/ge'` does: a run
+    /// of ten or more `x` as `[N x]`, so that a 3000-byte message fits on a line.
+    pub fn cat_counting_x(&self, files: &[&str]) -> Result<()> {
+        for file in files {
+            let content = std::fs::read(self.dir.join(file))
+                .map_err(|e| format!("cannot read {file}: {e}"))?;
+            self.show(&count_x_runs(&String::from_utf8_lossy(&content)));
+        }
+        Ok(())
+    }
+
+    /// Shows a file's size and name, as `wc -c FILE` does.
+    pub fn wc_c(&self, dir: &str, file: &str) -> Result<()> {
+        let meta = std::fs::metadata(self.dir.join(dir).join(file))
+            .map_err(|e| format!("cannot read {file}: {e}"))?;
+        self.say(&format!("{} {file}", meta.len()));
+        Ok(())
+    }
+
+    /// One line of the lesson's own, as the block's `echo`.
+    pub fn say(&self, line: &str) {
+        self.show(&format!("{line}\n"));
+    }
+
+    /// Prints `text` with the real ports and folder shown as the page names them.
+    fn show(&self, text: &str) {
+        let mut text = text.to_string();
+        for &(page, real) in &self.ports {
+            if page != real {
+                text = replace_number(&text, real, page);
+            }
+        }
+        if let Some(shown) = &self.shown_dir {
+            text = text.replace(&self.dir.display().to_string(), shown);
+        }
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(text.as_bytes());
+        let _ = stdout.flush();
+    }
+
+    fn real_args(&self, args: &[&str]) -> Vec<String> {
+        args.iter()
+            .map(|&arg| {
+                let mut arg = arg.to_string();
+                for &(page, real) in &self.ports {
+                    arg = replace_number(&arg, page, real);
+                }
+                arg
+            })
+            .collect()
+    }
+
+    fn create(&self, rel: &str) -> Result<File> {
+        File::create(self.dir.join(rel)).map_err(|e| format!("cannot make {rel}: {e}"))
+    }
+
+    fn program(&self, name: &str) -> PathBuf {
+        self.bin.join(format!("{name}{EXE_SUFFIX}"))
+    }
+}
+
+impl Drop for Lesson {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A server started by [`Lesson::start`]; stopped by [`Server::kill`], or when dropped.
+pub struct Server {
+    name: String,
+    child: Child,
+}
+
+impl Server {
+    /// Stops the server (the page's `kill $server`).
+    pub fn kill(mut self) -> Result<()> {
+        let _ = self.child.kill();
+        self.child
+            .wait()
+            .map(drop)
+            .map_err(|e| format!("waiting for {}: {e}", self.name))
+    }
+
+    /// Waits for the program to end by itself (the page's `wait $receiver`).
+    pub fn wait(mut self) -> Result<i32> {
+        wait_with_deadline(&mut self.child, &self.name)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits for a program to end, killing it after [`DEADLINE`]; its exit status.
+fn wait_with_deadline(child: &mut Child, name: &str) -> Result<i32> {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        match child.try_wait() {
+            // No code means killed by a signal (unix): -1 says "not a normal exit".
+            Ok(Some(status)) => return Ok(status.code().unwrap_or(-1)),
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{name} did not finish within {} s",
+                    DEADLINE.as_secs()
+                ));
+            }
+            Err(e) => return Err(format!("waiting for {name}: {e}")),
+        }
+    }
+}
+
+/// Lines to write on a client's stdin, each with its newline (the page's `printf 'a\nb\n' |`).
+pub fn lines(lines: &[&str]) -> Vec<u8> {
+    lines
+        .iter()
+        .flat_map(|l| format!("{l}\n").into_bytes())
+        .collect()
+}
+
+/// Every run of ten or more `x` as `[N x]`.
+fn count_x_runs(text: &str) -> String {
+    let mut out = String::new();
+    let mut run = 0;
+    let flush = |out: &mut String, run: &mut usize| {
+        if *run >= 10 {
+            out.push_str(&format!("[{run} x]"));
+        } else {
+            out.push_str(&"x".repeat(*run));
+        }
+        *run = 0;
+    };
+    for c in text.chars() {
+        if c == 'x' {
+            run += 1;
+        } else {
+            flush(&mut out, &mut run);
+            out.push(c);
+        }
+    }
+    flush(&mut out, &mut run);
+    out
+}
+
+/// A port nobody listens on now, TCP and UDP alike.
+fn free_port() -> Result<u16> {
+    for _ in 0..20 {
+        let tcp = TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| format!("cannot find a free port: {e}"))?;
+        let port = tcp.local_addr().map_err(|e| e.to_string())?.port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err("cannot find a port free for both TCP and UDP".into())
+}
+
+/// `text` with the number `from` (not part of a longer number) replaced by `to`.
+fn replace_number(text: &str, from: u16, to: u16) -> String {
+    let from = from.to_string();
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(&from) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + from.len()..].chars().next();
+        out.push_str(&rest[..at]);
+        if before.is_some_and(|c| c.is_ascii_digit()) || after.is_some_and(|c| c.is_ascii_digit()) {
+            out.push_str(&from);
+        } else {
+            out.push_str(&to.to_string());
+        }
+        rest = &rest[at + from.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where the programs are: the folder above this example's (cargo puts examples in
+/// target/<profile>/examples, the programs in target/<profile>).
+pub fn programs_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    exe.parent()
+        .and_then(Path::parent)
+        .map(PathBuf::from)
+        .ok_or_else(|| format!("cannot find the folder above {}", exe.display()))
+}

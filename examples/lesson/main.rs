@@ -26,7 +26,27 @@ use std::process::ExitCode;
 type Steps = fn(&Lesson) -> Result<()>;
 
 /// Every lesson: its name, the page's section, and its steps.
-const LESSONS: [(&str, &str, Steps); 8] = [
+const LESSONS: [(&str, &str, Steps); 12] = [
+    (
+        "tcp-sequential-python",
+        "What TCP promises, and what it does not",
+        tcp::sequential_python,
+    ),
+    (
+        "tcp-sequential-python-trace",
+        "What TCP promises, and what it does not",
+        tcp::sequential_python_traced,
+    ),
+    (
+        "tcp-stream",
+        "What TCP promises, and what it does not",
+        tcp::stream,
+    ),
+    (
+        "udp-forged-lines",
+        "What UDP promises, and what it does not",
+        udp::forged_lines,
+    ),
     ("tcp-sequential", "One thread per client", tcp::sequential),
     ("tcp-threads", "One thread per client", tcp::threads),
     (
@@ -66,6 +86,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("lesson: {message}");
+            if message == run::no_python() {
+                return ExitCode::from(run::NO_PYTHON);
+            }
             ExitCode::FAILURE
         }
     }

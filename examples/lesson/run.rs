@@ -178,6 +178,47 @@ impl Lesson {
         }
     }
 
+    /// Runs a few lines of Python (`python3 -c SCRIPT`) in the lesson's folder and shows what
+    /// they print, with Python found as this platform has it ([`find_python`]).
+    pub fn python(&self, script: &str) -> Result<i32> {
+        let (code, printed) = self.run_python(script)?;
+        self.show(&printed);
+        Ok(code)
+    }
+
+    /// What [`Lesson::python`] would show, to be shown later with [`Lesson::say_text`].
+    pub fn python_output(&self, script: &str) -> Result<String> {
+        Ok(self.run_python(script)?.1)
+    }
+
+    fn run_python(&self, script: &str) -> Result<(i32, String)> {
+        let python = find_python().ok_or_else(no_python)?;
+        let mut child = Command::new(python.0)
+            .args(python.1)
+            .arg("-c")
+            .arg(self.real_args(&[script]).remove(0))
+            .current_dir(&self.dir)
+            // Python writes a pipe in the system's code page otherwise (cp1252 on Windows).
+            .env("PYTHONIOENCODING", "utf-8")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", python.0))?;
+        let mut printed = Vec::new();
+        if let Some(mut out) = child.stdout.take() {
+            // Python writes to a pipe when it exits; the deadline below bounds the wait.
+            let _ = out.read_to_end(&mut printed);
+        }
+        let code = wait_with_deadline(&mut child, "python")?;
+        Ok((code, String::from_utf8_lossy(&printed).into_owned()))
+    }
+
+    /// Text printed earlier by a program, shown now.
+    pub fn say_text(&self, text: &str) {
+        self.show(text);
+    }
+
     /// Waits until `file` has `n` lines that contain `text` (the page's `wait_for`).
     pub fn wait_for(&self, file: &str, text: &str, n: usize) -> Result<()> {
         let deadline = Instant::now() + DEADLINE;
@@ -220,6 +261,19 @@ impl Lesson {
             let content = std::fs::read(self.dir.join(file))
                 .map_err(|e| format!("cannot read {file}: {e}"))?;
             self.show(&count_x_runs(&String::from_utf8_lossy(&content)));
+        }
+        Ok(())
+    }
+
+    /// Shows the lines of a file that contain `text` (`grep TEXT FILE`).
+    pub fn cat_matching(&self, file: &str, text: &str) -> Result<()> {
+        let content =
+            std::fs::read(self.dir.join(file)).map_err(|e| format!("cannot read {file}: {e}"))?;
+        for line in String::from_utf8_lossy(&content)
+            .lines()
+            .filter(|l| l.contains(text))
+        {
+            self.say(line);
         }
         Ok(())
     }
@@ -330,12 +384,34 @@ fn wait_with_deadline(child: &mut Child, name: &str) -> Result<i32> {
     }
 }
 
-/// Lines to write on a client's stdin, each with its newline (the page's `printf 'a\nb\n' |`).
-pub fn lines(lines: &[&str]) -> Vec<u8> {
-    lines
-        .iter()
-        .flat_map(|l| format!("{l}\n").into_bytes())
-        .collect()
+/// Where a lesson looks for Python 3, in this order: Windows' launcher, then the names
+/// Windows and unix give it.
+const PYTHONS: [(&str, &[&str]); 3] = [("py", &["-3"]), ("python", &[]), ("python3", &[])];
+
+/// The first of [`PYTHONS`] that runs and is Python 3, looked for once.
+pub fn find_python() -> Option<(&'static str, &'static [&'static str])> {
+    static FOUND: std::sync::OnceLock<Option<(&str, &[&str])>> = std::sync::OnceLock::new();
+    *FOUND.get_or_init(|| {
+        PYTHONS.into_iter().find(|(program, args)| {
+            Command::new(program)
+                .args(*args)
+                .args(["-c", "import sys; sys.exit(sys.version_info[0] != 3)"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+    })
+}
+
+/// Exit status of a lesson that needs Python when none is found (the test skips it, and says so).
+pub const NO_PYTHON: u8 = 3;
+
+/// The error of a lesson that needs Python 3 and found none.
+pub fn no_python() -> String {
+    "this lesson needs Python 3, and none was found (tried py -3, python, python3): \
+     install it from python.org or your system's packages"
+        .to_string()
 }
 
 /// Every run of ten or more `x` as `[N x]`.

@@ -1,6 +1,6 @@
 //! The TCP lessons of docs/WALKTHROUGH.md's "One thread per client", each the same steps as its bash block.
 
-use crate::run::{lines, Lesson, Result};
+use crate::run::{Lesson, Result};
 use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -8,28 +8,37 @@ use std::time::{Duration, Instant};
 /// A first client that types slowly (its line comes 3 s after it connects), then a second;
 /// how long the second waits; both servers' logs. With `--sequential` the second waits for
 /// the first, as with the Python; without it, it is answered at once.
-fn two_clients(l: &Lesson, server_args: &[&str]) -> Result<()> {
+fn two_clients(l: &Lesson, server_args: &[&str], sequential: bool) -> Result<()> {
     let server = l.start("tcp_server", server_args, "server.log", None)?;
     l.wait_for("server.log", "listening on", 1)?;
     thread::scope(|s| -> Result<()> {
         let first = s.spawn(|| {
             l.run_fed("", "tcp_client", &["--port", "10500"], &mut |stdin| {
                 thread::sleep(Duration::from_secs(3));
-                stdin
-                    .write_all(b"first client, typing slowly\n")
-                    .map_err(|e| e.to_string())
+                write(stdin, b"first client, typing slowly\n")
             })
         });
         l.wait_for("server.log", "client info", 1)?;
         let started = Instant::now();
-        l.run("", "tcp_client", &["--port", "10500"], &lines(&["second"]))?;
-        l.say(&format!(
-            "second client: {:.1} s",
-            started.elapsed().as_secs_f64()
-        ));
-        first
-            .join()
-            .map_err(|_| "the first client's thread failed")??;
+        // Served after the first when sequential: its reply is shown after the first's, as a
+        // terminal shows it, however the two programs' output threads are scheduled.
+        let into = sequential.then_some("second.txt");
+        l.run_into(
+            "",
+            "tcp_client",
+            &["--port", "10500"],
+            &mut |stdin| write(stdin, b"second\n"),
+            into,
+        )?;
+        let waited = started.elapsed();
+        if sequential {
+            join(first)?;
+            l.cat("second.txt")?;
+            l.say(&format!("second client: {:.1} s", waited.as_secs_f64()));
+        } else {
+            l.say(&format!("second client: {:.1} s", waited.as_secs_f64()));
+            join(first)?;
+        }
         Ok(())
     })?;
     l.wait_for("server.log", "service complete", 2)?;
@@ -37,17 +46,109 @@ fn two_clients(l: &Lesson, server_args: &[&str]) -> Result<()> {
     l.cat("server.log")
 }
 
+/// Waits for a client running on a thread of the lesson's.
+fn join(client: thread::ScopedJoinHandle<'_, Result<i32>>) -> Result<i32> {
+    client
+        .join()
+        .map_err(|_| "a client's thread failed".to_string())?
+}
+
+/// Two sends from a Python client, "hello, " and "world", while a first client holds the
+/// sequential server: they wait in the socket and come out of one recv together.
+pub fn sequential_python(l: &Lesson) -> Result<()> {
+    let args = ["--bind", "127.0.0.1", "--port", "10500", "--sequential"];
+    let server = l.start("tcp_server", &args, "server.log", None)?;
+    l.wait_for("server.log", "listening on", 1)?;
+    thread::scope(|s| -> Result<()> {
+        let first = s.spawn(|| slow_first_client(l, None));
+        l.wait_for("server.log", "client info", 1)?;
+        // Served after the first: its line is shown after the first's, as on a terminal.
+        let printed = l.python_output(TWO_SENDS_PRINTED)?;
+        join(first)?;
+        l.say_text(&printed);
+        Ok(())
+    })?;
+    l.wait_for("server.log", "service complete", 2)?;
+    server.kill()?;
+    l.cat("server.log")
+}
+
+/// The same, as the server's `--trace` shows it: one recv of 12 bytes.
+pub fn sequential_python_traced(l: &Lesson) -> Result<()> {
+    let args = [
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "10500",
+        "--sequential",
+        "--trace",
+    ];
+    let server = l.start("tcp_server", &args, "server.log", Some("trace.txt"))?;
+    l.wait_for("server.log", "listening on", 1)?;
+    thread::scope(|s| -> Result<()> {
+        let first = s.spawn(|| slow_first_client(l, Some("first.txt")));
+        l.wait_for("trace.txt", "accept", 1)?;
+        l.python(TWO_SENDS)?;
+        join(first)?;
+        Ok(())
+    })?;
+    l.wait_for("trace.txt", "] close", 2)?;
+    server.kill()?;
+    l.cat("trace.txt")
+}
+
+/// One send of 2000 bytes read in two recvs, and two lines sent at once read in one.
+pub fn stream(l: &Lesson) -> Result<()> {
+    let args = ["--bind", "127.0.0.1", "--port", "10500", "--trace"];
+    let server = l.start("tcp_server", &args, "server.log", Some("trace.txt"))?;
+    l.wait_for("server.log", "listening on", 1)?;
+    l.python(&send_all_then_read(r#"b"x" * 2000"#))?;
+    l.python(&send_all_then_read(r#"b"hello\nexit\n""#))?;
+    l.wait_for("server.log", "service complete", 2)?;
+    server.kill()?;
+    l.cat_counting_x(&["server.log"])?;
+    l.cat_matching("trace.txt", "recv(")
+}
+
+/// A Python client that sends `data` in one `sendall`, closes its side, and prints every reply.
+fn send_all_then_read(data: &str) -> String {
+    format!(
+        r#"import socket; s = socket.create_connection(("127.0.0.1", 10500)); s.sendall({data}); s.shutdown(socket.SHUT_WR); print(s.makefile("rb").read().decode())"#
+    )
+}
+
+/// The page's Python client: two sends, then one recv, printed.
+const TWO_SENDS_PRINTED: &str = r#"import socket; s = socket.create_connection(("127.0.0.1", 10500)); s.send(b"hello, "); s.send(b"world"); print(s.recv(1024))"#;
+
+/// The same without printing the reply.
+const TWO_SENDS: &str = r#"import socket; s = socket.create_connection(("127.0.0.1", 10500)); s.send(b"hello, "); s.send(b"world"); s.recv(1024)"#;
+
+/// `(sleep 2; echo first client) | tcp_client --port 10500`: connects at once, types late.
+fn slow_first_client(l: &Lesson, into: Option<&str>) -> Result<i32> {
+    l.run_into(
+        "",
+        "tcp_client",
+        &["--port", "10500"],
+        &mut |stdin| {
+            thread::sleep(Duration::from_secs(2));
+            write(stdin, b"first client\n")
+        },
+        into,
+    )
+}
+
 /// The tutorial's way: one client at a time.
 pub fn sequential(l: &Lesson) -> Result<()> {
     two_clients(
         l,
         &["--bind", "127.0.0.1", "--port", "10500", "--sequential"],
+        true,
     )
 }
 
 /// Ours: one thread per client.
 pub fn threads(l: &Lesson) -> Result<()> {
-    two_clients(l, &["--bind", "127.0.0.1", "--port", "10500"])
+    two_clients(l, &["--bind", "127.0.0.1", "--port", "10500"], false)
 }
 
 /// Two clients at once, as `--trace` shows them: each connection's own recv, send and close.
@@ -81,9 +182,7 @@ pub fn threads_traced(l: &Lesson) -> Result<()> {
             },
             Some("second.txt"),
         )?;
-        first
-            .join()
-            .map_err(|_| "the first client's thread failed")??;
+        join(first)?;
         Ok(())
     })?;
     l.wait_for("trace.txt", "] close", 2)?;

@@ -18,3 +18,26 @@ pub fn long_datagram(l: &Lesson) -> Result<()> {
     receiver.wait()?;
     l.cat_counting_x(&["receiver.log", "trace.txt"])
 }
+
+/// Datagrams that try to forge lines and drive the terminal are shown, escaped, on one line each.
+pub fn forged_lines(l: &Lesson) -> Result<()> {
+    let receiver = l.start(
+        "udp_receiver",
+        &["--bind", "127.0.0.1", "--port", "15000"],
+        "receiver.log",
+        None,
+    )?;
+    l.wait_for("receiver.log", "listening on", 1)?;
+    l.python(FORGER)?;
+    receiver.wait()?;
+    l.cat("receiver.log")
+}
+
+/// The page's sender of three datagrams: forged lines, escape sequences and a bidi override, `exit`.
+const FORGER: &str = r#"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for datagram in [b"hello\n10.66.66.66:4444: forged\n127.0.0.1:1: exit",
+                 "\x1b]0;new title\x07\x1b[2Jrtl\u202etxt.exe 你好".encode(), b"exit"]:
+    s.sendto(datagram, ("127.0.0.1", 15000))
+"#;

@@ -485,11 +485,7 @@ fn every_lesson_prints_what_its_block_shows() {
                 ));
                 continue;
             }
-            let mut got = String::from_utf8_lossy(&out.stdout).into_owned();
-            if cfg!(windows) {
-                // Paths below the lesson's folder, as Windows writes them.
-                got = got.replace('\\', "/");
-            }
+            let got = String::from_utf8_lossy(&out.stdout).into_owned();
             let expected = &block.output.as_ref().expect("a transcript").text;
             let (want, got) = (
                 normalise::normalise(expected, &PAGE_PORTS),

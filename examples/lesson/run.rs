@@ -300,11 +300,37 @@ impl Lesson {
             }
         }
         if let Some(shown) = &self.shown_dir {
-            text = text.replace(&self.dir.display().to_string(), shown);
+            text = self.shown_paths(&text, shown);
         }
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(text.as_bytes());
         let _ = stdout.flush();
+    }
+
+    /// `text` with every path in the lesson's folder shown under `shown`, with `/` between
+    /// its parts whatever the system writes (`C:\...\served` as `/tmp/walk/served`).
+    fn shown_paths(&self, text: &str, shown: &str) -> String {
+        let full = self.dir.display().to_string();
+        // Windows' canonical form starts with \\?\; the programs print the path without it.
+        let plain = full.strip_prefix(r"\\?\").unwrap_or(&full).to_string();
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some((at, len)) = [&full, &plain]
+            .iter()
+            .filter_map(|d| rest.find(d.as_str()).map(|at| (at, d.len())))
+            .min()
+        {
+            out.push_str(&rest[..at]);
+            out.push_str(shown);
+            rest = &rest[at + len..];
+            let end = rest
+                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ')' | ':'))
+                .unwrap_or(rest.len());
+            out.push_str(&rest[..end].replace('\\', "/"));
+            rest = &rest[end..];
+        }
+        out.push_str(rest);
+        out
     }
 
     fn real_args(&self, args: &[&str]) -> Vec<String> {

@@ -120,3 +120,83 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// A download cut part-way and resumed, on any platform: a relay in front of the server
+/// passes the hellos, the FILE frame and 2 MiB of the file, then holds the rest back; the
+/// client is stopped there (the page's bash block uses `ulimit -f` for the same crash).
+/// The second run continues from the `.part`.
+pub fn resume(l: &Lesson) -> Result<()> {
+    served_files(l)?;
+    let server = l.start(
+        "download_server",
+        &["--root", "served", "--port", "11500"],
+        "server.log",
+        None,
+    )?;
+    l.wait_for("server.log", "listening on", 1)?;
+    // The server's hello (7 bytes) and the FILE frame (4 + 50), then 2 MiB of the file.
+    let relay = Relay::start(l.real_port(11500), 7 + 54 + PART)?;
+    let port = relay.port.to_string();
+    let client = l.spawn("here", "download_client", &["--port", &port, "big.bin"])?;
+    l.wait_for_size("here/copy-big.bin.part", PART)?;
+    client.kill()?;
+    l.say(&format!(
+        "download_client stopped with {PART} bytes in copy-big.bin.part"
+    ));
+    l.wc_c_all("here", &["copy-big.bin.part", "copy-big.bin.part.info"])?;
+    l.run(
+        "here",
+        "download_client",
+        &["--port", "11500", "big.bin"],
+        b"",
+    )?;
+    if l.read("here/copy-big.bin")? == l.read("served/big.bin")? {
+        l.say("identical");
+    }
+    l.wait_for("server.log", "resumed at", 1)?;
+    server.kill()?;
+    l.cat_matching("server.log", "resumed at")
+}
+
+/// Where the first download is stopped: 2 MiB.
+const PART: u64 = 2 * 1024 * 1024;
+
+/// A one-client TCP relay to `127.0.0.1:server` that passes everything the client sends and
+/// only the first `limit` bytes of what the server sends; the rest waits until it is dropped.
+struct Relay {
+    port: u16,
+}
+
+impl Relay {
+    fn start(server: u16, limit: u64) -> Result<Relay> {
+        use std::io::{Read, Write};
+        use std::net::{TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("relay: {e}"))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| format!("relay: {e}"))?
+            .port();
+        std::thread::spawn(move || -> std::io::Result<()> {
+            let (mut client, _) = listener.accept()?;
+            let mut upstream = TcpStream::connect(("127.0.0.1", server))?;
+            let (mut client_in, mut upstream_out) = (client.try_clone()?, upstream.try_clone()?);
+            std::thread::spawn(move || std::io::copy(&mut client_in, &mut upstream_out));
+            let mut left = limit;
+            let mut buf = [0u8; 16 * 1024];
+            while left > 0 {
+                let want = buf.len().min(left as usize);
+                let n = upstream.read(&mut buf[..want])?;
+                if n == 0 {
+                    break;
+                }
+                client.write_all(&buf[..n])?;
+                left -= n as u64;
+            }
+            // Held back: the client waits for the rest until it is stopped.
+            let _hold = (client, upstream, listener);
+            std::thread::park();
+            Ok(())
+        });
+        Ok(Relay { port })
+    }
+}

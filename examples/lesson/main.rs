@@ -26,7 +26,7 @@ use std::process::ExitCode;
 type Steps = fn(&Lesson) -> Result<()>;
 
 /// Every lesson: its name, the page's section, and its steps.
-const LESSONS: [(&str, &str, Steps); 12] = [
+const LESSONS: [(&str, &str, Steps); 13] = [
     (
         "tcp-sequential-python",
         "What TCP promises, and what it does not",
@@ -68,6 +68,11 @@ const LESSONS: [(&str, &str, Steps); 12] = [
         "download-photo",
         "The tutorial's own list of download limitations",
         download::photo,
+    ),
+    (
+        "download-resume",
+        "The tutorial's own list of download limitations",
+        download::resume,
     ),
     (
         "download-missing",

@@ -219,6 +219,49 @@ impl Lesson {
         self.show(text);
     }
 
+    /// Starts a client in the background (`program ARGS &`), its output into `.NAME.out`.
+    pub fn spawn(&self, dir: &str, program: &str, args: &[&str]) -> Result<Server> {
+        let out = self.create(&format!(".{program}.out"))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| format!("cannot share the output: {e}"))?;
+        let child = Command::new(self.program(program))
+            .args(self.real_args(args))
+            .current_dir(self.dir.join(dir))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("cannot start {program}: {e}"))?;
+        Ok(Server {
+            name: program.to_string(),
+            child,
+        })
+    }
+
+    /// The port really used for one the page names.
+    pub fn real_port(&self, page: u16) -> u16 {
+        self.ports
+            .iter()
+            .find(|(p, _)| *p == page)
+            .map_or(page, |(_, real)| *real)
+    }
+
+    /// Waits until a file of the lesson's folder holds `size` bytes.
+    pub fn wait_for_size(&self, rel: &str, size: u64) -> Result<()> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let now = std::fs::metadata(self.dir.join(rel)).map_or(0, |m| m.len());
+            if now == size {
+                return Ok(());
+            }
+            if now > size || Instant::now() > deadline {
+                return Err(format!("{rel} holds {now} bytes, not {size}"));
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Waits until `file` has `n` lines that contain `text` (the page's `wait_for`).
     pub fn wait_for(&self, file: &str, text: &str, n: usize) -> Result<()> {
         let deadline = Instant::now() + DEADLINE;
@@ -275,6 +318,20 @@ impl Lesson {
         {
             self.say(line);
         }
+        Ok(())
+    }
+
+    /// Shows several files' sizes and their total, as `wc -c FILE...` does.
+    pub fn wc_c_all(&self, dir: &str, files: &[&str]) -> Result<()> {
+        let mut total = 0;
+        for file in files {
+            let len = std::fs::metadata(self.dir.join(dir).join(file))
+                .map_err(|e| format!("cannot read {file}: {e}"))?
+                .len();
+            self.say(&format!("{len} {file}"));
+            total += len;
+        }
+        self.say(&format!("{total} total"));
         Ok(())
     }
 

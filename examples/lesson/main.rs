@@ -7,14 +7,16 @@
 //!
 //! Usage: lesson NAME        run one lesson
 //!        lesson --list      the lessons, with the section of the page each belongs to
-//! Options (for the walkthrough test): --free-ports (free ports, shown as the page's),
-//! --shown-dir DIR (the lesson's folder shown as DIR).
+//! Options: --py DIR (where the tutorial's own Python programs are, for the lessons that
+//! run them; default py, as the page keeps them). For the walkthrough test: --free-ports
+//! (free ports, shown as the page's), --shown-dir DIR (the lesson's folder shown as DIR).
 //!
 //! Standard library only.
 
 #[path = "../demo/build.rs"]
 mod build;
 mod download;
+mod pairs;
 mod run;
 mod tcp;
 mod udp;
@@ -26,7 +28,27 @@ use std::process::ExitCode;
 type Steps = fn(&Lesson) -> Result<()>;
 
 /// Every lesson: its name, the page's section, and its steps.
-const LESSONS: [(&str, &str, Steps); 13] = [
+const LESSONS: [(&str, &str, Steps); 17] = [
+    (
+        "tcp-python-server",
+        "`tcp_server.py` → `tcp_server`",
+        pairs::tcp_python_server,
+    ),
+    (
+        "tcp-python-client",
+        "`tcp_server.py` → `tcp_server`",
+        pairs::tcp_python_client,
+    ),
+    (
+        "udp-python-receiver",
+        "What UDP promises, and what it does not",
+        pairs::udp_python_receiver,
+    ),
+    (
+        "download-python-client",
+        "The tutorial's own list of download limitations",
+        pairs::download_python_client,
+    ),
     (
         "tcp-sequential-python",
         "What TCP promises, and what it does not",
@@ -94,6 +116,9 @@ fn main() -> ExitCode {
             if message == run::no_python() {
                 return ExitCode::from(run::NO_PYTHON);
             }
+            if message.starts_with("this lesson runs the tutorial's own Python programs") {
+                return ExitCode::from(run::NO_TUTORIAL);
+            }
             ExitCode::FAILURE
         }
     }
@@ -103,6 +128,7 @@ fn run() -> Result<()> {
     let mut name = None;
     let mut free_ports = false;
     let mut shown_dir = None;
+    let mut tutorial = std::path::PathBuf::from("py");
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -114,6 +140,7 @@ fn run() -> Result<()> {
             }
             "--free-ports" => free_ports = true,
             "--shown-dir" => shown_dir = Some(args.next().ok_or("--shown-dir needs a folder")?),
+            "--py" => tutorial = args.next().ok_or("--py needs a folder")?.into(),
             "-h" | "--help" => {
                 println!(
                     "Usage: lesson NAME | --list   (cargo run --release --example lesson -- NAME)"
@@ -130,5 +157,9 @@ fn run() -> Result<()> {
     };
     let bin = run::programs_dir()?;
     build::build_when_run_by_cargo(&bin)?;
-    lesson(&Lesson::new(bin, free_ports, shown_dir)?)
+    // The tutorial's folder as the learner named it, from where the lesson was started.
+    let tutorial = std::env::current_dir()
+        .map(|here| here.join(&tutorial))
+        .unwrap_or(tutorial);
+    lesson(&Lesson::new(bin, free_ports, shown_dir, tutorial)?)
 }

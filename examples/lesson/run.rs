@@ -32,10 +32,17 @@ pub struct Lesson {
     ports: Vec<(u16, u16)>,
     /// How the lesson's folder is shown (`--shown-dir`), if not as it is.
     shown_dir: Option<String>,
+    /// Where the learner keeps the tutorial's own programs (`--py`, else `py`).
+    tutorial: PathBuf,
 }
 
 impl Lesson {
-    pub fn new(bin: PathBuf, free_ports: bool, shown_dir: Option<String>) -> Result<Lesson> {
+    pub fn new(
+        bin: PathBuf,
+        free_ports: bool,
+        shown_dir: Option<String>,
+        tutorial: PathBuf,
+    ) -> Result<Lesson> {
         let dir =
             std::env::temp_dir().join(format!("socket-tutorial-lesson-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -52,6 +59,7 @@ impl Lesson {
             dir,
             ports,
             shown_dir,
+            tutorial,
         })
     }
 
@@ -262,6 +270,86 @@ impl Lesson {
         }
     }
 
+    /// Copies the tutorial's programs from the learner's folder into the lesson's `py/`,
+    /// with the page's ports swapped as everywhere else (for the lessons that run them).
+    pub fn tutorial_programs(&self) -> Result<()> {
+        let into = self.mkdir("py")?;
+        let mut copied = 0;
+        let entries = std::fs::read_dir(&self.tutorial).map_err(|_| no_tutorial(&self.tutorial))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "py") {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                std::fs::write(
+                    into.join(entry.file_name()),
+                    self.real_args(&[&text]).remove(0),
+                )
+                .map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
+                copied += 1;
+            }
+        }
+        if copied == 0 {
+            return Err(no_tutorial(&self.tutorial));
+        }
+        Ok(())
+    }
+
+    /// Starts one of the tutorial's Python servers (`python3 -u py/X.py > log &`) in `dir`.
+    /// They print nothing when ready, so this waits a second, as the page's `sleep 1` does.
+    pub fn start_tutorial(&self, dir: &str, args: &[&str], log: &str) -> Result<Server> {
+        let python = find_python().ok_or_else(no_python)?;
+        let out = self.create(log)?;
+        let err = out
+            .try_clone()
+            .map_err(|e| format!("cannot share {log}: {e}"))?;
+        let child = Command::new(python.0)
+            .args(python.1)
+            .arg("-u")
+            .args(args)
+            .current_dir(self.dir.join(dir))
+            .env("PYTHONIOENCODING", "utf-8")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", python.0))?;
+        thread::sleep(Duration::from_secs(1));
+        Ok(Server {
+            name: args.join(" "),
+            child,
+        })
+    }
+
+    /// Runs one of the tutorial's Python clients (`... | python3 py/X.py`) in `dir` and shows
+    /// what it printed.
+    pub fn run_tutorial(&self, dir: &str, args: &[&str], input: &[u8]) -> Result<i32> {
+        let python = find_python().ok_or_else(no_python)?;
+        let mut child = Command::new(python.0)
+            .args(python.1)
+            .args(args)
+            .current_dir(self.dir.join(dir))
+            .env("PYTHONIOENCODING", "utf-8")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", python.0))?;
+        let (out, err) = (child.stdout.take(), child.stderr.take());
+        thread::scope(|s| {
+            if let Some(out) = out {
+                s.spawn(|| self.forward(out));
+            }
+            if let Some(err) = err {
+                s.spawn(|| self.forward(err));
+            }
+            if let Some(mut stdin) = child.stdin.take() {
+                let _ = stdin.write_all(input);
+            }
+            wait_with_deadline(&mut child, "python")
+        })
+    }
+
     /// Waits until `file` has `n` lines that contain `text` (the page's `wait_for`).
     pub fn wait_for(&self, file: &str, text: &str, n: usize) -> Result<()> {
         let deadline = Instant::now() + DEADLINE;
@@ -304,6 +392,16 @@ impl Lesson {
             let content = std::fs::read(self.dir.join(file))
                 .map_err(|e| format!("cannot read {file}: {e}"))?;
             self.show(&count_x_runs(&String::from_utf8_lossy(&content)));
+        }
+        Ok(())
+    }
+
+    /// Shows the last line of a file (`tail -n 1 FILE`).
+    pub fn cat_last(&self, file: &str) -> Result<()> {
+        let content =
+            std::fs::read(self.dir.join(file)).map_err(|e| format!("cannot read {file}: {e}"))?;
+        if let Some(line) = String::from_utf8_lossy(&content).lines().last() {
+            self.say(line);
         }
         Ok(())
     }
@@ -495,6 +593,18 @@ pub fn no_python() -> String {
     "this lesson needs Python 3, and none was found (tried py -3, python, python3): \
      install it from python.org or your system's packages"
         .to_string()
+}
+
+/// Exit status of a lesson that runs the tutorial's programs when they are not found.
+pub const NO_TUTORIAL: u8 = 4;
+
+/// The error of a lesson that runs the tutorial's programs and found none in `dir`.
+pub fn no_tutorial(dir: &Path) -> String {
+    format!(
+        "this lesson runs the tutorial's own Python programs, and {} holds none: \
+         put them in a folder py/ here (as the walkthrough says), or name the folder with --py DIR",
+        dir.display()
+    )
 }
 
 /// Every run of ten or more `x` as `[N x]`.

@@ -98,7 +98,7 @@ pub fn raw_traced(l: &Lesson) -> Result<()> {
 
 /// The section's setup: `served/` with a photo, a small and a big file and an empty one,
 /// and `here/`, where the clients save.
-fn served_files(l: &Lesson) -> Result<()> {
+pub fn served_files(l: &Lesson) -> Result<()> {
     l.mkdir("served")?;
     l.mkdir("here")?;
     l.write("served/photo.jpg", &noise(10_000, 1))?;
@@ -200,3 +200,55 @@ impl Relay {
         Ok(Relay { port })
     }
 }
+
+/// Our client with `--raw` behind the same slow link reads until the server closes: all of it.
+pub fn slow_link_raw(l: &Lesson) -> Result<()> {
+    served_files(l)?;
+    let server = l.start(
+        "download_server",
+        &["--root", "served", "--port", "11600"],
+        "server.log",
+        None,
+    )?;
+    l.wait_for("server.log", "listening on", 1)?;
+    let link = slow_link(l)?;
+    l.run(
+        "here",
+        "download_client",
+        &["--raw", "--port", "11500", "small.jpg"],
+        b"",
+    )?;
+    l.wc_c("here", "copy-small.jpg")?;
+    if l.read("here/copy-small.jpg")? == l.read("served/small.jpg")? {
+        l.say("identical");
+    }
+    drop(link);
+    server.kill()
+}
+
+/// The page's slow_link.py, started in front of the server on port 11600: it listens on
+/// 11500 and passes the answer back 1000 bytes every 10 ms.
+pub fn slow_link(l: &Lesson) -> Result<crate::run::Server> {
+    l.write("slow_link.py", SLOW_LINK.as_bytes())?;
+    let link = l.start_python_script(&["slow_link.py", "11600"], "link.log")?;
+    l.wait_for("link.log", "listening on", 1)?;
+    Ok(link)
+}
+
+/// The walkthrough's slow link, as the page writes it.
+const SLOW_LINK: &str = r#"# A slow network in front of a server: listens on port 11500 for one client,
+# forwards its request to the server's port, and passes the answer back in
+# pieces of 1000 bytes, 10 ms apart.
+import socket, sys, time
+listener = socket.create_server(("127.0.0.1", 11500))
+print("listening on port 11500", flush=True)
+client, _ = listener.accept()
+server = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+server.sendall(client.recv(1024))
+try:
+    while piece := server.recv(1000):
+        client.sendall(piece)
+        time.sleep(0.01)
+except OSError:  # the client hung up
+    pass
+"#;

@@ -28,7 +28,47 @@ use std::process::ExitCode;
 type Steps = fn(&Lesson) -> Result<()>;
 
 /// Every lesson: its name, the page's section, and its steps.
-const LESSONS: [(&str, &str, Steps); 17] = [
+const LESSONS: [(&str, &str, Steps); 25] = [
+    (
+        "tcp-listen-trace",
+        "`tcp_server.py` → `tcp_server`",
+        tcp::listen_traced,
+    ),
+    (
+        "tcp-python-server-two-sends",
+        "What TCP promises, and what it does not",
+        pairs::tcp_python_server_two_sends,
+    ),
+    (
+        "udp-python-forged",
+        "What UDP promises, and what it does not",
+        pairs::udp_python_forged,
+    ),
+    (
+        "udp-python-sender",
+        "What UDP promises, and what it does not",
+        pairs::udp_python_sender,
+    ),
+    (
+        "download-python-photo",
+        "The tutorial's own list of download limitations",
+        pairs::download_python_photo,
+    ),
+    (
+        "download-python-missing",
+        "The tutorial's own list of download limitations",
+        pairs::download_python_missing,
+    ),
+    (
+        "download-slow-link-python",
+        "The tutorial's own list of download limitations",
+        pairs::download_slow_link_python,
+    ),
+    (
+        "download-slow-link-raw",
+        "The tutorial's own list of download limitations",
+        download::slow_link_raw,
+    ),
     (
         "tcp-python-server",
         "`tcp_server.py` → `tcp_server`",

@@ -80,3 +80,106 @@ pub fn download_python_client(l: &Lesson) -> Result<()> {
     server.kill()?;
     l.cat_last("server.log")
 }
+
+/// Two sends into the tutorial's tcp_server.py while our client holds it: one recv takes both.
+pub fn tcp_python_server_two_sends(l: &Lesson) -> Result<()> {
+    l.tutorial_programs()?;
+    let server = l.start_tutorial("", &["py/tcp_server.py"], "python-server.log")?;
+    std::thread::scope(|s| -> Result<()> {
+        let first = s.spawn(|| {
+            let args = ["--port", "10500", "--encoding", "gbk"];
+            l.run_fed("", "tcp_client", &args, &mut |stdin| {
+                std::thread::sleep(std::time::Duration::from_secs(2));
+                std::io::Write::write_all(stdin, b"first client\n").map_err(|e| e.to_string())
+            })
+        });
+        l.wait_for("python-server.log", "client info", 1)?;
+        let printed = l.python_output(crate::tcp::TWO_SENDS_PRINTED)?;
+        first
+            .join()
+            .map_err(|_| "the first client's thread failed".to_string())??;
+        l.say_text(&printed);
+        Ok(())
+    })?;
+    l.wait_for("python-server.log", "service complete", 2)?;
+    server.kill()?;
+    l.cat("python-server.log")
+}
+
+/// The tutorial's udp_receiver.py prints what a sender sends as it is: forged lines.
+pub fn udp_python_forged(l: &Lesson) -> Result<()> {
+    l.tutorial_programs()?;
+    let receiver = l.start_tutorial("", &["py/udp_receiver.py"], "python-receiver.log")?;
+    l.python(
+        r#"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for datagram in [b"hello\n10.66.66.66:4444: forged\n127.0.0.1:1: exit", b"exit"]:
+    s.sendto(datagram, ("127.0.0.1", 15000))
+"#,
+    )?;
+    receiver.wait()?;
+    l.cat("python-receiver.log")
+}
+
+/// The tutorial's udp_sender.py with nobody receiving: it cannot tell.
+pub fn udp_python_sender(l: &Lesson) -> Result<()> {
+    l.tutorial_programs()?;
+    let code = l.run_tutorial("", &["py/udp_sender.py"], &typed(&["hello", "exit"]))?;
+    l.say(&format!(" <- exit status {code}"));
+    Ok(())
+}
+
+/// The tutorial's pair: a 10,000-byte photo arrives as its first 6000 bytes.
+pub fn download_python_photo(l: &Lesson) -> Result<()> {
+    l.tutorial_programs()?;
+    crate::download::served_files(l)?;
+    let server = l.start_tutorial("served", &["../py/download_server.py"], "python-server.log")?;
+    l.run_tutorial("here", &["../py/download_client.py"], b"photo.jpg\n")?;
+    l.say("");
+    l.wc_c_all("here", &["copy-photo.jpg", "../served/photo.jpg"])?;
+    server.kill()
+}
+
+/// The tutorial's pair with a missing file and an empty one: both end "well", with no file.
+pub fn download_python_missing(l: &Lesson) -> Result<()> {
+    l.tutorial_programs()?;
+    crate::download::served_files(l)?;
+    let server = l.start_tutorial("served", &["../py/download_server.py"], "python-server.log")?;
+    for name in ["nope.txt", "empty.txt"] {
+        let code = l.run_tutorial(
+            "here",
+            &["../py/download_client.py"],
+            format!("{name}\n").as_bytes(),
+        )?;
+        l.say(&format!(" <- exit status {code}"));
+    }
+    for name in ["copy-nope.txt", "copy-empty.txt"] {
+        if !l.exists(&format!("here/{name}")) {
+            l.say(&format!(
+                "ls: cannot access '{name}': No such file or directory"
+            ));
+        }
+    }
+    server.kill()?;
+    l.cat("python-server.log")
+}
+
+/// The tutorial's client behind a slow link: it keeps the first piece only.
+pub fn download_slow_link_python(l: &Lesson) -> Result<()> {
+    l.tutorial_programs()?;
+    crate::download::served_files(l)?;
+    let server = l.start(
+        "download_server",
+        &["--root", "served", "--port", "11600"],
+        "server.log",
+        None,
+    )?;
+    l.wait_for("server.log", "listening on", 1)?;
+    let link = crate::download::slow_link(l)?;
+    l.run_tutorial("here", &["../py/download_client.py"], b"small.jpg\n")?;
+    l.say("");
+    l.wc_c_all("here", &["copy-small.jpg", "../served/small.jpg"])?;
+    drop(link);
+    server.kill()
+}

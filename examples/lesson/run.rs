@@ -295,6 +295,39 @@ impl Lesson {
         Ok(())
     }
 
+    /// Starts a Python script of the lesson's own that says when it is ready
+    /// (`python3 slow_link.py 11600 > link.log &`), its page ports swapped like the rest.
+    pub fn start_python_script(&self, args: &[&str], log: &str) -> Result<Server> {
+        let script = args.first().ok_or("no script")?;
+        let text = std::fs::read_to_string(self.dir.join(script))
+            .map_err(|e| format!("cannot read {script}: {e}"))?;
+        std::fs::write(self.dir.join(script), self.real_args(&[&text]).remove(0))
+            .map_err(|e| format!("cannot write {script}: {e}"))?;
+        let python = find_python().ok_or_else(no_python)?;
+        let out = self.create(log)?;
+        let err = out
+            .try_clone()
+            .map_err(|e| format!("cannot share {log}: {e}"))?;
+        let child = Command::new(python.0)
+            .args(python.1)
+            .args(self.real_args(args))
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", python.0))?;
+        Ok(Server {
+            name: script.to_string(),
+            child,
+        })
+    }
+
+    /// Whether a file of the lesson's folder exists (the page's `ls`).
+    pub fn exists(&self, rel: &str) -> bool {
+        self.dir.join(rel).exists()
+    }
+
     /// Starts one of the tutorial's Python servers (`python3 -u py/X.py > log &`) in `dir`.
     /// They print nothing when ready, so this waits a second, as the page's `sleep 1` does.
     pub fn start_tutorial(&self, dir: &str, args: &[&str], log: &str) -> Result<Server> {

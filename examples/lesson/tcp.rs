@@ -118,7 +118,7 @@ fn send_all_then_read(data: &str) -> String {
 }
 
 /// The page's Python client: two sends, then one recv, printed.
-const TWO_SENDS_PRINTED: &str = r#"import socket; s = socket.create_connection(("127.0.0.1", 10500)); s.send(b"hello, "); s.send(b"world"); print(s.recv(1024))"#;
+pub const TWO_SENDS_PRINTED: &str = r#"import socket; s = socket.create_connection(("127.0.0.1", 10500)); s.send(b"hello, "); s.send(b"world"); print(s.recv(1024))"#;
 
 /// The same without printing the reply.
 const TWO_SENDS: &str = r#"import socket; s = socket.create_connection(("127.0.0.1", 10500)); s.send(b"hello, "); s.send(b"world"); s.recv(1024)"#;
@@ -195,4 +195,16 @@ fn write(stdin: &mut dyn Write, bytes: &[u8]) -> Result<()> {
         .write_all(bytes)
         .and_then(|()| stdin.flush())
         .map_err(|e| e.to_string())
+}
+
+/// What `strace` shows of tcp_server's start, shown by `--trace` on every platform: the
+/// Python's socket, bind and listen, in one call of Rust's.
+pub fn listen_traced(l: &Lesson) -> Result<()> {
+    let args = ["--bind", "127.0.0.1", "--port", "10500", "--trace"];
+    let server = l.start("tcp_server", &args, "server.log", Some("trace.txt"))?;
+    l.wait_for("server.log", "listening on", 1)?;
+    l.wait_for("trace.txt", "listen ", 1)?;
+    server.kill()?;
+    l.cat("server.log")?;
+    l.cat("trace.txt")
 }

@@ -536,3 +536,73 @@ fn every_lesson_prints_what_its_block_shows() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     assert!(ran.len() >= 25, "only {} lessons ran: {ran:?}", ran.len());
 }
+
+/// The pairs of the two-windows section: each lesson named there, and the ```` ```bat ````
+/// blocks under it (window 1, then window 2).
+fn window_pairs(name: &str) -> Vec<(String, Vec<String>)> {
+    let doc = read_doc(name);
+    let mut pairs: Vec<(String, Vec<String>)> = Vec::new();
+    let mut block: Option<String> = None;
+    for line in doc.lines() {
+        if let Some(text) = &mut block {
+            if line.trim() == "```" {
+                if let Some((_, blocks)) = pairs.last_mut() {
+                    blocks.push(text.trim_end().to_string());
+                }
+                block = None;
+            } else {
+                text.push_str(line);
+                text.push('\n');
+            }
+            continue;
+        }
+        if line.trim() == "```bat" {
+            block = Some(String::new());
+        }
+        for marker in ["(lesson `", "（课程 `"] {
+            if let Some(at) = line.find(marker) {
+                let rest = &line[at + marker.len()..];
+                if let Some(end) = rest.find('`') {
+                    pairs.push((rest[..end].to_string(), Vec::new()));
+                }
+            }
+        }
+    }
+    pairs
+}
+
+#[test]
+fn the_two_windows_of_each_pair_are_the_commands_its_lesson_runs() {
+    let Some(program) = lesson_program() else {
+        return common::skip("the lesson runner (examples/lesson) was not built with the tests");
+    };
+    for doc in DOCS {
+        let pairs = window_pairs(doc);
+        assert_eq!(
+            pairs.len(),
+            6,
+            "{doc}: the two-windows section names {} pairs, not the six",
+            pairs.len()
+        );
+        for (name, blocks) in pairs {
+            let out = std::process::Command::new(&program)
+                .args(["--windows", &name])
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+            assert!(
+                out.status.success(),
+                "lesson --windows {name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let lesson: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .split("\n\n")
+                .map(|b| b.trim().to_string())
+                .filter(|b| !b.is_empty())
+                .collect();
+            assert_eq!(
+                blocks, lesson,
+                "{doc}: the windows of `{name}` are not the commands its lesson runs"
+            );
+        }
+    }
+}

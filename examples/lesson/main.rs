@@ -5,8 +5,9 @@
 //! a line of the log, stop the server, show what the page shows) with our binaries, and
 //! prints the same transcript; `tests/walkthrough.rs` compares the two.
 //!
-//! Usage: lesson NAME        run one lesson
-//!        lesson --list      the lessons, with the section of the page each belongs to
+//! Usage: lesson NAME            run one lesson
+//!        lesson --list          the lessons, with the section of the page each belongs to
+//!        lesson --windows NAME  a pair lesson's two commands, one per window
 //! Options: --py DIR (where the tutorial's own Python programs are, for the lessons that
 //! run them; default py, as the page keeps them). For the walkthrough test: --free-ports
 //! (free ports, shown as the page's), --shown-dir DIR (the lesson's folder shown as DIR).
@@ -28,7 +29,17 @@ use std::process::ExitCode;
 type Steps = fn(&Lesson) -> Result<()>;
 
 /// Every lesson: its name, the page's section, and its steps.
-const LESSONS: [(&str, &str, Steps); 25] = [
+const LESSONS: [(&str, &str, Steps); 27] = [
+    (
+        "download-raw-python-server",
+        "On Windows: each pair in two windows",
+        pairs::download_raw_python_server,
+    ),
+    (
+        "udp-python-sender-to-ours",
+        "On Windows: each pair in two windows",
+        pairs::udp_python_sender_to_ours,
+    ),
     (
         "tcp-listen-trace",
         "`tcp_server.py` → `tcp_server`",
@@ -175,6 +186,22 @@ fn run() -> Result<()> {
             "--list" => {
                 for (name, section, _) in LESSONS {
                     println!("{name:20} {section}");
+                }
+                return Ok(());
+            }
+            "--windows" => {
+                let name = args.next().ok_or("--windows needs a lesson")?;
+                let (_, w) = pairs::WINDOWS
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .ok_or(format!("lesson '{name}' is not a pair in two windows"))?;
+                // As the page shows each window: `cd DIR` first when it runs in a folder.
+                for (dir, line) in [(w.server_dir, w.server), (w.client_dir, w.client)] {
+                    if !dir.is_empty() {
+                        println!("cd {dir}");
+                    }
+                    println!("{line}");
+                    println!();
                 }
                 return Ok(());
             }

@@ -10,17 +10,88 @@ fn typed(lines: &[&str]) -> Vec<u8> {
         .collect()
 }
 
+/// A tutorial pair in two windows, as a Windows learner types it: the server's window (in
+/// `dir` of the lesson's folder) and the client's. The lessons run exactly these lines, so
+/// the page's two-window commands (`lesson --windows NAME`) cannot drift from what is tested.
+pub struct Windows {
+    pub server: &'static str,
+    pub server_dir: &'static str,
+    pub client: &'static str,
+    pub client_dir: &'static str,
+}
+
+/// Every pair lesson's two windows, by lesson name.
+pub const WINDOWS: [(&str, Windows); 6] = [
+    (
+        "tcp-python-client",
+        Windows {
+            server: r"target\release\tcp_server.exe --bind 127.0.0.1 --port 10500 --encoding gbk",
+            server_dir: "",
+            client: r"py py\tcp_client.py",
+            client_dir: "",
+        },
+    ),
+    (
+        "tcp-python-server",
+        Windows {
+            server: r"py py\tcp_server.py",
+            server_dir: "",
+            client: r"target\release\tcp_client.exe --port 10500 --encoding gbk",
+            client_dir: "",
+        },
+    ),
+    (
+        "download-python-client",
+        Windows {
+            server: r"target\release\download_server.exe --root served --port 11500",
+            server_dir: "",
+            client: r"py ..\py\download_client.py",
+            client_dir: "here",
+        },
+    ),
+    (
+        "download-raw-python-server",
+        Windows {
+            server: r"py ..\py\download_server.py",
+            server_dir: "served",
+            client: r"..\target\release\download_client.exe --raw --port 11500 photo.jpg",
+            client_dir: "here",
+        },
+    ),
+    (
+        "udp-python-sender-to-ours",
+        Windows {
+            server: r"target\release\udp_receiver.exe --bind 127.0.0.1 --port 15000 --encoding gbk",
+            server_dir: "",
+            client: r"py py\udp_sender.py",
+            client_dir: "",
+        },
+    ),
+    (
+        "udp-python-receiver",
+        Windows {
+            server: r"py py\udp_receiver.py",
+            server_dir: "",
+            client: r"target\release\udp_sender.exe --no-greeting --bind-port 0 --port 15000",
+            client_dir: "",
+        },
+    ),
+];
+
+fn windows(name: &str) -> &'static Windows {
+    &WINDOWS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .expect("a pair lesson has its windows")
+        .1
+}
+
 /// Our tcp_client (in gbk) against the tutorial's tcp_server.py.
 pub fn tcp_python_server(l: &Lesson) -> Result<()> {
     l.tutorial_programs()?;
-    let server = l.start_tutorial("", &["py/tcp_server.py"], "python-server.log")?;
-    let input = typed(&["hello", "你好", "exit"]);
-    l.run(
-        "",
-        "tcp_client",
-        &["--port", "10500", "--encoding", "gbk"],
-        &input,
-    )?;
+    let w = windows("tcp-python-server");
+    let server = l.start_typed(w.server_dir, w.server, "python-server.log")?;
+    l.run_typed(w.client_dir, w.client, &typed(&["hello", "你好", "exit"]))?;
     l.wait_for("python-server.log", "service complete", 1)?;
     server.kill()?;
     l.cat("python-server.log")
@@ -29,21 +100,10 @@ pub fn tcp_python_server(l: &Lesson) -> Result<()> {
 /// The tutorial's tcp_client.py against our tcp_server (in gbk).
 pub fn tcp_python_client(l: &Lesson) -> Result<()> {
     l.tutorial_programs()?;
-    let args = [
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        "10500",
-        "--encoding",
-        "gbk",
-    ];
-    let server = l.start("tcp_server", &args, "server.log", None)?;
+    let w = windows("tcp-python-client");
+    let server = l.start_typed(w.server_dir, w.server, "server.log")?;
     l.wait_for("server.log", "listening on", 1)?;
-    l.run_tutorial(
-        "",
-        &["py/tcp_client.py"],
-        &typed(&["hello", "你好", "exit"]),
-    )?;
+    l.run_typed(w.client_dir, w.client, &typed(&["hello", "你好", "exit"]))?;
     l.say("");
     l.wait_for("server.log", "service complete", 1)?;
     server.kill()?;
@@ -53,11 +113,11 @@ pub fn tcp_python_client(l: &Lesson) -> Result<()> {
 /// Our udp_sender's 3000-byte datagram cut to 1024 by the tutorial's udp_receiver.py.
 pub fn udp_python_receiver(l: &Lesson) -> Result<()> {
     l.tutorial_programs()?;
-    let receiver = l.start_tutorial("", &["py/udp_receiver.py"], "python-receiver.log")?;
+    let w = windows("udp-python-receiver");
+    let receiver = l.start_typed(w.server_dir, w.server, "python-receiver.log")?;
     let mut input = vec![b'x'; 3000];
     input.extend_from_slice(b"\nexit\n");
-    let args = ["--no-greeting", "--bind-port", "0", "--port", "15000"];
-    l.run("", "udp_sender", &args, &input)?;
+    l.run_typed(w.client_dir, w.client, &input)?;
     receiver.wait()?;
     l.cat_counting_x(&["python-receiver.log"])
 }
@@ -67,18 +127,43 @@ pub fn download_python_client(l: &Lesson) -> Result<()> {
     l.tutorial_programs()?;
     l.mkdir("served")?;
     l.mkdir("here")?;
-    let server = l.start(
-        "download_server",
-        &["--root", "served", "--port", "11500"],
-        "server.log",
-        None,
-    )?;
+    let w = windows("download-python-client");
+    let server = l.start_typed(w.server_dir, w.server, "server.log")?;
     l.wait_for("server.log", "listening on", 1)?;
-    let code = l.run_tutorial("here", &["../py/download_client.py"], b"nope.txt\n")?;
+    let code = l.run_typed(w.client_dir, w.client, b"nope.txt\n")?;
     l.say(&format!(" <- exit status {code}"));
     l.wait_for("server.log", "tutorial", 1)?;
     server.kill()?;
     l.cat_last("server.log")
+}
+
+/// Our download_client with `--raw` against the tutorial's download_server.py: every byte,
+/// where the tutorial's own client keeps the first 6000.
+pub fn download_raw_python_server(l: &Lesson) -> Result<()> {
+    l.tutorial_programs()?;
+    crate::download::served_files(l)?;
+    let w = windows("download-raw-python-server");
+    let server = l.start_typed(w.server_dir, w.server, "python-server.log")?;
+    let code = l.run_typed(w.client_dir, w.client, b"")?;
+    l.say(&format!("exit status {code}"));
+    l.wc_c("here", "copy-photo.jpg")?;
+    if l.read("here/copy-photo.jpg")? == l.read("served/photo.jpg")? {
+        l.say("identical");
+    }
+    server.kill()?;
+    l.cat("python-server.log")
+}
+
+/// The tutorial's udp_sender.py (greeting and lines in gbk) to our udp_receiver.
+pub fn udp_python_sender_to_ours(l: &Lesson) -> Result<()> {
+    l.tutorial_programs()?;
+    let w = windows("udp-python-sender-to-ours");
+    let receiver = l.start_typed(w.server_dir, w.server, "receiver.log")?;
+    l.wait_for("receiver.log", "listening on", 1)?;
+    l.run_typed(w.client_dir, w.client, &typed(&["hello", "你好", "exit"]))?;
+    l.say("");
+    receiver.wait()?;
+    l.cat("receiver.log")
 }
 
 /// Two sends into the tutorial's tcp_server.py while our client holds it: one recv takes both.

@@ -383,6 +383,35 @@ impl Lesson {
         })
     }
 
+    /// Starts a server as a Windows learner types it in a window of its own
+    /// (`target\\release\\tcp_server.exe ...` or `py py\\tcp_server.py`), in `dir`.
+    pub fn start_typed(&self, dir: &str, line: &str, log: &str) -> Result<Server> {
+        match typed_command(line)? {
+            Typed::Ours(program, args) => {
+                if !dir.is_empty() {
+                    return Err(format!("`{line}`: our servers run in the project's folder"));
+                }
+                self.start(program, &args, log, None)
+            }
+            Typed::Python(args) => {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                self.start_tutorial(dir, &args, log)
+            }
+        }
+    }
+
+    /// Runs a client as a Windows learner types it (see [`Lesson::start_typed`]), with `input`
+    /// as what they type, and shows what it printed.
+    pub fn run_typed(&self, dir: &str, line: &str, input: &[u8]) -> Result<i32> {
+        match typed_command(line)? {
+            Typed::Ours(program, args) => self.run(dir, program, &args, input),
+            Typed::Python(args) => {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                self.run_tutorial(dir, &args, input)
+            }
+        }
+    }
+
     /// Waits until `file` has `n` lines that contain `text` (the page's `wait_for`).
     pub fn wait_for(&self, file: &str, text: &str, n: usize) -> Result<()> {
         let deadline = Instant::now() + DEADLINE;
@@ -626,6 +655,35 @@ pub fn no_python() -> String {
     "this lesson needs Python 3, and none was found (tried py -3, python, python3): \
      install it from python.org or your system's packages"
         .to_string()
+}
+
+/// A command as a Windows learner types it in a window.
+pub enum Typed<'a> {
+    /// `target\\release\\NAME.exe ARGS`: one of our programs.
+    Ours(&'a str, Vec<&'a str>),
+    /// `py FILE ARGS`: Python, with the file's path in this system's form.
+    Python(Vec<String>),
+}
+
+/// What a window's command line runs.
+pub fn typed_command(line: &str) -> Result<Typed<'_>> {
+    let mut words = line.split_whitespace();
+    let first = words.next().ok_or("an empty command")?;
+    // From the project's folder, or from a folder in it (`cd here`).
+    let ours = first
+        .strip_prefix("..\\")
+        .unwrap_or(first)
+        .strip_prefix("target\\release\\");
+    if let Some(name) = ours.and_then(|p| p.strip_suffix(".exe")) {
+        return Ok(Typed::Ours(name, words.collect()));
+    }
+    if first == "py" {
+        let sep = std::path::MAIN_SEPARATOR.to_string();
+        return Ok(Typed::Python(
+            words.map(|w| w.replace('\\', &sep)).collect(),
+        ));
+    }
+    Err(format!("`{line}` is neither one of ours nor `py ...`"))
 }
 
 /// Exit status of a lesson that runs the tutorial's programs when they are not found.

@@ -472,6 +472,26 @@ fn lesson_program() -> Option<std::path::PathBuf> {
     lesson.is_file().then_some(lesson)
 }
 
+/// Lessons whose transcript differs from run to run in where TCP cut a long line.
+const TIMING_LESSONS: [&str; 2] = ["tcp-long-line", "tcp-long-line-python"];
+
+/// What a long-line lesson must show whatever the timing: how many `x` the server read in
+/// all (the `[N x]` of its log lines), and that no read took more than 1024.
+fn pieces(transcript: &str) -> (usize, bool) {
+    let mut total = 0;
+    let mut within = true;
+    for piece in transcript.split('[').skip(1) {
+        if let Some(n) = piece
+            .split_once(" x]")
+            .and_then(|(n, _)| n.parse::<usize>().ok())
+        {
+            total += n;
+            within &= n <= 1024;
+        }
+    }
+    (total, within)
+}
+
 #[test]
 fn every_lesson_prints_what_its_block_shows() {
     let Some(program) = lesson_program() else {
@@ -485,7 +505,7 @@ fn every_lesson_prints_what_its_block_shows() {
     for doc in DOCS {
         let lessons = lessons_of(doc);
         assert!(
-            lessons.len() >= 25,
+            lessons.len() >= 27,
             "{doc}: only {} blocks name their lesson runner",
             lessons.len()
         );
@@ -523,7 +543,14 @@ fn every_lesson_prints_what_its_block_shows() {
                 normalise::normalise(&expected, &PAGE_PORTS),
                 normalise::normalise(&got, &PAGE_PORTS),
             );
-            if !out.status.success() || want != got {
+            // Where a long line's pieces fall differs from run to run (the page says so): the
+            // lesson must then show every byte arrived, in pieces the server's 1024-byte reads allow.
+            let same = if TIMING_LESSONS.contains(&name.as_str()) {
+                pieces(&want) == pieces(&got)
+            } else {
+                want == got
+            };
+            if !out.status.success() || !same {
                 failures.push(format!(
                     "{doc}:{line}: `lesson {name}` ({}) does not print what the page shows\n{}\n--- stderr\n{}",
                     out.status,
@@ -534,7 +561,7 @@ fn every_lesson_prints_what_its_block_shows() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert!(ran.len() >= 25, "only {} lessons ran: {ran:?}", ran.len());
+    assert!(ran.len() >= 27, "only {} lessons ran: {ran:?}", ran.len());
 }
 
 /// The pairs of the two-windows section: each lesson named there, and the ```` ```bat ````

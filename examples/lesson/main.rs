@@ -29,7 +29,17 @@ use std::process::ExitCode;
 type Steps = fn(&Lesson) -> Result<()>;
 
 /// Every lesson: its name, the page's section, and its steps.
-const LESSONS: [(&str, &str, Steps); 27] = [
+const LESSONS: [(&str, &str, Steps); 29] = [
+    (
+        "tcp-long-line-python",
+        "What TCP promises, and what it does not",
+        tcp::long_line_python,
+    ),
+    (
+        "tcp-long-line",
+        "What TCP promises, and what it does not",
+        tcp::long_line,
+    ),
     (
         "download-raw-python-server",
         "On Windows: each pair in two windows",

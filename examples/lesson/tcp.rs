@@ -208,3 +208,42 @@ pub fn listen_traced(l: &Lesson) -> Result<()> {
     l.cat("server.log")?;
     l.cat("trace.txt")
 }
+
+/// One line of 3000 `x` sent in one write: our server reads it in pieces of at most 1024
+/// bytes and answers each, and our client, one read per reply, gets out of step. Where the
+/// pieces fall differs from run to run.
+pub fn long_line(l: &Lesson) -> Result<()> {
+    let server = l.start(
+        "tcp_server",
+        &["--bind", "127.0.0.1", "--port", "10500"],
+        "server.log",
+        None,
+    )?;
+    l.wait_for("server.log", "listening on", 1)?;
+    l.run("", "tcp_client", &["--port", "10500"], &long_line_input())?;
+    l.wait_for("server.log", "service complete", 1)?;
+    server.kill()?;
+    l.cat_counting_x(&["server.log"])
+}
+
+/// The same against the tutorial's tcp_server.py, in gbk.
+pub fn long_line_python(l: &Lesson) -> Result<()> {
+    l.tutorial_programs()?;
+    let server = l.start_tutorial("", &["py/tcp_server.py"], "python-server.log")?;
+    l.run(
+        "",
+        "tcp_client",
+        &["--port", "10500", "--encoding", "gbk"],
+        &long_line_input(),
+    )?;
+    l.wait_for("python-server.log", "service complete", 1)?;
+    server.kill()?;
+    l.cat_counting_x(&["python-server.log"])
+}
+
+/// 3000 `x`, a newline, then `exit` (the page's `{ head -c 3000 /dev/zero | tr '\0' x; echo; echo exit; }`).
+fn long_line_input() -> Vec<u8> {
+    let mut input = vec![b'x'; 3000];
+    input.extend_from_slice(b"\nexit\n");
+    input
+}

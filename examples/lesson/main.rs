@@ -29,7 +29,12 @@ use std::process::ExitCode;
 type Steps = fn(&Lesson) -> Result<()>;
 
 /// Every lesson: its name, the page's section, and its steps.
-const LESSONS: [(&str, &str, Steps); 29] = [
+const LESSONS: [(&str, &str, Steps); 30] = [
+    (
+        "udp-not-reading",
+        "What UDP promises, and what it does not",
+        udp::not_reading,
+    ),
     (
         "tcp-long-line-python",
         "What TCP promises, and what it does not",

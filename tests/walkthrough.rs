@@ -11,6 +11,11 @@
 //! block's new output into both pages. The blocks that need the tutorial's own
 //! Python programs are run too when `WALKTHROUGH_PYTHON_DIR` names a directory
 //! holding them (the project never ships them): each block gets a copy in `py/`.
+//!
+//! The lesson runner (`examples/lesson`, the same steps on every platform) is checked
+//! here too, on every platform: each lesson a page names under a block must print what
+//! the block shows (or the transcript under the lesson's own command), and each pair's
+//! two Windows windows must be the commands its lesson runs.
 
 #[path = "walkthrough/blocks.rs"]
 mod blocks;

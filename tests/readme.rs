@@ -94,19 +94,9 @@ fn every_program_of_ours_in_the_windows_blocks_takes_its_arguments() {
     assert!(checked >= 8, "only {checked} commands of ours checked");
 }
 
-/// The lesson runner, built beside this test by `cargo test` (examples are built with the tests).
-fn lesson_program() -> Option<std::path::PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let profile = exe.parent()?.parent()?;
-    let lesson = profile
-        .join("examples")
-        .join(format!("lesson{}", std::env::consts::EXE_SUFFIX));
-    lesson.is_file().then_some(lesson)
-}
-
 #[test]
 fn the_two_windows_are_the_commands_the_tcp_pair_lesson_runs() {
-    let Some(program) = lesson_program() else {
+    let Some(program) = common::lesson_program() else {
         return common::skip("the lesson runner (examples/lesson) was not built with the tests");
     };
     let out = std::process::Command::new(&program)

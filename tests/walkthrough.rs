@@ -467,16 +467,6 @@ fn lessons_of(name: &str) -> Vec<(usize, String, String)> {
     found
 }
 
-/// The lesson runner, built beside this test by `cargo test` (examples are built with the tests).
-fn lesson_program() -> Option<std::path::PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let profile = exe.parent()?.parent()?;
-    let lesson = profile
-        .join("examples")
-        .join(format!("lesson{}", std::env::consts::EXE_SUFFIX));
-    lesson.is_file().then_some(lesson)
-}
-
 /// Lessons whose transcript differs from run to run in where TCP cut a long line.
 const TIMING_LESSONS: [&str; 2] = ["tcp-long-line", "tcp-long-line-python"];
 
@@ -520,7 +510,7 @@ fn pieces(transcript: &str) -> (usize, bool) {
 
 #[test]
 fn every_lesson_prints_what_its_block_shows() {
-    let Some(program) = lesson_program() else {
+    let Some(program) = common::lesson_program() else {
         return common::skip("the lesson runner (examples/lesson) was not built with the tests");
     };
     /// The ports the page names: the runner shows them as the page does.
@@ -628,7 +618,7 @@ fn window_pairs(name: &str) -> Vec<(String, Vec<String>)> {
 
 #[test]
 fn the_two_windows_of_each_pair_are_the_commands_its_lesson_runs() {
-    let Some(program) = lesson_program() else {
+    let Some(program) = common::lesson_program() else {
         return common::skip("the lesson runner (examples/lesson) was not built with the tests");
     };
     for doc in DOCS {

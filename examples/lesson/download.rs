@@ -6,13 +6,7 @@ use crate::run::{Lesson, Result};
 pub fn traced(l: &Lesson) -> Result<()> {
     l.mkdir("served")?;
     l.write("served/hello.txt", b"hello\n")?;
-    let server = l.start(
-        "download_server",
-        &["--root", "served", "--port", "11500"],
-        "download-server.log",
-        None,
-    )?;
-    l.wait_for("download-server.log", "listening on", 1)?;
+    let server = serve(l, "11500", "download-server.log")?;
     l.run(
         "",
         "download_client",
@@ -25,13 +19,7 @@ pub fn traced(l: &Lesson) -> Result<()> {
 /// A whole photo over our protocol, compared with the original.
 pub fn photo(l: &Lesson) -> Result<()> {
     served_files(l)?;
-    let server = l.start(
-        "download_server",
-        &["--root", "served", "--port", "11500"],
-        "server.log",
-        None,
-    )?;
-    l.wait_for("server.log", "listening on", 1)?;
+    let server = serve(l, "11500", "server.log")?;
     l.run(
         "here",
         "download_client",
@@ -48,13 +36,7 @@ pub fn photo(l: &Lesson) -> Result<()> {
 /// A missing file and an empty one: ours tells them apart; with `--raw` it says it cannot.
 pub fn missing(l: &Lesson) -> Result<()> {
     served_files(l)?;
-    let server = l.start(
-        "download_server",
-        &["--root", "served", "--port", "11500"],
-        "server.log",
-        None,
-    )?;
-    l.wait_for("server.log", "listening on", 1)?;
+    let server = serve(l, "11500", "server.log")?;
     for args in [
         &["--port", "11500", "nope.txt"][..],
         &["--port", "11500", "empty.txt"],
@@ -78,13 +60,7 @@ pub fn missing(l: &Lesson) -> Result<()> {
 /// The two `--raw` requests on the wire: the name out, and a close without a byte.
 pub fn raw_traced(l: &Lesson) -> Result<()> {
     served_files(l)?;
-    let server = l.start(
-        "download_server",
-        &["--root", "served", "--port", "11500"],
-        "server.log",
-        None,
-    )?;
-    l.wait_for("server.log", "listening on", 1)?;
+    let server = serve(l, "11500", "server.log")?;
     for name in ["nope.txt", "empty.txt"] {
         l.run(
             "here",
@@ -127,13 +103,7 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
 /// The second run continues from the `.part`.
 pub fn resume(l: &Lesson) -> Result<()> {
     served_files(l)?;
-    let server = l.start(
-        "download_server",
-        &["--root", "served", "--port", "11500"],
-        "server.log",
-        None,
-    )?;
-    l.wait_for("server.log", "listening on", 1)?;
+    let server = serve(l, "11500", "server.log")?;
     // The server's hello (7 bytes) and the FILE frame (4 + 50), then 2 MiB of the file.
     let relay = Relay::start(l.real_port(11500), 7 + 54 + PART)?;
     let port = relay.port.to_string();
@@ -204,13 +174,7 @@ impl Relay {
 /// Our client with `--raw` behind the same slow link reads until the server closes: all of it.
 pub fn slow_link_raw(l: &Lesson) -> Result<()> {
     served_files(l)?;
-    let server = l.start(
-        "download_server",
-        &["--root", "served", "--port", "11600"],
-        "server.log",
-        None,
-    )?;
-    l.wait_for("server.log", "listening on", 1)?;
+    let server = serve(l, "11600", "server.log")?;
     let link = slow_link(l)?;
     l.run(
         "here",
@@ -252,3 +216,15 @@ try:
 except OSError:  # the client hung up
     pass
 "#;
+
+/// `download_server --root served --port PORT > LOG &`, then the wait for its `listening on`.
+pub fn serve(l: &Lesson, port: &str, log: &str) -> Result<crate::run::Server> {
+    let server = l.start(
+        "download_server",
+        &["--root", "served", "--port", port],
+        log,
+        None,
+    )?;
+    l.wait_for(log, "listening on", 1)?;
+    Ok(server)
+}

@@ -254,13 +254,7 @@ pub fn download_python_missing(l: &Lesson) -> Result<()> {
 pub fn download_slow_link_python(l: &Lesson) -> Result<()> {
     l.tutorial_programs()?;
     crate::download::served_files(l)?;
-    let server = l.start(
-        "download_server",
-        &["--root", "served", "--port", "11600"],
-        "server.log",
-        None,
-    )?;
-    l.wait_for("server.log", "listening on", 1)?;
+    let server = crate::download::serve(l, "11600", "server.log")?;
     let link = crate::download::slow_link(l)?;
     l.run_tutorial("here", &["../py/download_client.py"], b"small.jpg\n")?;
     l.say("");

@@ -84,25 +84,9 @@ impl Lesson {
         log: &str,
         errors: Option<&str>,
     ) -> Result<Server> {
-        let out = self.create(log)?;
-        let err = match errors {
-            Some(file) => self.create(file)?,
-            None => out
-                .try_clone()
-                .map_err(|e| format!("cannot share {log}: {e}"))?,
-        };
-        let child = Command::new(self.program(program))
-            .args(self.real_args(args))
-            .current_dir(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("cannot start {program}: {e}"))?;
-        Ok(Server {
-            name: program.to_string(),
-            child,
-        })
+        let mut cmd = Command::new(self.program(program));
+        cmd.args(self.real_args(args));
+        self.background(cmd, program, "", log, errors)
     }
 
     /// Runs a client in `dir` (a folder of the lesson's, `""` for its own) with `input` on its
@@ -154,9 +138,20 @@ impl Lesson {
                 cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
             }
         }
-        let mut child = cmd
+        let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {program}: {e}"))?;
+        self.feed_and_show(child, program, feed)
+    }
+
+    /// Feeds a started client its input and shows each line it prints as it comes (when its
+    /// output is piped); its exit status.
+    fn feed_and_show(
+        &self,
+        mut child: Child,
+        name: &str,
+        feed: &mut dyn FnMut(&mut dyn Write) -> Result<()>,
+    ) -> Result<i32> {
         let (out, err) = (child.stdout.take(), child.stderr.take());
         thread::scope(|s| {
             if let Some(out) = out {
@@ -169,7 +164,7 @@ impl Lesson {
                 // A client that ends before reading all its input is no error here.
                 let _ = feed(&mut stdin);
             }
-            wait_with_deadline(&mut child, program)
+            wait_with_deadline(&mut child, name)
         })
     }
 
@@ -229,20 +224,37 @@ impl Lesson {
 
     /// Starts a client in the background (`program ARGS &`), its output into `.NAME.out`.
     pub fn spawn(&self, dir: &str, program: &str, args: &[&str]) -> Result<Server> {
-        let out = self.create(&format!(".{program}.out"))?;
-        let err = out
-            .try_clone()
-            .map_err(|e| format!("cannot share the output: {e}"))?;
-        let child = Command::new(self.program(program))
-            .args(self.real_args(args))
+        let mut cmd = Command::new(self.program(program));
+        cmd.args(self.real_args(args));
+        self.background(cmd, program, dir, &format!(".{program}.out"), None)
+    }
+
+    /// Starts `cmd` in the background in `dir` with its stdout in `log` and its stderr in
+    /// `errors` (or in `log` too), as `cmd > log [2> errors] &` does.
+    fn background(
+        &self,
+        mut cmd: Command,
+        name: &str,
+        dir: &str,
+        log: &str,
+        errors: Option<&str>,
+    ) -> Result<Server> {
+        let out = self.create(log)?;
+        let err = match errors {
+            Some(file) => self.create(file)?,
+            None => out
+                .try_clone()
+                .map_err(|e| format!("cannot share {log}: {e}"))?,
+        };
+        let child = cmd
             .current_dir(self.dir.join(dir))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .spawn()
-            .map_err(|e| format!("cannot start {program}: {e}"))?;
+            .map_err(|e| format!("cannot start {name}: {e}"))?;
         Ok(Server {
-            name: program.to_string(),
+            name: name.to_string(),
             child,
         })
     }
@@ -304,23 +316,9 @@ impl Lesson {
         std::fs::write(self.dir.join(script), self.real_args(&[&text]).remove(0))
             .map_err(|e| format!("cannot write {script}: {e}"))?;
         let python = find_python().ok_or_else(no_python)?;
-        let out = self.create(log)?;
-        let err = out
-            .try_clone()
-            .map_err(|e| format!("cannot share {log}: {e}"))?;
-        let child = Command::new(python.0)
-            .args(python.1)
-            .args(self.real_args(args))
-            .current_dir(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", python.0))?;
-        Ok(Server {
-            name: script.to_string(),
-            child,
-        })
+        let mut cmd = Command::new(python.0);
+        cmd.args(python.1).args(self.real_args(args));
+        self.background(cmd, script, "", log, None)
     }
 
     /// Whether a file of the lesson's folder exists (the page's `ls`).
@@ -332,33 +330,21 @@ impl Lesson {
     /// They print nothing when ready, so this waits a second, as the page's `sleep 1` does.
     pub fn start_tutorial(&self, dir: &str, args: &[&str], log: &str) -> Result<Server> {
         let python = find_python().ok_or_else(no_python)?;
-        let out = self.create(log)?;
-        let err = out
-            .try_clone()
-            .map_err(|e| format!("cannot share {log}: {e}"))?;
-        let child = Command::new(python.0)
-            .args(python.1)
+        let mut cmd = Command::new(python.0);
+        cmd.args(python.1)
             .arg("-u")
             .args(args)
-            .current_dir(self.dir.join(dir))
-            .env("PYTHONIOENCODING", "utf-8")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", python.0))?;
+            .env("PYTHONIOENCODING", "utf-8");
+        let server = self.background(cmd, &args.join(" "), dir, log, None)?;
         thread::sleep(Duration::from_secs(1));
-        Ok(Server {
-            name: args.join(" "),
-            child,
-        })
+        Ok(server)
     }
 
     /// Runs one of the tutorial's Python clients (`... | python3 py/X.py`) in `dir` and shows
     /// what it printed.
     pub fn run_tutorial(&self, dir: &str, args: &[&str], input: &[u8]) -> Result<i32> {
         let python = find_python().ok_or_else(no_python)?;
-        let mut child = Command::new(python.0)
+        let child = Command::new(python.0)
             .args(python.1)
             .args(args)
             .current_dir(self.dir.join(dir))
@@ -368,18 +354,8 @@ impl Lesson {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", python.0))?;
-        let (out, err) = (child.stdout.take(), child.stderr.take());
-        thread::scope(|s| {
-            if let Some(out) = out {
-                s.spawn(|| self.forward(out));
-            }
-            if let Some(err) = err {
-                s.spawn(|| self.forward(err));
-            }
-            if let Some(mut stdin) = child.stdin.take() {
-                let _ = stdin.write_all(input);
-            }
-            wait_with_deadline(&mut child, "python")
+        self.feed_and_show(child, "python", &mut |stdin| {
+            stdin.write_all(input).map_err(|e| e.to_string())
         })
     }
 

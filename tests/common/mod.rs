@@ -796,3 +796,13 @@ pub fn wait_for_size(path: &Path, wanted: &str, ok: impl Fn(u64) -> bool) {
         thread::yield_now();
     }
 }
+
+/// The lesson runner, examples/lesson, built beside the tests by `cargo test` (examples are built with the tests).
+pub fn lesson_program() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let profile = exe.parent()?.parent()?;
+    let lesson = profile
+        .join("examples")
+        .join(format!("lesson{}", std::env::consts::EXE_SUFFIX));
+    lesson.is_file().then_some(lesson)
+}

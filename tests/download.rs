@@ -2306,3 +2306,52 @@ fn a_root_whose_name_is_not_utf8_is_taken_with_or_without_equals() {
         assert_eq!(out.stdout, b"from a root named in bytes\n", "{spelling:?}");
     }
 }
+
+/// Issue 20, finding 5: a server that answers LIST with LISTING frames that hold no entry and
+/// never say LAST kept file_shell busy forever (the bounds counted entries and names, not
+/// frames, and --timeout never fired: the server was never silent). A frame without progress
+/// now ends the listing at once.
+#[test]
+fn endless_empty_listing_frames_end_the_listing() {
+    let tmp = TempDir::new("empty-listing");
+    let (port, server) = fake_server(true, |s| loop {
+        match read_request(s) {
+            // The shell looks at the folder it starts in first: a directory.
+            Request::Stat { .. } => Response::Stat(socket_tutorial::file_service::protocol::Meta {
+                kind: Kind::Dir,
+                size: 0,
+                mtime_ns: 0,
+                mode: 0o755,
+            })
+            .write_to(s)
+            .unwrap(),
+            _ => {
+                let empty = Response::Listing {
+                    entries: Vec::new(),
+                    last: false,
+                };
+                // As fast as the client reads, until it hangs up.
+                while empty.write_to(s).is_ok() {}
+                return;
+            }
+        }
+    });
+    fs::write(tmp.join("batch"), "ls\n").unwrap();
+    let started = Instant::now();
+    let out = command("file_shell")
+        .args(["--timeout", "3", "-P", &port.to_string(), "-b"])
+        .arg(tmp.join("batch"))
+        .arg("127.0.0.1")
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("a LISTING of \"\" that holds no entry and is not the last"),
+        "{err}"
+    );
+    // Not a timing assertion: the command's own deadline would have killed a spinning client.
+    eprintln!("file_shell gave up the endless empty listing after {took:?}");
+}

@@ -38,7 +38,8 @@ impl Connection {
     /// them as it reads the directory: sorting is the caller's job).
     ///
     /// The whole reply is bounded ([`MAX_LIST_ENTRIES`], [`MAX_LIST_NAME_BYTES`]),
-    /// not only each frame: past either bound the listing is given up and the
+    /// not only each frame, and so is the number of frames: one that is not the
+    /// last must bring an entry. Past any bound the listing is given up and the
     /// connection with it (the rest of the listing is still on its way).
     pub fn list(&mut self, remote: &[u8]) -> Result<Vec<Entry>, TransferError> {
         self.send(&Request::List {
@@ -49,6 +50,15 @@ impl Connection {
         loop {
             match self.read_response("the listing")? {
                 Response::Listing { entries, last } => {
+                    // A frame without progress: so many of them would cost time and work
+                    // without end, while the bounds below count only entries and names.
+                    if entries.is_empty() && !last {
+                        return Err(TransferError::Broken(format!(
+                            "the server broke the protocol: a LISTING of {} that holds no entry \
+                             and is not the last; the listing was given up, and the connection with it",
+                            escape::name(remote)
+                        )));
+                    }
                     if let Err(why) = taken.add(&entries) {
                         return Err(TransferError::Broken(format!(
                             "the listing of {} {why}; it was given up, and the connection with it",

@@ -2355,3 +2355,159 @@ fn endless_empty_listing_frames_end_the_listing() {
     // Not a timing assertion: the command's own deadline would have killed a spinning client.
     eprintln!("file_shell gave up the endless empty listing after {took:?}");
 }
+
+/// A server whose every folder holds `fanout` folders, without end: STAT says folder, LIST
+/// lists `d0`, `d1`, ..., for as long as the client asks. Returns its port.
+fn endless_tree(fanout: usize) -> (u16, std::thread::JoinHandle<()>) {
+    use socket_tutorial::file_service::protocol::{Entry, Meta};
+    let dir = Meta {
+        kind: Kind::Dir,
+        size: 0,
+        mtime_ns: 0,
+        mode: 0o755,
+    };
+    fake_server(true, move |s| {
+        while let Ok(Some(request)) = Request::read_from(s) {
+            let answer = match request {
+                Request::Stat { .. } => Response::Stat(dir),
+                Request::List { .. } => Response::Listing {
+                    entries: (0..fanout)
+                        .map(|i| Entry {
+                            name: format!("d{i}").into_bytes(),
+                            meta: dir,
+                        })
+                        .collect(),
+                    last: true,
+                },
+                _ => return,
+            };
+            if answer.write_to(s).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// How many folders deep `dir` goes, following the first folder at each level.
+fn depth_of(dir: &Path) -> usize {
+    let mut depth = 0;
+    let mut at = dir.to_path_buf();
+    while let Some(next) = fs::read_dir(&at)
+        .ok()
+        .and_then(|mut d| d.next())
+        .and_then(Result::ok)
+        .map(|e| e.path())
+    {
+        depth += 1;
+        at = next;
+    }
+    depth
+}
+
+/// Issue 20, finding 4: against a server whose folders never end, `get -r` built a local
+/// tree 2,033 levels deep (stopped only by PATH_MAX) and never finished. It now stops 64
+/// folders down, as sftp does, and says so; `--max-depth` moves the bound.
+#[test]
+fn get_r_stops_at_depth_64_against_a_tree_without_end() {
+    let tmp = TempDir::new("endless-depth");
+    let (port, server) = endless_tree(1);
+    fs::write(tmp.join("batch"), "get -r top\n").unwrap();
+    let out = command("file_shell")
+        .current_dir(tmp.path())
+        .args([
+            "--timeout",
+            "5",
+            "-P",
+            &port.to_string(),
+            "-b",
+            "batch",
+            "127.0.0.1",
+        ])
+        .output()
+        .unwrap();
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        stderr_of(&out).contains("not copied: deeper than --max-depth 64 folders"),
+        "{}",
+        describe(&out)
+    );
+    // `top` and 64 folders below it.
+    assert_eq!(depth_of(&tmp.join("top")), 64, "{}", describe(&out));
+    eprintln!(
+        "get -r reached depth {} below top",
+        depth_of(&tmp.join("top"))
+    );
+}
+
+/// The other bound of finding 4: a wide tree stops at `--max-entries`, said once.
+#[test]
+fn get_r_stops_at_max_entries_and_says_so_once() {
+    let tmp = TempDir::new("endless-width");
+    let (port, server) = endless_tree(3);
+    fs::write(tmp.join("batch"), "get -r top\n").unwrap();
+    let out = command("file_shell")
+        .current_dir(tmp.path())
+        .args([
+            "--max-entries",
+            "10",
+            "--timeout",
+            "5",
+            "-P",
+            &port.to_string(),
+        ])
+        .args(["-b", "batch", "127.0.0.1"])
+        .output()
+        .unwrap();
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = stderr_of(&out);
+    assert_eq!(
+        err.matches("get -r stopped: more than --max-entries 10 entries")
+            .count(),
+        1,
+        "{err}"
+    );
+    let mut made = 0;
+    let mut stack = vec![tmp.join("top")];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            made += 1;
+            stack.push(entry.unwrap().path());
+        }
+    }
+    assert_eq!(made, 10, "{err}");
+}
+
+/// `put -r` has the same bound: a local tree deeper than `--max-depth` is copied down to it,
+/// and the folder past it is named.
+#[test]
+fn put_r_stops_at_max_depth() {
+    let tmp = TempDir::new("put-depth");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    let mut deep = cwd.join("top");
+    for _ in 0..8 {
+        deep = deep.join("d");
+    }
+    fs::create_dir_all(&deep).unwrap();
+    let srv = download_server(&root, &["--writable"]);
+    fs::write(tmp.join("batch"), "put -r top\n").unwrap();
+    let out = command("file_shell")
+        .current_dir(&cwd)
+        .args(["--max-depth", "3", "-P", &srv.port(), "-b"])
+        .arg(tmp.join("batch"))
+        .arg("127.0.0.1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        // The path as the system writes it (backslashes on Windows).
+        stderr_of(&out)
+            .replace('\\', "/")
+            .contains("top/d/d/d/d: not copied: deeper than --max-depth 3 folders"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(depth_of(&root.join("top")), 3);
+}

@@ -13,7 +13,7 @@ use socket_tutorial::core::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::core::encoding::Encoding;
 use socket_tutorial::core::net::Target;
 use socket_tutorial::core::trace;
-use socket_tutorial::file_service::shell::{Input, Mode, Shell, Stop};
+use socket_tutorial::file_service::shell::{Input, Mode, Shell, Stop, TreeLimits};
 use socket_tutorial::file_service::token::TokenFile;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +34,7 @@ fn run(config: Config) -> Result<(), Error> {
     let mut input = Input::open(config.batch.as_deref()).map_err(Error::runtime)?;
     let mut shell = Shell::new(config.server, token, &input, config.timeout)
         .map_err(|e| Error::io("cannot find the current directory", &e))?;
+    shell.set_tree_limits(config.tree);
     // Connect (and present the token) before the first command.
     shell.connect().map_err(Error::runtime)?;
     if input.mode() == Mode::Interactive {
@@ -109,6 +110,10 @@ Options:
   -b, --batch FILE       read the commands from FILE (- for stdin)
       --timeout SECS     give up on a server silent this long (0 = never)
                          [default: 60]
+      --max-depth N      get -r and put -r go at most N folders down, as sftp
+                         [default: 64]
+      --max-entries N    get -r and put -r copy at most N entries in all
+                         [default: 1000000]
       --token-file FILE  the token the server wants (its first line)
                          [default: $DOWNLOAD_SERVER_TOKEN]
       --trace            print each socket operation and frame on stderr (file
@@ -125,6 +130,8 @@ server cannot be reached, 2 for a bad argument.
 struct Config {
     /// `--trace`: every socket operation on stderr.
     trace: bool,
+    /// `--max-depth`, `--max-entries`: how far `get -r` and `put -r` go.
+    tree: TreeLimits,
     /// The server, from HOST[:PORT], --host, -P and --port (two ports given must agree).
     server: Target,
     host_given: bool,
@@ -137,6 +144,7 @@ impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
             trace: false,
+            tree: TreeLimits::default(),
             server: Target::local(11500),
             host_given: false,
             batch: None,
@@ -152,6 +160,12 @@ impl Config {
                     .server
                     .set_port(parser.parse("a port number from 1 to 65535")?)?,
                 Arg::Long("timeout") => config.timeout = parser.seconds()?,
+                Arg::Long("max-depth") => {
+                    config.tree.max_depth = parser.parse("a number of folders")?
+                }
+                Arg::Long("max-entries") => {
+                    config.tree.max_entries = parser.parse("a number of entries")?
+                }
                 Arg::Long("token-file") => config.token = TokenFile::at(parser.value()?),
                 // `file_shell HOST[:PORT]`, as `sftp HOST` (once, not with --host).
                 Arg::Value(value) => {

@@ -7,6 +7,71 @@ use crate::file_service::transfer::{Event, TransferError};
 use std::io::{self, Write};
 use std::time::Instant;
 
+/// How far `get -r` and `put -r` go, whatever a tree holds (a server can send a tree
+/// without end): at most `max_depth` folders below the one named (sftp stops at 64 too) and
+/// `max_entries` entries in all, for one command. file_shell's `--max-depth` and
+/// `--max-entries` set them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeLimits {
+    pub max_depth: usize,
+    pub max_entries: usize,
+}
+
+impl Default for TreeLimits {
+    fn default() -> TreeLimits {
+        TreeLimits {
+            max_depth: 64,
+            max_entries: 1_000_000,
+        }
+    }
+}
+
+/// One recursive copy against its [`TreeLimits`].
+#[derive(Debug, Default)]
+pub(super) struct Walk {
+    limits: TreeLimits,
+    entries: usize,
+    /// The entry bound was passed and said: the copy stops.
+    stopped: bool,
+}
+
+impl Walk {
+    pub fn new(limits: TreeLimits) -> Walk {
+        Walk {
+            limits,
+            entries: 0,
+            stopped: false,
+        }
+    }
+
+    /// Whether a folder `depth` levels below the one named may be entered; the message if not.
+    pub fn enter(&self, depth: usize, shown: &str) -> Result<(), String> {
+        if depth > self.limits.max_depth {
+            return Err(format!(
+                "{shown}: not copied: deeper than --max-depth {} folders",
+                self.limits.max_depth
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts one entry of a tree; past `max_entries` the copy stops, and says so once.
+    pub fn count(&mut self, command: &str) -> Result<(), Option<String>> {
+        if self.stopped {
+            return Err(None);
+        }
+        self.entries += 1;
+        if self.entries > self.limits.max_entries {
+            self.stopped = true;
+            return Err(Some(format!(
+                "{command} -r stopped: more than --max-entries {} entries",
+                self.limits.max_entries
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// What `-r` (or `-R`), `-a` and `-p` asked for.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Copy {

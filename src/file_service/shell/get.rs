@@ -1,6 +1,6 @@
 //! `get` and `reget`: remote wildcards matched, each file to its local place through `NAME.part`, whole folders with `-r`, resume with `-a`, `-p` for times and modes. Remote links named or matched are followed (the server keeps them inside its root); inside a folder they are skipped.
 
-use super::copy::{must_be_a_directory, split_destination, transfer_message, Copy, Tally};
+use super::copy::{must_be_a_directory, split_destination, transfer_message, Copy, Tally, Walk};
 use super::local::io_message;
 use super::paths::{self, RemotePath};
 use super::remote::safe_component;
@@ -20,6 +20,7 @@ impl Shell {
         if sources.is_empty() {
             return Err("usage: get [-a] [-p] [-r] REMOTE... [LOCAL]".into());
         }
+        self.walk = Walk::new(self.tree_limits);
         let mut tally = Tally::default();
         let mut items = Vec::new();
         for word in sources {
@@ -67,7 +68,7 @@ impl Shell {
             };
             tally.add(match meta.kind {
                 Kind::File => self.get_file(&remote, &meta, &target, how),
-                Kind::Dir if how.recursive => self.get_tree(&remote, &meta, &target, how),
+                Kind::Dir if how.recursive => self.get_tree(&remote, &meta, &target, how, 0),
                 Kind::Dir => self.skip_folder(&remote.shown(), "get", globbed),
                 _ => {
                     self.notice(&format!("skipping {}: not a regular file", remote.shown()));
@@ -198,7 +199,18 @@ impl Shell {
     }
 
     /// A remote folder into `local`, whole.
-    fn get_tree(&mut self, remote: &RemotePath, meta: &Meta, local: &Path, how: Copy) -> Tally {
+    fn get_tree(
+        &mut self,
+        remote: &RemotePath,
+        meta: &Meta,
+        local: &Path,
+        how: Copy,
+        depth: usize,
+    ) -> Tally {
+        if let Err(message) = self.walk.enter(depth, &remote.shown()) {
+            self.complain(&message);
+            return Tally::failure();
+        }
         let shown_local = self.here(local);
         match fs::symlink_metadata(local) {
             Ok(m) if m.is_dir() => {}
@@ -229,6 +241,13 @@ impl Shell {
             if self.interrupted() {
                 return tally;
             }
+            if let Err(message) = self.walk.count("get") {
+                if let Some(message) = message {
+                    self.complain(&message);
+                    tally.add(Tally::failure());
+                }
+                return tally;
+            }
             let child = remote.join(&entry.name);
             if is_partial_name(&entry.name) {
                 continue;
@@ -244,7 +263,7 @@ impl Shell {
             let target = paths::local_join(local, &entry.name);
             tally.add(match entry.meta.kind {
                 Kind::File => self.get_file(&child, &entry.meta, &target, how),
-                Kind::Dir => self.get_tree(&child, &entry.meta, &target, how),
+                Kind::Dir => self.get_tree(&child, &entry.meta, &target, how, depth + 1),
                 Kind::Symlink => self.skip_link(&child.shown(), false),
                 Kind::Other => {
                     self.notice(&format!("skipping {}: not a regular file", child.shown()));

@@ -13,6 +13,7 @@ mod browse;
 pub mod commands;
 mod complete;
 mod copy;
+pub use copy::TreeLimits;
 pub mod expand;
 mod get;
 mod host;
@@ -79,6 +80,9 @@ pub struct Shell {
     err: Box<dyn Write>,
     stdout_closed: bool,
     quit: bool,
+    /// How far `get -r` and `put -r` go, and how far the current one has gone.
+    tree_limits: TreeLimits,
+    walk: copy::Walk,
 }
 
 /// The outcome of one command: `Err` carries what to print (if anything is
@@ -111,7 +115,14 @@ impl Shell {
             err: Box::new(io::stderr()),
             stdout_closed: false,
             quit: false,
+            tree_limits: TreeLimits::default(),
+            walk: copy::Walk::default(),
         })
+    }
+
+    /// How far `get -r` and `put -r` may go (file_shell's `--max-depth`, `--max-entries`).
+    pub fn set_tree_limits(&mut self, limits: TreeLimits) {
+        self.tree_limits = limits;
     }
 
     /// Connect now, so that a wrong port or token is reported before any command.

@@ -1,6 +1,6 @@
 //! `put` and `reput`: local wildcards matched, each file to its remote place (the server writes `.NAME.part` and renames it), whole folders with `-r`, resume with `-a`, `-p` for times and modes. Symbolic links are never followed, wherever they are met: named, matched by a wildcard, or inside a folder.
 
-use super::copy::{must_be_a_directory, split_destination, transfer_message, Copy, Tally};
+use super::copy::{must_be_a_directory, split_destination, transfer_message, Copy, Tally, Walk};
 use super::local::{io_message, local_matches, read_dir};
 use super::paths::{self, RemotePath};
 use super::remote::Server;
@@ -18,6 +18,7 @@ impl Shell {
         if sources.is_empty() {
             return Err("usage: put [-a] [-p] [-r] LOCAL... [REMOTE]".into());
         }
+        self.walk = Walk::new(self.tree_limits);
         let mut tally = Tally::default();
         let mut items = Vec::new();
         for word in sources {
@@ -60,7 +61,7 @@ impl Shell {
                 }
                 Ok(m) if m.file_type().is_symlink() => self.skip_link(&shown, !globbed),
                 Ok(m) if m.is_file() => self.put_file(&local, &target, how),
-                Ok(m) if m.is_dir() && how.recursive => self.put_tree(&local, &target, how),
+                Ok(m) if m.is_dir() && how.recursive => self.put_tree(&local, &target, how, 0),
                 Ok(m) if m.is_dir() => self.skip_folder(&shown, "put", globbed),
                 Ok(_) => {
                     self.notice(&format!("skipping {shown}: not a regular file"));
@@ -151,7 +152,12 @@ impl Shell {
     }
 
     /// A local folder into `remote`, whole.
-    fn put_tree(&mut self, local: &Path, remote: &RemotePath, how: Copy) -> Tally {
+    fn put_tree(&mut self, local: &Path, remote: &RemotePath, how: Copy, depth: usize) -> Tally {
+        let shown = self.here(local);
+        if let Err(message) = self.walk.enter(depth, &shown) {
+            self.complain(&message);
+            return Tally::failure();
+        }
         if let Err(message) = make_remote_dir(&mut self.server, remote) {
             self.complain(&message);
             return Tally::failure();
@@ -166,6 +172,13 @@ impl Shell {
         let mut tally = Tally::default();
         for entry in entries {
             if self.interrupted() {
+                break;
+            }
+            if let Err(message) = self.walk.count("put") {
+                if let Some(message) = message {
+                    self.complain(&message);
+                    tally.add(Tally::failure());
+                }
                 break;
             }
             let entry = match entry {
@@ -186,7 +199,7 @@ impl Shell {
                     Tally::failure()
                 }
                 Ok(m) if m.file_type().is_symlink() => self.skip_link(&shown, false),
-                Ok(m) if m.is_dir() => self.put_tree(&child, &target, how),
+                Ok(m) if m.is_dir() => self.put_tree(&child, &target, how, depth + 1),
                 Ok(m) if m.is_file() => self.put_file(&child, &target, how),
                 Ok(_) => {
                     self.notice(&format!("skipping {shown}: not a regular file"));

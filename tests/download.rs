@@ -2511,3 +2511,37 @@ fn put_r_stops_at_max_depth() {
     );
     assert_eq!(depth_of(&root.join("top")), 3);
 }
+
+/// Issue 20, finding 9: with every place and the busy grace taken, the server closes a new
+/// connection without a byte, and the clients said it "does not speak download_client's
+/// protocol (use --raw)". They now say it may be busy.
+#[test]
+fn a_client_locked_out_is_told_the_server_may_be_busy() {
+    let tmp = TempDir::new("locked-out");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    fs::write(root.join("a.txt"), b"a").unwrap();
+    let args = [
+        "--max-clients",
+        "1",
+        "--max-per-address",
+        "1",
+        "--hello-timeout",
+        "30",
+    ];
+    let srv = download_server(&root, &args);
+    // The one place, then the two seats one address may hold while being told `busy`, all
+    // three held by connections that never send their hello. The accept loop admits in the
+    // order of connection, so the client below comes after them.
+    let _held: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(srv.connect_addr()).unwrap())
+        .collect();
+    let out = client(&srv, &cwd, &["a.txt"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("the connection without answering the hello: it is busy"),
+        "{err}"
+    );
+}

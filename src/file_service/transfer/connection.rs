@@ -61,14 +61,16 @@ impl Connection {
             Ok(None) => {
                 return Err(TransferError::Broken(format!(
                     "the server {peer} closed the connection without answering the hello: \
-                     it does not speak download_client's protocol (for the tutorial's \
+                     it is busy (a download_server with every place taken closes so; try \
+                     again later), or it does not speak this protocol (for the tutorial's \
                      download_server.py use --raw)"
                 )))
             }
             Err(ProtocolError::Io(e)) if e.kind() == io::ErrorKind::ConnectionReset => {
                 return Err(TransferError::Broken(format!(
                     "the server {peer} reset the connection without answering the hello: \
-                     it does not speak download_client's protocol (for the tutorial's \
+                     it is busy (a download_server with every place taken closes so; try \
+                     again later), or it does not speak this protocol (for the tutorial's \
                      download_server.py use --raw)"
                 )))
             }

@@ -2545,3 +2545,67 @@ fn a_client_locked_out_is_told_the_server_may_be_busy() {
         "{err}"
     );
 }
+
+/// Issue 20, finding 6: on a resume, a FILE frame at the offset asked for but of another
+/// version (a server that ignored the identity it was sent) was taken: the old bytes and the
+/// new ones were saved as one file, exit 0. The client now drops the other version's bytes,
+/// starts over from zero and says so.
+#[test]
+fn a_resume_answered_with_another_version_starts_over() {
+    let tmp = TempDir::new("resume-other-version");
+    let cwd = tmp.join("cwd");
+    fs::create_dir_all(&cwd).unwrap();
+    let (old, new) = (b"old-version", b"NEW-VERSION");
+    // First run: version 1, cut after 4 bytes.
+    let (port, server) = fake_server(true, move |s| {
+        let _ = read_request(s);
+        Response::File {
+            size: old.len() as u64,
+            offset: 0,
+            identity: vec![1; 32],
+        }
+        .write_to(s)
+        .unwrap();
+        s.write_all(&old[..4]).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+    });
+    let out = client_command(&cwd)
+        .args(["--port", &port.to_string(), "a.txt"])
+        .output()
+        .unwrap();
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(fs::read(cwd.join("copy-a.txt.part")).unwrap(), &old[..4]);
+    // Second run: the server answers the resume with version 2's bytes from offset 4, then,
+    // asked again from zero, with all of version 2.
+    let (port, server) = fake_server(true, move |s| {
+        for offset in [4u64, 0] {
+            match read_request(s) {
+                Request::Download { offset: asked, .. } => assert_eq!(asked, offset),
+                other => panic!("expected DOWNLOAD, got {other:?}"),
+            }
+            Response::File {
+                size: new.len() as u64,
+                offset,
+                identity: vec![2; 32],
+            }
+            .write_to(s)
+            .unwrap();
+            s.write_all(&new[offset as usize..]).unwrap();
+        }
+    });
+    let out = client_command(&cwd)
+        .args(["--port", &port.to_string(), "a.txt"])
+        .output()
+        .unwrap();
+    server.join().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(fs::read(cwd.join("copy-a.txt")).unwrap(), new);
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(
+            "starting over: \"a.txt\" on the server is not the version the partial download holds"
+        ),
+        "{err}"
+    );
+}

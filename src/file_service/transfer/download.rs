@@ -229,20 +229,43 @@ impl Connection {
             }
         }
         let (mut start, offset, identity) = starting_point(plan, events);
-        let (size, identity) = match self.ask_for_file(remote, offset, identity, options.verify) {
-            Err(TransferError::Refused(reply))
-                if offset > 0 && reply.code == ErrorCode::Conflict && !reply.closing =>
-            {
-                let reason = format!(
-                    "{} changed on the server since the partial download",
-                    escape::name(remote)
-                );
-                events(Event::StartingOver(&reason));
-                start = Start::Restarted { reason };
-                self.ask_for_file(remote, 0, Vec::new(), options.verify)?
+        let kept = identity.clone();
+        let (mut size, mut identity) =
+            match self.ask_for_file(remote, offset, identity, options.verify) {
+                Err(TransferError::Refused(reply))
+                    if offset > 0 && reply.code == ErrorCode::Conflict && !reply.closing =>
+                {
+                    let reason = format!(
+                        "{} changed on the server since the partial download",
+                        escape::name(remote)
+                    );
+                    events(Event::StartingOver(&reason));
+                    start = Start::Restarted { reason };
+                    self.ask_for_file(remote, 0, Vec::new(), options.verify)?
+                }
+                other => other?,
+            };
+        if matches!(start, Start::Resumed { .. }) && identity != kept {
+            // The rest of another version: the server should have said `conflict`. Its bytes
+            // cannot follow the ones kept, so they are dropped, and the file is asked whole.
+            let reason = format!(
+                "{} on the server is not the version the partial download holds",
+                escape::name(remote)
+            );
+            let left = size - offset;
+            if left > DRAIN_LIMIT || self.discard(left, options.verify).is_err() {
+                let _ = self.stream.shutdown(Shutdown::Both);
+                partial::remove(out);
+                return Err(TransferError::Broken(format!(
+                    "{reason}: the partial was removed, and the connection closed with \
+                     {left} bytes of the other version still on their way; run it again \
+                     to start over"
+                )));
             }
-            other => other?,
-        };
+            events(Event::StartingOver(&reason));
+            start = Start::Restarted { reason };
+            (size, identity) = self.ask_for_file(remote, 0, Vec::new(), options.verify)?;
+        }
         let offset = match start {
             Start::Resumed { from } => from,
             _ => 0,

@@ -2609,3 +2609,21 @@ fn a_resume_answered_with_another_version_starts_over() {
         "{err}"
     );
 }
+
+/// Issue 20, finding 7: a full disk left a 0-byte `NAME.part.info` (the record was written in
+/// place), and the next run refused it as not left by a download. Records are now written
+/// whole (aside, then renamed), and a half-written one of ours is recognised and replaced.
+#[test]
+fn a_half_written_record_does_not_block_the_retry() {
+    let tmp = TempDir::new("half-record");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    fs::write(root.join("a.txt"), b"all of it").unwrap();
+    fs::write(cwd.join("copy-a.txt.part.info"), b"").unwrap();
+    let srv = download_server(&root, &[]);
+    let out = client(&srv, &cwd, &["a.txt"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(fs::read(cwd.join("copy-a.txt")).unwrap(), b"all of it");
+    assert!(!cwd.join("copy-a.txt.part.info").exists());
+}

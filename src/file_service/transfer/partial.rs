@@ -93,9 +93,18 @@ impl PartInfo {
     }
 
     /// Written before the first byte goes into the `.part`.
+    ///
+    /// Whole or not at all: written beside it first and renamed over it, so a full disk or
+    /// a crash leaves the old record or none, never half of one (see [`Record::HalfWritten`]
+    /// for what an older client could leave).
     pub fn write(&self, info: &Path) -> Result<(), TransferError> {
-        fs::write(info, self.encode())
-            .map_err(|e| TransferError::local(format!("cannot write {}", shown(info)), &e))
+        let temporary = with_suffix(info, ".tmp");
+        let written =
+            fs::write(&temporary, self.encode()).and_then(|()| fs::rename(&temporary, info));
+        written.map_err(|e| {
+            let _ = fs::remove_file(&temporary);
+            TransferError::local(format!("cannot write {}", shown(info)), &e)
+        })
     }
 }
 
@@ -111,6 +120,28 @@ pub(super) fn from_hex(text: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+/// What a `.part.info` holds.
+enum Record {
+    Whole(PartInfo),
+    /// Empty, or our first line and then less than a record: what writing it in place
+    /// left when the disk was full (clients before records were written whole).
+    HalfWritten,
+    /// Anything else: not ours.
+    Other,
+}
+
+impl Record {
+    fn read(text: &str) -> Record {
+        match PartInfo::parse(text) {
+            Some(record) => Record::Whole(record),
+            None if INFO_MAGIC.starts_with(text) || text.starts_with(INFO_MAGIC) => {
+                Record::HalfWritten
+            }
+            None => Record::Other,
+        }
+    }
 }
 
 /// What to ask for, given what an earlier run left on disk.
@@ -152,12 +183,14 @@ pub(super) fn plan(
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(TransferError::local(shown(&part), &e)),
     };
+    // A record this client was writing when the disk filled up or it was stopped.
+    let _ = fs::remove_file(with_suffix(&info, ".tmp"));
     let record = match File::open(&info) {
         Ok(file) => {
             let mut text = String::new();
             // Not UTF-8, or too long: not ours either way.
             let _ = file.take(MAX_INFO).read_to_string(&mut text);
-            Some(PartInfo::parse(&text))
+            Some(Record::read(&text))
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(TransferError::local(shown(&info), &e)),
@@ -165,7 +198,18 @@ pub(super) fn plan(
     let record = match record {
         None if part_len.is_none() => return Ok(Plan::Fresh),
         None => return Err(not_ours(&part)),
-        Some(Some(r)) if r.server == server && r.name == remote => r,
+        Some(Record::Whole(r)) if r.server == server && r.name == remote => r,
+        // What an older client left when writing it failed: ours, but of no use.
+        Some(Record::HalfWritten) => {
+            return Ok(match part_len {
+                None | Some(0) => Plan::Fresh,
+                Some(_) => Plan::Restart(format!(
+                    "{} was written only in part, so which version {} holds is unknown",
+                    shown(&info),
+                    shown(&part)
+                )),
+            })
+        }
         Some(_) => return Err(not_ours(if part_len.is_some() { &part } else { &info })),
     };
     Ok(match part_len {
@@ -245,6 +289,49 @@ mod tests {
     use crate::test_support::TempDir;
 
     const SERVER: &str = "127.0.0.1";
+
+    #[test]
+    fn a_half_written_record_is_ours_and_of_no_use() {
+        let t = TempDir::new("half-record");
+        let out = t.path().join("notes");
+        let (part, info) = (part_path(&out), info_path(&out));
+        for half in [
+            "",
+            "socket-tutorial partial",
+            "socket-tutorial partial download 2\nserver 12",
+        ] {
+            fs::write(&info, half).unwrap();
+            let _ = fs::remove_file(&part);
+            assert_eq!(
+                plan(&out, b"notes", SERVER, true).unwrap(),
+                Plan::Fresh,
+                "{half:?}"
+            );
+            fs::write(&part, b"abc").unwrap();
+            assert!(
+                matches!(
+                    plan(&out, b"notes", SERVER, true).unwrap(),
+                    Plan::Restart(_)
+                ),
+                "{half:?}"
+            );
+        }
+        // Someone else's file by that name is still not ours.
+        fs::write(&info, "my own notes").unwrap();
+        assert!(plan(&out, b"notes", SERVER, true).is_err());
+    }
+
+    #[test]
+    fn a_record_is_written_whole_and_no_temporary_is_left() {
+        let t = TempDir::new("whole-record");
+        let info = t.path().join("notes.part.info");
+        record(b"notes", 10).write(&info).unwrap();
+        assert_eq!(
+            PartInfo::parse(&fs::read_to_string(&info).unwrap()),
+            Some(record(b"notes", 10))
+        );
+        assert!(!with_suffix(&info, ".tmp").exists());
+    }
 
     fn record(name: &[u8], size: u64) -> PartInfo {
         PartInfo {

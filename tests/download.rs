@@ -2627,3 +2627,92 @@ fn a_half_written_record_does_not_block_the_retry() {
     assert_eq!(fs::read(cwd.join("copy-a.txt")).unwrap(), b"all of it");
     assert!(!cwd.join("copy-a.txt.part.info").exists());
 }
+
+/// Issue 20, finding 10: `get ./* .` from a hostile server created local files named with
+/// terminal escapes, a bidi override, `-rf` and `copy-ok.txt.part`. Such names are now
+/// refused by default, each named escaped; our own partial names always.
+#[test]
+fn get_refuses_local_names_that_drive_a_terminal_or_read_as_options() {
+    use socket_tutorial::file_service::protocol::{Entry, Meta};
+    let tmp = TempDir::new("hostile-local-names");
+    let names: Vec<&[u8]> = vec![
+        b"ok.txt",
+        b"\x1b]0;pwned\x07title",
+        "rtl\u{202e}txt.exe".as_bytes(),
+        b"-rf",
+        b"copy-ok.txt.part",
+    ];
+    let file = Meta {
+        kind: Kind::File,
+        size: 2,
+        mtime_ns: 0,
+        mode: 0o644,
+    };
+    let listed: Vec<Entry> = names
+        .iter()
+        .map(|n| Entry {
+            name: n.to_vec(),
+            meta: file,
+        })
+        .collect();
+    let (port, server) = fake_server(true, move |s| {
+        while let Ok(Some(request)) = Request::read_from(s) {
+            let answer = match request {
+                Request::Stat { ref path } if path.is_empty() => Response::Stat(Meta {
+                    kind: Kind::Dir,
+                    ..file
+                }),
+                Request::Stat { .. } => Response::Stat(file),
+                Request::List { .. } => Response::Listing {
+                    entries: listed.clone(),
+                    last: true,
+                },
+                Request::Download { .. } => {
+                    let head = Response::File {
+                        size: 2,
+                        offset: 0,
+                        identity: vec![5; 32],
+                    };
+                    if head.write_to(s).is_err() || s.write_all(b"ok").is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                _ => return,
+            };
+            if answer.write_to(s).is_err() {
+                return;
+            }
+        }
+    });
+    fs::write(tmp.join("batch"), "get ./* .\n").unwrap();
+    let here = tmp.join("here");
+    fs::create_dir_all(&here).unwrap();
+    let out = command("file_shell")
+        .current_dir(&here)
+        .args(["--timeout", "5", "-P", &port.to_string(), "-b"])
+        .arg(tmp.join("batch"))
+        .arg("127.0.0.1")
+        .output()
+        .unwrap();
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let made: Vec<String> = fs::read_dir(&here)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(made, ["ok.txt"], "{}", describe(&out));
+    let err = stderr_of(&out);
+    for refused in [
+        r"/\x1b]0;pwned\x07title: not saved here: the name holds a control",
+        r"/rtl\u{202e}txt.exe: not saved here: the name holds a control",
+        "/-rf: not saved here: the name begins with -",
+        "/copy-ok.txt.part: not saved here: the name ends like this client's own partial files",
+    ] {
+        assert!(err.contains(refused), "{refused}\n{err}");
+    }
+    assert!(
+        !err.contains('\x1b'),
+        "what the server sent is shown escaped: {err}"
+    );
+}

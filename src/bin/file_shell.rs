@@ -35,6 +35,7 @@ fn run(config: Config) -> Result<(), Error> {
     let mut shell = Shell::new(config.server, token, &input, config.timeout)
         .map_err(|e| Error::io("cannot find the current directory", &e))?;
     shell.set_tree_limits(config.tree);
+    shell.allow_any_name(config.allow_any_name);
     // Connect (and present the token) before the first command.
     shell.connect().map_err(Error::runtime)?;
     if input.mode() == Mode::Interactive {
@@ -114,6 +115,8 @@ Options:
                          [default: 64]
       --max-entries N    get -r and put -r copy at most N entries in all
                          [default: 1000000]
+      --allow-any-name   save names from the server that hold control or
+                         invisible formatting characters, or begin with -
       --token-file FILE  the token the server wants (its first line)
                          [default: $DOWNLOAD_SERVER_TOKEN]
       --trace            print each socket operation and frame on stderr (file
@@ -132,6 +135,7 @@ struct Config {
     trace: bool,
     /// `--max-depth`, `--max-entries`: how far `get -r` and `put -r` go.
     tree: TreeLimits,
+    allow_any_name: bool,
     /// The server, from HOST[:PORT], --host, -P and --port (two ports given must agree).
     server: Target,
     host_given: bool,
@@ -145,6 +149,7 @@ impl Config {
         let mut config = Config {
             trace: false,
             tree: TreeLimits::default(),
+            allow_any_name: false,
             server: Target::local(11500),
             host_given: false,
             batch: None,
@@ -160,6 +165,7 @@ impl Config {
                     .server
                     .set_port(parser.parse("a port number from 1 to 65535")?)?,
                 Arg::Long("timeout") => config.timeout = parser.seconds()?,
+                Arg::Long("allow-any-name") => config.allow_any_name = true,
                 Arg::Long("max-depth") => {
                     config.tree.max_depth = parser.parse("a number of folders")?
                 }

@@ -6,6 +6,7 @@ use super::paths::{self, RemotePath};
 use super::remote::safe_component;
 use super::words::Word;
 use super::Shell;
+use crate::core::escape;
 use crate::file_service::protocol::{Kind, Meta};
 use crate::file_service::root::is_partial_name;
 use crate::file_service::transfer::{self, DownloadOptions};
@@ -39,6 +40,11 @@ impl Shell {
         for (remote, meta, globbed) in items {
             if self.interrupted() {
                 break;
+            }
+            if let Some(why) = remote.file_name().and_then(|n| self.refused_local_name(n)) {
+                self.complain(&format!("{}: not saved here: {why}", remote.shown()));
+                tally.add(Tally::failure());
+                continue;
             }
             let target = match (&into, remote.file_name(), &dest) {
                 (Some(dir), Some(name), _) if safe_component(name) => paths::local_join(dir, name),
@@ -260,6 +266,11 @@ impl Shell {
                 tally.add(Tally::failure());
                 continue;
             }
+            if let Some(why) = self.refused_local_name(&entry.name) {
+                self.complain(&format!("{}: not saved here: {why}", child.shown()));
+                tally.add(Tally::failure());
+                continue;
+            }
             let target = paths::local_join(local, &entry.name);
             tally.add(match entry.meta.kind {
                 Kind::File => self.get_file(&child, &entry.meta, &target, how),
@@ -276,5 +287,33 @@ impl Shell {
             tally.add(Tally::failure());
         }
         tally
+    }
+
+    /// Why a name from the server is not made into a local file or folder here, if it is not.
+    /// Our partial files' names never are (the server's `x.part` would be taken for one of
+    /// ours); names that would drive a terminal or read as an option are not, unless
+    /// `--allow-any-name`.
+    fn refused_local_name(&self, name: &[u8]) -> Option<String> {
+        let own = [".part", ".part.info", ".part.info.tmp"];
+        if own.iter().any(|suffix| name.ends_with(suffix.as_bytes())) {
+            return Some(
+                "the name ends like this client's own partial files (.part, .part.info)".into(),
+            );
+        }
+        if self.allow_any_name {
+            return None;
+        }
+        let text = String::from_utf8_lossy(name);
+        let why = if text
+            .chars()
+            .any(|c| escape::is_control(c) || escape::is_invisible_format(c))
+        {
+            "the name holds a control or invisible formatting character"
+        } else if name.starts_with(b"-") {
+            "the name begins with -, which a command would take for an option"
+        } else {
+            return None;
+        };
+        Some(format!("{why} (--allow-any-name saves it)"))
     }
 }

@@ -83,6 +83,8 @@ pub struct Shell {
     /// How far `get -r` and `put -r` go, and how far the current one has gone.
     tree_limits: TreeLimits,
     walk: copy::Walk,
+    /// `--allow-any-name`: save names from the server that hold control characters or begin with `-`.
+    allow_any_name: bool,
 }
 
 /// The outcome of one command: `Err` carries what to print (if anything is
@@ -117,7 +119,14 @@ impl Shell {
             quit: false,
             tree_limits: TreeLimits::default(),
             walk: copy::Walk::default(),
+            allow_any_name: false,
         })
+    }
+
+    /// Save names from the server that hold control characters or begin with `-`
+    /// (file_shell's `--allow-any-name`).
+    pub fn allow_any_name(&mut self, yes: bool) {
+        self.allow_any_name = yes;
     }
 
     /// How far `get -r` and `put -r` may go (file_shell's `--max-depth`, `--max-entries`).

@@ -281,7 +281,8 @@ fn usage_errors_exit_2_with_the_usage_line() {
     common::assert_usage_error("tcp_server", &["--port", "http"]);
     common::assert_usage_error("tcp_server", &["--bogus"]);
     common::assert_usage_error("tcp_server", &["--max-clients", "0"]);
-    common::assert_usage_error("tcp_client", &["extra"]);
+    common::assert_usage_error("tcp_client", &["127.0.0.1", "10500", "extra"]);
+    common::assert_usage_error("tcp_client", &["127.0.0.1", "http"]);
     common::assert_usage_error("tcp_client", &["--port"]);
 }
 
@@ -793,4 +794,21 @@ fn thread_stacks(smaps: &str, size_at_least: usize) -> Vec<(usize, usize)> {
         }
     }
     found
+}
+
+/// Issue 21, item 10: `tcp_client HOST PORT`, as nc takes them, was a usage error.
+#[test]
+fn host_and_port_as_words_like_nc() {
+    let mut srv = server(&["--echo"]);
+    let out = command("tcp_client")
+        .args(["127.0.0.1", &srv.port()])
+        .write_stdin("hello\n")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "The corresponding contents of the server are:hello\n"
+    );
+    srv.wait_for("service complete");
 }

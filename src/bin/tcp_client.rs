@@ -81,7 +81,7 @@ const PROGRAM: Program = Program {
     help: "\
 tcp_client: sends each line of input to a TCP server and prints its reply (the tutorial's tcp_client.py)
 
-Usage: tcp_client [OPTIONS]
+Usage: tcp_client [OPTIONS] [HOST [PORT]]
 
 Each line read from stdin is sent without its newline; the client then waits
 for one reply and prints `The corresponding contents of the server are:<reply>`.
@@ -93,6 +93,9 @@ TCP is a byte stream: one read is taken as one reply, as in the Python, so a
 long reply may come in pieces and be printed against later lines. A reply is
 printed on one line: a newline or other control character in it is shown
 escaped (`\\n`, `\\x1b`), and one line ending at its end is dropped.
+
+HOST and PORT may also be given as words, as nc takes them
+(`tcp_client 127.0.0.1 10500`), instead of --host and --port.
 
 Options:
       --host HOST   server to connect to: IPv4, IPv6 or a host name [default: 127.0.0.1]
@@ -127,10 +130,27 @@ impl Config {
             server: Target::local(10500),
             encoding: Encoding::Utf8,
         };
+        let mut words = 0;
         while let Some(arg) = parser.next()? {
             match arg {
                 Arg::Long("trace") => config.trace = true,
                 Arg::Long("encoding") => config.encoding = parser.parse("utf-8 or gbk")?,
+                // nc's habit: the host, then the port, as words.
+                Arg::Value(word) => {
+                    let text = word.to_str().ok_or_else(|| {
+                        Error::usage(format!("'{}': not valid UTF-8", word.to_string_lossy()))
+                    })?;
+                    match words {
+                        0 => config.server.set_host(text)?,
+                        1 => config.server.set_port(text.parse().map_err(|_| {
+                            Error::usage(format!(
+                                "invalid port '{text}': a server's port is from 1 to 65535"
+                            ))
+                        })?)?,
+                        _ => return Err(Arg::Value(word).unexpected()),
+                    }
+                    words += 1;
+                }
                 arg => config.server.parse(arg, parser)?,
             }
         }

@@ -117,7 +117,13 @@ fn main() {
             }
             let _ = fs::remove_file(&out);
         }
-        eprint!("round {}/{rounds} done\r", round + 1);
+        // Rewritten in place on a terminal; one line each in a log.
+        let end = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            '\r'
+        } else {
+            '\n'
+        };
+        eprint!("round {}/{rounds} done{end}", round + 1);
     }
     eprintln!();
     let server_hwm = vm_hwm_kib(server_pid).unwrap_or(0);

@@ -1,4 +1,4 @@
-//! SHA-256 (FIPS 180-4) in plain std, for the digest trailer that verifies a whole (possibly resumed) transfer.
+//! SHA-256 (FIPS 180-4) in plain std, for the digest trailer that verifies a whole (possibly resumed) transfer, and HMAC-SHA256 (RFC 2104) for the token's challenge-response.
 
 use std::io::{self, Read, Write};
 
@@ -170,6 +170,27 @@ fn compress(state: &mut [u32; 8], block: &[u8; BLOCK]) {
     }
 }
 
+/// HMAC-SHA256 of `message` under `key` (RFC 2104): what proves, in answer to a
+/// server's nonce, that a client holds the token, without sending the token.
+pub fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
+    // A key longer than a block is replaced by its digest; a shorter one is
+    // padded with zeros to a block.
+    let mut block = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.map(|b| b ^ byte);
+    let mut inner = Sha256::new();
+    inner.update(&pad(0x36));
+    inner.update(message);
+    let mut outer = Sha256::new();
+    outer.update(&pad(0x5c));
+    outer.update(&inner.finalize());
+    outer.finalize()
+}
+
 /// Lower-case hex, as `sha256sum` prints it.
 pub fn hex(digest: &[u8; 32]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -207,6 +228,54 @@ pub fn hash_reader<R: Read + ?Sized>(reader: &mut R) -> io::Result<([u8; 32], u6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // Test cases 1-4, 6 and 7 of RFC 4231 (5 is a truncated output).
+        let long_key = [0xaa; 131];
+        let cases: [(&[u8], &[u8], &str); 6] = [
+            (
+                &[0x0b; 20],
+                b"Hi There",
+                "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+            ),
+            (
+                b"Jefe",
+                b"what do ya want for nothing?",
+                "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+            ),
+            (
+                &[0xaa; 20],
+                &[0xdd; 50],
+                "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe",
+            ),
+            (
+                &[
+                    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+                    23, 24, 25,
+                ],
+                &[0xcd; 50],
+                "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b",
+            ),
+            (
+                &long_key,
+                b"Test Using Larger Than Block-Size Key - Hash Key First",
+                "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+            ),
+            (
+                &long_key,
+                b"This is a test using a larger than block-size key and a larger than \
+                  block-size data. The key needs to be hashed before being used by the \
+                  HMAC algorithm.",
+                "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2",
+            ),
+        ];
+        for (i, (key, message, expected)) in cases.iter().enumerate() {
+            assert_eq!(hex(&hmac(key, message)), *expected, "case {i}");
+        }
+        // A key of exactly one block is used as it is, not hashed.
+        assert_ne!(hmac(&[7; 64], b"m"), hmac(&Sha256::digest(&[7; 64]), b"m"));
+    }
 
     #[test]
     fn hex_is_lower_case_and_complete() {

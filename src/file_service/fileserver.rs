@@ -6,7 +6,8 @@
 //! Our framed protocol (docs/PROTOCOL.md) is the next chapter: one call,
 //! [`FileServer::serve_framed`], once the first bytes show a framed client.
 //! Its parts live in submodules named for their job: `framed` (hellos,
-//! token, the request loop, what is refused before it is looked at),
+//! the request loop, what is refused before it is looked at), `auth` (the
+//! token's challenge, and wrong tokens slowed),
 //! `download` (DOWNLOAD: the version check and the bytes), `digests` (the
 //! SHA-256 of each file version, computed once), `entries` (LIST, STAT,
 //! MKDIR, RENAME, REMOVE, RMDIR), `uploads` (UPLOAD) and `partials` (the
@@ -33,6 +34,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod auth;
 mod digests;
 mod download;
 mod entries;
@@ -85,6 +87,7 @@ pub struct FileServer {
     config: Config,
     partials: partials::Partials,
     digests: digests::Digests,
+    failures: auth::Failures,
 }
 
 /// How one framed request ended, for its log line.
@@ -122,6 +125,7 @@ impl FileServer {
         let server = Arc::new(FileServer {
             partials: partials::Partials::new(config.partials),
             digests: digests::Digests::default(),
+            failures: auth::Failures::default(),
             root,
             config,
         });

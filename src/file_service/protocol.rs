@@ -29,8 +29,9 @@ pub use response::{parse_response, Response};
 /// First bytes of every framed connection. The leading NUL is what no
 /// tutorial client can send as the start of a file name.
 pub const MAGIC: [u8; 4] = [0x00, b'S', b'T', b'P'];
-/// The protocol version this crate speaks.
-pub const VERSION: u16 = 1;
+/// The protocol version this crate speaks. Version 2 answers the server's
+/// CHALLENGE with an HMAC of the token; version 1 sent the token itself.
+pub const VERSION: u16 = 2;
 /// Magic + `u16` version.
 pub const CLIENT_HELLO_LEN: usize = 6;
 /// Magic + `u16` version + flags byte.
@@ -45,8 +46,12 @@ pub const MAX_FRAME: usize = 65_536;
 pub const MAX_PATH: usize = 4096;
 /// Longest entry name in a listing (Linux NAME_MAX).
 pub const MAX_NAME: usize = 255;
-/// Longest auth token.
+/// Longest token (it never crosses the wire: only its HMAC does).
 pub const MAX_TOKEN: usize = 256;
+/// Length of the CHALLENGE frame's nonce.
+pub const NONCE_LEN: usize = 32;
+/// Length of the AUTH frame's proof: an HMAC-SHA256.
+pub const PROOF_LEN: usize = 32;
 /// Longest version identity.
 pub const MAX_IDENTITY: usize = 64;
 /// Longest message in an ERROR frame, in bytes of UTF-8.

@@ -1,14 +1,23 @@
-//! The shared secret of docs/PROTOCOL.md's AUTH frame: read from a file or an environment variable, compared in constant time, never printed.
+//! The shared secret of docs/PROTOCOL.md's AUTH frame: read from a file or an environment variable, proven by HMAC over the server's nonce, never sent, never printed.
 //!
 //! Both sides load it the same way, so one token file (or one exported
 //! variable) serves `download_server`, `download_client` and `file_shell`.
+//! On the wire the server sends a fresh nonce and the client answers
+//! HMAC-SHA256(token, nonce): someone who reads the traffic learns neither the
+//! token nor an answer that works on another connection.
 
 use crate::core::cli::Error;
 use crate::file_service::os_name;
-use crate::file_service::protocol::MAX_TOKEN;
+use crate::file_service::protocol::{MAX_TOKEN, NONCE_LEN, PROOF_LEN};
+use crate::file_service::sha256::{hmac, Sha256};
+use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::fs;
+use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The environment variable both sides read when no `--token-file` is given.
 pub const TOKEN_ENV: &str = "DOWNLOAD_SERVER_TOKEN";
@@ -29,22 +38,37 @@ impl TokenFile {
     }
 }
 
-/// A token of 1 ..= [`MAX_TOKEN`] bytes. Its `Debug` does not show it, so a
-/// configuration printed for debugging does not leak it.
+/// A token of 1 ..= [`MAX_TOKEN`] bytes, not only spaces, without control
+/// bytes. Its `Debug` does not show it, so a configuration printed for
+/// debugging does not leak it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token(Vec<u8>);
 
 impl Token {
-    /// A token from raw bytes; empty or longer than [`MAX_TOKEN`] is refused.
+    /// A token from raw bytes. Refused: empty, longer than [`MAX_TOKEN`],
+    /// only spaces (a file saved by mistake), or holding a control byte (a NUL,
+    /// a tab, an escape: never typed into a token on purpose, and a token that
+    /// cannot be shown cannot be checked by eye).
     pub fn new(bytes: Vec<u8>) -> Result<Token, String> {
         if bytes.is_empty() {
             return Err("the token is empty".into());
         }
         if bytes.len() > MAX_TOKEN {
             return Err(format!(
-                "the token is {} bytes; the protocol allows at most {MAX_TOKEN}",
+                "the token is {} bytes; at most {MAX_TOKEN} are allowed",
                 bytes.len()
             ));
+        }
+        if let Some(at) = bytes.iter().position(|&b| b < 0x20 || b == 0x7f) {
+            return Err(format!(
+                "the token holds the control byte 0x{:02x} (at byte {}): a token is one line \
+                 of printable text",
+                bytes[at],
+                at + 1
+            ));
+        }
+        if bytes.iter().all(|&b| b == b' ') {
+            return Err("the token is only spaces".into());
         }
         Ok(Token(bytes))
     }
@@ -81,25 +105,48 @@ impl Token {
         }
     }
 
-    /// The bytes to send in an AUTH frame.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+    /// What an AUTH frame carries in answer to the server's `nonce`:
+    /// HMAC-SHA256 with the token as the key (docs/PROTOCOL.md 5.1).
+    pub fn proof(&self, nonce: &[u8; NONCE_LEN]) -> [u8; PROOF_LEN] {
+        hmac(&self.0, nonce)
     }
 
-    /// Whether `given` is this token. Takes the same time wherever the first
-    /// difference is, so response times do not reveal a prefix; only the
-    /// length of the longer of the two shows.
-    pub fn matches(&self, given: &[u8]) -> bool {
-        let ours = &self.0;
-        let mut diff = u8::from(ours.len() != given.len());
-        for i in 0..ours.len().max(given.len()) {
-            let a = ours.get(i).copied().unwrap_or(0);
-            let b = given.get(i).copied().unwrap_or(0);
-            diff |= a ^ b;
-        }
-        // Keep the optimiser from turning the loop into an early exit.
+    /// Whether `given` is the proof of this token for `nonce`. Takes the same
+    /// time wherever the first difference is, so response times reveal nothing.
+    pub fn verifies(&self, nonce: &[u8; NONCE_LEN], given: &[u8; PROOF_LEN]) -> bool {
+        let ours = self.proof(nonce);
+        let diff = ours.iter().zip(given).fold(0u8, |d, (a, b)| d | (a ^ b));
+        // Keep the optimiser from turning the fold into an early exit.
         std::hint::black_box(diff) == 0
     }
+}
+
+/// A nonce for one connection's challenge: never the same twice in a process,
+/// and not to be guessed from outside it. std has no random bytes to give, but
+/// every `RandomState` is keyed from the operating system's random source; a
+/// secret drawn from it once, a counter and the clock, hashed, are enough.
+pub fn nonce() -> [u8; NONCE_LEN] {
+    static SECRET: OnceLock<[u64; 4]> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let secret = SECRET.get_or_init(|| {
+        let keyed = RandomState::new();
+        [0u64, 1, 2, 3].map(|i| {
+            let mut h = keyed.build_hasher();
+            h.write_u64(i);
+            h.finish()
+        })
+    });
+    let mut h = Sha256::new();
+    for word in secret {
+        h.update(&word.to_be_bytes());
+    }
+    h.update(&COUNTER.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    h.update(&now.to_be_bytes());
+    h.update(&std::process::id().to_be_bytes());
+    h.finalize()
 }
 
 impl fmt::Debug for Token {
@@ -113,15 +160,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn matches_only_the_same_bytes() {
+    fn only_the_same_token_proves_itself_and_only_for_its_nonce() {
         let t = Token::new(b"s3cret".to_vec()).unwrap();
-        assert!(t.matches(b"s3cret"));
-        for wrong in [&b""[..], b"s3cre", b"s3cret!", b"S3cret", b"s3cres", b"\0"] {
-            assert!(!t.matches(wrong), "{wrong:?}");
+        let (n1, n2) = (nonce(), nonce());
+        assert_ne!(n1, n2, "a fresh nonce each time");
+        let proof = t.proof(&n1);
+        assert!(t.verifies(&n1, &proof));
+        assert!(!t.verifies(&n2, &proof), "an answer to another nonce");
+        for wrong in [&b"s3cre"[..], b"s3cret!", b"S3cret", b"s3cres"] {
+            let other = Token::new(wrong.to_vec()).unwrap();
+            assert!(!t.verifies(&n1, &other.proof(&n1)), "{wrong:?}");
         }
-        // A prefix padded with NULs is not the token either.
-        assert!(!t.matches(b"s3cret\0"));
-        assert!(!Token::new(b"ab\0".to_vec()).unwrap().matches(b"ab"));
+        let mut flipped = proof;
+        flipped[31] ^= 1;
+        assert!(!t.verifies(&n1, &flipped));
+        // The proof is RFC 2104's HMAC, keyed with the token.
+        assert_eq!(proof, hmac(b"s3cret", &n1));
     }
 
     #[test]
@@ -129,6 +183,28 @@ mod tests {
         assert!(Token::new(vec![]).is_err());
         assert!(Token::new(vec![b'x'; MAX_TOKEN]).is_ok());
         assert!(Token::new(vec![b'x'; MAX_TOKEN + 1]).is_err());
+        for bad in [
+            &b"  "[..],
+            b" ",
+            b"ab\0cd",
+            b"\0",
+            b"a\tb",
+            b"a\x1bb",
+            b"a\x7fb",
+            b" \t ",
+        ] {
+            assert!(Token::new(bad.to_vec()).is_err(), "{bad:?}");
+        }
+        for good in [
+            &b" a "[..],
+            b"correct horse",
+            "\u{4e2d}\u{6587}".as_bytes(),
+            b"\xff",
+        ] {
+            assert!(Token::new(good.to_vec()).is_ok(), "{good:?}");
+        }
+        let nul = Token::new(b"ab\0cd".to_vec()).unwrap_err();
+        assert!(nul.contains("control byte 0x00 (at byte 3)"), "{nul}");
         let shown = format!("{:?}", Token::new(b"hunter2".to_vec()).unwrap());
         assert!(!shown.contains("hunter2"), "{shown}");
     }
@@ -143,14 +219,14 @@ mod tests {
             (b"abc", Some(b"abc")),
             (b"\n", None),
             (b"", None),
+            (b"  \n", None),
+            (b"ab\0cd\n", None),
+            (b"ab\x07\n", None),
         ] {
             fs::write(&path, content).unwrap();
-            let got = Token::from_file(&path);
-            assert_eq!(
-                got.as_ref().ok().map(Token::as_bytes),
-                expected,
-                "{content:?}"
-            );
+            let got = Token::from_file(&path).ok();
+            let expected = expected.map(|e| Token::new(e.to_vec()).unwrap());
+            assert_eq!(got, expected, "{content:?}");
         }
         let missing = Token::from_file(&dir.join("missing")).unwrap_err();
         assert!(missing.contains("cannot read the token file"), "{missing}");

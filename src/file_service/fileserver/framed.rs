@@ -19,7 +19,6 @@ use crate::file_service::protocol::{
     detect, version_supported, Detected, ErrorCode, ErrorReply, ProtocolError, Request, Response,
     ServerHello, CLIENT_HELLO_LEN, TUTORIAL_READ_LEN, VERSION,
 };
-use crate::file_service::token::Token;
 use std::io::{self, BufReader, Cursor, Read, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -173,45 +172,6 @@ impl FileServer {
             token_required: self.config.token.is_some(),
             read_only: !self.config.writable,
         }
-    }
-
-    /// The first frame of a connection to a server with a token: it must be
-    /// AUTH with that token, or the connection is refused `unauthorized`
-    /// and closed, and nothing is served. Every refusal is logged.
-    fn authenticate(
-        &self,
-        token: &Token,
-        reader: &mut dyn Read,
-        stream: &Paced<'_>,
-        addr: SocketAddr,
-    ) -> io::Result<Then> {
-        let started = Instant::now();
-        let request = read_request(reader, stream);
-        stream.body();
-        let why = match request {
-            Ok(None) | Err(ProtocolError::Truncated) => {
-                println!("{addr} left before presenting the token");
-                return Ok(Then::Close);
-            }
-            Err(ProtocolError::Io(e)) => return Err(e),
-            Err(e) => format!("sent a bad frame instead of the token: {e}"),
-            Ok(Some(Request::Auth { token: given })) if token.matches(&given) => {
-                write_response(stream, &Response::Ok)?;
-                self.log_request(addr, "auth", b"", "ok", 0, started);
-                return Ok(Then::Continue);
-            }
-            Ok(Some(Request::Auth { .. })) => "wrong token".to_owned(),
-            Ok(Some(other)) => format!("no token: sent a {} request first", other.name()),
-        };
-        let reply = ErrorReply::new(
-            ErrorCode::Unauthorized,
-            "unauthorized: this server wants a token (file_shell --token-file FILE, or DOWNLOAD_SERVER_TOKEN)",
-        )
-        .closing();
-        write_response(stream, &Response::Error(reply))?;
-        let result = format!("refused: {why}; closed");
-        self.log_request(addr, "auth", b"", &result, 0, started);
-        Ok(Then::Close)
     }
 
     /// Answer one framed request; `Err` is a failure of the connection itself.
@@ -391,7 +351,7 @@ fn send_reply(stream: &Paced<'_>, reply: &Response) -> io::Result<Outcome> {
 }
 
 /// The client's next request frame (shown decoded with `--trace`, after the reads that carried it).
-fn read_request(
+pub(super) fn read_request(
     reader: &mut dyn Read,
     stream: &Paced<'_>,
 ) -> Result<Option<Request>, ProtocolError> {

@@ -56,6 +56,12 @@ impl fmt::Display for ProtocolError {
             }
             ProtocolError::Malformed(why) => write!(f, "bad request: {why}"),
             ProtocolError::UnknownType(t) => write!(f, "bad request: unknown frame type 0x{t:02x}"),
+            // Version 1 sent the token in clear: say why it is gone.
+            ProtocolError::UnsupportedVersion(v) if *v < VERSION => write!(
+                f,
+                "unsupported protocol version {v}: this side speaks version {VERSION}, in \
+                 which a token never crosses the network; update the other side"
+            ),
             ProtocolError::UnsupportedVersion(v) => write!(
                 f,
                 "unsupported protocol version {v} (this side speaks version {VERSION})"

@@ -1,7 +1,7 @@
 //! The frames a client sends (docs/PROTOCOL.md 5.1): one `Request` per frame type, encoded and decoded.
 
 use super::frame::{check_flags, read_frame, split_frame, FrameBuilder, PayloadReader};
-use super::{Attrs, ProtocolError, MAX_IDENTITY, MAX_TOKEN};
+use super::{Attrs, ProtocolError, MAX_IDENTITY, PROOF_LEN};
 use std::io::{Read, Write};
 
 pub(super) const T_AUTH: u8 = 0x01;
@@ -26,8 +26,9 @@ const RENAME_OVERWRITE: u8 = 0x01;
 /// A client-to-server frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
+    /// The answer to the server's CHALLENGE: HMAC-SHA256(token, nonce).
     Auth {
-        token: Vec<u8>,
+        proof: [u8; PROOF_LEN],
     },
     Download {
         path: Vec<u8>,
@@ -106,7 +107,7 @@ impl Request {
     pub fn encode(&self) -> Result<Vec<u8>, ProtocolError> {
         let mut e = FrameBuilder::new(self.frame_type());
         match self {
-            Request::Auth { token } => e.bytes16("token", token, 1, MAX_TOKEN)?,
+            Request::Auth { proof } => e.raw(proof),
             Request::Download {
                 path,
                 offset,
@@ -192,9 +193,11 @@ fn decode_request(body: &[u8]) -> Result<Request, ProtocolError> {
         .ok_or(ProtocolError::Malformed("empty frame: no type byte"))?;
     let mut d = PayloadReader::new(payload);
     let req = match ty {
-        T_AUTH => Request::Auth {
-            token: d.bytes16("token", 1, MAX_TOKEN)?,
-        },
+        T_AUTH => {
+            let mut proof = [0u8; PROOF_LEN];
+            proof.copy_from_slice(d.take(PROOF_LEN)?);
+            Request::Auth { proof }
+        }
         T_DOWNLOAD => {
             let flags = check_flags(d.u8()?, DOWNLOAD_WANT_SHA256)?;
             Request::Download {

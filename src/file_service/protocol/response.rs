@@ -3,7 +3,7 @@
 use super::frame::{check_flags, read_frame, split_frame, FrameBuilder, PayloadReader};
 use super::{
     Entry, ErrorCode, ErrorReply, Meta, ProtocolError, DIGEST_LEN, MAX_ENTRIES, MAX_ERROR_MESSAGE,
-    MAX_IDENTITY, MAX_NAME,
+    MAX_IDENTITY, MAX_NAME, NONCE_LEN,
 };
 use std::io::{Read, Write};
 
@@ -14,6 +14,7 @@ pub(super) const T_DIGEST: u8 = 0x83;
 pub(super) const T_LISTING: u8 = 0x84;
 pub(super) const T_STAT_REPLY: u8 = 0x85;
 pub(super) const T_UPLOAD_READY: u8 = 0x86;
+pub(super) const T_CHALLENGE: u8 = 0x87;
 
 const ERROR_CLOSING: u8 = 0x01;
 const LISTING_LAST: u8 = 0x01;
@@ -40,6 +41,11 @@ pub enum Response {
     UploadReady {
         offset: u64,
     },
+    /// Right after the hello of a server that wants a token: the nonce the
+    /// client's AUTH must answer.
+    Challenge {
+        nonce: [u8; NONCE_LEN],
+    },
 }
 
 impl Response {
@@ -52,6 +58,7 @@ impl Response {
             Response::Listing { .. } => T_LISTING,
             Response::Stat(_) => T_STAT_REPLY,
             Response::UploadReady { .. } => T_UPLOAD_READY,
+            Response::Challenge { .. } => T_CHALLENGE,
         }
     }
 
@@ -101,6 +108,7 @@ impl Response {
             }
             Response::Stat(m) => e.meta(m)?,
             Response::UploadReady { offset } => e.u64(*offset),
+            Response::Challenge { nonce } => e.raw(nonce),
         }
         e.finish()
     }
@@ -185,6 +193,11 @@ fn decode_response(body: &[u8]) -> Result<Response, ProtocolError> {
         }
         T_STAT_REPLY => Response::Stat(d.meta()?),
         T_UPLOAD_READY => Response::UploadReady { offset: d.u64()? },
+        T_CHALLENGE => {
+            let mut nonce = [0u8; NONCE_LEN];
+            nonce.copy_from_slice(d.take(NONCE_LEN)?);
+            Response::Challenge { nonce }
+        }
         other => return Err(ProtocolError::UnknownType(other)),
     };
     d.finish()?;

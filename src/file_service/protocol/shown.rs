@@ -28,8 +28,8 @@ impl Display for ShownRequest<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         let name = escape::name;
         match self.0 {
-            // The token is a secret: its length only.
-            Request::Auth { token } => write!(f, "AUTH token ({} bytes, not shown)", token.len()),
+            // Not the token: its HMAC over this connection's nonce, useless elsewhere.
+            Request::Auth { proof } => write!(f, "AUTH proof ({} bytes)", proof.len()),
             Request::Download {
                 path,
                 offset,
@@ -127,6 +127,7 @@ impl Display for ShownResponse<'_> {
             }
             Response::Stat(meta) => write!(f, "STAT-REPLY {}", ShownMeta(meta)),
             Response::UploadReady { offset } => write!(f, "UPLOAD-READY offset {offset}"),
+            Response::Challenge { nonce } => write!(f, "CHALLENGE nonce ({} bytes)", nonce.len()),
         }
     }
 }
@@ -244,12 +245,12 @@ mod tests {
             ShownResponse(&file).to_string(),
             "FILE size 20000 offset 0 identity (6 bytes) (then 20000 raw bytes)"
         );
-        let auth = Request::Auth {
-            token: b"secret".to_vec(),
-        };
+        let auth = Request::Auth { proof: [0xab; 32] };
+        assert_eq!(ShownRequest(&auth).to_string(), "AUTH proof (32 bytes)");
+        let challenge = Response::Challenge { nonce: [1; 32] };
         assert_eq!(
-            ShownRequest(&auth).to_string(),
-            "AUTH token (6 bytes, not shown)"
+            ShownResponse(&challenge).to_string(),
+            "CHALLENGE nonce (32 bytes)"
         );
         let evil = Request::Stat {
             path: b"a\x1b[2J\n".to_vec(),

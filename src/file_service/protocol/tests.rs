@@ -3,7 +3,7 @@
 use super::request::{
     T_AUTH, T_DOWNLOAD, T_LIST, T_RMDIR, T_STAT, T_UPLOAD, UPLOAD_ATTRS, UPLOAD_MODE,
 };
-use super::response::{T_ERROR, T_FILE, T_LISTING, T_OK, T_STAT_REPLY};
+use super::response::{T_CHALLENGE, T_ERROR, T_FILE, T_LISTING, T_OK, T_STAT_REPLY};
 use super::*;
 use std::fmt;
 use std::io::{self, Read};
@@ -34,9 +34,7 @@ fn frame(ty: u8, payload: &[u8]) -> Vec<u8> {
 fn sample_requests() -> Vec<Request> {
     let p = b"dir/file.txt".to_vec();
     vec![
-        Request::Auth {
-            token: b"s3cret".to_vec(),
-        },
+        Request::Auth { proof: [0x5a; 32] },
         Request::Download {
             path: p.clone(),
             offset: 0,
@@ -161,6 +159,7 @@ fn sample_responses() -> Vec<Response> {
         },
         Response::Stat(meta),
         Response::UploadReady { offset: 12345 },
+        Response::Challenge { nonce: [0xc3; 32] },
     ]
 }
 
@@ -193,7 +192,7 @@ fn every_response_round_trips() {
         assert!(Response::read_from(&mut r).unwrap().is_none());
         types.insert(resp.frame_type());
     }
-    assert_eq!(types.len(), 7, "every response type is sampled");
+    assert_eq!(types.len(), 8, "every response type is sampled");
 }
 
 #[test]
@@ -211,13 +210,13 @@ fn every_error_code_round_trips() {
 #[test]
 fn worked_example_in_the_document_is_exact() {
     let hello = ClientHello::default().encode();
-    assert_eq!(hello.to_vec(), hex("00 53 54 50 00 01"));
+    assert_eq!(hello.to_vec(), hex("00 53 54 50 00 02"));
     let server = ServerHello {
-        version: 1,
+        version: 2,
         token_required: false,
         read_only: false,
     };
-    assert_eq!(server.encode().to_vec(), hex("00 53 54 50 00 01 00"));
+    assert_eq!(server.encode().to_vec(), hex("00 53 54 50 00 02 00"));
 
     let download = Request::Download {
         path: b"hello.txt".to_vec(),
@@ -401,23 +400,19 @@ fn path_limit() {
 }
 
 #[test]
-fn token_limits() {
-    assert!(is_malformed(Request::Auth { token: vec![] }.encode()));
-    assert!(is_too_large(
-        Request::Auth {
-            token: vec![1; MAX_TOKEN + 1]
-        }
-        .encode()
-    ));
-    assert!(Request::Auth {
-        token: vec![1; MAX_TOKEN]
+fn auth_and_challenge_are_exactly_32_bytes() {
+    let auth = Request::Auth { proof: [7; 32] }.encode().unwrap();
+    assert_eq!(auth, frame(T_AUTH, &[7; 32]));
+    for len in [0, 31, 33] {
+        let bad = frame(T_AUTH, &vec![7; len]);
+        assert!(parse_request(&bad).is_err(), "AUTH of {len} bytes");
+        let bad = frame(T_CHALLENGE, &vec![7; len]);
+        assert!(parse_response(&bad).is_err(), "CHALLENGE of {len} bytes");
     }
-    .encode()
-    .is_ok());
-    assert!(is_malformed(parse_request(&frame(T_AUTH, &[0, 0]))));
-    let mut over = ((MAX_TOKEN + 1) as u16).to_be_bytes().to_vec();
-    over.extend(vec![1; MAX_TOKEN + 1]);
-    assert!(is_too_large(parse_request(&frame(T_AUTH, &over))));
+    assert_eq!(
+        parse_response(&frame(T_CHALLENGE, &[9; 32])).unwrap().0,
+        Response::Challenge { nonce: [9; 32] }
+    );
 }
 
 #[test]
@@ -682,7 +677,7 @@ fn types_are_checked_per_direction() {
             Err(ProtocolError::UnknownType(t)) if t == ty
         ));
     }
-    for ty in [0x00, T_AUTH, T_RMDIR, 0x87, 0xff] {
+    for ty in [0x00, T_AUTH, T_RMDIR, 0x88, 0xff] {
         assert!(matches!(
             parse_response(&frame(ty, &[])),
             Err(ProtocolError::UnknownType(t)) if t == ty
@@ -749,7 +744,7 @@ fn detect_tells_clients_apart() {
     assert_eq!(detect(&hello), Detected::Framed { version: VERSION });
     let mut with_frame = hello.to_vec();
     with_frame.extend(Request::List { path: vec![] }.encode().unwrap());
-    assert_eq!(detect(&with_frame), Detected::Framed { version: 1 });
+    assert_eq!(detect(&with_frame), Detected::Framed { version: VERSION });
     assert_eq!(
         detect(&ClientHello { version: 0x0203 }.encode()),
         Detected::Framed { version: 0x0203 }
@@ -759,6 +754,7 @@ fn detect_tells_clients_apart() {
     assert_eq!(detect(b"\0\0\0\0\0\0"), Detected::NotOurs);
     assert!(version_supported(VERSION));
     assert!(!version_supported(0));
+    assert!(!version_supported(1), "version 1 sent the token in clear");
     assert!(!version_supported(VERSION + 1));
 }
 

@@ -111,7 +111,7 @@ impl Connection {
         let mut conn = Connection::handshake(stream, timeout)?;
         if conn.hello.token_required {
             match token {
-                Some(token) => conn.auth(token.as_bytes())?,
+                Some(token) => conn.auth(token)?,
                 None => {
                     return Err(TransferError::Refused(ErrorReply::new(
                         ErrorCode::Unauthorized,

@@ -3,6 +3,7 @@
 use super::{unexpected, Connection, TransferError};
 use crate::core::escape;
 use crate::file_service::protocol::{Entry, Meta, Request, Response};
+use crate::file_service::token::Token;
 
 /// Most entries one LIST may bring: a directory of a million files still
 /// lists, a server that never says LAST cannot grow this client past it.
@@ -26,10 +27,17 @@ impl Connection {
         }
     }
 
-    /// AUTH: present the server's token (docs/PROTOCOL.md 4.2).
-    pub fn auth(&mut self, token: &[u8]) -> Result<(), TransferError> {
+    /// AUTH: prove to a server that wants a token that this client holds it,
+    /// by answering the CHALLENGE that follows its hello with the token's HMAC
+    /// over the nonce (docs/PROTOCOL.md 4.2, 5.1). The token is never sent.
+    pub fn auth(&mut self, token: &Token) -> Result<(), TransferError> {
+        let nonce = match self.read_response("its CHALLENGE")? {
+            Response::Challenge { nonce } => nonce,
+            Response::Error(reply) => return Err(TransferError::Refused(reply)),
+            other => return Err(unexpected(&other)),
+        };
         self.expect_ok(&Request::Auth {
-            token: token.to_vec(),
+            proof: token.proof(&nonce),
         })
     }
 

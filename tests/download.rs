@@ -871,16 +871,23 @@ fn garbage_truncated_frames_and_silence_do_not_stop_the_server() {
     s.shutdown(Shutdown::Write).unwrap();
     assert!(ServerHello::read_from(&mut s).unwrap().is_some());
     assert!(read_all(&mut s).is_empty());
-    // A version we do not speak: our hello names version 1, then an ERROR.
-    let mut s = connect();
-    s.write_all(&ClientHello { version: 2 }.encode()).unwrap();
-    let h = ServerHello::read_from(&mut s).unwrap().unwrap();
-    assert_eq!(h.version, 1);
-    let err = expect_error(response(&mut s), "version");
-    assert_eq!(
-        (err.code, err.closing),
-        (ErrorCode::UnsupportedVersion, true)
-    );
+    // A version we do not speak: our hello names version 2, then an ERROR;
+    // a version-1 client is told why its version is gone.
+    for (asked, why) in [
+        (3, "unsupported protocol version 3 (this side speaks version 2)"),
+        (1, "unsupported protocol version 1: this side speaks version 2, in which a token never crosses the network"),
+    ] {
+        let mut s = connect();
+        s.write_all(&ClientHello { version: asked }.encode()).unwrap();
+        let h = ServerHello::read_from(&mut s).unwrap().unwrap();
+        assert_eq!(h.version, 2);
+        let err = expect_error(response(&mut s), "version");
+        assert_eq!(
+            (err.code, err.closing),
+            (ErrorCode::UnsupportedVersion, true)
+        );
+        assert!(err.message.starts_with(why), "{err:?}");
+    }
 
     // The silent client was dropped; a real client is served all along.
     assert!(read_all(&mut silent).is_empty());
@@ -1401,15 +1408,7 @@ fn stat_list_and_read_only_refusals() {
         r.write_to(s).unwrap();
         response(s)
     };
-    assert_eq!(
-        ask(
-            &mut s,
-            Request::Auth {
-                token: b"t".to_vec()
-            }
-        ),
-        Response::Ok
-    );
+    assert_eq!(ask(&mut s, Request::Auth { proof: [0; 32] }), Response::Ok);
     match ask(
         &mut s,
         Request::Stat {
@@ -1473,15 +1472,7 @@ fn stat_list_and_read_only_refusals() {
         assert_eq!((err.code, err.closing), (ErrorCode::ReadOnly, false));
         assert!(err.message.starts_with("read-only server"), "{err:?}");
     }
-    let err = expect_error(
-        ask(
-            &mut s,
-            Request::Auth {
-                token: b"t".to_vec(),
-            },
-        ),
-        "late auth",
-    );
+    let err = expect_error(ask(&mut s, Request::Auth { proof: [0; 32] }), "late auth");
     assert_eq!(err.code, ErrorCode::BadRequest);
     assert!(root.join("notes.txt").exists() && !root.join("new").exists());
 }

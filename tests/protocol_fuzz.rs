@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use socket_tutorial::file_service::protocol::{
     parse_request, parse_response, Attrs, Entry, ErrorCode, ErrorReply, Kind, Meta, ProtocolError,
     Request, Response, DIGEST_LEN, FRAME_HEADER_LEN, MAX_ENTRIES, MAX_ERROR_MESSAGE, MAX_FRAME,
-    MAX_IDENTITY, MAX_MODE, MAX_NAME, MAX_PATH, MAX_TOKEN,
+    MAX_IDENTITY, MAX_MODE, MAX_NAME, MAX_PATH, NONCE_LEN, PROOF_LEN,
 };
 
 const DEFAULT_REQUEST_CASES: usize = 100_000;
@@ -130,10 +130,9 @@ fn cases(default: usize) -> usize {
 fn random_request(rng: &mut Rng) -> Request {
     match rng.below(9) {
         0 => {
-            let len = rng.len_upto(1, MAX_TOKEN);
-            Request::Auth {
-                token: rng.bytes(len),
-            }
+            let mut proof = [0u8; PROOF_LEN];
+            proof.copy_from_slice(&rng.bytes(PROOF_LEN));
+            Request::Auth { proof }
         }
         1 => {
             let offset = rng.u64_edge();
@@ -183,7 +182,7 @@ fn random_meta(rng: &mut Rng) -> Meta {
 }
 
 fn random_response(rng: &mut Rng) -> Response {
-    match rng.below(7) {
+    match rng.below(8) {
         0 => Response::Ok,
         1 => {
             let len = rng.len_upto(0, MAX_ERROR_MESSAGE);
@@ -230,6 +229,11 @@ fn random_response(rng: &mut Rng) -> Response {
             }
         }
         5 => Response::Stat(random_meta(rng)),
+        6 => {
+            let mut nonce = [0u8; NONCE_LEN];
+            nonce.copy_from_slice(&rng.bytes(NONCE_LEN));
+            Response::Challenge { nonce }
+        }
         _ => Response::UploadReady {
             offset: rng.u64_edge(),
         },
@@ -254,7 +258,6 @@ fn length_fields(frame: &[u8], request: bool) -> Vec<(usize, usize, usize)> {
         *at += width + be(frame, *at, width);
     };
     match (request, ty) {
-        (true, 0x01) => field(&mut at, 2, MAX_TOKEN),
         (true, 0x02) | (true, 0x06) => {
             at += 9;
             field(&mut at, 1, MAX_IDENTITY);

@@ -5,7 +5,8 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
-use socket_tutorial::file_service::protocol::{ClientHello, ServerHello};
+use socket_tutorial::file_service::protocol::{ClientHello, Request, Response, ServerHello};
+use socket_tutorial::file_service::sha256::hmac;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -734,6 +735,23 @@ pub fn framed(addr: SocketAddr) -> (TcpStream, ServerHello) {
         .expect("read the hello")
         .expect("a server hello");
     (s, hello)
+}
+
+/// On a framed connection to a server that wants a token: reads its CHALLENGE,
+/// answers AUTH with `key`'s HMAC over the nonce (`key` need not be a token
+/// the library would load), and returns the server's answer.
+pub fn prove(s: &mut TcpStream, key: &[u8]) -> Response {
+    let challenge = Response::read_from(s).expect("read the challenge");
+    let Some(Response::Challenge { nonce }) = challenge else {
+        panic!("expected a CHALLENGE, got {challenge:?}")
+    };
+    let auth = Request::Auth {
+        proof: hmac(key, &nonce),
+    };
+    auth.write_to(s).expect("send AUTH");
+    Response::read_from(s)
+        .expect("read the answer to AUTH")
+        .expect("an answer to AUTH")
 }
 
 /// Everything under `dir`: files with their contents, directories (empty

@@ -742,6 +742,11 @@ fn without_the_token_nothing_is_served() {
     // Missing: the first frame is something else.
     let (mut s, hello) = framed(srv.connect_addr());
     assert!(hello.token_required);
+    let challenge = Response::read_from(&mut s).unwrap();
+    assert!(
+        matches!(challenge, Some(Response::Challenge { .. })),
+        "{challenge:?}"
+    );
     let Response::Error(err) = ask(&mut s, Request::List { path: vec![] }) else {
         panic!("refused")
     };

@@ -208,6 +208,40 @@ fn every_error_code_round_trips() {
 }
 
 #[test]
+fn worked_example_with_a_token_is_exact() {
+    let server = ServerHello {
+        version: 2,
+        token_required: true,
+        read_only: true,
+    };
+    assert_eq!(server.encode().to_vec(), hex("00 53 54 50 00 02 03"));
+    let mut nonce = [0u8; NONCE_LEN];
+    for (i, b) in nonce.iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    assert_eq!(
+        Response::Challenge { nonce }.encode().unwrap(),
+        hex(
+            "00 00 00 21 87 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f \
+             10 11 12 13 14 15 16 17 18 19 1a 1b 1c 1d 1e 1f"
+        )
+    );
+    let token = crate::file_service::token::Token::new(b"correct horse".to_vec()).unwrap();
+    assert_eq!(
+        Request::Auth {
+            proof: token.proof(&nonce)
+        }
+        .encode()
+        .unwrap(),
+        hex(
+            "00 00 00 21 01 7e 86 0e 91 a6 46 cd 84 01 2a ad 39 dc f3 6a b7 \
+             26 a7 88 88 1d 03 d2 bc 09 a4 7b 87 65 bd 13 67"
+        )
+    );
+    assert_eq!(Response::Ok.encode().unwrap(), hex("00 00 00 01 80"));
+}
+
+#[test]
 fn worked_example_in_the_document_is_exact() {
     let hello = ClientHello::default().encode();
     assert_eq!(hello.to_vec(), hex("00 53 54 50 00 02"));

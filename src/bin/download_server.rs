@@ -168,7 +168,7 @@ fn announce_files(addr: SocketAddr, root: &Root, serve: &ServeConfig) {
             "downloaded"
         };
         let who = if serve.token.is_some() {
-            "anyone who has the token and can reach this machine (unencrypted: the token can be sniffed)"
+            "anyone who has the token and can reach this machine (unencrypted: the files can be sniffed)"
         } else {
             "anyone who can reach this machine"
         };
@@ -211,11 +211,15 @@ file under the real name; a broken upload resumes (file_shell's reput) while
 the server runs. Two uploads to one name at once: the second is told `busy`.
 
 With --token-file FILE (or the environment variable DOWNLOAD_SERVER_TOKEN),
-every framed client must present that token before anything is served; a
-wrong or missing token is refused, logged and disconnected, and tutorial
-clients are refused. The protocol is NOT encrypted: the token and the files
-cross the network in clear. Off this machine, tunnel it over SSH
-(see README.md).
+every framed client must prove it holds that token before anything is
+served, by answering a fresh nonce with an HMAC of it: the token itself
+never crosses the network. A wrong or missing token is refused and
+disconnected, tutorial clients are refused, and an address that gave a
+wrong token waits longer for each answer (100 ms, doubling up to 5 s, until
+it has been quiet for 60 s); a burst of wrong tokens is logged once. A token
+that is only spaces or holds a control byte is an error at start. The files
+are NOT encrypted: names and contents cross the network in clear. Off this
+machine, tunnel it over SSH (see README.md).
 
 Every request is logged on stdout: client, path, result, bytes, time.
 

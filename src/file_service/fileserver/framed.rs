@@ -1,4 +1,4 @@
-//! A framed client's session (docs/PROTOCOL.md 4.1-4.3, 5, 8): the rest of its hello, ours, the token, then one request after another until it closes.
+//! A framed client's session (docs/PROTOCOL.md 4.1-4.3, 5, 8): the rest of its hello, ours, the token (`auth`), then one request after another until it closes.
 //!
 //! Each request is answered by the module of its job (`download`, `entries`,
 //! `uploads`); this one reads the frames, refuses what is never allowed (a
@@ -228,7 +228,7 @@ impl FileServer {
                 (path, outcome, then)
             }
             Request::Auth { .. } => {
-                // No token is configured, so any token is accepted, as the
+                // No token is configured, so any proof is accepted, as the
                 // protocol asks; but only as the first frame.
                 let reply = if first_frame {
                     Response::Ok

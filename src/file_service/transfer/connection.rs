@@ -89,6 +89,18 @@ impl Connection {
         if hello.version != VERSION {
             // The server names the version it speaks, then an ERROR, then closes.
             return Err(match conn.read_response("its reason for another version") {
+                // Its reason speaks of "this side": say which side is old.
+                Ok(Response::Error(reply)) if hello.version < VERSION => {
+                    TransferError::Refused(ErrorReply::new(
+                        reply.code,
+                        &format!(
+                            "the server {peer} speaks protocol version {}, older than this \
+                             client's {VERSION} (in which a token never crosses the network): \
+                             update the server; it said: {}",
+                            hello.version, reply.message
+                        ),
+                    ))
+                }
                 Ok(Response::Error(reply)) => TransferError::Refused(reply),
                 _ => TransferError::Broken(format!(
                     "the server {peer} speaks protocol version {}, this client {VERSION}",
@@ -229,6 +241,34 @@ mod tests {
     use std::io::Read;
     use std::net::{TcpListener, TcpStream};
     use std::thread;
+
+    #[test]
+    fn an_older_server_is_named_as_such() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut hello = [0u8; 6];
+            s.read_exact(&mut hello).unwrap();
+            // What a version-1 server answers a version-2 hello.
+            let old = ServerHello {
+                version: 1,
+                token_required: true,
+                read_only: true,
+            };
+            old.write_to(&mut s).unwrap();
+            let reply = ProtocolError::UnsupportedVersion(2).reply();
+            Response::Error(reply).write_to(&mut s).unwrap();
+        });
+        let err =
+            Connection::handshake(TcpStream::connect(addr).unwrap().into(), None).unwrap_err();
+        server.join().unwrap();
+        let text = err.to_string();
+        assert!(
+            text.contains("speaks protocol version 1, older than this client's 2"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn a_server_that_says_nothing_is_not_ours() {

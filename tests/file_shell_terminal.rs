@@ -397,3 +397,169 @@ fn a_batch_in_the_background_is_never_stopped() {
     pty.wait_for("status=0");
     pty.wait_exit();
 }
+
+/// A tmux session on a server of its own (a socket in the test's temp dir),
+/// `COLUMNS` wide: what a user sees is `capture-pane`'s rows, wrapped as a
+/// real terminal wraps them.
+struct Tmux {
+    socket: std::path::PathBuf,
+}
+
+/// tmux, on unix; said on stderr where it is not there.
+fn tmux_available(test: &str) -> bool {
+    let ok = cfg!(unix)
+        && Command::new("tmux")
+            .arg("-V")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!(
+            "SKIPPED {test}: no tmux here (apt-get install tmux), so no terminal of a known width"
+        );
+    }
+    ok
+}
+
+/// The terminal's width in the tmux tests: the one the issue was seen at.
+const COLUMNS: usize = 80;
+
+impl Tmux {
+    /// Runs `sh_command` (with `sh -c`) in a new 80x24 pane, in `dir`, with
+    /// `HOME` set to `home`; the pane stays on screen when the command ends.
+    fn start(sh_command: &str, dir: &Path, home: &Path) -> Tmux {
+        let socket = home.join("tmux.socket");
+        let conf = home.join("tmux.conf");
+        fs::write(
+            &conf,
+            "set -g remain-on-exit on\nset -g status off\nset -g history-limit 0\n",
+        )
+        .unwrap();
+        let status = Command::new("tmux")
+            .arg("-S")
+            .arg(&socket)
+            .arg("-f")
+            .arg(&conf)
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-x",
+                &COLUMNS.to_string(),
+                "-y",
+                "24",
+            ])
+            .args(["sh", "-c", sh_command])
+            .current_dir(dir)
+            .env("HOME", home)
+            .env("SHELL", "/bin/sh")
+            .env("TERM", "xterm")
+            .env_remove("TMUX")
+            .env_remove("COLUMNS")
+            .env_remove("DOWNLOAD_SERVER_TOKEN")
+            .status()
+            .expect("start tmux");
+        assert!(status.success(), "tmux new-session failed: {status}");
+        Tmux { socket }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux");
+        assert!(out.status.success(), "tmux {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Types `text` as it is.
+    fn type_text(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "t", "-l", text]);
+    }
+
+    /// Presses keys by tmux's names: `Enter`, `Tab`, `C-c`.
+    fn press(&self, key: &str) {
+        self.tmux(&["send-keys", "-t", "t", key]);
+    }
+
+    /// The rows on screen, trailing spaces cut.
+    fn rows(&self) -> Vec<String> {
+        self.tmux(&["capture-pane", "-p", "-t", "t"])
+            .lines()
+            .map(|l| l.trim_end().to_string())
+            .collect()
+    }
+
+    /// Waits until the screen satisfies `ok`; fails after [`TIMEOUT`] showing it.
+    fn wait_until(&self, what: &str, ok: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let rows = self.rows();
+            if ok(&rows) {
+                return rows;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the screen never showed {what}; it shows:\n{}",
+                rows.join("\n")
+            );
+            // A bounded poll of what tmux draws: a screen says nothing when it changes.
+            thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until some row contains `needle`.
+    fn wait_for(&self, needle: &str) -> Vec<String> {
+        self.wait_until(&format!("{needle:?}"), |rows| {
+            rows.iter().any(|r| r.contains(needle))
+        })
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .status();
+    }
+}
+
+/// Issue 21 row 1: Ctrl-C during `!command` stops the command, as in sftp,
+/// and the session goes on (it used to end file_shell with status 130).
+#[test]
+fn ctrl_c_in_a_bang_command_stops_the_command_not_the_shell() {
+    if !tmux_available("ctrl_c_in_a_bang_command_stops_the_command_not_the_shell") {
+        return;
+    }
+    let tmp = TempDir::new("tmux-bang");
+    let (root, here) = (tmp.join("root"), tmp.join("here"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&here).unwrap();
+    let srv = download_server(&root, &[]);
+    let shell = file_shell(&format!("-P {}", srv.port()));
+    let tmux = Tmux::start(&format!("{shell}; echo EXIT=$?"), &here, tmp.path());
+    tmux.wait_for("file>");
+    // A loop: Ctrl-C must stop all of it, not only the `sleep` running then.
+    tmux.type_text("!echo START$((6*7)); while :; do sleep 30; done");
+    tmux.press("Enter");
+    tmux.wait_for("START42");
+    tmux.press("C-c");
+    tmux.wait_for("Interrupt");
+    tmux.type_text("lpwd");
+    tmux.press("Enter");
+    let rows = tmux.wait_for("Local working directory: ");
+    assert!(
+        !rows.iter().any(|r| r.contains("EXIT=")),
+        "file_shell ended:\n{}",
+        rows.join("\n")
+    );
+    tmux.type_text("bye");
+    tmux.press("Enter");
+    tmux.wait_for("EXIT=0");
+}

@@ -563,3 +563,35 @@ fn ctrl_c_in_a_bang_command_stops_the_command_not_the_shell() {
     tmux.press("Enter");
     tmux.wait_for("EXIT=0");
 }
+
+/// Issue 21 row 5: the first Tab after the server closed the idle connection
+/// reconnects and completes (it used to fail on the dead connection, and only
+/// the second Tab, on a new one, completed).
+#[test]
+fn the_first_tab_after_the_idle_timeout_completes() {
+    if !tmux_available("the_first_tab_after_the_idle_timeout_completes") {
+        return;
+    }
+    let tmp = TempDir::new("tmux-idle-tab");
+    let (root, here) = (tmp.join("root"), tmp.join("here"));
+    fs::create_dir_all(root.join("documents")).unwrap();
+    fs::create_dir_all(&here).unwrap();
+    let mut srv = download_server(&root, &["--idle-timeout", "1"]);
+    let shell = file_shell(&format!("-P {}", srv.port()));
+    let tmux = Tmux::start(&format!("{shell}; echo EXIT=$?"), &here, tmp.path());
+    tmux.wait_for("file>");
+    tmux.type_text("pwd");
+    tmux.press("Enter");
+    tmux.wait_for("Remote working directory: /");
+    srv.wait_for("idle timeout");
+    tmux.type_text("cd doc");
+    tmux.press("Tab");
+    tmux.wait_for("file> cd documents/");
+    tmux.press("Enter");
+    tmux.type_text("pwd");
+    tmux.press("Enter");
+    tmux.wait_for("Remote working directory: /documents");
+    tmux.type_text("bye");
+    tmux.press("Enter");
+    tmux.wait_for("EXIT=0");
+}

@@ -595,3 +595,100 @@ fn the_first_tab_after_the_idle_timeout_completes() {
     tmux.press("Enter");
     tmux.wait_for("EXIT=0");
 }
+
+/// A proxy to `server` that passes what the server sends `step` bytes at a
+/// time, `every` apart: a slow network, so that a download lasts long enough
+/// for its progress line to be redrawn many times.
+fn slow_proxy(server: SocketAddr, step: usize, every: std::time::Duration) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(upstream) = TcpStream::connect(server) else {
+                return;
+            };
+            pipe(
+                client.try_clone().unwrap(),
+                upstream.try_clone().unwrap(),
+                usize::MAX,
+            );
+            let (mut from, mut to) = (upstream, client);
+            thread::spawn(move || {
+                let mut buf = vec![0u8; step];
+                while let Ok(n @ 1..) = from.read(&mut buf) {
+                    if to.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    thread::sleep(every);
+                }
+                let _ = to.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    addr
+}
+
+/// Issue 21 row 2: at 80 columns the progress line of a file deep in folders
+/// stays on one row through all its redraws, shows the base name, and never
+/// reaches the last column (it used to be wider, wrap, and leave a row per redraw).
+#[test]
+fn the_progress_line_fits_80_columns_and_shows_the_base_name() {
+    if !tmux_available("the_progress_line_fits_80_columns_and_shows_the_base_name") {
+        return;
+    }
+    let tmp = TempDir::new("tmux-progress");
+    let (root, here) = (tmp.join("root"), tmp.join("here"));
+    let folder = root.join("home/up_temp/socket/photos/2018");
+    fs::create_dir_all(&folder).unwrap();
+    fs::create_dir_all(&here).unwrap();
+    let data = pattern(21, 600 * 1024);
+    fs::write(folder.join("beach.jpg"), &data).unwrap();
+    let srv = download_server(&root, &[]);
+    // 600 KiB at 16 KiB per 20 ms: about three quarters of a second, some seven redraws.
+    let proxy = slow_proxy(
+        srv.connect_addr(),
+        16 * 1024,
+        std::time::Duration::from_millis(20),
+    );
+    let shell = file_shell(&format!("127.0.0.1:{}", proxy.port()));
+    let tmux = Tmux::start(&format!("{shell}; echo EXIT=$?"), &here, tmp.path());
+    tmux.wait_for("file>");
+    tmux.type_text("get /home/up_temp/socket/photos/2018/beach.jpg");
+    tmux.press("Enter");
+    // Done: the file is there and the next prompt is the screen's last row.
+    wait_for_size(&here.join("beach.jpg"), "the whole file", |n| {
+        n == data.len() as u64
+    });
+    let rows = tmux.wait_until("the prompt after the download", |rows| {
+        rows.iter()
+            .rev()
+            .find(|r| !r.is_empty())
+            .is_some_and(|r| r == "file>")
+    });
+    let fetching = rows
+        .iter()
+        .position(|r| r.starts_with("Fetching "))
+        .expect("a Fetching line");
+    let last = rows.iter().rposition(|r| r == "file>").unwrap();
+    let progress = &rows[fetching + 1..last];
+    let screen = rows.join("\n");
+    assert_eq!(
+        progress.len(),
+        1,
+        "the progress took several rows:\n{screen}"
+    );
+    let line = &progress[0];
+    assert!(
+        line.starts_with("beach.jpg: 600.0 KiB / 600.0 KiB  100%"),
+        "{screen}"
+    );
+    assert!(
+        line.chars().count() < COLUMNS,
+        "{line:?} reaches the last column"
+    );
+    assert_eq!(fs::read(here.join("beach.jpg")).unwrap(), data);
+    tmux.type_text("bye");
+    tmux.press("Enter");
+    tmux.wait_for("EXIT=0");
+}

@@ -1,4 +1,4 @@
-//! file_shell at a terminal, through a pseudo-terminal (`script -qc` from util-linux, on Linux): line editing, history across sessions, Tab completion of local and remote names, Ctrl-C at the prompt and during a transfer, and the terminal as it was afterwards. Where there is no such pseudo-terminal (macOS's `script` takes other arguments, Windows has none) each test says so and skips.
+//! file_shell at a terminal, through a pseudo-terminal (`script -qc` from util-linux, on Linux) and under tmux at 80 columns (the rows on screen): line editing, history across sessions, Tab completion of local and remote names (after an idle timeout too), Ctrl-C at the prompt, during a transfer and in `!command`, the progress line's width, and the terminal as it was afterwards. Where there is no such terminal (macOS's `script` takes other arguments, Windows has neither) each test says so and skips.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! file_shell at a terminal, through a pseudo-terminal (`script -qc` from util-linux, on Linux): line editing, history across sessions, Tab completion of local and remote names, Ctrl-C at the prompt and during a transfer, and the terminal as it was afterwards. Where there is no such pseudo-terminal (macOS's `script` takes other arguments, Windows has none) each test says so and skips.
+//! file_shell at a terminal, through a pseudo-terminal (`script -qc` from util-linux, on Linux) and under tmux at 80 columns (the rows on screen): line editing, history across sessions, Tab completion of local and remote names (after an idle timeout too), Ctrl-C at the prompt, during a transfer and in `!command`, the progress line's width, and the terminal as it was afterwards. Where there is no such terminal (macOS's `script` takes other arguments, Windows has neither) each test says so and skips.
 
 mod common;
 
@@ -396,4 +396,299 @@ fn a_batch_in_the_background_is_never_stopped() {
     pty.wait_for("Remote working directory: /");
     pty.wait_for("status=0");
     pty.wait_exit();
+}
+
+/// A tmux session on a server of its own (a socket in the test's temp dir),
+/// `COLUMNS` wide: what a user sees is `capture-pane`'s rows, wrapped as a
+/// real terminal wraps them.
+struct Tmux {
+    socket: std::path::PathBuf,
+}
+
+/// tmux, on unix; said on stderr where it is not there.
+fn tmux_available(test: &str) -> bool {
+    let ok = cfg!(unix)
+        && Command::new("tmux")
+            .arg("-V")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!(
+            "SKIPPED {test}: no tmux here (apt-get install tmux), so no terminal of a known width"
+        );
+    }
+    ok
+}
+
+/// The terminal's width in the tmux tests: the one the issue was seen at.
+const COLUMNS: usize = 80;
+
+impl Tmux {
+    /// Runs `sh_command` (with `sh -c`) in a new 80x24 pane, in `dir`, with
+    /// `HOME` set to `home`; the pane stays on screen when the command ends.
+    fn start(sh_command: &str, dir: &Path, home: &Path) -> Tmux {
+        let socket = home.join("tmux.socket");
+        let conf = home.join("tmux.conf");
+        fs::write(
+            &conf,
+            "set -g remain-on-exit on\nset -g status off\nset -g history-limit 0\n",
+        )
+        .unwrap();
+        let status = Command::new("tmux")
+            .arg("-S")
+            .arg(&socket)
+            .arg("-f")
+            .arg(&conf)
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-x",
+                &COLUMNS.to_string(),
+                "-y",
+                "24",
+            ])
+            .args(["sh", "-c", sh_command])
+            .current_dir(dir)
+            .env("HOME", home)
+            .env("SHELL", "/bin/sh")
+            .env("TERM", "xterm")
+            .env_remove("TMUX")
+            .env_remove("COLUMNS")
+            .env_remove("DOWNLOAD_SERVER_TOKEN")
+            .status()
+            .expect("start tmux");
+        assert!(status.success(), "tmux new-session failed: {status}");
+        Tmux { socket }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux");
+        assert!(out.status.success(), "tmux {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Types `text` as it is.
+    fn type_text(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "t", "-l", text]);
+    }
+
+    /// Presses keys by tmux's names: `Enter`, `Tab`, `C-c`.
+    fn press(&self, key: &str) {
+        self.tmux(&["send-keys", "-t", "t", key]);
+    }
+
+    /// The rows on screen, trailing spaces cut.
+    fn rows(&self) -> Vec<String> {
+        self.tmux(&["capture-pane", "-p", "-t", "t"])
+            .lines()
+            .map(|l| l.trim_end().to_string())
+            .collect()
+    }
+
+    /// Waits until the screen satisfies `ok`; fails after [`TIMEOUT`] showing it.
+    fn wait_until(&self, what: &str, ok: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let rows = self.rows();
+            if ok(&rows) {
+                return rows;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the screen never showed {what}; it shows:\n{}",
+                rows.join("\n")
+            );
+            // A bounded poll of what tmux draws: a screen says nothing when it changes.
+            thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until some row contains `needle`.
+    fn wait_for(&self, needle: &str) -> Vec<String> {
+        self.wait_until(&format!("{needle:?}"), |rows| {
+            rows.iter().any(|r| r.contains(needle))
+        })
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .status();
+    }
+}
+
+/// Issue 21 row 1: Ctrl-C during `!command` stops the command, as in sftp,
+/// and the session goes on (it used to end file_shell with status 130).
+#[test]
+fn ctrl_c_in_a_bang_command_stops_the_command_not_the_shell() {
+    if !tmux_available("ctrl_c_in_a_bang_command_stops_the_command_not_the_shell") {
+        return;
+    }
+    let tmp = TempDir::new("tmux-bang");
+    let (root, here) = (tmp.join("root"), tmp.join("here"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&here).unwrap();
+    let srv = download_server(&root, &[]);
+    let shell = file_shell(&format!("-P {}", srv.port()));
+    let tmux = Tmux::start(&format!("{shell}; echo EXIT=$?"), &here, tmp.path());
+    tmux.wait_for("file>");
+    // A loop: Ctrl-C must stop all of it, not only the `sleep` running then.
+    tmux.type_text("!echo START$((6*7)); while :; do sleep 30; done");
+    tmux.press("Enter");
+    tmux.wait_for("START42");
+    tmux.press("C-c");
+    tmux.wait_for("Interrupt");
+    tmux.type_text("lpwd");
+    tmux.press("Enter");
+    let rows = tmux.wait_for("Local working directory: ");
+    assert!(
+        !rows.iter().any(|r| r.contains("EXIT=")),
+        "file_shell ended:\n{}",
+        rows.join("\n")
+    );
+    tmux.type_text("bye");
+    tmux.press("Enter");
+    tmux.wait_for("EXIT=0");
+}
+
+/// Issue 21 row 5: the first Tab after the server closed the idle connection
+/// reconnects and completes (it used to fail on the dead connection, and only
+/// the second Tab, on a new one, completed).
+#[test]
+fn the_first_tab_after_the_idle_timeout_completes() {
+    if !tmux_available("the_first_tab_after_the_idle_timeout_completes") {
+        return;
+    }
+    let tmp = TempDir::new("tmux-idle-tab");
+    let (root, here) = (tmp.join("root"), tmp.join("here"));
+    fs::create_dir_all(root.join("documents")).unwrap();
+    fs::create_dir_all(&here).unwrap();
+    let mut srv = download_server(&root, &["--idle-timeout", "1"]);
+    let shell = file_shell(&format!("-P {}", srv.port()));
+    let tmux = Tmux::start(&format!("{shell}; echo EXIT=$?"), &here, tmp.path());
+    tmux.wait_for("file>");
+    tmux.type_text("pwd");
+    tmux.press("Enter");
+    tmux.wait_for("Remote working directory: /");
+    srv.wait_for("idle timeout");
+    tmux.type_text("cd doc");
+    tmux.press("Tab");
+    tmux.wait_for("file> cd documents/");
+    tmux.press("Enter");
+    tmux.type_text("pwd");
+    tmux.press("Enter");
+    tmux.wait_for("Remote working directory: /documents");
+    tmux.type_text("bye");
+    tmux.press("Enter");
+    tmux.wait_for("EXIT=0");
+}
+
+/// A proxy to `server` that passes what the server sends `step` bytes at a
+/// time, `every` apart: a slow network, so that a download lasts long enough
+/// for its progress line to be redrawn many times.
+fn slow_proxy(server: SocketAddr, step: usize, every: std::time::Duration) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(upstream) = TcpStream::connect(server) else {
+                return;
+            };
+            pipe(
+                client.try_clone().unwrap(),
+                upstream.try_clone().unwrap(),
+                usize::MAX,
+            );
+            let (mut from, mut to) = (upstream, client);
+            thread::spawn(move || {
+                let mut buf = vec![0u8; step];
+                while let Ok(n @ 1..) = from.read(&mut buf) {
+                    if to.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    thread::sleep(every);
+                }
+                let _ = to.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    addr
+}
+
+/// Issue 21 row 2: at 80 columns the progress line of a file deep in folders
+/// stays on one row through all its redraws, shows the base name, and never
+/// reaches the last column (it used to be wider, wrap, and leave a row per redraw).
+#[test]
+fn the_progress_line_fits_80_columns_and_shows_the_base_name() {
+    if !tmux_available("the_progress_line_fits_80_columns_and_shows_the_base_name") {
+        return;
+    }
+    let tmp = TempDir::new("tmux-progress");
+    let (root, here) = (tmp.join("root"), tmp.join("here"));
+    let folder = root.join("home/up_temp/socket/photos/2018");
+    fs::create_dir_all(&folder).unwrap();
+    fs::create_dir_all(&here).unwrap();
+    let data = pattern(21, 600 * 1024);
+    fs::write(folder.join("beach.jpg"), &data).unwrap();
+    let srv = download_server(&root, &[]);
+    // 600 KiB at 16 KiB per 20 ms: about three quarters of a second, some seven redraws.
+    let proxy = slow_proxy(
+        srv.connect_addr(),
+        16 * 1024,
+        std::time::Duration::from_millis(20),
+    );
+    let shell = file_shell(&format!("127.0.0.1:{}", proxy.port()));
+    let tmux = Tmux::start(&format!("{shell}; echo EXIT=$?"), &here, tmp.path());
+    tmux.wait_for("file>");
+    tmux.type_text("get /home/up_temp/socket/photos/2018/beach.jpg");
+    tmux.press("Enter");
+    // Done: the file is there and the next prompt is the screen's last row.
+    wait_for_size(&here.join("beach.jpg"), "the whole file", |n| {
+        n == data.len() as u64
+    });
+    let rows = tmux.wait_until("the prompt after the download", |rows| {
+        rows.iter()
+            .rev()
+            .find(|r| !r.is_empty())
+            .is_some_and(|r| r == "file>")
+    });
+    let fetching = rows
+        .iter()
+        .position(|r| r.starts_with("Fetching "))
+        .expect("a Fetching line");
+    let last = rows.iter().rposition(|r| r == "file>").unwrap();
+    let progress = &rows[fetching + 1..last];
+    let screen = rows.join("\n");
+    assert_eq!(
+        progress.len(),
+        1,
+        "the progress took several rows:\n{screen}"
+    );
+    let line = &progress[0];
+    assert!(
+        line.starts_with("beach.jpg: 600.0 KiB / 600.0 KiB  100%"),
+        "{screen}"
+    );
+    assert!(
+        line.chars().count() < COLUMNS,
+        "{line:?} reaches the last column"
+    );
+    assert_eq!(fs::read(here.join("beach.jpg")).unwrap(), data);
+    tmux.type_text("bye");
+    tmux.press("Enter");
+    tmux.wait_for("EXIT=0");
 }

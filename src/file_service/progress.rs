@@ -1,10 +1,17 @@
-//! A one-line transfer progress display for stderr: bytes, percent, rate and time left, redrawn in place at most ten times a second.
+//! A one-line transfer progress display for stderr: the file's base name, bytes, percent, rate and time left, redrawn in place at most ten times a second, never wider than the terminal.
+//!
+//! The width is `COLUMNS` when it is set, else the terminal's own (`stty
+//! size` on unix; std cannot ask a Windows console), else 80; the line takes
+//! one column less, since writing the last one makes some terminals wrap,
+//! and a line that wraps leaves a row behind at every redraw.
 //!
 //! The text is built by pure functions of (done, total, elapsed) so it can
 //! be tested without a clock or a terminal; [`Progress`] adds the
 //! throttling and the writing, with the clock passed in.
 
+use crate::file_service::terminal::text_width;
 use std::io::{self, IsTerminal, Write};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Minimum time between two redraws: ten a second is smooth to the eye and
@@ -15,13 +22,76 @@ pub const REDRAW_INTERVAL: Duration = Duration::from_millis(100);
 const START_OF_LINE: &str = "\r";
 /// ANSI "erase to end of line", so a shorter line leaves no leftovers.
 const CLEAR_TO_END: &str = "\x1b[K";
-/// Longest label shown in front of the numbers, in characters.
-const MAX_LABEL: usize = 32;
+/// The width assumed when nothing says: a terminal's classic one.
+const DEFAULT_COLUMNS: usize = 80;
+/// How long the terminal's width is taken as known (asking costs a process).
+const COLUMNS_KEPT: Duration = Duration::from_secs(1);
 
 /// Whether to show progress at all: only when stderr is a terminal, so
 /// logs and pipes never fill up with `\r` redraws.
 pub fn enabled() -> bool {
     io::stderr().is_terminal()
+}
+
+/// The terminal's width in columns (see the module's text).
+pub fn columns() -> usize {
+    if let Some(n) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+    {
+        return n;
+    }
+    // A `get -r` of many small files asks once a second, not once a file;
+    // a resized terminal is seen within that second.
+    static KNOWN: Mutex<Option<(Instant, usize)>> = Mutex::new(None);
+    let mut known = KNOWN.lock().unwrap_or_else(PoisonError::into_inner);
+    match *known {
+        Some((when, n)) if when.elapsed() < COLUMNS_KEPT => n,
+        _ => {
+            let n = crate::file_service::terminal::stderr_columns().unwrap_or(DEFAULT_COLUMNS);
+            *known = Some((Instant::now(), n));
+            n
+        }
+    }
+}
+
+/// The last component of a path as shown (`/photos/2018/beach.jpg` -> `beach.jpg`).
+pub fn base_name(path: &str) -> &str {
+    let trimmed = path.trim_end_matches('/');
+    match trimmed.rfind('/') {
+        Some(i) => &trimmed[i + 1..],
+        None if trimmed.is_empty() => path,
+        None => trimmed,
+    }
+}
+
+/// `label: numbers` in at most `columns - 1` columns: the label shortened
+/// first (ending in `…`), left out when not even three of its characters
+/// fit, and the numbers cut last.
+fn fit(label: &str, numbers: &str, columns: usize) -> String {
+    let room = columns.saturating_sub(1);
+    let numbers_width = text_width(numbers);
+    let whole = text_width(label) + 2 + numbers_width;
+    if !label.is_empty() && whole <= room {
+        return format!("{label}: {numbers}");
+    }
+    let label_room = room.saturating_sub(numbers_width + 2);
+    if !label.is_empty() && label_room >= 4 {
+        return format!("{}…: {numbers}", take_width(label, label_room - 1));
+    }
+    take_width(numbers, room)
+}
+
+/// The longest start of `text` at most `room` columns wide.
+fn take_width(text: &str, room: usize) -> String {
+    let mut used = 0;
+    text.chars()
+        .take_while(|&c| {
+            used += crate::file_service::terminal::width(c);
+            used <= room
+        })
+        .collect()
 }
 
 /// Bytes in binary units with one decimal: `"0 B"`, `"1023 B"`, `"1.5 KiB"`.
@@ -119,20 +189,13 @@ pub fn render_final(done: u64, start: u64, total: u64, elapsed: Duration) -> Str
     )
 }
 
-fn short_label(label: &str) -> String {
-    if label.chars().count() <= MAX_LABEL {
-        label.to_owned()
-    } else {
-        let head: String = label.chars().take(MAX_LABEL - 1).collect();
-        format!("{head}…")
-    }
-}
-
 /// A progress line being redrawn on `out`.
 pub struct Progress<W: Write> {
     out: W,
     enabled: bool,
     label: String,
+    /// The terminal's width; the line takes one column less.
+    columns: usize,
     total: u64,
     start: u64,
     started: Instant,
@@ -143,10 +206,24 @@ pub struct Progress<W: Write> {
 }
 
 impl Progress<io::Stderr> {
-    /// Progress on stderr, shown only if stderr is a terminal; the clock
-    /// starts now.
-    pub fn stderr(label: &str, total: u64, start: u64) -> Progress<io::Stderr> {
-        Progress::new(io::stderr(), enabled(), label, total, start, Instant::now())
+    /// Progress on stderr for the file at `path` (shown by its base name, as
+    /// sftp does), only if stderr is a terminal, fitted to its width; the
+    /// clock starts now.
+    pub fn stderr(path: &str, total: u64, start: u64) -> Progress<io::Stderr> {
+        let on = enabled();
+        let progress = Progress::new(
+            io::stderr(),
+            on,
+            base_name(path),
+            total,
+            start,
+            Instant::now(),
+        );
+        if on {
+            progress.columns(columns())
+        } else {
+            progress
+        }
     }
 }
 
@@ -164,7 +241,8 @@ impl<W: Write> Progress<W> {
         Progress {
             out,
             enabled,
-            label: short_label(label),
+            label: label.to_owned(),
+            columns: DEFAULT_COLUMNS,
             total,
             start,
             started,
@@ -174,12 +252,10 @@ impl<W: Write> Progress<W> {
         }
     }
 
-    fn prefix(&self) -> String {
-        if self.label.is_empty() {
-            String::new()
-        } else {
-            format!("{}: ", self.label)
-        }
+    /// Fits the line to `columns` (80 unless told).
+    pub fn columns(mut self, columns: usize) -> Progress<W> {
+        self.columns = columns;
+        self
     }
 
     /// Report `done` bytes at time `now`. Draws only if the last drawing
@@ -195,11 +271,8 @@ impl<W: Write> Progress<W> {
         }
         let elapsed = now.saturating_duration_since(self.started);
         let line = render_resumed(done, self.start, self.total, elapsed);
-        write!(
-            self.out,
-            "{START_OF_LINE}{}{line}{CLEAR_TO_END}",
-            self.prefix()
-        )?;
+        let line = fit(&self.label, &line, self.columns);
+        write!(self.out, "{START_OF_LINE}{line}{CLEAR_TO_END}")?;
         self.out.flush()?;
         self.last_draw = Some(now);
         self.line_open = true;
@@ -215,11 +288,8 @@ impl<W: Write> Progress<W> {
         self.finished = true;
         let elapsed = now.saturating_duration_since(self.started);
         let line = render_final(done, self.start, self.total, elapsed);
-        writeln!(
-            self.out,
-            "{START_OF_LINE}{}{line}{CLEAR_TO_END}",
-            self.prefix()
-        )?;
+        let line = fit(&self.label, &line, self.columns);
+        writeln!(self.out, "{START_OF_LINE}{line}{CLEAR_TO_END}")?;
         self.line_open = false;
         self.out.flush()
     }
@@ -413,16 +483,51 @@ mod tests {
     }
 
     #[test]
-    fn long_labels_are_shortened() {
+    fn long_labels_are_shortened_to_the_width() {
         let t0 = Instant::now();
         let mut out = Vec::new();
         let long = "文".repeat(50);
-        let mut p = Progress::new(&mut out, true, &long, 1, 0, t0);
+        let mut p = Progress::new(&mut out, true, &long, 1, 0, t0).columns(80);
         p.finish(1, t0).unwrap();
         drop(p);
         let text = String::from_utf8(out).unwrap();
-        let label = text.trim_start_matches('\r').split(": ").next().unwrap();
-        assert_eq!(label.chars().count(), MAX_LABEL);
-        assert!(label.ends_with('…'));
+        let line = text.trim_start_matches('\r').trim_end_matches("\x1b[K\n");
+        assert_eq!(text_width(line), 79, "{line:?}");
+        let label = line.split(": ").next().unwrap();
+        assert!(label.ends_with('…'), "{label}");
+    }
+
+    #[test]
+    fn the_line_fits_any_width() {
+        let numbers = render(512 * KIB, MIB, Duration::from_secs(1));
+        assert_eq!(
+            fit("beach.jpg", &numbers, 80),
+            format!("beach.jpg: {numbers}")
+        );
+        for columns in [0, 1, 10, 30, 50, 60, 80, 200] {
+            for label in ["", "beach.jpg", &"x".repeat(100), &"文".repeat(40)] {
+                let line = fit(label, &numbers, columns);
+                assert!(
+                    text_width(&line) < columns.max(1),
+                    "{columns}: {line:?} is {} wide",
+                    text_width(&line)
+                );
+            }
+        }
+        // Narrow: the label goes before the numbers are cut.
+        assert_eq!(fit("beach.jpg", &numbers, 50), numbers);
+        assert_eq!(fit("beach.jpg", &numbers, 56), format!("beac…: {numbers}"));
+    }
+
+    #[test]
+    fn the_base_name_is_shown() {
+        assert_eq!(
+            base_name("/home/up_temp/socket/photos/2018/beach.jpg"),
+            "beach.jpg"
+        );
+        assert_eq!(base_name("notes.txt"), "notes.txt");
+        assert_eq!(base_name("/docs/"), "docs");
+        assert_eq!(base_name("/"), "/");
+        assert_eq!(base_name(""), "");
     }
 }

@@ -34,7 +34,7 @@ pub use job::{in_foreground, wait_for_foreground};
 pub use keyboard::{KeySource, Keyboard, Typed};
 pub use keys::{Key, KeyParser};
 pub use line::EditLine;
-pub use settings::Settings;
+pub use settings::{stderr_columns, Settings};
 
 /// The terminal on standard input, set up for this session: raw while the
 /// process runs, with one thread reading it; restored when dropped (a panic

@@ -68,6 +68,10 @@ impl ShellCompleter<'_> {
     fn remote_names(&mut self, typed: &str) -> Vec<Candidate> {
         let (dir, prefix) = split_last(typed);
         let listed = self.cwd.resolve(if dir.is_empty() { "." } else { dir });
+        // A connection the server closed while the user sat idle is replaced
+        // first, as before a command, so this Tab completes (not the next);
+        // the line saying so would break into the line being edited.
+        let _ = self.server.revive();
         // Nothing to offer is all a failure here can mean.
         let entries = self.server.list(&listed).unwrap_or_default();
         let entries = entries.into_iter().filter(|e| matchable(&e.name));

@@ -9,6 +9,12 @@ pub fn command(text: &str) -> Command {
     imp::command(text)
 }
 
+/// [`command`] as a job of its own at the terminal, so that Ctrl-C stops the
+/// command and not file_shell (see `imp::as_job`); for a terminal handed over.
+pub fn command_as_job(text: &str) -> Command {
+    imp::as_job(text)
+}
+
 /// The interpreter on its own, for a lone `!`.
 pub fn interactive() -> Command {
     Command::new(imp::interactive_program())
@@ -26,6 +32,27 @@ mod imp {
     pub fn command(text: &str) -> Command {
         let mut sh = Command::new("/bin/sh");
         sh.arg("-c").arg(text);
+        sh
+    }
+
+    /// Std cannot ignore SIGINT, and the terminal sends it to its foreground
+    /// process group, where file_shell is. So an outer `sh` with job control
+    /// (`set -m`) runs the command in a process group of its own and gives it
+    /// the terminal: Ctrl-C reaches only the command, and the outer `sh` gives
+    /// the terminal back to file_shell's group when it ends. Its trap keeps
+    /// an ash (dash) from raising the job's SIGINT on itself before it has
+    /// given the terminal back; bash, which would ignore the trap's status,
+    /// exits 130 by itself. `exit $?` comes last, so the job is never the
+    /// outer shell itself through an `exec` shortcut. Exit status 130 means
+    /// the command ended by Ctrl-C.
+    const AS_JOB: &str = "set -m\n\
+                          [ -n \"$BASH_VERSION\" ] || trap 'exit 130' INT\n\
+                          /bin/sh -c \"$1\"\n\
+                          exit $?\n";
+
+    pub fn as_job(text: &str) -> Command {
+        let mut sh = Command::new("/bin/sh");
+        sh.arg("-c").arg(AS_JOB).arg("sh").arg(text);
         sh
     }
 
@@ -54,6 +81,13 @@ mod imp {
         // where std's quoting of an ordinary argument would add backslashes cmd keeps.
         cmd.args(["/S", "/C"]).raw_arg(format!("\"{text}\""));
         cmd
+    }
+
+    /// The console sends Ctrl-C to every process attached to it, and std
+    /// installs no handler, so it ends file_shell with the command; a new
+    /// process group would only make the command deaf to it. As it is.
+    pub fn as_job(text: &str) -> Command {
+        command(text)
     }
 
     pub fn interactive_program() -> OsString {

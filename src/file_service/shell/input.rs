@@ -112,6 +112,14 @@ impl Input {
         }
     }
 
+    /// Whether a `!command` gets this session's terminal handed over (see [`Tty::hand_over`]).
+    pub fn hands_over_terminal(&self) -> bool {
+        matches!(
+            self.source,
+            Source::Editor { .. } | Source::Batch { watch: Some(_), .. }
+        )
+    }
+
     /// What Ctrl-C requests; the session hands it to every connection.
     pub fn interrupt(&self) -> Interrupt {
         self.interrupt.clone()

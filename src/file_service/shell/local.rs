@@ -136,6 +136,8 @@ impl Shell {
                 );
             }
             host::interactive()
+        } else if self.bang_as_job {
+            host::command_as_job(command)
         } else {
             host::command(command)
         };
@@ -150,6 +152,10 @@ impl Shell {
             .map_err(|e| io_message(&format!("!: cannot run {}", host::INTERPRETER), &e))?;
         match status.code() {
             Some(0) => Ok(()),
+            // What a command stopped by Ctrl-C ends with; sftp says `Interrupt`.
+            Some(130) if self.bang_as_job => {
+                Err("Interrupt: !: the command was stopped (status 130)".into())
+            }
             Some(code) => Err(format!("!: the command exited with status {code}")),
             None => Err("!: the command was killed by a signal".into()),
         }

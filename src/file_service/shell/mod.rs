@@ -72,6 +72,8 @@ pub struct Shell {
     lcwd: PathBuf,
     progress: bool,
     interactive: bool,
+    /// `!command` runs as a job of its own at the terminal (Ctrl-C stops it, not us).
+    bang_as_job: bool,
     /// Requested by Ctrl-C (see [`Input::running`]); cleared before each command.
     interrupt: Interrupt,
     /// What `help` says about line editing here, when it is off.
@@ -108,6 +110,7 @@ impl Shell {
             lcwd: std::env::current_dir()?,
             progress: true,
             interactive: input.mode() == Mode::Interactive,
+            bang_as_job: input.hands_over_terminal(),
             interrupt,
             editing_off: match input.mode() {
                 Mode::Interactive => input.editing().err().map(str::to_owned),

@@ -36,6 +36,11 @@ impl Settings {
     }
 }
 
+/// The width in columns of the terminal on standard error, if it is one and says.
+pub fn stderr_columns() -> Option<usize> {
+    imp::stderr_columns()
+}
+
 #[cfg(unix)]
 mod imp {
     use std::io;
@@ -74,8 +79,25 @@ mod imp {
     }
 
     pub fn columns() -> Option<usize> {
-        // `stty size` answers "ROWS COLUMNS".
-        let size = stty(&["size"]).ok()?;
+        parse_size(&stty(&["size"]).ok()?)
+    }
+
+    /// `stty size` reads the terminal on its standard input: here, ours on stderr.
+    pub fn stderr_columns() -> Option<usize> {
+        use std::os::fd::AsFd;
+        let tty = io::stderr().as_fd().try_clone_to_owned().ok()?;
+        let out = Command::new("stty")
+            .arg("size")
+            .stdin(Stdio::from(tty))
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        out.status.success().then_some(())?;
+        parse_size(&String::from_utf8_lossy(&out.stdout))
+    }
+
+    /// `stty size` answers "ROWS COLUMNS".
+    fn parse_size(size: &str) -> Option<usize> {
         let cols: usize = size.split_whitespace().nth(1)?.parse().ok()?;
         (cols > 0).then_some(cols)
     }
@@ -106,7 +128,12 @@ mod imp {
         Err(unsupported())
     }
 
+    /// std has no call for the console's size.
     pub fn columns() -> Option<usize> {
+        None
+    }
+
+    pub fn stderr_columns() -> Option<usize> {
         None
     }
 }

@@ -1025,7 +1025,7 @@ fn help_version_usage_and_connection_errors() {
             "-b",
             "--token-file",
             "ssh -L 11500:127.0.0.1:11500",
-            "[HOST[:PORT]]",
+            "[[USER@]HOST[:PORT]]",
             "-P, --port",
             "--timeout SECS",
             "Tab",
@@ -1425,5 +1425,40 @@ fn mode_bits_travel_without_dash_p() {
             "{}",
             dir.display()
         );
+    }
+}
+
+/// Issue 21, item 6: `file_shell -P PORT root@127.0.0.1`, as sftp is called, said
+/// `cannot resolve host 'root@127.0.0.1'`. The user is set aside with one line.
+#[test]
+fn user_at_host_is_accepted_and_the_user_ignored_with_one_line() {
+    let f = fixture("shell-user-at", &[]);
+    fs::write(f.root.join("a.txt"), "hello").unwrap();
+    for args in [
+        vec!["-P".to_string(), f.srv.port(), "root@127.0.0.1".to_string()],
+        vec![format!("up_temp@127.0.0.1:{}", f.srv.port())],
+    ] {
+        let out = command("file_shell")
+            .args(&args)
+            .current_dir(&f.here)
+            .write_stdin("get a.txt\n")
+            .output()
+            .unwrap();
+        succeeded(&out);
+        let err = stderr(&out);
+        let user = args.last().unwrap().split('@').next().unwrap();
+        assert_eq!(
+            err.lines()
+                .filter(|l| l.contains("has no accounts"))
+                .collect::<Vec<_>>(),
+            [format!(
+                "file_shell: ignoring the user '{user}': download_server has no accounts \
+                 (a token, --token-file, is all it may ask for)"
+            )],
+            "{}",
+            describe(&out)
+        );
+        assert_eq!(fs::read(f.here.join("a.txt")).unwrap(), b"hello");
+        fs::remove_file(f.here.join("a.txt")).unwrap();
     }
 }

@@ -11,6 +11,7 @@
 
 use socket_tutorial::core::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::core::encoding::Encoding;
+use socket_tutorial::core::escape;
 use socket_tutorial::core::net::Target;
 use socket_tutorial::core::trace;
 use socket_tutorial::file_service::shell::{Input, Mode, Shell, Stop, TreeLimits};
@@ -28,6 +29,14 @@ fn run(config: Config) -> Result<(), Error> {
     if config.trace {
         // Names and messages in frames are UTF-8.
         trace::start(Encoding::Utf8);
+    }
+    if let Some(user) = &config.user {
+        eprintln!(
+            "{}: ignoring the user '{}': download_server has no accounts (a token, \
+             --token-file, is all it may ask for)",
+            PROGRAM.name,
+            escape::text(user)
+        );
     }
     let token = config.token.load()?;
     // Where the commands come from: a terminal (line editing), a file or a pipe.
@@ -59,7 +68,7 @@ const PROGRAM: Program = Program {
     help: "\
 file_shell: an sftp-style shell for download_server (the tutorial's sftp section: put ./* . and get ./* .)
 
-Usage: file_shell [OPTIONS] [HOST[:PORT]]
+Usage: file_shell [OPTIONS] [[USER@]HOST[:PORT]]
 
 The tutorial moves whole folders with sftp (its SecureCRT section,
 \"sftp的使用\"): pwd and lpwd, cd and lcd, lmkdir, put ./* . and get ./* .
@@ -102,8 +111,9 @@ The protocol is not encrypted. Across a network you do not trust, tunnel
 it: `ssh -L 11500:127.0.0.1:11500 HOST`, then `file_shell -P 11500`.
 
 Arguments:
-  [HOST[:PORT]]          the server, as for sftp: HOST, HOST:PORT, [IPv6]:PORT
-                         [default: 127.0.0.1:11500]
+  [[USER@]HOST[:PORT]]   the server, as for sftp: HOST, HOST:PORT, [IPv6]:PORT
+                         [default: 127.0.0.1:11500]; a USER@ is ignored with
+                         one line (download_server has no accounts)
 
 Options:
       --host HOST[:PORT] the server, as an option
@@ -139,6 +149,8 @@ struct Config {
     /// The server, from HOST[:PORT], --host, -P and --port (two ports given must agree).
     server: Target,
     host_given: bool,
+    /// The `user` of `user@host`, said to be ignored.
+    user: Option<String>,
     batch: Option<PathBuf>,
     token: TokenFile,
     timeout: Option<Duration>,
@@ -152,6 +164,7 @@ impl Config {
             allow_any_name: false,
             server: Target::local(11500),
             host_given: false,
+            user: None,
             batch: None,
             token: TokenFile::default(),
             timeout: Some(Duration::from_secs(60)),
@@ -181,7 +194,15 @@ impl Config {
                     let text = value.to_str().ok_or_else(|| {
                         Error::usage(format!("'{}': not valid UTF-8", value.to_string_lossy()))
                     })?;
-                    config.server.set_host(text)?;
+                    // sftp's `user@host`: the server has no accounts, so the user is set aside.
+                    let host = match text.rsplit_once('@') {
+                        Some((user, host)) => {
+                            config.user = Some(user.to_owned());
+                            host
+                        }
+                        None => text,
+                    };
+                    config.server.set_host(host)?;
                     config.host_given = true;
                 }
                 arg => config.server.parse(arg, parser)?,

@@ -46,15 +46,20 @@ fn run(config: Config) -> Result<(), Error> {
     shell.set_tree_limits(config.tree);
     shell.allow_any_name(config.allow_any_name);
     // Connect (and present the token) before the first command.
-    shell.connect().map_err(Error::runtime)?;
+    shell.connect()?;
     if input.mode() == Mode::Interactive {
         println!("{}", shell.greeting());
     }
     match shell.run(&mut input) {
         Ok(()) => Ok(()),
-        Err(Stop::Failed { line, command }) => Err(Error::runtime(format!(
-            "batch stopped at line {line}: {command}"
-        ))),
+        Err(Stop::Failed {
+            line,
+            command,
+            failure,
+        }) => Err(Error::of(
+            failure,
+            format!("batch stopped at line {line}: {command}"),
+        )),
         Err(Stop::Interrupted { line, command }) => Err(Error::runtime(format!(
             "batch interrupted (Ctrl-C) at line {line}: {command}"
         ))),

@@ -8,10 +8,10 @@ use common::{
     command, cutting_proxy, describe, download_server, framed, pattern, wait_for_size, Cut,
     Running, Spawn, TempDir, TIMEOUT,
 };
+use socket_tutorial::file_service::progress::human_bytes;
 use socket_tutorial::file_service::protocol::{
     ClientHello, ErrorCode, ErrorReply, Kind, Request, Response, ServerHello,
 };
-use socket_tutorial::file_service::progress::human_bytes;
 use socket_tutorial::file_service::sha256::{self, Sha256};
 use std::fs::{self, File, FileTimes};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -2176,7 +2176,13 @@ fn a_finished_download_is_not_fetched_again() {
     ));
     let out = client(&srv, &cwd, &["--force", "big.bin"]);
     assert!(out.status.success(), "{}", describe(&out));
-    assert_eq!(stderr_of(&out), format!("download_client: \"big.bin\" saved as copy-big.bin ({})\n", human_bytes(size as u64)));
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "download_client: \"big.bin\" saved as copy-big.bin ({})\n",
+            human_bytes(size as u64)
+        )
+    );
     srv.wait_for(&format!("download \"big.bin\" -> ok, {size} bytes"));
     assert_eq!(files_in(&cwd), vec!["copy-big.bin"]);
 
@@ -2830,22 +2836,35 @@ fn a_digest_that_disagrees_exits_32_and_keeps_nothing() {
         .unwrap();
     server.join().unwrap();
     assert_eq!(out.status.code(), Some(32), "{}", describe(&out));
-    assert!(files_in(tmp.path()).is_empty(), "{:?}", files_in(tmp.path()));
+    assert!(
+        files_in(tmp.path()).is_empty(),
+        "{:?}",
+        files_in(tmp.path())
+    );
 }
 
-/// Item 4: --help lists every exit code the library gives a kind of failure, and 1 and 2.
+/// Item 4: --help and the man page (docs/man, from `make man`) of both
+/// programs list every exit code the library gives a kind of failure, and 1 and 2.
 #[test]
-fn the_help_lists_every_exit_code() {
-    let out = command("download_client").arg("--help").output().unwrap();
-    let help = String::from_utf8_lossy(&out.stdout);
-    for code in socket_tutorial::core::cli::Failure::ALL
-        .iter()
-        .map(|k| k.exit_code())
-        .chain([1, 2])
-    {
-        assert!(
-            help.lines().any(|l| l.starts_with(&format!("{code:>4}  "))),
-            "exit code {code} is not listed:\n{help}"
-        );
+fn the_help_and_the_man_pages_list_every_exit_code() {
+    for program in ["download_client", "file_shell"] {
+        let out = command(program).arg("--help").output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout).into_owned();
+        let page = fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("docs/man/{program}.1")),
+        )
+        .unwrap();
+        for code in socket_tutorial::core::cli::Failure::ALL
+            .iter()
+            .map(|k| k.exit_code())
+            .chain([1, 2])
+        {
+            let listed = |text: &str| {
+                text.lines()
+                    .any(|l| l.trim_start().starts_with(&format!("{code}  ")))
+            };
+            assert!(listed(&help), "{program}: {code} is not listed:\n{help}");
+            assert!(listed(&page), "{program}.1: {code} is not listed:\n{page}");
+        }
     }
 }

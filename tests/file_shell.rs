@@ -1486,7 +1486,12 @@ fn batch_mode_exits_with_the_kind_of_failure() {
         ("pwd\nget a.txt\n-get nope.txt\nlcd /no/such/dir\n", 1),
     ] {
         let out = f.shell(script);
-        assert_eq!(out.status.code(), Some(code), "{script:?}: {}", describe(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{script:?}: {}",
+            describe(&out)
+        );
     }
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -1551,7 +1556,10 @@ fn commands_that_need_no_server_do_not_reconnect() {
     let status = shell.wait_exit();
     let transcript = shell.transcript();
     assert!(status.success(), "{transcript}");
-    assert!(transcript.contains("out| Remote working directory: /"), "{transcript}");
+    assert!(
+        transcript.contains("out| Remote working directory: /"),
+        "{transcript}"
+    );
     assert!(!transcript.contains("Reconnected"), "{transcript}");
 }
 

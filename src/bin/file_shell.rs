@@ -104,13 +104,15 @@ there Ctrl-C ends file_shell.
 
 Otherwise (piped stdin, or -b FILE) it runs in batch mode, as `sftp -b`
 does: each command is echoed after `file> `, and the first one that fails
-ends the session with exit status 1, unless its line starts with `-`; a
-line starting with `@` is not echoed; `#` starts a comment. Ctrl-C during
+ends the session with the exit status of its failure (below), unless its
+line starts with `-`; a line starting with `@` is not echoed; `#` starts a
+comment. Ctrl-C during
 `-b FILE` at a terminal stops the batch with exit status 1; with commands
 piped in, the terminal is the pipeline's and Ctrl-C ends it all (status
 130). `!COMMAND` runs COMMAND on this machine with sh -c (cmd /C on
 Windows). A connection the server closed while the session sat idle is
-opened again before the next command, which says so in one line.
+opened again before the next command that needs the server, which says
+so in one line.
 
 The protocol is not encrypted. Across a network you do not trust, tunnel
 it: `ssh -L 11500:127.0.0.1:11500 HOST`, then `file_shell -P 11500`.
@@ -140,8 +142,20 @@ Options:
   -V, --version          print the version
 
 Exit status: 0 when every command succeeded (in batch mode) or the session
-ended normally, 1 when a batch stopped at a failure or at Ctrl-C, or the
-server cannot be reached, 2 for a bad argument.
+ended normally; otherwise what failed, in download_client's numbers (curl's
+where curl has the same failure), for the server not reached and, in batch
+mode, for the command that stopped the batch:
+   1  any other failure (a local command, the connection lost, Ctrl-C)
+   2  a bad argument
+   6  the host name has no address
+   7  nobody accepted the connection (no server on that port)
+   8  not a download_server: an SSH server, or a broken answer
+   9  refused: outside the served root, permission denied, read-only
+  23  a local file could not be written (or read, for put)
+  28  the server, or the connect, was silent past --timeout
+  32  the SHA-256 digests differ (nothing kept)
+  67  the server wants a token and did not get the right one
+  78  no such file or directory on the server
 ",
 };
 

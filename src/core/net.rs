@@ -301,7 +301,10 @@ mod tests {
     #[test]
     fn a_failed_connect_says_its_kind_for_the_exit_status() {
         // An empty name resolves to nothing without asking any resolver.
-        assert_eq!(connect("", 1).unwrap_err().failure(), Some(Failure::Resolve));
+        assert_eq!(
+            connect("", 1).unwrap_err().failure(),
+            Some(Failure::Resolve)
+        );
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .unwrap()

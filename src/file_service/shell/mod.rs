@@ -42,7 +42,9 @@ use words::Word;
 /// The commands that never talk to the server (`pwd` shows the shell's own
 /// idea of the remote directory): a closed connection is left for the next
 /// command that needs it.
-const NO_SERVER: &[&str] = &["pwd", "lpwd", "lcd", "lls", "lmkdir", "progress", "help", "bye"];
+const NO_SERVER: &[&str] = &[
+    "pwd", "lpwd", "lcd", "lls", "lmkdir", "progress", "help", "bye",
+];
 
 /// The prompt, shown when a person types the commands.
 pub const PROMPT: &str = "file> ";

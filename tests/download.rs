@@ -2868,3 +2868,25 @@ fn the_help_and_the_man_pages_list_every_exit_code() {
         }
     }
 }
+
+/// Item 4: wget's -c and curl's -C - were unknown options; resuming is always on,
+/// so they are accepted, and -C with an offset is refused (no other offset is honest).
+#[test]
+fn wget_dash_c_and_curl_dash_capital_c_dash_are_accepted() {
+    let tmp = TempDir::new("dl-continue");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    fs::write(root.join("a.txt"), b"aaa").unwrap();
+    let srv = download_server(&root, &[]);
+    for args in [
+        &["-c", "a.txt"][..],
+        &["-C", "-", "--force", "a.txt"],
+        &["-C-", "--force", "a.txt"],
+    ] {
+        let out = client(&srv, &cwd, args);
+        assert!(out.status.success(), "{args:?}: {}", describe(&out));
+        assert_eq!(fs::read(cwd.join("copy-a.txt")).unwrap(), b"aaa");
+    }
+    common::assert_usage_error("download_client", &["-C", "100", "a.txt"]);
+}

@@ -309,6 +309,8 @@ Options:
                        line, no resume notice (curl -sS: errors are still said)
   -q, --quiet          the same as -s (wget -q; curl's own -q, which skips
                        .curlrc, has no meaning here)
+  -c, -C -             accepted for wget -c and curl -C -: resuming is
+                       always on (only from where the .part stopped)
       --force          fetch even a file that is already complete
       --verify         compare a SHA-256 of the whole file with the server's, and
                        print it the way sha256sum does (`<hex>  <file>`)
@@ -398,6 +400,16 @@ impl Config {
                 Arg::Short('O') | Arg::Long("remote-name") => config.output = Output::RemoteName,
                 Arg::Short('s') | Arg::Long("silent") => config.quiet = true,
                 Arg::Short('q') | Arg::Long("quiet") => config.quiet = true,
+                // wget -c and curl -C -: resuming is what this client always does.
+                Arg::Short('c') | Arg::Long("continue") => {}
+                Arg::Short('C') | Arg::Long("continue-at") => {
+                    if parser.value()? != "-" {
+                        return Err(Error::usage(
+                            "-C takes only -: a download resumes where its .part stopped, \
+                             and from no other offset",
+                        ));
+                    }
+                }
                 Arg::Long("verify") => config.verify = true,
                 Arg::Long("force") => config.force = true,
                 Arg::Long("raw") => config.raw = true,

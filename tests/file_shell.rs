@@ -1568,6 +1568,7 @@ fn commands_that_need_no_server_do_not_reconnect() {
 #[test]
 fn a_lost_server_is_not_called_idle() {
     let mut f = fixture("sh-lost", &[]);
+    fs::write(f.root.join("a.txt"), "a").unwrap();
     let port = f.srv.port();
     let mut shell = Spawn::new("file_shell")
         .args(["-P", &port])
@@ -1577,7 +1578,8 @@ fn a_lost_server_is_not_called_idle() {
     let mut stdin = shell.stdin.take().unwrap();
     use std::io::Write;
     stdin.write_all(b"ls\n").unwrap();
-    shell.wait_for("file> ls");
+    // The listing's line: the first ls is over, the connection idle and open.
+    shell.wait_for("a.txt");
     f.srv.kill();
     stdin.write_all(b"ls\n").unwrap();
     drop(stdin);

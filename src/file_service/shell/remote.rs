@@ -22,7 +22,7 @@ pub struct Server {
     /// Given to every connection, so Ctrl-C stops its transfers.
     interrupt: Interrupt,
     open: Option<Open>,
-    /// The kind of the last failure on the server side, for batch mode's exit status.
+    /// The kind of the last call's failure, if it failed, for batch mode's exit status.
     failure: Option<Failure>,
 }
 
@@ -86,9 +86,9 @@ impl Server {
         op: impl FnOnce(&mut Connection) -> Result<T, TransferError>,
     ) -> Result<T, TransferError> {
         let result = self.connection().and_then(op);
-        if let Err(e) = &result {
-            self.failure = e.failure();
-        }
+        // The last call's: a refusal a command expects and handles (put asking
+        // whether its destination exists) is forgotten by the calls after it.
+        self.failure = result.as_ref().err().and_then(TransferError::failure);
         match &result {
             Err(e) if !e.connection_usable() => self.open = None,
             _ => {

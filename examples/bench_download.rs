@@ -359,7 +359,7 @@ fn ours(client: &Path, port: u16, server_pid: u32, out: &Path) -> (Run, u64) {
     let server_before = cpu_ticks(&server_pid.to_string()).unwrap_or(0);
     let started = Instant::now();
     let mut child = Command::new(client)
-        .args(["--port", &port.to_string(), "-o"])
+        .args(["-q", "--port", &port.to_string(), "-o"])
         .arg(out)
         .arg("big.bin")
         .stdout(Stdio::null())

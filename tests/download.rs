@@ -8,6 +8,7 @@ use common::{
     command, cutting_proxy, describe, download_server, framed, pattern, wait_for_size, Cut,
     Running, Spawn, TempDir, TIMEOUT,
 };
+use socket_tutorial::file_service::progress::human_bytes;
 use socket_tutorial::file_service::protocol::{
     ClientHello, ErrorCode, ErrorReply, Kind, Request, Response, ServerHello,
 };
@@ -224,8 +225,8 @@ fn missing_directory_and_unreadable_are_clear_errors_with_nothing_left() {
     fs::create_dir_all(&cwd).unwrap();
     #[cfg_attr(not(unix), allow(unused_mut))]
     let mut cases = vec![
-        ("nope.txt", "not found: \"nope.txt\""),
-        ("sub", "is a directory: \"sub\""),
+        ("nope.txt", 78, "not found: \"nope.txt\""),
+        ("sub", 1, "is a directory: \"sub\""),
     ];
     // A socket file and a file nobody may read: what unix has and Windows has not.
     #[cfg(unix)]
@@ -234,18 +235,22 @@ fn missing_directory_and_unreadable_are_clear_errors_with_nothing_left() {
         let socket = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
         fs::write(root.join("locked.txt"), b"secret").unwrap();
         fs::set_permissions(root.join("locked.txt"), fs::Permissions::from_mode(0o000)).unwrap();
-        cases.push(("sock", "permission denied: \"sock\" (not a regular file)"));
+        cases.push((
+            "sock",
+            9,
+            "permission denied: \"sock\" (not a regular file)",
+        ));
         if File::open(root.join("locked.txt")).is_err() {
-            cases.push(("locked.txt", "permission denied: \"locked.txt\""));
+            cases.push(("locked.txt", 9, "permission denied: \"locked.txt\""));
         } else {
             eprintln!("running as root: mode 000 does not stop reads, so the socket file stands in for an unreadable file");
         }
         socket
     };
     let srv = download_server(&root, &[]);
-    for (name, message) in cases {
+    for (name, code, message) in cases {
         let out = client(&srv, &cwd, &[name]);
-        assert_eq!(out.status.code(), Some(1), "{name}: {}", describe(&out));
+        assert_eq!(out.status.code(), Some(code), "{name}: {}", describe(&out));
         assert_eq!(
             stderr_of(&out).lines().collect::<Vec<_>>(),
             vec![format!("download_client: error: {message}").as_str()],
@@ -792,7 +797,7 @@ fn raw_mode_downloads_from_a_tutorial_style_python_server() {
     py.wait_for("client require file:文件.bin");
 
     let out = client(&py, &cwd, &["--raw", "missing.txt"]);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(78), "{}", describe(&out));
     assert!(
         stderr_of(&out).contains("nothing received (missing file or empty file"),
         "{}",
@@ -1541,7 +1546,7 @@ fn usage_errors_help_and_version() {
 /// `download_client: error: ...` line for one NAME; with several, one line
 /// per failed NAME as it happens and a summary last; exit 1 either way.
 #[test]
-fn client_errors_are_said_once_each_and_exit_1() {
+fn client_errors_are_said_once_each_with_their_exit_codes() {
     let tmp = TempDir::new("dl-client-errors");
     let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
     fs::create_dir_all(&root).unwrap();
@@ -1567,9 +1572,9 @@ fn client_errors_are_said_once_each_and_exit_1() {
             .collect::<Vec<_>>()
     };
 
-    // Nobody listening: one line, exit 1, nothing on stdout.
+    // Nobody listening: one line, exit 7 (curl's), nothing on stdout.
     let out = run(&["--port", &closed, "a.txt"]);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(7), "{}", describe(&out));
     let err = lines(&out);
     assert_eq!(err.len(), 1, "{err:?}");
     assert!(
@@ -1581,8 +1586,9 @@ fn client_errors_are_said_once_each_and_exit_1() {
     assert!(out.stdout.is_empty());
 
     // Two NAMEs, both failing: each named, then the summary.
+    // Both failed the same way: that way's code.
     let out = run(&["--port", &closed, "--raw", "a.txt", "b.txt"]);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(7), "{}", describe(&out));
     let err = lines(&out);
     assert_eq!(err.len(), 3, "{err:?}");
     assert!(
@@ -1605,6 +1611,7 @@ fn client_errors_are_said_once_each_and_exit_1() {
         vec![
             "download_client: error: \"dir/\": no file name to save it under \
              (it ends in `/`, `.` or `..`); use -o PATH",
+            "download_client: \"a.txt\" saved as copy-a.txt (3 B)",
             "download_client: error: 1 of 2 files failed",
         ]
     );
@@ -1750,7 +1757,7 @@ fn a_silent_server_is_given_up_at_every_step() {
                 let took = started.elapsed();
                 eprintln!("{label}: download_client --timeout 1 gave up after {took:?}");
                 server.join().unwrap();
-                assert_eq!(out.status.code(), Some(1), "{label}: {}", describe(&out));
+                assert_eq!(out.status.code(), Some(28), "{label}: {}", describe(&out));
                 let err = stderr_of(&out);
                 assert!(
                     err.starts_with("download_client: error: ")
@@ -1865,7 +1872,7 @@ fn a_users_own_part_files_are_left_alone() {
     fs::write(&info, b"my own notes about it").unwrap();
     for extra in [&[][..], &["--raw"], &["--force"]] {
         let out = client(&srv, &cwd, &[extra, &["notes"]].concat());
-        assert_eq!(out.status.code(), Some(1), "{extra:?}: {}", describe(&out));
+        assert_eq!(out.status.code(), Some(23), "{extra:?}: {}", describe(&out));
         assert_eq!(
             stderr_of(&out),
             "download_client: error: \"notes\": copy-notes.part exists and was not left by a \
@@ -1976,7 +1983,7 @@ fn a_local_failure_keeps_the_connection_in_step() {
     // download_client: a.txt cannot be renamed into place (a folder is in
     // the way); b.txt still comes, over the same connection.
     let out = client(&srv, &cwd, &["-o", "out", "a.txt", "b.txt"]);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(23), "{}", describe(&out));
     let err = stderr_of(&out);
     assert!(
         err.contains("download_client: error: \"a.txt\": cannot rename "),
@@ -2075,7 +2082,7 @@ fn dash_o_dash_writes_the_file_to_standard_output() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(stderr_of(&out).contains("-o - writes one file to standard output"));
     let out = client(&srv, &cwd, &["-o", "-", "nope.bin"]);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(78), "{}", describe(&out));
     assert!(out.stdout.is_empty());
 
     // `download_client -o - f.bin | head -c 10`: the pipe closes early, and that is no error.
@@ -2160,13 +2167,20 @@ fn a_finished_download_is_not_fetched_again() {
     ));
     let out = client(&srv, &cwd, &["--force", "big.bin"]);
     assert!(out.status.success(), "{}", describe(&out));
-    assert_eq!(stderr_of(&out), "");
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "download_client: \"big.bin\" saved as copy-big.bin ({})\n",
+            human_bytes(size as u64)
+        )
+    );
     srv.wait_for(&format!("download \"big.bin\" -> ok, {size} bytes"));
     assert_eq!(files_in(&cwd), vec!["copy-big.bin"]);
 
     // The copy here changed: it is not the version that was saved.
+    // (-q: not even the `saved` line.)
     fs::write(cwd.join("copy-big.bin"), b"edited").unwrap();
-    let out = client(&srv, &cwd, &["big.bin"]);
+    let out = client(&srv, &cwd, &["-q", "big.bin"]);
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(stderr_of(&out), "");
     assert_eq!(fs::read(cwd.join("copy-big.bin")).unwrap(), data);
@@ -2185,7 +2199,11 @@ fn a_finished_download_is_not_fetched_again() {
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(
         stderr_of(&out),
-        "download_client: \"big.bin\": starting over: \"big.bin\" changed on the server since it was saved as copy-big.bin\n"
+        format!(
+            "download_client: \"big.bin\": starting over: \"big.bin\" changed on the server since it was saved as copy-big.bin\n\
+             download_client: \"big.bin\" saved as copy-big.bin ({})\n",
+            human_bytes(size as u64)
+        )
     );
     assert_eq!(fs::read(cwd.join("copy-big.bin")).unwrap(), newer);
     assert_eq!(files_in(&cwd), vec!["copy-big.bin"]);
@@ -2255,7 +2273,7 @@ fn a_servers_message_is_shown_escaped_on_one_line() {
         .output()
         .unwrap();
     server.join().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(78), "{}", describe(&out));
     assert_eq!(
         stderr_of(&out),
         "download_client: error: not found: x\\n127.0.0.1:1: forged\\x1b[2J\\u{202e}txt.exe\n"
@@ -2706,4 +2724,160 @@ fn get_refuses_local_names_that_drive_a_terminal_or_read_as_options() {
         !err.contains('\x1b'),
         "what the server sent is shown escaped: {err}"
     );
+}
+
+// ---- Issue 21: curl's habits and exit codes, and the names file_shell shows. ----
+
+/// Items 3 and 4: `/docs/a.txt` as file_shell's pwd shows it was refused as
+/// an absolute path; -O, -s and -q were unknown; a run said nothing of where
+/// the file went.
+#[test]
+fn root_absolute_names_dash_capital_o_silent_and_the_saved_line() {
+    let tmp = TempDir::new("dl-curl-habits");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(root.join("docs")).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    fs::write(root.join("docs/a.txt"), b"aaa").unwrap();
+    let srv = download_server(&root, &[]);
+
+    let out = client(&srv, &cwd, &["/docs/a.txt"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        stderr_of(&out),
+        "download_client: \"docs/a.txt\" saved as copy-a.txt (3 B)\n"
+    );
+    assert_eq!(fs::read(cwd.join("copy-a.txt")).unwrap(), b"aaa");
+
+    // -O: the file's own name, as curl -O; --raw takes root-absolute names too.
+    for extra in [&[][..], &["--raw"]] {
+        let out = client(&srv, &cwd, &[extra, &["-O", "/docs/a.txt"]].concat());
+        assert!(out.status.success(), "{extra:?}: {}", describe(&out));
+        assert_eq!(
+            stderr_of(&out),
+            "download_client: \"docs/a.txt\" saved as a.txt (3 B)\n",
+            "{extra:?}"
+        );
+        assert_eq!(fs::read(cwd.join("a.txt")).unwrap(), b"aaa");
+        fs::remove_file(cwd.join("a.txt")).unwrap();
+    }
+
+    // -s, --silent, -q, --quiet: nothing but errors, which are still said.
+    for quiet in ["-s", "--silent", "-q", "--quiet"] {
+        let out = client(&srv, &cwd, &[quiet, "--force", "-O", "docs/a.txt"]);
+        assert!(out.status.success(), "{quiet}: {}", describe(&out));
+        assert_eq!(stderr_of(&out), "", "{quiet}");
+        assert!(out.stdout.is_empty(), "{quiet}");
+        assert_eq!(fs::read(cwd.join("a.txt")).unwrap(), b"aaa");
+        let out = client(&srv, &cwd, &[quiet, "/nope.txt"]);
+        assert_eq!(out.status.code(), Some(78), "{quiet}: {}", describe(&out));
+        assert_eq!(
+            stderr_of(&out),
+            "download_client: error: not found: \"nope.txt\"\n",
+            "{quiet}"
+        );
+    }
+
+    // Above the root is still refused, now with its own code (9).
+    let out = client(&srv, &cwd, &["/../x"]);
+    assert_eq!(out.status.code(), Some(9), "{}", describe(&out));
+    assert!(
+        stderr_of(&out).contains("outside the served root"),
+        "{}",
+        describe(&out)
+    );
+}
+
+/// Item 8: pointed at an SSH port, the client said `the server broke the
+/// protocol: bad request: the server hello does not start with the magic`.
+#[test]
+fn an_ssh_server_is_named_and_exits_8() {
+    let (port, server) = fake_server(false, |s| {
+        s.write_all(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n").unwrap();
+    });
+    let tmp = TempDir::new("dl-ssh");
+    let out = client_command(tmp.path())
+        .args(["--port", &port.to_string(), "a.txt"])
+        .output()
+        .unwrap();
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(8), "{}", describe(&out));
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "download_client: error: the server 127.0.0.1:{port} is an SSH server (it answered \
+             `SSH-`): file_shell and download_client speak to download_server; for an SSH server \
+             use sftp\n"
+        )
+    );
+}
+
+/// Item 4: every bytes arrived and the digest disagrees: exit 32, nothing kept.
+#[test]
+fn a_digest_that_disagrees_exits_32_and_keeps_nothing() {
+    let (port, server) = fake_server(true, |s| {
+        read_request(s);
+        file_answer(s, 3);
+        s.write_all(b"abc").unwrap();
+        Response::Digest([7; 32]).write_to(s).unwrap();
+    });
+    let tmp = TempDir::new("dl-mismatch");
+    let out = client_command(tmp.path())
+        .args(["--port", &port.to_string(), "--verify", "a.txt"])
+        .output()
+        .unwrap();
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(32), "{}", describe(&out));
+    assert!(
+        files_in(tmp.path()).is_empty(),
+        "{:?}",
+        files_in(tmp.path())
+    );
+}
+
+/// Item 4: --help and the man page (docs/man, from `make man`) of both
+/// programs list every exit code the library gives a kind of failure, and 1 and 2.
+#[test]
+fn the_help_and_the_man_pages_list_every_exit_code() {
+    for program in ["download_client", "file_shell"] {
+        let out = command(program).arg("--help").output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout).into_owned();
+        let page = fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("docs/man/{program}.1")),
+        )
+        .unwrap();
+        for code in socket_tutorial::core::cli::Failure::ALL
+            .iter()
+            .map(|k| k.exit_code())
+            .chain([1, 2])
+        {
+            let listed = |text: &str| {
+                text.lines()
+                    .any(|l| l.trim_start().starts_with(&format!("{code}  ")))
+            };
+            assert!(listed(&help), "{program}: {code} is not listed:\n{help}");
+            assert!(listed(&page), "{program}.1: {code} is not listed:\n{page}");
+        }
+    }
+}
+
+/// Item 4: wget's -c and curl's -C - were unknown options; resuming is always on,
+/// so they are accepted, and -C with an offset is refused (no other offset is honest).
+#[test]
+fn wget_dash_c_and_curl_dash_capital_c_dash_are_accepted() {
+    let tmp = TempDir::new("dl-continue");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    fs::write(root.join("a.txt"), b"aaa").unwrap();
+    let srv = download_server(&root, &[]);
+    for args in [
+        &["-c", "a.txt"][..],
+        &["-C", "-", "--force", "a.txt"],
+        &["-C-", "--force", "a.txt"],
+    ] {
+        let out = client(&srv, &cwd, args);
+        assert!(out.status.success(), "{args:?}: {}", describe(&out));
+        assert_eq!(fs::read(cwd.join("copy-a.txt")).unwrap(), b"aaa");
+    }
+    common::assert_usage_error("download_client", &["-C", "100", "a.txt"]);
 }

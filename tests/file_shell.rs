@@ -6,6 +6,7 @@ use common::{
     command, cutting_proxy, describe, download_server, pattern, tree, wait_for_size, Cut, Running,
     Spawn, TempDir,
 };
+use socket_tutorial::core::cli::Failure;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -62,8 +63,17 @@ fn succeeded(out: &Output) {
     assert!(out.status.success(), "{}", describe(out));
 }
 
+/// A runtime failure: 1, or the code of its kind (`Failure::exit_code`; the
+/// codes themselves are checked in `batch_mode_exits_with_the_kind_of_failure`).
 fn failed(out: &Output) {
-    assert_eq!(out.status.code(), Some(1), "{}", describe(out));
+    let runtime: Vec<u8> = Failure::ALL.iter().map(|k| k.exit_code()).collect();
+    assert!(
+        out.status
+            .code()
+            .is_some_and(|c| c == 1 || u8::try_from(c).is_ok_and(|c| runtime.contains(&c))),
+        "{}",
+        describe(out)
+    );
 }
 
 /// A tree like the tutorial's folder: nested folders, binary and empty
@@ -1025,7 +1035,7 @@ fn help_version_usage_and_connection_errors() {
             "-b",
             "--token-file",
             "ssh -L 11500:127.0.0.1:11500",
-            "[HOST[:PORT]]",
+            "[[USER@]HOST[:PORT]]",
             "-P, --port",
             "--timeout SECS",
             "Tab",
@@ -1426,4 +1436,162 @@ fn mode_bits_travel_without_dash_p() {
             dir.display()
         );
     }
+}
+
+/// Issue 21, item 6: `file_shell -P PORT root@127.0.0.1`, as sftp is called, said
+/// `cannot resolve host 'root@127.0.0.1'`. The user is set aside with one line.
+#[test]
+fn user_at_host_is_accepted_and_the_user_ignored_with_one_line() {
+    let f = fixture("shell-user-at", &[]);
+    fs::write(f.root.join("a.txt"), "hello").unwrap();
+    for args in [
+        vec!["-P".to_string(), f.srv.port(), "root@127.0.0.1".to_string()],
+        vec![format!("up_temp@127.0.0.1:{}", f.srv.port())],
+    ] {
+        let out = command("file_shell")
+            .args(&args)
+            .current_dir(&f.here)
+            .write_stdin("get a.txt\n")
+            .output()
+            .unwrap();
+        succeeded(&out);
+        let err = stderr(&out);
+        let user = args.last().unwrap().split('@').next().unwrap();
+        assert_eq!(
+            err.lines()
+                .filter(|l| l.contains("has no accounts"))
+                .collect::<Vec<_>>(),
+            [format!(
+                "file_shell: ignoring the user '{user}': download_server has no accounts \
+                 (a token, --token-file, is all it may ask for)"
+            )],
+            "{}",
+            describe(&out)
+        );
+        assert_eq!(fs::read(f.here.join("a.txt")).unwrap(), b"hello");
+        fs::remove_file(f.here.join("a.txt")).unwrap();
+    }
+}
+
+/// Issue 21, item 4: batch mode ended with 1 whatever failed; now the kind of
+/// failure has download_client's (and curl's) code.
+#[test]
+fn batch_mode_exits_with_the_kind_of_failure() {
+    let f = fixture("shell-codes", &[]);
+    fs::write(f.root.join("a.txt"), "a").unwrap();
+    for (script, code) in [
+        ("get nope.txt\n", 78),
+        ("cd /nope\n", 78),
+        ("mkdir new\n", 9),
+        ("pwd\nget a.txt\n-get nope.txt\nlcd /no/such/dir\n", 1),
+    ] {
+        let out = f.shell(script);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{script:?}: {}",
+            describe(&out)
+        );
+    }
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = command("file_shell")
+        .args(["-P", &closed.to_string()])
+        .write_stdin("pwd\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", describe(&out));
+}
+
+/// Issue 21, item 8: pointed at an SSH port, file_shell said `the server broke
+/// the protocol: bad request: the server hello does not start with the magic`.
+#[test]
+fn an_ssh_server_is_named_as_one() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let ssh = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n").unwrap();
+        let _ = s.read_to_end(&mut Vec::new());
+    });
+    let out = command("file_shell")
+        .args(["-P", &port.to_string(), "127.0.0.1"])
+        .write_stdin("pwd\n")
+        .output()
+        .unwrap();
+    ssh.join().unwrap();
+    assert_eq!(out.status.code(), Some(8), "{}", describe(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "file_shell: error: the server 127.0.0.1:{port} is an SSH server (it answered \
+             `SSH-`): file_shell and download_client speak to download_server; for an SSH server \
+             use sftp\n"
+        )
+    );
+}
+
+/// Issue 21, item 8: after an idle spell, `lpwd` and `help` (which need no
+/// server) printed `Reconnected to ...`; now only a command that talks to the
+/// server reconnects.
+#[test]
+fn commands_that_need_no_server_do_not_reconnect() {
+    let mut f = fixture("sh-idle-local", &["--idle-timeout", "1"]);
+    let mut shell = Spawn::new("file_shell")
+        .args(["-P", &f.srv.port()])
+        .current_dir(&f.here)
+        .piped_stdin()
+        .start();
+    let mut stdin = shell.stdin.take().unwrap();
+    use std::io::Write;
+    stdin.write_all(b"ls\n").unwrap();
+    shell.wait_for("file> ls");
+    f.srv.wait_for("idle timeout");
+    stdin.write_all(b"lpwd\nhelp\npwd\nprogress\n").unwrap();
+    drop(stdin);
+    let status = shell.wait_exit();
+    let transcript = shell.transcript();
+    assert!(status.success(), "{transcript}");
+    assert!(
+        transcript.contains("out| Remote working directory: /"),
+        "{transcript}"
+    );
+    assert!(!transcript.contains("Reconnected"), "{transcript}");
+}
+
+/// Issue 21, item 8: with the server killed, `ls` said `The server closed the
+/// idle connection; reconnecting failed` although the session was not idle.
+#[test]
+fn a_lost_server_is_not_called_idle() {
+    let mut f = fixture("sh-lost", &[]);
+    fs::write(f.root.join("a.txt"), "a").unwrap();
+    let port = f.srv.port();
+    let mut shell = Spawn::new("file_shell")
+        .args(["-P", &port])
+        .current_dir(&f.here)
+        .piped_stdin()
+        .start();
+    let mut stdin = shell.stdin.take().unwrap();
+    use std::io::Write;
+    stdin.write_all(b"ls\n").unwrap();
+    // The listing's line: the first ls is over, the connection idle and open.
+    shell.wait_for("a.txt");
+    f.srv.kill();
+    stdin.write_all(b"ls\n").unwrap();
+    drop(stdin);
+    let status = shell.wait_exit();
+    let transcript = shell.transcript();
+    assert_eq!(status.code(), Some(7), "{transcript}");
+    assert!(
+        transcript.contains(&format!(
+            "err| The connection to 127.0.0.1:{port} was lost, and reconnecting failed: \
+             cannot connect to 127.0.0.1:{port}: connection refused"
+        )),
+        "{transcript}"
+    );
+    assert!(!transcript.contains("idle"), "{transcript}");
 }

@@ -311,7 +311,7 @@ fn connection_refused_is_one_clear_line() {
         .args(["--port", &port.to_string()])
         .write_stdin("hello\n")
         .assert()
-        .code(1);
+        .code(7);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
@@ -326,7 +326,7 @@ fn unknown_host_is_one_clear_line() {
     let out = command("tcp_client")
         .args(["--host", "no-such-host.invalid"])
         .assert()
-        .code(1);
+        .code(6);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(
         stderr.starts_with("tcp_client: error: cannot resolve host 'no-such-host.invalid'"),

@@ -348,7 +348,8 @@ fn traced_download(extra: &[&str]) -> (Vec<String>, Vec<String>) {
     let out_path = dir.join("got.txt");
     let out = run_ok(
         command("download_client")
-            .args(["--port", &server.port(), "--trace", "-o"])
+            // -s: the `saved as` line is not part of the trace.
+            .args(["--port", &server.port(), "--trace", "-s", "-o"])
             .arg(&out_path)
             .args(extra)
             .arg("notes.txt"),
@@ -616,7 +617,8 @@ fn without_trace_nothing_is_printed_on_stderr() {
         run_quiet(
             command("download_client")
                 .current_dir(dir.path())
-                .args(["--port", &files.port()])
+                // -q: without it the one `saved as` line is said (not a trace line).
+                .args(["--port", &files.port(), "-q"])
                 .args(args)
                 .arg("notes.txt"),
         );

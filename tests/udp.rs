@@ -616,3 +616,20 @@ for expected in ["this is a data from client, 我是客戶发送端!", "我是�
         ]
     );
 }
+
+/// Issue 21, item 10: `udp_sender HOST PORT`, as `nc -u HOST PORT` takes them, was a usage error.
+#[test]
+fn host_and_port_as_words_like_nc() {
+    let (socket, port) = raw_receiver();
+    let out = command("udp_sender")
+        .args(["--bind-port", "0", "--no-greeting", "127.0.0.1", &port])
+        .write_stdin("hello\n")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::describe(&out));
+    assert_eq!(recv(&socket), b"hello");
+    assert!(nothing_more(&socket));
+    // A third word is still refused, and so is a port that is not one.
+    common::assert_usage_error("udp_sender", &["127.0.0.1", "15000", "extra"]);
+    common::assert_usage_error("udp_sender", &["127.0.0.1", "http"]);
+}

@@ -4,7 +4,7 @@
 //! a longer file is cut, and it cannot tell a missing file from an empty one;
 //! here the framed protocol says the size first and every byte is read (one
 //! thread receives and writes, as `nc` does), and a refusal comes back as the
-//! server's message with exit status 1. Bytes go to `<out>.part` and are
+//! server's message and an exit status for its kind. Bytes go to `<out>.part` and are
 //! renamed only when complete, an interrupted download resumes if the server
 //! still has the same version, and `--verify` checks a SHA-256 of the whole
 //! file. Names can be given on the command line (several at once); with none,
@@ -56,7 +56,11 @@ fn run(mut config: Config) -> Result<(), Error> {
     }
     let mut session: Option<Connection> = None;
     let mut failed = 0;
+    // The kind all failures share, for the exit status (several kinds: the generic 1).
+    let mut kinds = Vec::new();
     for name in &config.names {
+        // `/docs/a.txt`, as file_shell's pwd shows it, is `docs/a.txt` under the root.
+        let name = transfer::root_relative(name);
         let outcome = if config.raw {
             download_raw(&config, name)
         } else {
@@ -65,8 +69,9 @@ fn run(mut config: Config) -> Result<(), Error> {
         match outcome {
             Ok(()) => {}
             // With several NAMEs, each failure is said as it happens and the rest go on.
-            Err(Error::Runtime(message)) if config.names.len() > 1 => {
-                eprintln!("{}: error: {message}", PROGRAM.name);
+            Err(e @ (Error::Runtime(_) | Error::Failed(..))) if config.names.len() > 1 => {
+                eprintln!("{}: error: {e}", PROGRAM.name);
+                kinds.push(e.failure());
                 failed += 1;
             }
             Err(e) => return Err(e),
@@ -75,10 +80,12 @@ fn run(mut config: Config) -> Result<(), Error> {
     // 5. Close the socket (when `session` is dropped).
     match failed {
         0 => Ok(()),
-        n => Err(Error::runtime(format!(
-            "{n} of {} files failed",
-            config.names.len()
-        ))),
+        n => {
+            kinds.dedup();
+            let kind = if kinds.len() == 1 { kinds[0] } else { None };
+            let message = format!("{n} of {} files failed", config.names.len());
+            Err(Error::of(kind, message))
+        }
     }
 }
 
@@ -118,7 +125,8 @@ fn download_raw(config: &Config, name: &[u8]) -> Result<(), Error> {
         output.write(&buf[..n]).map_err(fail)?;
     }
     // Then <out>.part is renamed into place (with -o -, stdout is flushed).
-    output.finish().map_err(fail)?;
+    let size = output.finish().map_err(fail)?;
+    config.saved(name, out.as_deref(), size);
     // 5. Close the socket (when `stream` is dropped).
     Ok(())
 }
@@ -127,9 +135,8 @@ fn download_raw(config: &Config, name: &[u8]) -> Result<(), Error> {
 /// names the file (`not found: "a.txt"`); anything else is prefixed with it.
 fn failure(name: &[u8], e: &TransferError) -> Error {
     match e {
-        TransferError::OutputClosed => Error::BrokenPipe,
-        TransferError::Refused(_) => Error::runtime(e.to_string()),
-        _ => Error::runtime(format!("{}: {e}", escape::name(name))),
+        TransferError::Refused(_) => e.to_error(e.to_string()),
+        _ => e.to_error(format!("{}: {e}", escape::name(name))),
     }
 }
 
@@ -148,7 +155,7 @@ fn download_framed(
             let stream = config.server.connect_within(config.timeout)?;
             // Not about this NAME: the server, or the token.
             let conn = Connection::open(stream, token, config.timeout)
-                .map_err(|e| Error::runtime(e.to_string()))?;
+                .map_err(|e| e.to_error(e.to_string()))?;
             session.insert(conn)
         }
     };
@@ -159,7 +166,8 @@ fn download_framed(
         skip_same_version: !config.force,
     };
     let mut progress = None;
-    let mut events = |event: Event| on_event(event, name, out.as_deref(), &mut progress);
+    let quiet = config.quiet;
+    let mut events = |event: Event| on_event(event, name, out.as_deref(), quiet, &mut progress);
     let mut stdout = io::stdout();
     let into = Destination::file_or(out.as_deref(), &mut stdout);
     let done = match fetch(conn, name, into, options, &mut events) {
@@ -173,15 +181,17 @@ fn download_framed(
     };
     let shown = out.as_deref().unwrap_or(Path::new("-"));
     if done.start == Start::AlreadyComplete {
-        eprintln!(
-            "{}: {}: {} is already complete ({}); --force fetches it again",
-            PROGRAM.name,
+        config.say(format_args!(
+            "{}: {} is already complete ({}); --force fetches it again",
             escape::name(name),
             escape::text(&shown.to_string_lossy()),
             human_bytes(done.size)
-        );
-    } else if let Some(p) = progress.as_mut() {
-        let _ = p.finish(done.size, Instant::now());
+        ));
+    } else {
+        if let Some(p) = progress.as_mut() {
+            let _ = p.finish(done.size, Instant::now());
+        }
+        config.saved(name, out.as_deref(), done.size);
     }
     if let Some(digest) = &done.digest {
         let line = transfer::sha256sum_line(digest, shown);
@@ -222,9 +232,11 @@ fn on_event(
     event: Event,
     name: &[u8],
     out: Option<&Path>,
+    quiet: bool,
     progress: &mut Option<Progress<io::Stderr>>,
 ) {
     match event {
+        _ if quiet => {}
         Event::StartingOver(reason) => {
             eprintln!(
                 "{}: {}: starting over: {}",
@@ -261,10 +273,13 @@ download_client: downloads files from download_server (the tutorial's download_c
 
 Usage: download_client [OPTIONS] [NAME...]
 
-Each NAME is a path relative to the server's root. It is saved as
+Each NAME is a path under the server's root: `docs/a.txt`, or
+`/docs/a.txt` as file_shell's pwd shows it (the root is `/`). It is saved as
 copy-<name> in the current directory, as the Python does (only the last
-part of a path: `docs/a.txt` becomes copy-a.txt), or at -o. With no NAME,
-it asks `file_name:` on stdin like the Python.
+part of a path: `docs/a.txt` becomes copy-a.txt); -O saves it under its
+own name (a.txt), as curl -O does; -o chooses the place. With no NAME, it
+asks `file_name:` on stdin like the Python. One line on stderr says where
+each file was saved (`\"docs/a.txt\" saved as copy-a.txt (3 B)`), unless -s.
 
 Nothing partial is ever left under the final name: bytes go to <out>.part
 (with <out>.part.info recording which server, file and version they are),
@@ -277,7 +292,7 @@ Run it again after a finished download and it says the file is already
 complete, without fetching it, while the saved file is as it was left and
 the server has the same version (a small record of each finished download
 is kept in ~/.local/state/socket-tutorial, %LOCALAPPDATA% on Windows).
-A progress line is shown on stderr when it is a terminal.
+A progress line is shown on stderr when it is a terminal (not with -s).
 
 Options:
       --host HOST[:PORT]  the server: a name, an IPv4 or an IPv6 address,
@@ -288,6 +303,14 @@ Options:
                        own name (and must be one with several NAMEs); DIR/
                        (ending in /) is created if missing; - writes the one
                        NAME to standard output
+  -O, --remote-name    save under the file's own name in the current
+                       directory (curl -O), not as copy-<name>
+  -s, --silent         say nothing but errors: no progress line, no `saved`
+                       line, no resume notice (curl -sS: errors are still said)
+  -q, --quiet          the same as -s (wget -q; curl's own -q, which skips
+                       .curlrc, has no meaning here)
+  -c, -C -             accepted for wget -c and curl -C -: resuming is
+                       always on (only from where the .part stopped)
       --force          fetch even a file that is already complete
       --verify         compare a SHA-256 of the whole file with the server's, and
                        print it the way sha256sum does (`<hex>  <file>`)
@@ -304,9 +327,22 @@ Options:
   -h, --help           print this help
   -V, --version        print the version
 
-Exit status: 0 when every file was saved, 1 when any failed (each failure
-is named, with the server's message, e.g. `not found: \"notes.txt\"`), 2 for
-a bad argument.
+Exit status: 0 when every file was saved; otherwise what failed, each
+failure named with the server's message (`not found: \"notes.txt\"`), in
+curl's numbers where curl has the same failure:
+   1  any other failure (the connection lost mid-file, the server busy, ...)
+   2  a bad argument
+   6  the host name has no address
+   7  nobody accepted the connection (no server on that port)
+   8  not a download_server: an SSH server, or a broken answer
+   9  refused: outside the served root, permission denied, read-only
+  23  a local file could not be written
+  28  the server, or the connect, was silent past --timeout
+  32  --verify: the SHA-256 digests differ (nothing kept)
+  67  the server wants a token and did not get the right one
+  78  no such file or directory on the server
+With several NAMEs, the code of their failure when they all failed the
+same way, else 1.
 ",
 };
 
@@ -314,6 +350,8 @@ a bad argument.
 enum Output {
     /// copy-<name> in the current directory, as the Python does.
     Python,
+    /// `-O`: the remote file's own name in the current directory, as `curl -O`.
+    RemoteName,
     /// `-o PATH`: this file, or into this directory when it is one.
     Path(PathBuf),
     /// `-o DIR/`: into this directory, made if missing (curl's --create-dirs).
@@ -334,6 +372,8 @@ struct Config {
     token: TokenFile,
     /// How long the server may stay silent (`None`: forever).
     timeout: Option<Duration>,
+    /// `-s`/`-q`: errors only, no progress line and no `saved` line.
+    quiet: bool,
     /// As the protocol carries them: bytes, UTF-8 where the system's names are Unicode.
     names: Vec<Vec<u8>>,
 }
@@ -350,12 +390,26 @@ impl Config {
             encoding: Encoding::Utf8,
             token: TokenFile::default(),
             timeout: Some(Duration::from_secs(60)),
+            quiet: false,
             names: Vec::new(),
         };
         while let Some(arg) = parser.next()? {
             match arg {
                 Arg::Long("trace") => config.trace = true,
                 Arg::Short('o') | Arg::Long("output") => config.output = output(parser.value()?),
+                Arg::Short('O') | Arg::Long("remote-name") => config.output = Output::RemoteName,
+                Arg::Short('s') | Arg::Long("silent") => config.quiet = true,
+                Arg::Short('q') | Arg::Long("quiet") => config.quiet = true,
+                // wget -c and curl -C -: resuming is what this client always does.
+                Arg::Short('c') | Arg::Long("continue") => {}
+                Arg::Short('C') | Arg::Long("continue-at") => {
+                    if parser.value()? != "-" {
+                        return Err(Error::usage(
+                            "-C takes only -: a download resumes where its .part stopped, \
+                             and from no other offset",
+                        ));
+                    }
+                }
                 Arg::Long("verify") => config.verify = true,
                 Arg::Long("force") => config.force = true,
                 Arg::Long("raw") => config.raw = true,
@@ -388,6 +442,26 @@ impl Config {
         Ok(config)
     }
 
+    /// The line saying where a file went, on stderr (stdout may carry the file), unless -s;
+    /// nothing for `-o -`, where the file itself went to stdout.
+    fn saved(&self, name: &[u8], out: Option<&Path>, size: u64) {
+        if let Some(out) = out {
+            self.say(format_args!(
+                "{} saved as {} ({})",
+                escape::name(name),
+                escape::text(&out.to_string_lossy()),
+                human_bytes(size)
+            ));
+        }
+    }
+
+    /// A line for the person on stderr, `download_client: ...`, unless -s or -q.
+    fn say(&self, line: std::fmt::Arguments) {
+        if !self.quiet {
+            eprintln!("{}: {line}", PROGRAM.name);
+        }
+    }
+
     /// Where one NAME is saved; `None` for standard output.
     fn output_for(&self, name: &[u8]) -> Result<Option<PathBuf>, Error> {
         match &self.output {
@@ -396,6 +470,7 @@ impl Config {
             Output::Path(dir) if dir.is_dir() => transfer::output_in_dir(dir, name),
             Output::Path(path) => Ok(path.clone()),
             Output::Python => transfer::default_output(name),
+            Output::RemoteName => transfer::output_in_dir(Path::new(""), name),
         }
         .map(Some)
         .map_err(Error::runtime)

@@ -11,6 +11,7 @@
 
 use socket_tutorial::core::cli::{self, Arg, Error, Parser, Program};
 use socket_tutorial::core::encoding::Encoding;
+use socket_tutorial::core::escape;
 use socket_tutorial::core::net::Target;
 use socket_tutorial::core::trace;
 use socket_tutorial::file_service::shell::{Input, Mode, Shell, Stop, TreeLimits};
@@ -29,6 +30,14 @@ fn run(config: Config) -> Result<(), Error> {
         // Names and messages in frames are UTF-8.
         trace::start(Encoding::Utf8);
     }
+    if let Some(user) = &config.user {
+        eprintln!(
+            "{}: ignoring the user '{}': download_server has no accounts (a token, \
+             --token-file, is all it may ask for)",
+            PROGRAM.name,
+            escape::text(user)
+        );
+    }
     let token = config.token.load()?;
     // Where the commands come from: a terminal (line editing), a file or a pipe.
     let mut input = Input::open(config.batch.as_deref()).map_err(Error::runtime)?;
@@ -37,15 +46,20 @@ fn run(config: Config) -> Result<(), Error> {
     shell.set_tree_limits(config.tree);
     shell.allow_any_name(config.allow_any_name);
     // Connect (and present the token) before the first command.
-    shell.connect().map_err(Error::runtime)?;
+    shell.connect()?;
     if input.mode() == Mode::Interactive {
         println!("{}", shell.greeting());
     }
     match shell.run(&mut input) {
         Ok(()) => Ok(()),
-        Err(Stop::Failed { line, command }) => Err(Error::runtime(format!(
-            "batch stopped at line {line}: {command}"
-        ))),
+        Err(Stop::Failed {
+            line,
+            command,
+            failure,
+        }) => Err(Error::of(
+            failure,
+            format!("batch stopped at line {line}: {command}"),
+        )),
         Err(Stop::Interrupted { line, command }) => Err(Error::runtime(format!(
             "batch interrupted (Ctrl-C) at line {line}: {command}"
         ))),
@@ -59,7 +73,7 @@ const PROGRAM: Program = Program {
     help: "\
 file_shell: an sftp-style shell for download_server (the tutorial's sftp section: put ./* . and get ./* .)
 
-Usage: file_shell [OPTIONS] [HOST[:PORT]]
+Usage: file_shell [OPTIONS] [[USER@]HOST[:PORT]]
 
 The tutorial moves whole folders with sftp (its SecureCRT section,
 \"sftp的使用\"): pwd and lpwd, cd and lcd, lmkdir, put ./* . and get ./* .
@@ -90,20 +104,23 @@ there Ctrl-C ends file_shell.
 
 Otherwise (piped stdin, or -b FILE) it runs in batch mode, as `sftp -b`
 does: each command is echoed after `file> `, and the first one that fails
-ends the session with exit status 1, unless its line starts with `-`; a
-line starting with `@` is not echoed; `#` starts a comment. Ctrl-C during
+ends the session with the exit status of its failure (below), unless its
+line starts with `-`; a line starting with `@` is not echoed; `#` starts a
+comment. Ctrl-C during
 `-b FILE` at a terminal stops the batch with exit status 1; with commands
 piped in, the terminal is the pipeline's and Ctrl-C ends it all (status
 130). `!COMMAND` runs COMMAND on this machine with sh -c (cmd /C on
 Windows). A connection the server closed while the session sat idle is
-opened again before the next command, which says so in one line.
+opened again before the next command that needs the server, which says
+so in one line.
 
 The protocol is not encrypted. Across a network you do not trust, tunnel
 it: `ssh -L 11500:127.0.0.1:11500 HOST`, then `file_shell -P 11500`.
 
 Arguments:
-  [HOST[:PORT]]          the server, as for sftp: HOST, HOST:PORT, [IPv6]:PORT
-                         [default: 127.0.0.1:11500]
+  [[USER@]HOST[:PORT]]   the server, as for sftp: HOST, HOST:PORT, [IPv6]:PORT
+                         [default: 127.0.0.1:11500]; a USER@ is ignored with
+                         one line (download_server has no accounts)
 
 Options:
       --host HOST[:PORT] the server, as an option
@@ -125,8 +142,20 @@ Options:
   -V, --version          print the version
 
 Exit status: 0 when every command succeeded (in batch mode) or the session
-ended normally, 1 when a batch stopped at a failure or at Ctrl-C, or the
-server cannot be reached, 2 for a bad argument.
+ended normally; otherwise what failed, in download_client's numbers (curl's
+where curl has the same failure), for the server not reached and, in batch
+mode, for the command that stopped the batch:
+   1  any other failure (a local command, the connection lost, Ctrl-C)
+   2  a bad argument
+   6  the host name has no address
+   7  nobody accepted the connection (no server on that port)
+   8  not a download_server: an SSH server, or a broken answer
+   9  refused: outside the served root, permission denied, read-only
+  23  a local file could not be written (or read, for put)
+  28  the server, or the connect, was silent past --timeout
+  32  the SHA-256 digests differ (nothing kept)
+  67  the server wants a token and did not get the right one
+  78  no such file or directory on the server
 ",
 };
 
@@ -139,6 +168,8 @@ struct Config {
     /// The server, from HOST[:PORT], --host, -P and --port (two ports given must agree).
     server: Target,
     host_given: bool,
+    /// The `user` of `user@host`, said to be ignored.
+    user: Option<String>,
     batch: Option<PathBuf>,
     token: TokenFile,
     timeout: Option<Duration>,
@@ -152,6 +183,7 @@ impl Config {
             allow_any_name: false,
             server: Target::local(11500),
             host_given: false,
+            user: None,
             batch: None,
             token: TokenFile::default(),
             timeout: Some(Duration::from_secs(60)),
@@ -181,7 +213,15 @@ impl Config {
                     let text = value.to_str().ok_or_else(|| {
                         Error::usage(format!("'{}': not valid UTF-8", value.to_string_lossy()))
                     })?;
-                    config.server.set_host(text)?;
+                    // sftp's `user@host`: the server has no accounts, so the user is set aside.
+                    let host = match text.rsplit_once('@') {
+                        Some((user, host)) => {
+                            config.user = Some(user.to_owned());
+                            host
+                        }
+                        None => text,
+                    };
+                    config.server.set_host(host)?;
                     config.host_given = true;
                 }
                 arg => config.server.parse(arg, parser)?,

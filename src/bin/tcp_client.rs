@@ -107,8 +107,10 @@ Options:
   -h, --help        print this help
   -V, --version     print the version
 
-Exit status: 0 when the session ended normally, 1 when the connection failed,
-the server closed it or a line could not be encoded, 2 for a bad argument.
+Exit status: 0 when the session ended normally, 6 when the host name has no
+address, 7 when nobody accepted the connection (curl's and download_client's
+numbers), 1 when the connection failed later, the server closed it or a line
+could not be encoded, 2 for a bad argument.
 ",
 };
 

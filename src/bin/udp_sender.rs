@@ -125,7 +125,7 @@ const PROGRAM: Program = Program {
     help: "\
 udp_sender: sends each line of input as one UDP datagram (the tutorial's udp_sender.py)
 
-Usage: udp_sender [OPTIONS]
+Usage: udp_sender [OPTIONS] [HOST [PORT]]
 
 First it sends the greeting `this is a data from client, 我是客戶发送端!`, then
 each line read from stdin, without its newline, as one datagram (an empty line
@@ -148,6 +148,10 @@ one line on stderr naming the line; the sender goes on with the next line.
 The tutorial's Python programs encode and decode everything as gbk, and its
 receiver stops with a traceback on bytes that are not gbk (such as the
 greeting in UTF-8): use --encoding gbk to talk to them.
+
+HOST and PORT may also be given as words, as nc takes them
+(`udp_sender 127.0.0.1 15000`, like `nc -u 127.0.0.1 15000`), instead of
+--host and --port.
 
 Options:
       --host HOST        receiver to send to: IPv4, IPv6 or a host name [default: 127.0.0.1]
@@ -194,6 +198,7 @@ impl Config {
             greeting: true,
             encoding: Encoding::Utf8,
         };
+        let mut words = 0;
         while let Some(arg) = parser.next()? {
             match arg {
                 Arg::Long("trace") => config.trace = true,
@@ -203,6 +208,22 @@ impl Config {
                 }
                 Arg::Long("no-greeting") => config.greeting = false,
                 Arg::Long("encoding") => config.encoding = parser.parse("utf-8 or gbk")?,
+                // nc's habit (`nc -u HOST PORT`): the host, then the port, as words.
+                Arg::Value(word) => {
+                    let text = word.to_str().ok_or_else(|| {
+                        Error::usage(format!("'{}': not valid UTF-8", word.to_string_lossy()))
+                    })?;
+                    match words {
+                        0 => config.receiver.set_host(text)?,
+                        1 => config.receiver.set_port(text.parse().map_err(|_| {
+                            Error::usage(format!(
+                                "invalid port '{text}': a receiver's port is from 1 to 65535"
+                            ))
+                        })?)?,
+                        _ => return Err(Arg::Value(word).unexpected()),
+                    }
+                    words += 1;
+                }
                 arg => config.receiver.parse(arg, parser)?,
             }
         }

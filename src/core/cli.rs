@@ -26,6 +26,62 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code for a runtime failure.
 pub const EXIT_FAILURE: u8 = 1;
 
+/// A runtime failure that has an exit status of its own, so that a script can tell them
+/// apart; any other runtime failure exits [`EXIT_FAILURE`]. The numbers are curl's for the
+/// same failure (`man curl`, EXIT CODES), so a script written for curl reads them alike;
+/// curl has no checksum failure, and 32 (which it does not use) is aria2's for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The host name has no address (curl 6).
+    Resolve,
+    /// Nobody accepted the connection (curl 7).
+    Connect,
+    /// The peer does not speak the protocol, or broke it: an SSH server, say (curl 8, weird server reply).
+    NotOurs,
+    /// The server refused: outside the served root, permission denied, read-only (curl 9, access denied).
+    Refused,
+    /// A local file could not be written, or read for an upload (curl 23, write error).
+    LocalFile,
+    /// The server, or the connect, stayed silent past the timeout (curl 28).
+    Timeout,
+    /// Every byte arrived but the SHA-256 digests differ (aria2's 32).
+    Mismatch,
+    /// The server wants a token and did not get the right one (curl 67, login denied).
+    Unauthorized,
+    /// No such file or directory on the server (curl 78, remote file not found).
+    NotFound,
+}
+
+impl Failure {
+    /// Every kind, for tests that check the help lists each code.
+    pub const ALL: [Failure; 9] = [
+        Failure::Resolve,
+        Failure::Connect,
+        Failure::NotOurs,
+        Failure::Refused,
+        Failure::LocalFile,
+        Failure::Timeout,
+        Failure::Mismatch,
+        Failure::Unauthorized,
+        Failure::NotFound,
+    ];
+
+    /// The exit status: the one place a kind of failure becomes a number.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Failure::Resolve => 6,
+            Failure::Connect => 7,
+            Failure::NotOurs => 8,
+            Failure::Refused => 9,
+            Failure::LocalFile => 23,
+            Failure::Timeout => 28,
+            Failure::Mismatch => 32,
+            Failure::Unauthorized => 67,
+            Failure::NotFound => 78,
+        }
+    }
+}
+
 /// What a binary says about itself, for `--help`, `--version` and its error lines.
 pub struct Program {
     /// The binary's name, used in `<program>: error: ...` and `--version`.
@@ -45,6 +101,8 @@ pub enum Error {
     Usage(String),
     /// Something went wrong at run time: one line to stderr, exit 1.
     Runtime(String),
+    /// A runtime failure of a kind with its own exit status ([`Failure::exit_code`]): one line to stderr.
+    Failed(Failure, String),
     /// Stdout was closed by its reader (`prog | head`): not an error, exit 0 quietly.
     BrokenPipe,
 }
@@ -58,6 +116,30 @@ impl Error {
     /// A runtime error with this message.
     pub fn runtime(message: impl Into<String>) -> Error {
         Error::Runtime(message.into())
+    }
+
+    /// A runtime error of this kind (exit [`Failure::exit_code`]), or of none (exit 1).
+    pub fn of(kind: Option<Failure>, message: impl Into<String>) -> Error {
+        match kind {
+            Some(kind) => Error::Failed(kind, message.into()),
+            None => Error::Runtime(message.into()),
+        }
+    }
+
+    /// This runtime error, now of this kind; any other error as it was.
+    pub fn kind(self, kind: Failure) -> Error {
+        match self {
+            Error::Runtime(m) | Error::Failed(_, m) => Error::Failed(kind, m),
+            other => other,
+        }
+    }
+
+    /// The kind of a runtime failure, when it has one.
+    pub fn failure(&self) -> Option<Failure> {
+        match self {
+            Error::Failed(kind, _) => Some(*kind),
+            _ => None,
+        }
     }
 
     /// A runtime error from an I/O error, with what was being done: `context: reason`.
@@ -80,7 +162,7 @@ impl fmt::Display for Error {
         match self {
             Error::Help => f.write_str("help requested"),
             Error::Version => f.write_str("version requested"),
-            Error::Usage(m) | Error::Runtime(m) => f.write_str(m),
+            Error::Usage(m) | Error::Runtime(m) | Error::Failed(_, m) => f.write_str(m),
             Error::BrokenPipe => f.write_str("stdout closed"),
         }
     }
@@ -165,6 +247,10 @@ impl Program {
                 let _ = writeln!(io::stderr(), "{}: error: {message}", self.name);
                 ExitCode::from(EXIT_FAILURE)
             }
+            Err(Error::Failed(kind, message)) => {
+                let _ = writeln!(io::stderr(), "{}: error: {message}", self.name);
+                ExitCode::from(kind.exit_code())
+            }
         }
     }
 }
@@ -193,6 +279,20 @@ mod tests {
         );
         // An abbreviation keeps its capitals.
         assert_eq!(strip_os_error("EOF while parsing"), "EOF while parsing");
+    }
+
+    #[test]
+    fn each_kind_of_failure_has_its_own_code_apart_from_usage_and_generic() {
+        let mut codes: Vec<u8> = Failure::ALL.iter().map(|k| k.exit_code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Failure::ALL.len());
+        assert!(!codes.contains(&EXIT_USAGE) && !codes.contains(&EXIT_FAILURE));
+        assert_eq!(Error::of(None, "x"), Error::runtime("x"));
+        assert_eq!(
+            Error::runtime("x").kind(Failure::Timeout).failure(),
+            Some(Failure::Timeout)
+        );
     }
 
     #[test]

@@ -97,7 +97,17 @@ pub fn render(page: &Page) -> String {
     }
     if !help.exit_status.is_empty() {
         section(&mut out, "EXIT STATUS");
-        out.push_str(&text(&help.exit_status));
+        // A table of codes (indented lines) inside it is kept as written, like an example.
+        let mut runs: Vec<Vec<String>> = Vec::new();
+        for line in &help.exit_status {
+            match runs.last_mut() {
+                Some(run) if run[0].starts_with(' ') == line.starts_with(' ') => {
+                    run.push(line.clone())
+                }
+                _ => runs.push(vec![line.clone()]),
+            }
+        }
+        paragraphs(&mut out, &runs);
     }
     if !help.notes.is_empty() {
         section(&mut out, "NOTES");

@@ -1,6 +1,6 @@
 //! Turning `--host`/`--bind` and `--port` into sockets, with errors a user can act on.
 
-use crate::core::cli::{describe_io, Arg, Error, Parser};
+use crate::core::cli::{describe_io, Arg, Error, Failure, Parser};
 use crate::core::trace::{self, Socket, Stream};
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -206,7 +206,8 @@ fn connect_first(
     connect_one: impl Fn(SocketAddr) -> io::Result<TcpStream>,
 ) -> Result<Stream, Error> {
     let mut last = None;
-    for addr in resolve(host, port)? {
+    let addrs = resolve(host, port).map_err(|e| e.kind(Failure::Resolve))?;
+    for addr in addrs {
         match connect_one(addr) {
             Ok(stream) => return Ok(Stream::connected(stream, addr)),
             Err(err) => {
@@ -225,10 +226,14 @@ pub fn connect_error(addr: SocketAddr, err: &io::Error) -> Error {
         io::ErrorKind::ConnectionRefused => " (is the server running on that port?)",
         _ => "",
     };
-    Error::runtime(format!(
-        "cannot connect to {addr}: {}{hint}",
-        describe_io(err)
-    ))
+    let kind = match err.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Failure::Timeout,
+        _ => Failure::Connect,
+    };
+    Error::Failed(
+        kind,
+        format!("cannot connect to {addr}: {}{hint}", describe_io(err)),
+    )
 }
 
 /// Binds a TCP listener on `bind`:`port` (port 0 picks a free port).
@@ -291,6 +296,25 @@ mod tests {
             vec!["[::1]:7".parse().unwrap()]
         );
         assert_eq!(resolve("::1", 7).unwrap(), vec!["[::1]:7".parse().unwrap()]);
+    }
+
+    #[test]
+    fn a_failed_connect_says_its_kind_for_the_exit_status() {
+        // An empty name resolves to nothing without asking any resolver.
+        assert_eq!(
+            connect("", 1).unwrap_err().failure(),
+            Some(Failure::Resolve)
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        assert_eq!(
+            connect("127.0.0.1", port).unwrap_err().failure(),
+            Some(Failure::Connect)
+        );
+        // Binding is no connect: its failures keep the generic status.
+        assert_eq!(bind_tcp("", 0).unwrap_err().failure(), None);
     }
 
     #[test]

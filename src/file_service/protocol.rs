@@ -22,7 +22,7 @@ mod response;
 pub(crate) mod shown;
 
 pub use error::{ErrorCode, ErrorReply, ProtocolError};
-pub use hello::{detect, version_supported, ClientHello, Detected, ServerHello};
+pub use hello::{detect, version_supported, ClientHello, Detected, ServerHello, SSH_SERVER};
 pub use request::{parse_request, Request};
 pub use response::{parse_response, Response};
 

@@ -21,8 +21,9 @@
 //! reply by its own limit (a listing: [`MAX_LIST_ENTRIES`], [`MAX_LIST_NAME_BYTES`]).
 //! `download_client` uses all but `upload`; `file_shell` all of them.
 
+use crate::core::cli::{Error, Failure};
 use crate::file_service::os_name;
-use crate::file_service::protocol::{ErrorReply, Meta, ProtocolError, Response};
+use crate::file_service::protocol::{ErrorCode, ErrorReply, Meta, ProtocolError, Response};
 use std::ffi::OsString;
 use std::fmt;
 use std::io::{self, Write};
@@ -66,6 +67,13 @@ pub enum TransferError {
     OutputClosed,
     /// Every byte arrived but the SHA-256 digests differ; nothing was kept.
     Mismatch(String),
+    /// The server (or the connect) stayed silent past the timeout; what arrived is kept for a
+    /// resume, and the connection cannot be used again.
+    TimedOut(String),
+    /// The peer does not speak this protocol (an SSH server) or broke it; not used again.
+    Protocol(String),
+    /// No connection could be made: the host has no address, or nobody accepted.
+    Connect(Error),
     /// Stopped by [`Interrupt::request`] (file_shell's Ctrl-C); what arrived is kept for a resume,
     /// but the rest of a file may still be on its way, so the connection cannot be used again.
     Interrupted(String),
@@ -78,8 +86,41 @@ impl TransferError {
             TransferError::Refused(reply) => !reply.closing,
             TransferError::Local(_) | TransferError::Mismatch(_) => true,
             TransferError::Broken(_)
+            | TransferError::TimedOut(_)
+            | TransferError::Protocol(_)
+            | TransferError::Connect(_)
             | TransferError::Interrupted(_)
             | TransferError::OutputClosed => false,
+        }
+    }
+
+    /// The kind of failure, for the exit status (see [`Failure`]); `None` for the rest.
+    pub fn failure(&self) -> Option<Failure> {
+        match self {
+            TransferError::Refused(reply) => match reply.code {
+                ErrorCode::NotFound | ErrorCode::NotADirectory => Some(Failure::NotFound),
+                ErrorCode::OutsideRoot | ErrorCode::PermissionDenied | ErrorCode::ReadOnly => {
+                    Some(Failure::Refused)
+                }
+                ErrorCode::Unauthorized => Some(Failure::Unauthorized),
+                _ => None,
+            },
+            TransferError::Local(_) => Some(Failure::LocalFile),
+            TransferError::Mismatch(_) => Some(Failure::Mismatch),
+            TransferError::TimedOut(_) => Some(Failure::Timeout),
+            TransferError::Protocol(_) => Some(Failure::NotOurs),
+            TransferError::Connect(e) => e.failure(),
+            TransferError::Broken(_)
+            | TransferError::OutputClosed
+            | TransferError::Interrupted(_) => None,
+        }
+    }
+
+    /// This failure as a program's error, `message` saying it, of [`TransferError::failure`]'s kind.
+    pub fn to_error(&self, message: impl Into<String>) -> Error {
+        match self {
+            TransferError::OutputClosed => Error::BrokenPipe,
+            _ => Error::of(self.failure(), message),
         }
     }
 
@@ -97,7 +138,7 @@ impl TransferError {
             ProtocolError::Truncated => {
                 TransferError::Broken("the server closed the connection mid-answer".into())
             }
-            other => TransferError::Broken(format!("the server broke the protocol: {other}")),
+            other => TransferError::Protocol(format!("the server broke the protocol: {other}")),
         }
     }
 }
@@ -112,7 +153,10 @@ impl fmt::Display for TransferError {
             }
             TransferError::Refused(reply) => write!(f, "{}", reply.code),
             TransferError::OutputClosed => f.write_str("the output was closed"),
+            TransferError::Connect(e) => write!(f, "{e}"),
             TransferError::Broken(m)
+            | TransferError::TimedOut(m)
+            | TransferError::Protocol(m)
             | TransferError::Local(m)
             | TransferError::Mismatch(m)
             | TransferError::Interrupted(m) => f.write_str(m),
@@ -129,7 +173,7 @@ fn shown(path: &Path) -> String {
 
 /// A frame the server should not have sent at this point.
 fn unexpected(response: &Response) -> TransferError {
-    TransferError::Broken(format!(
+    TransferError::Protocol(format!(
         "the server broke the protocol: unexpected answer (frame type 0x{:02x})",
         response.frame_type()
     ))
@@ -187,6 +231,14 @@ pub fn remote_file_name(remote: &[u8]) -> Option<&[u8]> {
         b"" | b"." | b".." => None,
         name => Some(name),
     }
+}
+
+/// A name as file_shell shows it, root-absolute (`/docs/a.txt`), as the protocol carries it:
+/// relative to the served root (`docs/a.txt`). The server refuses an absolute name, and for
+/// a client the root is `/`, so the leading slashes only say where counting starts.
+pub fn root_relative(name: &[u8]) -> &[u8] {
+    let start = name.iter().position(|&b| b != b'/').unwrap_or(name.len());
+    &name[start..]
 }
 
 /// The Python's `"copy-" + name`, in the current directory: `copy-a.txt`.
@@ -278,6 +330,14 @@ mod tests {
             output_in_dir(Path::new("out"), "目录/文件.txt".as_bytes()),
             Ok(Path::new("out").join("文件.txt"))
         );
+    }
+
+    #[test]
+    fn root_absolute_names_count_from_the_root() {
+        assert_eq!(root_relative(b"/home/a.txt"), b"home/a.txt");
+        assert_eq!(root_relative(b"//a"), b"a");
+        assert_eq!(root_relative(b"a/b"), b"a/b");
+        assert_eq!(root_relative(b"/"), b"");
     }
 
     #[test]

@@ -4,6 +4,10 @@ use super::frame::{check_flags, read_full};
 use super::{ProtocolError, CLIENT_HELLO_LEN, MAGIC, SERVER_HELLO_LEN, VERSION};
 use std::io::{self, Read, Write};
 
+/// Why a server hello starting `SSH-` is refused: it is an SSH server's greeting (RFC 4253
+/// 4.2), and people point a file client at port 22 by habit; the client names it so.
+pub const SSH_SERVER: &str = "the server's first bytes are an SSH server's greeting";
+
 const HELLO_TOKEN_REQUIRED: u8 = 0x01;
 const HELLO_READ_ONLY: u8 = 0x02;
 
@@ -103,6 +107,9 @@ impl ServerHello {
     /// [`SERVER_HELLO_LEN`] bytes long.
     pub fn parse(buf: &[u8]) -> Result<ServerHello, ProtocolError> {
         let n = buf.len().min(MAGIC.len());
+        if buf.starts_with(b"SSH-") {
+            return Err(ProtocolError::Malformed(SSH_SERVER));
+        }
         if buf.get(..n) != MAGIC.get(..n) {
             return Err(ProtocolError::Malformed(
                 "the server hello does not start with the magic",

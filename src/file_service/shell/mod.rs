@@ -25,6 +25,7 @@ mod put;
 mod remote;
 pub mod words;
 
+use crate::core::cli::{Error, Failure};
 use crate::core::net::Target;
 use crate::file_service::terminal::Reading;
 use crate::file_service::token::Token;
@@ -37,6 +38,13 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 use words::Word;
+
+/// The commands that never talk to the server (`pwd` shows the shell's own
+/// idea of the remote directory): a closed connection is left for the next
+/// command that needs it.
+const NO_SERVER: &[&str] = &[
+    "pwd", "lpwd", "lcd", "lls", "lmkdir", "progress", "help", "bye",
+];
 
 /// The prompt, shown when a person types the commands.
 pub const PROMPT: &str = "file> ";
@@ -54,8 +62,12 @@ pub enum Mode {
 /// Why a session ended early.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stop {
-    /// Batch mode: this line failed.
-    Failed { line: usize, command: String },
+    /// Batch mode: this line failed; on the server side, of this kind (for the exit status).
+    Failed {
+        line: usize,
+        command: String,
+        failure: Option<Failure>,
+    },
     /// Batch mode: Ctrl-C during this line.
     Interrupted { line: usize, command: String },
     /// Reading the commands failed.
@@ -138,11 +150,11 @@ impl Shell {
     }
 
     /// Connect now, so that a wrong port or token is reported before any command.
-    pub fn connect(&mut self) -> Result<(), String> {
+    pub fn connect(&mut self) -> Result<(), Error> {
         self.server
             .connection()
             .map(drop)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_error(e.to_string()))
     }
 
     /// `Connected to HOST:PORT.` and whether it is read-only, for a person.
@@ -184,6 +196,7 @@ impl Shell {
                 self.interrupt.clear();
             }
             let body = line.body;
+            self.server.take_failure();
             let result = input.running(body.starts_with('!'), || self.execute(body));
             if let Err(message) = &result {
                 if !message.is_empty() {
@@ -201,7 +214,12 @@ impl Shell {
             }
             if result.is_err() && mode == Mode::Batch && !line.may_fail {
                 let (line, command) = at();
-                return Err(Stop::Failed { line, command });
+                let failure = self.server.take_failure();
+                return Err(Stop::Failed {
+                    line,
+                    command,
+                    failure,
+                });
             }
         }
         Ok(())
@@ -209,9 +227,6 @@ impl Shell {
 
     /// Run one command line (without batch prefixes).
     pub fn execute(&mut self, body: &str) -> Done {
-        if let Some(notice) = self.server.revive() {
-            self.notice(&notice);
-        }
         if let Some(command) = body.strip_prefix('!') {
             return self.bang(command);
         }
@@ -226,6 +241,12 @@ impl Shell {
             ));
         };
         let (flags, args) = commands::options(command, args)?;
+        // Only a command that talks to the server reconnects, and says so.
+        if !NO_SERVER.contains(&command.name) {
+            if let Some(notice) = self.server.revive()? {
+                self.notice(&notice);
+            }
+        }
         match command.name {
             "pwd" => self.pwd(),
             "lpwd" => self.lpwd(),

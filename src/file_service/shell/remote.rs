@@ -2,6 +2,7 @@
 
 use super::expand::{Found, Side};
 use super::paths::RemotePath;
+use crate::core::cli::Failure;
 use crate::core::net::Target;
 use crate::core::trace::Stream;
 use crate::file_service::protocol::{Entry, Kind, Meta};
@@ -21,6 +22,8 @@ pub struct Server {
     /// Given to every connection, so Ctrl-C stops its transfers.
     interrupt: Interrupt,
     open: Option<Open>,
+    /// The kind of the last call's failure, if it failed, for batch mode's exit status.
+    failure: Option<Failure>,
 }
 
 /// A connection, and a second handle on its socket to look at it between commands.
@@ -44,6 +47,7 @@ impl Server {
             timeout,
             interrupt,
             open: None,
+            failure: None,
         }
     }
 
@@ -63,7 +67,7 @@ impl Server {
         let stream = self
             .target
             .connect_within(self.timeout)
-            .map_err(|e| broken(&e))?;
+            .map_err(TransferError::Connect)?;
         let probe = stream.try_clone().map_err(|e| broken(&e))?;
         // Silence from the server ends a wait after --timeout.
         let mut conn = Connection::open(stream, self.token.as_ref(), self.timeout)?;
@@ -81,7 +85,10 @@ impl Server {
         &mut self,
         op: impl FnOnce(&mut Connection) -> Result<T, TransferError>,
     ) -> Result<T, TransferError> {
-        let result = op(self.connection()?);
+        let result = self.connection().and_then(op);
+        // The last call's: a refusal a command expects and handles (put asking
+        // whether its destination exists) is forgotten by the calls after it.
+        self.failure = result.as_ref().err().and_then(TransferError::failure);
         match &result {
             Err(e) if !e.connection_usable() => self.open = None,
             _ => {
@@ -93,22 +100,34 @@ impl Server {
         result
     }
 
-    /// Before a command: a connection the server closed while the session sat
-    /// idle (its `--idle-timeout`) is replaced now, so the command does not
-    /// fail for it; the line returned says so.
-    pub fn revive(&mut self) -> Option<String> {
-        let open = self.open.as_ref()?;
-        if !closed_while_idle(open) {
-            return None;
+    /// Before a command that needs the server: a connection the server closed
+    /// (its `--idle-timeout`, or it went away) is replaced now, so the command
+    /// does not fail for it; the line returned says so. When no new one can
+    /// be made, the error says the connection was lost, not that it was idle:
+    /// a server that was killed looks the same from here.
+    pub fn revive(&mut self) -> Result<Option<String>, String> {
+        match &self.open {
+            Some(open) if closed_while_idle(open) => self.open = None,
+            _ => return Ok(None),
         }
-        self.open = None;
-        Some(match self.connection() {
-            Ok(_) => format!(
-                "Reconnected to {} (the server had closed the idle connection).",
+        match self.connection() {
+            Ok(_) => Ok(Some(format!(
+                "Reconnected to {} (the server had closed the connection).",
                 self.describe()
-            ),
-            Err(e) => format!("The server closed the idle connection; reconnecting failed: {e}"),
-        })
+            ))),
+            Err(e) => {
+                self.failure = e.failure();
+                Err(format!(
+                    "The connection to {} was lost, and reconnecting failed: {e}",
+                    self.describe()
+                ))
+            }
+        }
+    }
+
+    /// The kind of the last failure on the server side since the last call, if any.
+    pub fn take_failure(&mut self) -> Option<Failure> {
+        self.failure.take()
     }
 
     pub fn stat(&mut self, path: &RemotePath) -> Result<Meta, TransferError> {

@@ -6,7 +6,8 @@ use crate::file_service::protocol::shown::{
     ShownClientHello, ShownRequest, ShownResponse, ShownServerHello,
 };
 use crate::file_service::protocol::{
-    ClientHello, ErrorCode, ErrorReply, ProtocolError, Request, Response, ServerHello, VERSION,
+    ClientHello, ErrorCode, ErrorReply, ProtocolError, Request, Response, ServerHello, SSH_SERVER,
+    VERSION,
 };
 use crate::file_service::token::{Token, TOKEN_ENV};
 use std::io;
@@ -75,6 +76,12 @@ impl Connection {
                 )))
             }
             Err(ProtocolError::Io(e)) if is_timeout(&e) => return Err(silent("its hello")),
+            Err(ProtocolError::Malformed(why)) if why == SSH_SERVER => {
+                return Err(TransferError::Protocol(format!(
+                    "the server {peer} is an SSH server (it answered `SSH-`): file_shell and \
+                     download_client speak to download_server; for an SSH server use sftp"
+                )))
+            }
             Err(e) => return Err(TransferError::protocol(e)),
         };
         // A busy server sends its ERROR right after the hello; it is read as
@@ -229,7 +236,7 @@ pub(super) fn timeout_error(
         || "too long".to_string(),
         |t| format!("for {} s", t.as_secs_f64()),
     );
-    TransferError::Broken(format!(
+    TransferError::TimedOut(format!(
         "timed out: the server {peer} was silent {silence} (--timeout) while this client \
          waited for {waiting}"
     ))

@@ -458,7 +458,7 @@ impl Connection {
                 Ok(n) => n,
                 Err(e) if is_timeout(&e) => {
                     let why = self.timed_out("the rest of the file").to_string();
-                    return Err(cut(done, why));
+                    return Err(TransferError::TimedOut(cut(done, why).to_string()));
                 }
                 Err(e) => {
                     let why = format!("the connection failed ({})", describe_io(&e));

@@ -149,6 +149,10 @@ The tutorial's Python programs encode and decode everything as gbk, and its
 receiver stops with a traceback on bytes that are not gbk (such as the
 greeting in UTF-8): use --encoding gbk to talk to them.
 
+Examples:
+  printf 'hello\\nexit\\n' | udp_sender --bind-port 0 --port 15000
+  udp_sender --encoding gbk         # to the tutorial's udp_receiver.py
+
 Options:
       --host HOST        receiver to send to: IPv4, IPv6 or a host name [default: 127.0.0.1]
       --port N           receiver's port [default: 15000]

@@ -235,6 +235,48 @@ pub fn overview() -> String {
     text
 }
 
+/// The COMMANDS section of file_shell's manual page: what `help` and `help NAME` say, for each command.
+pub fn manual_section() -> crate::core::manpage::Section {
+    let entries = COMMANDS
+        .iter()
+        .map(|c| {
+            let mut summary = c.summary.to_string();
+            if !c.aliases.is_empty() {
+                summary.push_str(&format!(" (also: {})", c.aliases.join(", ")));
+            }
+            let mut lines = vec![summary];
+            lines.extend(detail_paragraphs(c.details));
+            (c.usage.to_string(), lines)
+        })
+        .collect();
+    crate::core::manpage::Section {
+        title: "COMMANDS".into(),
+        intro: "At the `file> ` prompt, or one a line in batch mode (`help` lists them, `help NAME` explains one):".into(),
+        entries,
+    }
+}
+
+/// The details cut where a reader expects a new line, for filled text: each option
+/// (`-r  copy...`, with its indented continuation) and the prose around them.
+fn detail_paragraphs(details: &str) -> Vec<String> {
+    let mut paragraphs: Vec<String> = Vec::new();
+    for line in details.lines() {
+        let continued = match paragraphs.last() {
+            None => false,
+            Some(_) if line.starts_with('-') => false,
+            Some(last) => line.starts_with(' ') || !last.starts_with('-'),
+        };
+        match paragraphs.last_mut() {
+            Some(last) if continued => {
+                last.push(' ');
+                last.push_str(line.trim());
+            }
+            _ => paragraphs.push(line.trim().to_string()),
+        }
+    }
+    paragraphs
+}
+
 /// `help NAME`.
 pub fn details(c: &Command) -> String {
     let mut text = format!("usage: {}\n{}", c.usage, c.summary);

@@ -6,7 +6,7 @@
 //! `tests/man.rs` fails when a committed page no longer matches its program's help,
 //! and says to run this.
 
-use socket_tutorial::core::manpage::{self, PROGRAMS};
+use socket_tutorial::core::manpage::PROGRAMS;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 

@@ -1427,3 +1427,91 @@ fn mode_bits_travel_without_dash_p() {
         );
     }
 }
+
+fn mode_bits(path: &Path) -> u16 {
+    socket_tutorial::file_service::file_meta::mode_bits(&fs::symlink_metadata(path).unwrap())
+}
+
+#[test]
+fn chmod_lumask_and_version_as_in_sftp() {
+    let f = fixture("sh-chmod", &["--writable"]);
+    fs::write(f.root.join("a.txt"), b"a").unwrap();
+    fs::write(f.root.join("b.txt"), b"b").unwrap();
+    let out = f.shell("chmod 400 *.txt\nversion\n");
+    succeeded(&out);
+    let text = stdout(&out);
+    assert!(
+        text.contains("Changing mode on /a.txt\nChanging mode on /b.txt\n"),
+        "{text}"
+    );
+    let ro = if cfg!(windows) { 0o444 } else { 0o400 };
+    assert_eq!(
+        (
+            mode_bits(&f.root.join("a.txt")),
+            mode_bits(&f.root.join("b.txt"))
+        ),
+        (ro, ro)
+    );
+    assert!(
+        text.contains(&format!(
+            "file_shell {}, protocol version 1 (PROTOCOL.md); the server speaks version 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+    // Bad modes are refused before anything is sent, and the batch stops there.
+    for bad in [
+        "chmod u+x a.txt",
+        "chmod 4755 a.txt",
+        "chmod 644",
+        "chmod 644 nope.txt",
+    ] {
+        let out = f.shell(&format!("{bad}\n"));
+        failed(&out);
+        let err = stderr(&out);
+        assert!(err.contains("batch stopped at line 1"), "{bad}: {err}");
+    }
+    // lumask: what a download without -p keeps of the remote mode.
+    fs::write(f.root.join("c.txt"), b"c").unwrap();
+    fs::create_dir_all(f.here.join("keep")).unwrap();
+    let out = f.shell("chmod 666 c.txt\nlumask 077\nlcd keep\nget c.txt\nlumask\n");
+    succeeded(&out);
+    let text = stdout(&out);
+    assert!(text.contains("Local umask: 077\n"), "{text}");
+    let got = mode_bits(&f.here.join("keep/c.txt"));
+    // Windows has one bit: 077 leaves the owner's write, so not read-only.
+    assert_eq!(got, if cfg!(windows) { 0o644 } else { 0o600 });
+}
+
+#[test]
+fn sftp_commands_not_offered_say_why() {
+    let f = fixture("sh-not-offered", &["--writable"]);
+    for (line, why) in [
+        ("df", "no call for a file system's free space"),
+        ("ln a b", "never creates a link"),
+        ("symlink a b", "never creates a link"),
+        ("cp a b", "no server-side copy"),
+    ] {
+        let out = f.shell(&format!("{line}\n"));
+        failed(&out);
+        let err = stderr(&out);
+        assert!(
+            err.contains(why) && !err.contains("unknown command"),
+            "{line}: {err}"
+        );
+        let name = line.split(' ').next().unwrap();
+        let help = f.shell(&format!("help {name}\n"));
+        succeeded(&help);
+        assert!(
+            stdout(&help).contains(why),
+            "help {name}: {}",
+            describe(&help)
+        );
+    }
+    let out = f.shell("help\n");
+    assert!(
+        stdout(&out).contains("Not offered: df, ln, symlink, cp"),
+        "{}",
+        describe(&out)
+    );
+}

@@ -314,7 +314,7 @@ fn cd_dot_dot_at_the_root_stays_at_the_root() {
     assert!(text.contains("Remote working directory: /sub\n"), "{text}");
     assert!(text.contains("file> ls\nsub/\ntop.txt\n"), "{text}");
     assert!(
-        stderr(&out).contains("not found: \"outside.txt\""),
+        stderr(&out).contains("not found: \"/outside.txt\""),
         "{}",
         describe(&out)
     );
@@ -347,9 +347,9 @@ fn rm_rename_and_rmdir() {
     );
     failed(&out);
     let err = stderr(&out);
-    assert!(err.contains("already exists: \"taken.txt\""), "{err}");
-    assert!(err.contains("is a directory: \"full\"\n"), "{err}");
-    assert!(err.contains("directory not empty: \"full\"\n"), "{err}");
+    assert!(err.contains("already exists: \"/taken.txt\""), "{err}");
+    assert!(err.contains("is a directory: \"/full\"\n"), "{err}");
+    assert!(err.contains("directory not empty: \"/full\"\n"), "{err}");
     assert!(err.contains("batch stopped at line 8: rmdir full"), "{err}");
     assert_eq!(
         tree(&f.root).keys().collect::<Vec<_>>(),
@@ -901,8 +901,8 @@ fn batch_mode_echoes_stops_at_a_failure_and_honours_prefixes() {
         )
     );
     let err = stderr(&out);
-    assert!(err.contains("not found: \"missing.txt\""), "{err}");
-    assert!(err.contains("not found: \"missing2.txt\""), "{err}");
+    assert!(err.contains("not found: \"/missing.txt\""), "{err}");
+    assert!(err.contains("not found: \"/missing2.txt\""), "{err}");
     assert!(
         err.ends_with("file_shell: error: batch stopped at line 8: get missing3.txt\n"),
         "{err}"
@@ -945,10 +945,10 @@ fn batch_mode_echoes_stops_at_a_failure_and_honours_prefixes() {
         "{}",
         describe(&out)
     );
-    let out = f.shell("chmod 600 a.txt\n");
+    let out = f.shell("nosuch 600 a.txt\n");
     failed(&out);
     assert!(
-        stderr(&out).contains("unknown command: chmod"),
+        stderr(&out).contains("unknown command: nosuch"),
         "{}",
         describe(&out)
     );
@@ -1024,7 +1024,7 @@ fn help_version_usage_and_connection_errors() {
             "get ./* .",
             "-b",
             "--token-file",
-            "ssh -L 11500:127.0.0.1:11500",
+            "ssh -L 11501:127.0.0.1:11500",
             "[HOST[:PORT]]",
             "-P, --port",
             "--timeout SECS",
@@ -1514,4 +1514,20 @@ fn sftp_commands_not_offered_say_why() {
         "{}",
         describe(&out)
     );
+}
+
+#[test]
+fn errors_name_remote_paths_as_pwd_shows_them() {
+    let f = fixture("sh-slash", &["--writable"]);
+    fs::create_dir_all(f.root.join("home/up_temp/socket")).unwrap();
+    for (line, want) in [
+        ("cd nope", "not found: \"/home/up_temp/socket/nope\""),
+        ("ls nope", "not found: \"/home/up_temp/socket/nope\""),
+        ("get nope", "not found: \"/home/up_temp/socket/nope\""),
+        ("rmdir nope", "not found: \"/home/up_temp/socket/nope\""),
+    ] {
+        let out = f.shell(&format!("cd /home/up_temp/socket\n{line}\n"));
+        failed(&out);
+        assert!(stderr(&out).contains(want), "{line}: {}", describe(&out));
+    }
 }

@@ -46,7 +46,7 @@ impl Shell {
                 total += 1;
                 self.say(&format!("Changing mode on {}", path.shown()))?;
                 if let Err(e) = self.server.call(|c| c.chmod(&path.wire(), mode)) {
-                    self.complain(&e.to_string());
+                    self.complain(&path.explain(&e.to_string()));
                     failed += 1;
                 }
             }

@@ -30,13 +30,15 @@ check-windows check-macos test-windows:
 BENCHES = bench_gbk bench_tcp bench_udp bench_download
 
 # Everything they write goes under target/ or the system's temp directory: the checkout stays clean.
+# Each runs even when one before failed; `make bench` then exits non-zero, naming them.
 bench:
 	$(CARGO) build --release --bins --examples --quiet
-	@set -e; for name in $(BENCHES); do \
+	@failed=""; for name in $(BENCHES); do \
 		echo "== $$name"; \
-		target/release/examples/$$name; \
+		target/release/examples/$$name || failed="$$failed $$name"; \
 		echo; \
-	done
+	done; \
+	if [ -n "$$failed" ]; then echo "make bench: a target failed in:$$failed"; exit 1; fi
 
 # Only this updates the tracked chart of docs/WALKTHROUGH*.md (refresh the figures beside it too).
 bench-chart:

@@ -121,7 +121,7 @@ pub fn render(page: &Page) -> String {
     }
     for own in page.sections {
         section(&mut out, &own.title);
-        out.push_str(&text(&[own.intro.clone()]));
+        out.push_str(&text(std::slice::from_ref(&own.intro)));
         for (head, lines) in &own.entries {
             out.push_str(".TP\n");
             let _ = writeln!(out, "\\fB{}\\fR", escape(head));
@@ -143,7 +143,7 @@ pub fn render(page: &Page) -> String {
     }
     if !help.examples.is_empty() {
         section(&mut out, "EXAMPLES");
-        paragraphs(&mut out, &[help.examples.clone()]);
+        paragraphs(&mut out, std::slice::from_ref(&help.examples));
     }
     if !page.see_also.is_empty() {
         section(&mut out, "SEE ALSO");
@@ -346,7 +346,7 @@ fn text(lines: &[String]) -> String {
         let lone_dot = chars.get(i + 1) == Some(&'.')
             && chars
                 .get(i + 2)
-                .is_none_or(|c| c.is_whitespace() || ",;)".contains(*c));
+                .map_or(true, |c| c.is_whitespace() || ",;)".contains(*c));
         if ch.is_whitespace() && lone_dot {
             out.push_str("\\~");
         } else if ch == '`' {

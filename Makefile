@@ -30,30 +30,36 @@ check-windows check-macos test-windows:
 BENCHES = bench_gbk bench_tcp bench_udp bench_download
 
 # Everything they write goes under target/ or the system's temp directory: the checkout stays clean.
+# Each runs even when one before failed; `make bench` then exits non-zero, naming them.
 bench:
 	$(CARGO) build --release --bins --examples --quiet
-	@set -e; for name in $(BENCHES); do \
+	@failed=""; for name in $(BENCHES); do \
 		echo "== $$name"; \
-		target/release/examples/$$name; \
+		target/release/examples/$$name || failed="$$failed $$name"; \
 		echo; \
-	done
+	done; \
+	if [ -n "$$failed" ]; then echo "make bench: a target failed in:$$failed"; exit 1; fi
 
 # Only this updates the tracked chart of docs/WALKTHROUGH*.md (refresh the figures beside it too).
 bench-chart:
 	$(CARGO) build --release --bins --examples --quiet
 	target/release/examples/bench_tcp --svg docs/bench.svg
 
-# Where `make install` puts the programs (PREFIX/bin, as `cargo install --root PREFIX` does)
-# and their manual pages (PREFIX/share/man/man1). The default is cargo's own place, and
+# Where `make install` puts the programs (PREFIX/bin, as `cargo install --root PREFIX` does),
+# their manual pages (PREFIX/share/man/man1) and the documents the pages name
+# (PREFIX/share/doc/socket-tutorial; tests/man.rs checks that a page names no other). The default is cargo's own place, and
 # man looks there by itself: with ~/.cargo/bin on PATH, it reads ~/.cargo/share/man.
 # Elsewhere: make install PREFIX=/usr/local
 PREFIX ?= $(or $(CARGO_INSTALL_ROOT),$(CARGO_HOME),$(HOME)/.cargo)
 MANDIR ?= $(PREFIX)/share/man/man1
+DOCDIR ?= $(PREFIX)/share/doc/socket-tutorial
+DOCS = README.md README.zh-CN.md docs/PROTOCOL.md docs/FILE_SHELL.md docs/ROOT.md
 
 install:
 	$(CARGO) install --path . --root "$(PREFIX)"
-	mkdir -p "$(MANDIR)"
+	mkdir -p "$(MANDIR)" "$(DOCDIR)"
 	cp docs/man/*.1 "$(MANDIR)/"
+	cp $(DOCS) "$(DOCDIR)/"
 
 # The manual pages in docs/man, made from each program's --help (tests/man.rs fails when
 # a help text changed and the pages did not; this fixes it).

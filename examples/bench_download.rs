@@ -1,4 +1,4 @@
-//! Measures a 1 GiB download over loopback to a file on disk: download_client + download_server against a minimal std `io::copy` pair and against `nc`.
+//! Measures a 1 GiB download over loopback, to a file on disk and to standard output: download_client + download_server against a minimal std `io::copy` pair, `nc`, and nginx + curl.
 //!
 //! Run with `make bench` (or `cargo build --release --bins --examples &&
 //! target/release/examples/bench_download`). The three take turns, in a
@@ -14,6 +14,16 @@
 //! 16 MiB each. A contender that cannot run (no `nc`) is skipped, and the
 //! table says so. `BENCH_DOWNLOAD_ROUNDS` changes the number of rounds
 //! (default 7, at least 5).
+//!
+//! nginx is the file server a user would otherwise pick: with `nginx` and `curl`
+//! installed (Debian: `apt-get install nginx-light curl`) the bench writes it a
+//! config (`sendfile on`, a free loopback port, the bench's file as its root,
+//! its pid and logs in the bench's temporary directory) and runs it in the
+//! foreground (`daemon off`) as a child. `curl -o FILE` is timed against
+//! `download_client -o FILE`, and `curl -o -` against `download_client -o -`,
+//! both writing into a pipe the bench reads and throws away. Their ratios are
+//! the median of each round's own ratio (the two ran minutes apart at most).
+//! A target missed prints FAIL and makes the bench exit 1 (`make bench` says so).
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -28,6 +38,18 @@ use std::time::{Duration, Instant};
 const SIZE: u64 = 1 << 30;
 const MIB: f64 = 1024.0 * 1024.0;
 const MEMORY_TARGET_KIB: u64 = 16 * 1024;
+
+/// Set by a FAIL verdict: the bench then exits 1.
+static FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// What each round runs, in a rotating order.
+const BASELINE: usize = 0;
+const NC: usize = 1;
+const OURS: usize = 2;
+const NGINX: usize = 3;
+const OURS_STDOUT: usize = 4;
+const NGINX_STDOUT: usize = 5;
+const CONTENDERS: usize = 6;
 
 /// The temporary directory, removed however the bench ends.
 struct Scratch(PathBuf);
@@ -87,21 +109,28 @@ fn main() {
     }
     let (server, port) = start_server(&server_bin, &root);
     let server_pid = server.0.id();
+    let nginx = Nginx::start(&scratch.0, &root);
+    if let Err(why) = &nginx {
+        eprintln!("bench_download: SKIPPING nginx + curl: {why}");
+    }
 
-    let mut runs: [Vec<Run>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let mut runs: Vec<Vec<Run>> = (0..CONTENDERS).map(|_| Vec::new()).collect();
     let mut client_hwm = 0u64;
     let mut checked = false;
     for round in 0..rounds {
-        for k in 0..3 {
-            let which = (round + k) % 3;
+        for k in 0..CONTENDERS {
+            let which = (round + k) % CONTENDERS;
             let out = scratch.0.join(format!("out-{which}"));
-            settle();
+            let to_disk = !matches!(which, OURS_STDOUT | NGINX_STDOUT);
+            // Only a run that writes to disk leaves writeback behind it, or pays for one.
+            if to_disk {
+                settle();
+            }
             let run = match which {
-                0 => Some(baseline(&big, &out)),
-                1 if nc => Some(netcat(&big, &out)),
-                1 => None,
-                _ => {
-                    let (run, hwm) = ours(&client_bin, port, server_pid, &out);
+                BASELINE => Some(baseline(&big, &out)),
+                NC if nc => Some(netcat(&big, &out)),
+                OURS => {
+                    let (run, hwm) = ours(&client_bin, port, server_pid, Some(&out));
                     client_hwm = client_hwm.max(hwm);
                     if !checked {
                         same_file(&big, &out).expect("our copy differs from the original");
@@ -109,10 +138,16 @@ fn main() {
                     }
                     Some(run)
                 }
+                OURS_STDOUT => Some(ours(&client_bin, port, server_pid, None).0),
+                NGINX => nginx.as_ref().ok().map(|n| n.curl(Some(&out))),
+                NGINX_STDOUT => nginx.as_ref().ok().map(|n| n.curl(None)),
+                _ => None,
             };
             if let Some(run) = run {
-                let len = fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-                assert_eq!(len, SIZE, "run {which} saved {len} bytes");
+                if to_disk {
+                    let len = fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+                    assert_eq!(len, SIZE, "run {which} saved {len} bytes");
+                }
                 runs[which].push(run);
             }
             let _ = fs::remove_file(&out);
@@ -128,6 +163,8 @@ fn main() {
     eprintln!();
     let server_hwm = vm_hwm_kib(server_pid).unwrap_or(0);
     drop(server);
+    // Stopped with the others; only whether it ran is needed from here on.
+    let nginx: Result<(), String> = nginx.map(drop);
 
     let tps = ticks_per_second();
     let stats = |v: &[Run]| -> (f64, f64, f64) {
@@ -135,8 +172,8 @@ fn main() {
         let cpu: Vec<f64> = v.iter().map(|r| r.ticks as f64 / tps).collect();
         (median(&secs), best(&secs), median(&cpu))
     };
-    let ours_s = stats(&runs[2]);
-    println!("1 GiB over loopback to a file on disk, {rounds} alternating rounds");
+    let ours_s = stats(&runs[OURS]);
+    println!("1 GiB over loopback, {rounds} alternating rounds");
     println!("command: target/release/examples/bench_download   (make bench)");
     println!();
     println!(
@@ -144,14 +181,14 @@ fn main() {
         "", "median", "best", "MiB/s", "CPU s", "ours/it"
     );
     row("download_client + download_server", ours_s, None);
-    let base_s = stats(&runs[0]);
+    let base_s = stats(&runs[BASELINE]);
     row(
         "std io::copy pair (baseline)",
         base_s,
         Some(base_s.0 / ours_s.0),
     );
     if nc {
-        let nc_s = stats(&runs[1]);
+        let nc_s = stats(&runs[NC]);
         row("nc -N -l | nc -d", nc_s, Some(nc_s.0 / ours_s.0));
     } else {
         println!(
@@ -159,8 +196,28 @@ fn main() {
             "nc -N -l | nc -d"
         );
     }
+    match &nginx {
+        Ok(_) => row(
+            "nginx (sendfile) + curl -o FILE",
+            stats(&runs[NGINX]),
+            Some(same_round_ratio(&runs[NGINX], &runs[OURS])),
+        ),
+        Err(why) => println!("{:<34} SKIPPED: {why}", "nginx + curl -o FILE"),
+    }
+    println!();
+    println!("to standard output (a pipe the bench reads and discards), same rounds:");
+    row("download_client -o -", stats(&runs[OURS_STDOUT]), None);
+    match &nginx {
+        Ok(_) => row(
+            "nginx (sendfile) + curl -o -",
+            stats(&runs[NGINX_STDOUT]),
+            Some(same_round_ratio(&runs[NGINX_STDOUT], &runs[OURS_STDOUT])),
+        ),
+        Err(why) => println!("{:<34} SKIPPED: {why}", "nginx + curl -o -"),
+    }
     println!(
-        "(ours/it: its median time over ours; CPU s: user + system time of both ends, median)"
+        "(ours/it: its median time over ours, or for nginx the median of each round's ratio; \
+         CPU s: user + system time of both ends, median)"
     );
     println!();
     for (name, kib) in [
@@ -175,11 +232,29 @@ fn main() {
     }
     println!();
     let all = |v: &[Run]| rounded(&v.iter().map(|r| r.secs).collect::<Vec<_>>());
-    println!("all times (s): ours {:?}", all(&runs[2]));
-    println!("               std  {:?}", all(&runs[0]));
+    println!("all times (s): ours {:?}", all(&runs[OURS]));
+    println!("               std  {:?}", all(&runs[BASELINE]));
     if nc {
-        println!("               nc   {:?}", all(&runs[1]));
+        println!("               nc   {:?}", all(&runs[NC]));
     }
+    if nginx.is_ok() {
+        println!("               nginx+curl {:?}", all(&runs[NGINX]));
+        println!("ours -o -      {:?}", all(&runs[OURS_STDOUT]));
+        println!("curl -o -      {:?}", all(&runs[NGINX_STDOUT]));
+    }
+    if FAILED.load(Ordering::Relaxed) {
+        std::process::exit(1);
+    }
+}
+
+/// The median over rounds of `theirs / ours` in the same round.
+fn same_round_ratio(theirs: &[Run], ours: &[Run]) -> f64 {
+    let ratios: Vec<f64> = theirs
+        .iter()
+        .zip(ours)
+        .map(|(t, o)| t.secs / o.secs)
+        .collect();
+    median(&ratios)
 }
 
 /// Start each run with no dirty pages left by the previous one, so nobody
@@ -198,6 +273,9 @@ fn row(name: &str, (median, best, cpu): (f64, f64, f64), ratio: Option<f64>) {
 }
 
 fn verdict(ok: bool, target: &str) -> String {
+    if !ok {
+        FAILED.store(true, Ordering::Relaxed);
+    }
     format!("{} ({target})", if ok { "PASS" } else { "FAIL" })
 }
 
@@ -355,18 +433,28 @@ struct Run {
     ticks: u64,
 }
 
-fn ours(client: &Path, port: u16, server_pid: u32, out: &Path) -> (Run, u64) {
+/// `download_client -o OUT`, or with `None` `-o -` into a pipe read here.
+fn ours(client: &Path, port: u16, server_pid: u32, out: Option<&Path>) -> (Run, u64) {
     let server_before = cpu_ticks(&server_pid.to_string()).unwrap_or(0);
     let started = Instant::now();
     let mut child = Command::new(client)
         .args(["-q", "--port", &port.to_string(), "-o"])
-        .arg(out)
+        .arg(out.map_or(Path::new("-"), |p| p))
         .arg("big.bin")
-        .stdout(Stdio::null())
+        .stdout(if out.is_some() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
         .spawn()
         .expect("start download_client");
     let sampler = Sampler::watch(child.id());
+    let drained = drain(&mut child);
     let status = child.wait().expect("wait for download_client");
+    assert!(
+        out.is_some() || drained == SIZE,
+        "download_client -o - wrote {drained} bytes"
+    );
     let secs = started.elapsed().as_secs_f64();
     let (hwm, client_ticks) = sampler.finish();
     assert!(status.success(), "download_client failed: {status}");
@@ -462,4 +550,103 @@ fn wait_listening(port: u16) {
         thread::sleep(Duration::from_millis(2));
     }
     panic!("nc did not start listening on port {port}");
+}
+
+/// Reads and discards a child's piped stdout, if it has one; how many bytes came.
+fn drain(child: &mut Child) -> u64 {
+    match child.stdout.take() {
+        Some(mut stdout) => io::copy(&mut stdout, &mut io::sink()).unwrap_or(0),
+        None => 0,
+    }
+}
+
+/// nginx serving the bench's root from a config of the bench's own, in the foreground.
+struct Nginx {
+    _child: Kill,
+    port: u16,
+}
+
+impl Nginx {
+    fn start(scratch: &Path, root: &Path) -> Result<Nginx, String> {
+        for (program, package) in [("nginx", "nginx-light"), ("curl", "curl")] {
+            let found = Command::new(program)
+                .arg(if program == "nginx" {
+                    "-v"
+                } else {
+                    "--version"
+                })
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok();
+            if !found {
+                return Err(format!(
+                    "{program} is not installed (apt-get install {package})"
+                ));
+            }
+        }
+        let dir = scratch.join("nginx");
+        fs::create_dir_all(dir.join("logs")).map_err(|e| e.to_string())?;
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let config = format!(
+            "daemon off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/logs/error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n\
+               client_body_temp_path {dir}/body;\n\
+               server {{ listen 127.0.0.1:{port}; root {root}; }}\n}}\n",
+            dir = dir.display(),
+            root = root.display(),
+        );
+        let conf = dir.join("nginx.conf");
+        fs::write(&conf, config).map_err(|e| e.to_string())?;
+        let child = Command::new("nginx")
+            .arg("-p")
+            .arg(&dir)
+            .arg("-e")
+            .arg(dir.join("logs/error.log"))
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start nginx: {e}"))?;
+        let child = Kill(child);
+        wait_listening(port);
+        Ok(Nginx {
+            _child: child,
+            port,
+        })
+    }
+
+    /// `curl -o OUT`, or with `None` `curl -o -` into a pipe read here. Its CPU time is
+    /// curl's only: nginx's workers are not sampled.
+    fn curl(&self, out: Option<&Path>) -> Run {
+        let url = format!("http://127.0.0.1:{}/big.bin", self.port);
+        let started = Instant::now();
+        let mut child = Command::new("curl")
+            .args(["-s", "-f", "-o"])
+            .arg(out.map_or(Path::new("-"), |p| p))
+            .arg(&url)
+            .stdout(if out.is_some() {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            })
+            .spawn()
+            .expect("run curl");
+        let sampler = Sampler::watch(child.id());
+        let drained = drain(&mut child);
+        let status = child.wait().expect("wait for curl");
+        let secs = started.elapsed().as_secs_f64();
+        let (_, ticks) = sampler.finish();
+        assert!(status.success(), "curl failed: {status}");
+        assert!(
+            out.is_some() || drained == SIZE,
+            "curl -o - wrote {drained} bytes"
+        );
+        Run { secs, ticks }
+    }
 }

@@ -6,7 +6,7 @@
 //! `tests/man.rs` fails when a committed page no longer matches its program's help,
 //! and says to run this.
 
-use socket_tutorial::core::manpage::{self, PROGRAMS};
+use socket_tutorial::core::manpage::PROGRAMS;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -32,7 +32,7 @@ fn run() -> Result<(), String> {
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     for name in PROGRAMS {
         let help = help_of(&programs.join(name))?;
-        let page = manpage::program_page(name, &help);
+        let page = socket_tutorial::manual_page(name, &help);
         let path = out.join(format!("{name}.1"));
         std::fs::write(&path, page).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         println!("wrote {}", path.display());

@@ -24,3 +24,14 @@ pub const PROGRAMS: [&str; 7] = [
     "udp_sender",
     "file_shell",
 ];
+
+/// The manual page of one of our [`PROGRAMS`] from its `--help` (`make man`), with
+/// file_shell's interactive commands from the table its `help` shows.
+pub fn manual_page(name: &str, help: &str) -> String {
+    if name == "file_shell" {
+        let commands = file_service::shell::commands::manual_section();
+        core::manpage::program_page_with(name, help, &[commands])
+    } else {
+        core::manpage::program_page(name, help)
+    }
+}

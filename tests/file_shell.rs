@@ -324,7 +324,7 @@ fn cd_dot_dot_at_the_root_stays_at_the_root() {
     assert!(text.contains("Remote working directory: /sub\n"), "{text}");
     assert!(text.contains("file> ls\nsub/\ntop.txt\n"), "{text}");
     assert!(
-        stderr(&out).contains("not found: \"outside.txt\""),
+        stderr(&out).contains("not found: \"/outside.txt\""),
         "{}",
         describe(&out)
     );
@@ -357,9 +357,9 @@ fn rm_rename_and_rmdir() {
     );
     failed(&out);
     let err = stderr(&out);
-    assert!(err.contains("already exists: \"taken.txt\""), "{err}");
-    assert!(err.contains("is a directory: \"full\"\n"), "{err}");
-    assert!(err.contains("directory not empty: \"full\"\n"), "{err}");
+    assert!(err.contains("already exists: \"/taken.txt\""), "{err}");
+    assert!(err.contains("is a directory: \"/full\"\n"), "{err}");
+    assert!(err.contains("directory not empty: \"/full\"\n"), "{err}");
     assert!(err.contains("batch stopped at line 8: rmdir full"), "{err}");
     assert_eq!(
         tree(&f.root).keys().collect::<Vec<_>>(),
@@ -911,8 +911,8 @@ fn batch_mode_echoes_stops_at_a_failure_and_honours_prefixes() {
         )
     );
     let err = stderr(&out);
-    assert!(err.contains("not found: \"missing.txt\""), "{err}");
-    assert!(err.contains("not found: \"missing2.txt\""), "{err}");
+    assert!(err.contains("not found: \"/missing.txt\""), "{err}");
+    assert!(err.contains("not found: \"/missing2.txt\""), "{err}");
     assert!(
         err.ends_with("file_shell: error: batch stopped at line 8: get missing3.txt\n"),
         "{err}"
@@ -955,10 +955,10 @@ fn batch_mode_echoes_stops_at_a_failure_and_honours_prefixes() {
         "{}",
         describe(&out)
     );
-    let out = f.shell("chmod 600 a.txt\n");
+    let out = f.shell("nosuch 600 a.txt\n");
     failed(&out);
     assert!(
-        stderr(&out).contains("unknown command: chmod"),
+        stderr(&out).contains("unknown command: nosuch"),
         "{}",
         describe(&out)
     );
@@ -1034,7 +1034,7 @@ fn help_version_usage_and_connection_errors() {
             "get ./* .",
             "-b",
             "--token-file",
-            "ssh -L 11500:127.0.0.1:11500",
+            "ssh -L 11501:127.0.0.1:11500",
             "[[USER@]HOST[:PORT]]",
             "-P, --port",
             "--timeout SECS",
@@ -1594,4 +1594,108 @@ fn a_lost_server_is_not_called_idle() {
         "{transcript}"
     );
     assert!(!transcript.contains("idle"), "{transcript}");
+}
+
+fn mode_bits(path: &Path) -> u16 {
+    socket_tutorial::file_service::file_meta::mode_bits(&fs::symlink_metadata(path).unwrap())
+}
+
+#[test]
+fn chmod_lumask_and_version_as_in_sftp() {
+    let f = fixture("sh-chmod", &["--writable"]);
+    fs::write(f.root.join("a.txt"), b"a").unwrap();
+    fs::write(f.root.join("b.txt"), b"b").unwrap();
+    let out = f.shell("chmod 400 *.txt\nversion\n");
+    succeeded(&out);
+    let text = stdout(&out);
+    assert!(
+        text.contains("Changing mode on /a.txt\nChanging mode on /b.txt\n"),
+        "{text}"
+    );
+    let ro = if cfg!(windows) { 0o444 } else { 0o400 };
+    assert_eq!(
+        (
+            mode_bits(&f.root.join("a.txt")),
+            mode_bits(&f.root.join("b.txt"))
+        ),
+        (ro, ro)
+    );
+    assert!(
+        text.contains(&format!(
+            "file_shell {}, protocol version 2 (PROTOCOL.md); the server speaks version 2",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+    // Bad modes are refused before anything is sent, and the batch stops there.
+    for bad in [
+        "chmod u+x a.txt",
+        "chmod 4755 a.txt",
+        "chmod 644",
+        "chmod 644 nope.txt",
+    ] {
+        let out = f.shell(&format!("{bad}\n"));
+        failed(&out);
+        let err = stderr(&out);
+        assert!(err.contains("batch stopped at line 1"), "{bad}: {err}");
+    }
+    // lumask: what a download without -p keeps of the remote mode.
+    fs::write(f.root.join("c.txt"), b"c").unwrap();
+    fs::create_dir_all(f.here.join("keep")).unwrap();
+    let out = f.shell("chmod 666 c.txt\nlumask 077\nlcd keep\nget c.txt\nlumask\n");
+    succeeded(&out);
+    let text = stdout(&out);
+    assert!(text.contains("Local umask: 077\n"), "{text}");
+    let got = mode_bits(&f.here.join("keep/c.txt"));
+    // Windows has one bit: 077 leaves the owner's write, so not read-only.
+    assert_eq!(got, if cfg!(windows) { 0o644 } else { 0o600 });
+}
+
+#[test]
+fn sftp_commands_not_offered_say_why() {
+    let f = fixture("sh-not-offered", &["--writable"]);
+    for (line, why) in [
+        ("df", "no call for a file system's free space"),
+        ("ln a b", "never creates a link"),
+        ("symlink a b", "never creates a link"),
+        ("cp a b", "no server-side copy"),
+    ] {
+        let out = f.shell(&format!("{line}\n"));
+        failed(&out);
+        let err = stderr(&out);
+        assert!(
+            err.contains(why) && !err.contains("unknown command"),
+            "{line}: {err}"
+        );
+        let name = line.split(' ').next().unwrap();
+        let help = f.shell(&format!("help {name}\n"));
+        succeeded(&help);
+        assert!(
+            stdout(&help).contains(why),
+            "help {name}: {}",
+            describe(&help)
+        );
+    }
+    let out = f.shell("help\n");
+    assert!(
+        stdout(&out).contains("Not offered: df, ln, symlink, cp"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn errors_name_remote_paths_as_pwd_shows_them() {
+    let f = fixture("sh-slash", &["--writable"]);
+    fs::create_dir_all(f.root.join("home/up_temp/socket")).unwrap();
+    for (line, want) in [
+        ("cd nope", "not found: \"/home/up_temp/socket/nope\""),
+        ("ls nope", "not found: \"/home/up_temp/socket/nope\""),
+        ("get nope", "not found: \"/home/up_temp/socket/nope\""),
+        ("rmdir nope", "not found: \"/home/up_temp/socket/nope\""),
+    ] {
+        let out = f.shell(&format!("cd /home/up_temp/socket\n{line}\n"));
+        failed(&out);
+        assert!(stderr(&out).contains(want), "{line}: {}", describe(&out));
+    }
 }

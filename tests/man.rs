@@ -7,7 +7,8 @@
 
 mod common;
 
-use socket_tutorial::core::manpage::{program_page, PROGRAMS};
+use socket_tutorial::core::manpage::PROGRAMS;
+use socket_tutorial::manual_page as program_page;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -117,7 +118,7 @@ fn help_text(name: &str, help: &str) -> String {
             .strip_prefix("Usage:")
             .or_else(|| line.strip_prefix("Exit status:"))
             .unwrap_or(line);
-        if matches!(line, "Options:" | "Arguments:") {
+        if matches!(line, "Options:" | "Arguments:" | "Examples:") {
             continue;
         }
         text.push_str(line);
@@ -126,13 +127,14 @@ fn help_text(name: &str, help: &str) -> String {
     text.replace('`', "")
 }
 
-/// The text a reader sees on the page, without headings, requests and SEE ALSO.
+/// The text a reader sees on the page, without headings, requests, SEE ALSO and
+/// COMMANDS (which comes from file_shell's command table, not from its --help).
 fn page_text(page: &str) -> String {
     let mut text = String::new();
     let mut see_also = false;
     for line in page.lines() {
         if let Some(title) = line.strip_prefix(".SH ") {
-            see_also = title.contains("SEE ALSO");
+            see_also = title.contains("SEE ALSO") || title == "COMMANDS";
             continue;
         }
         if let Some(name) = line.strip_prefix(".B ") {
@@ -177,6 +179,8 @@ fn unescape(line: &str) -> String {
             ("-".into(), 1)
         } else if esc.starts_with('&') {
             (String::new(), 1)
+        } else if esc.starts_with('~') {
+            (" ".into(), 1)
         } else {
             panic!("an escape the generator does not write: {line}");
         };
@@ -233,5 +237,151 @@ fn every_page_renders_without_a_warning() {
             "groff warns about {name}'s page:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+/// file_shell(1) documents each interactive command, from the table its `help` shows.
+#[test]
+fn file_shells_page_lists_every_command_help_lists() {
+    use socket_tutorial::file_service::shell::commands::COMMANDS;
+    let page = committed("file_shell");
+    let section = page
+        .split(".SH COMMANDS\n")
+        .nth(1)
+        .and_then(|rest| rest.split(".SH ").next())
+        .expect("file_shell(1) has a COMMANDS section");
+    let shown = unescape_all(section);
+    for c in COMMANDS {
+        assert!(shown.contains(c.usage), "COMMANDS lacks `{}`", c.usage);
+        assert!(
+            shown.contains(c.summary),
+            "COMMANDS lacks the help of {}",
+            c.name
+        );
+    }
+}
+
+fn unescape_all(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.starts_with('.'))
+        .map(|l| unescape(l) + "\n")
+        .collect()
+}
+
+/// Every page has examples, and each command of ours in them takes its arguments.
+#[test]
+fn every_page_has_examples_that_its_program_takes() {
+    for name in PROGRAMS {
+        let page = committed(name);
+        let section = page
+            .split(".SH EXAMPLES\n")
+            .nth(1)
+            .and_then(|rest| rest.split(".SH ").next())
+            .unwrap_or_else(|| panic!("{name}(1) has no EXAMPLES section"));
+        let mut checked = 0;
+        for line in unescape_all(section).lines() {
+            let command = line.split(" #").next().unwrap_or("");
+            // A redirection is the shell's, not an argument.
+            let command = command.split(" > ").next().unwrap_or("");
+            for part in command.split('|') {
+                let words: Vec<&str> = part.split_whitespace().collect();
+                let Some((&program, args)) = words.split_first() else {
+                    continue;
+                };
+                if !PROGRAMS.contains(&program) {
+                    continue;
+                }
+                let out = common::command(program)
+                    .args(args)
+                    .arg("--help")
+                    .output()
+                    .expect("run the example's program");
+                assert!(
+                    out.status.success(),
+                    "{name}(1): the example `{line}` is not a command {program} takes:\n{}",
+                    common::describe(&out)
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 2, "{name}(1): only {checked} examples of ours");
+    }
+}
+
+/// A page names no document (`*.md`) that `make install` does not put beside it, in share/doc.
+#[test]
+fn every_document_a_page_names_is_installed() {
+    let makefile = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Makefile"))
+        .expect("read the Makefile");
+    let installed: Vec<&str> = makefile
+        .lines()
+        .find_map(|l| l.strip_prefix("DOCS = "))
+        .expect("the Makefile's DOCS = line")
+        .split_whitespace()
+        .collect();
+    assert!(
+        makefile.contains("cp $(DOCS) \"$(DOCDIR)/\""),
+        "make install copies $(DOCS)"
+    );
+    let base = |path: &str| path.rsplit('/').next().unwrap_or(path).to_string();
+    let bases: Vec<String> = installed.iter().map(|p| base(p)).collect();
+    for name in PROGRAMS {
+        let text = unescape_all(&committed(name));
+        for word in text.split(|c: char| c.is_whitespace() || "(),;`".contains(c)) {
+            let word = word.trim_end_matches('.');
+            if !word.ends_with(".md") {
+                continue;
+            }
+            assert!(
+                bases.contains(&base(word)),
+                "{name}(1) names {word}, which make install does not install (DOCS: {installed:?})"
+            );
+        }
+        assert!(
+            !text.contains("docs/PROTOCOL.md") && !text.contains("docs/ROOT.md"),
+            "{name}(1) points into the source's docs/, which is not installed"
+        );
+    }
+    for path in installed {
+        assert!(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(path).is_file(),
+            "DOCS names {path}, which does not exist"
+        );
+    }
+}
+
+/// At any width, groff never starts a line with the lone `.` of `get ./* .`.
+#[test]
+fn a_lone_dot_never_starts_a_rendered_line() {
+    if !common::installed("groff") {
+        common::skip(
+            "groff is not installed (apt-get install groff-base), so no page was rendered",
+        );
+        return;
+    }
+    let page = committed("file_shell");
+    for width in 40..=100 {
+        let mut child = Command::new("groff")
+            .args(["-man", "-Tascii", &format!("-rLL={width}n")])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run groff");
+        child
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(page.as_bytes())
+            .expect("write the page to groff");
+        let out = child.wait_with_output().expect("groff finishes");
+        let text = String::from_utf8_lossy(&out.stdout);
+        for line in text.lines() {
+            let body = line.trim_start();
+            assert!(
+                !(body == "." || body.starts_with(". ")),
+                "at {width} columns a line of file_shell(1) starts with a lone `.`: {line:?}"
+            );
+        }
     }
 }

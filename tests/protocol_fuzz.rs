@@ -128,7 +128,7 @@ fn cases(default: usize) -> usize {
 }
 
 fn random_request(rng: &mut Rng) -> Request {
-    match rng.below(9) {
+    match rng.below(10) {
         0 => {
             let mut proof = [0u8; PROOF_LEN];
             proof.copy_from_slice(&rng.bytes(PROOF_LEN));
@@ -168,6 +168,10 @@ fn random_request(rng: &mut Rng) -> Request {
             overwrite: rng.percent(50),
         },
         7 => Request::RemoveFile { path: rng.path() },
+        8 => Request::Chmod {
+            path: rng.path(),
+            mode: (rng.next() as u16) & MAX_MODE,
+        },
         _ => Request::RemoveDir { path: rng.path() },
     }
 }

@@ -869,3 +869,99 @@ fn the_token_can_come_from_the_environment_and_bad_ones_stop_the_server() {
         assert!(err.contains(message), "{err}");
     }
 }
+
+fn chmod(path: &[u8], mode: u16) -> Request {
+    Request::Chmod {
+        path: path.to_vec(),
+        mode,
+    }
+}
+
+/// The mode bits of what is at `path` itself (a link not followed), as this platform shows them.
+fn mode_of(path: &std::path::Path) -> u16 {
+    let meta = fs::symlink_metadata(path).unwrap();
+    socket_tutorial::file_service::file_meta::mode_bits(&meta)
+}
+
+#[test]
+fn chmod_changes_modes_inside_the_root_only() {
+    let tmp = TempDir::new("ws-chmod");
+    let (root, outside) = (tmp.join("root"), tmp.join("outside"));
+    fs::create_dir_all(root.join("dir")).unwrap();
+    fs::create_dir_all(&outside).unwrap();
+    fs::write(outside.join("victim"), b"SENTINEL").unwrap();
+    fs::write(root.join("f.txt"), b"inside").unwrap();
+    fs::write(root.join(".f.txt.part"), b"someone's partial").unwrap();
+    let links = links::links_work(tmp.path());
+    if links {
+        links::symlink("../outside", &root.join("out")).unwrap();
+        links::symlink("../outside/victim", &root.join("victim_link")).unwrap();
+        links::symlink("f.txt", &root.join("inner_link")).unwrap();
+    }
+    // A read-only server refuses it like every other write.
+    let ro = download_server(&root, &[]);
+    let (mut s, _) = framed(ro.connect_addr());
+    let err = refused(
+        ask(&mut s, chmod(b"f.txt", 0o600)),
+        "chmod on a read-only server",
+    );
+    assert_eq!(err.code, ErrorCode::ReadOnly, "{err}");
+    assert!(err.message.contains("chmod"), "{err}");
+
+    let mut srv = download_server(&root, &["--writable"]);
+    srv.wait_for("serving");
+    let mut c = connection(&srv, None);
+    c.chmod(b"f.txt", 0o400).unwrap();
+    srv.wait_for("chmod \"f.txt\" -> ok, mode 0400");
+    // Windows keeps one bit of it: read-only, and that it shows as 0o444.
+    let want = if cfg!(windows) { 0o444 } else { 0o400 };
+    assert_eq!(mode_of(&root.join("f.txt")), want);
+    c.chmod(b"f.txt", 0o640).unwrap();
+    assert_eq!(
+        mode_of(&root.join("f.txt")),
+        if cfg!(windows) { 0o644 } else { 0o640 }
+    );
+    if cfg!(unix) {
+        c.chmod(b"dir", 0o700).unwrap();
+        assert_eq!(mode_of(&root.join("dir")), 0o700);
+    }
+
+    let outside_modes = || (mode_of(&outside), mode_of(&outside.join("victim")));
+    let before = (outside_modes(), mode_of(&root.join(".f.txt.part")));
+    let (mut s, _) = framed(srv.connect_addr());
+    let mut cases: Vec<(Request, ErrorCode)> = vec![
+        (chmod(b"../outside/victim", 0o777), ErrorCode::OutsideRoot),
+        (chmod(b"dir/../../outside", 0o777), ErrorCode::OutsideRoot),
+        (chmod(b"nope", 0o644), ErrorCode::NotFound),
+        (chmod(b"", 0o777), ErrorCode::BadRequest),
+        (chmod(b".", 0o777), ErrorCode::BadRequest),
+        (chmod(b"f.txt/", 0o644), ErrorCode::NotADirectory),
+        (chmod(b".f.txt.part", 0o777), ErrorCode::PermissionDenied),
+    ];
+    if links {
+        cases.extend([
+            (chmod(b"out/victim", 0o777), ErrorCode::OutsideRoot),
+            // A link in the last place is never followed, inside or out.
+            (chmod(b"victim_link", 0o777), ErrorCode::PermissionDenied),
+            (chmod(b"inner_link", 0o777), ErrorCode::PermissionDenied),
+            (chmod(b"out", 0o777), ErrorCode::PermissionDenied),
+        ]);
+    }
+    for (request, code) in cases {
+        let what = format!("{request:?}");
+        let err = refused(ask(&mut s, request), &what);
+        assert_eq!(err.code, code, "{what}: {err}");
+    }
+    assert_eq!(
+        (outside_modes(), mode_of(&root.join(".f.txt.part"))),
+        before,
+        "nothing outside, and no partial, changed mode"
+    );
+    // Bits above 0o7777 cannot even be sent: the frame would be malformed.
+    assert!(chmod(b"f.txt", 0o10000).encode().is_err());
+    // Set-id and sticky bits are never applied.
+    if cfg!(unix) {
+        c.chmod(b"f.txt", 0o4755).unwrap();
+        assert_eq!(mode_of(&root.join("f.txt")), 0o755);
+    }
+}

@@ -272,6 +272,10 @@ fn main() {
     let _ = std::fs::remove_dir_all(&scratch);
     println!();
     println!("overall: {}", if all_pass { "PASS" } else { "FAIL" });
+    // `make bench` stops on a failed target.
+    if !all_pass {
+        std::process::exit(1);
+    }
 }
 
 /// The textbook server the issue compares against: a few lines of std, one thread per client.

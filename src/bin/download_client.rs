@@ -294,6 +294,12 @@ the server has the same version (a small record of each finished download
 is kept in ~/.local/state/socket-tutorial, %LOCALAPPDATA% on Windows).
 A progress line is shown on stderr when it is a terminal (not with -s).
 
+Examples:
+  download_client notes.txt docs/report.pdf   # saves copy-notes.txt, copy-report.pdf
+  download_client -o saved/ a.txt b.txt       # into the folder saved/
+  download_client --verify big.iso            # prints '<sha256>  copy-big.iso'
+  download_client -o - notes.txt | less       # to standard output
+
 Options:
       --host HOST[:PORT]  the server: a name, an IPv4 or an IPv6 address,
                        with its port if you like (127.0.0.1:11500,

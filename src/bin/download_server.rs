@@ -219,7 +219,8 @@ wrong token waits longer for each answer (100 ms, doubling up to 5 s, until
 it has been quiet for 60 s); a burst of wrong tokens is logged once. A token
 that is only spaces or holds a control byte is an error at start. The files
 are NOT encrypted: names and contents cross the network in clear. Off this
-machine, tunnel it over SSH (see README.md).
+machine, tunnel it over SSH (see README.md, installed in
+share/doc/socket-tutorial).
 
 Every request is logged on stdout: client, path, result, bytes, time.
 
@@ -231,6 +232,11 @@ however slowly it drips; and the bytes of an upload, a download or a listing
 must move at --min-rate at least, in either direction (a client that stops
 reading is as slow as one that stops sending), with --body-timeout seconds of
 slack. A client that misses a deadline is disconnected and the line says why.
+
+Examples:
+  download_server --root ~/shared            # 127.0.0.1:11500, read-only
+  download_server --root ~/shared --writable --max-upload-bytes 1000000000
+  download_server --encoding gbk              # for the tutorial's download_client.py
 
 Options:
       --root DIR           directory to serve [default: the current directory]
@@ -258,8 +264,8 @@ Options:
       --idle-timeout SECS  disconnect a client silent this long before a request;
                            0 = never [default: 60]
       --hello-timeout SECS a framed client's hello must be whole within SECS of its
-                           first byte (a client past a limit: of connecting); 0 = never
-                           [default: 10]
+                           first byte (for a client past a connection limit, within SECS
+                           of connecting: it is only told `busy`); 0 = never [default: 10]
       --request-timeout SECS
                            a request must be whole within SECS of its first byte;
                            0 = never [default: 20]
@@ -274,7 +280,8 @@ Options:
   -V, --version            print the version
 
 The first line on stdout is `listening on IP:PORT`, with the port actually bound.
-The protocol is described in docs/PROTOCOL.md.
+The protocol is described in PROTOCOL.md (docs/ in the source,
+share/doc/socket-tutorial where installed).
 ",
 };
 

@@ -115,7 +115,13 @@ opened again before the next command that needs the server, which says
 so in one line.
 
 The protocol is not encrypted. Across a network you do not trust, tunnel
-it: `ssh -L 11500:127.0.0.1:11500 HOST`, then `file_shell -P 11500`.
+it: `ssh -L 11501:127.0.0.1:11500 HOST`, then `file_shell -P 11501`.
+
+Examples:
+  file_shell                                  # the server on 127.0.0.1:11500
+  file_shell -P 2222 files.example.org        # HOST and -P PORT, as for sftp
+  printf 'mkdir backup\\ncd backup\\nput -r ./* .\\n' | file_shell
+  file_shell -b nightly.txt                   # batch mode, like sftp -b
 
 Arguments:
   [[USER@]HOST[:PORT]]   the server, as for sftp: HOST, HOST:PORT, [IPv6]:PORT

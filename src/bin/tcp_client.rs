@@ -97,6 +97,10 @@ escaped (`\\n`, `\\x1b`), and one line ending at its end is dropped.
 HOST and PORT may also be given as words, as nc takes them
 (`tcp_client 127.0.0.1 10500`), instead of --host and --port.
 
+Examples:
+  printf 'hello\\nexit\\n' | tcp_client --port 10500
+  tcp_client 127.0.0.1 10500        # HOST and PORT as words, as for nc
+
 Options:
       --host HOST   server to connect to: IPv4, IPv6 or a host name [default: 127.0.0.1]
       --port N      server port [default: 10500]

@@ -116,6 +116,11 @@ and two quick lines may arrive in one read and get one reply, printed as
 character in it is shown escaped. The file protocol (download_server) shows
 how framing does this right.
 
+Examples:
+  tcp_server --port 0               # any free port; the first line says which
+  tcp_server --echo --quiet         # a plain echo server on port 10500
+  tcp_server --encoding gbk --sequential   # exactly like tcp_server.py
+
 Options:
       --bind ADDR          address to listen on: IPv4, IPv6 or a host name [default: 0.0.0.0]
       --port N             port to listen on; 0 picks a free one [default: 10500]

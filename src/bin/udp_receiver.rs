@@ -83,6 +83,10 @@ valid text in the chosen encoding are shown as U+FFFD.
 UDP has no connection: the receiver does not know who will send, or whether
 anything sent to it was lost on the way. Every datagram is on its own.
 
+Examples:
+  udp_receiver --port 0             # any free port; the first line says which
+  udp_receiver --keep-open --count 1000 > log.txt
+
 Options:
       --bind ADDR        address to receive on: IPv4, IPv6 or a host name [default: 0.0.0.0]
       --port N           port to receive on; 0 picks a free one [default: 15000]

@@ -153,6 +153,10 @@ HOST and PORT may also be given as words, as nc takes them
 (`udp_sender 127.0.0.1 15000`, like `nc -u 127.0.0.1 15000`), instead of
 --host and --port.
 
+Examples:
+  printf 'hello\\nexit\\n' | udp_sender --bind-port 0 --port 15000
+  udp_sender --encoding gbk         # to the tutorial's udp_receiver.py
+
 Options:
       --host HOST        receiver to send to: IPv4, IPv6 or a host name [default: 127.0.0.1]
       --port N           receiver's port [default: 15000]

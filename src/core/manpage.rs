@@ -4,12 +4,15 @@
 //! `name: what it does`, a `Usage:` line, paragraphs, `Arguments:` and
 //! `Options:` lists whose entries start at a small indentation (`  -h, --help`,
 //! `      --port N`) with their descriptions after the spec, continued on deeper
-//! indented lines, then closing paragraphs, of which one may start with
-//! `Exit status:`. Those become NAME, SYNOPSIS, DESCRIPTION, ARGUMENTS, OPTIONS,
-//! EXIT STATUS and NOTES; SEE ALSO names the other programs. A paragraph whose
-//! lines are all indented is an example, kept as it is; `code` in backticks is
-//! set in bold. The page is plain ASCII (other characters as `\[uXXXX]`), so
-//! any `man` renders it without guessing an encoding.
+//! indented lines, an `Examples:` block of indented command lines, then closing
+//! paragraphs, of which one may start with `Exit status:`. Those become NAME,
+//! SYNOPSIS, DESCRIPTION, ARGUMENTS, OPTIONS, EXIT STATUS, NOTES and EXAMPLES;
+//! a program may add sections of its own ([`Section`]: file_shell's COMMANDS),
+//! and SEE ALSO names the other programs. A paragraph whose lines are all
+//! indented is an example, kept as it is; `code` in backticks is set in bold; a
+//! lone `.` (`get ./* .`) is never put at the start of a line of its own. The
+//! page is plain ASCII (other characters as `\[uXXXX]`), so any `man` renders
+//! it without guessing an encoding.
 
 use std::fmt::Write as _;
 
@@ -20,13 +23,28 @@ pub const SOURCE: &str = concat!(env!("CARGO_PKG_NAME"), " ", env!("CARGO_PKG_VE
 
 /// The page of one of our [`PROGRAMS`], from its `--help`: its SEE ALSO names the others.
 pub fn program_page(name: &str, help: &str) -> String {
+    program_page_with(name, help, &[])
+}
+
+/// [`program_page`] with sections of the program's own after OPTIONS.
+pub fn program_page_with(name: &str, help: &str, sections: &[Section]) -> String {
     let others: Vec<&str> = PROGRAMS.iter().copied().filter(|p| *p != name).collect();
     render(&Page {
         name,
         source: SOURCE,
         help,
         see_also: &others,
+        sections,
     })
+}
+
+/// A section a program adds to its page: a paragraph, then one entry per item
+/// (file_shell's commands: `get [-a] [-p] [-r] REMOTE... [LOCAL]` and its help).
+pub struct Section {
+    pub title: String,
+    pub intro: String,
+    /// The entry's head (set in bold), then its lines, each kept a line of its own.
+    pub entries: Vec<(String, Vec<String>)>,
 }
 
 /// What a page is made from.
@@ -39,6 +57,8 @@ pub struct Page<'a> {
     pub help: &'a str,
     /// Other programs the page points to.
     pub see_also: &'a [&'a str],
+    /// Sections of the program's own, after OPTIONS.
+    pub sections: &'a [Section],
 }
 
 /// One entry of an `Options:` or `Arguments:` list.
@@ -58,6 +78,7 @@ struct Help {
     options: Vec<Entry>,
     exit_status: Vec<String>,
     notes: Vec<Vec<String>>,
+    examples: Vec<String>,
 }
 
 /// The roff source of the manual page (section 1) for `page`.
@@ -73,7 +94,10 @@ pub fn render(page: &Page) -> String {
     // Help texts are full of commands and code: no hyphenation, no stretched spaces.
     out.push_str(".nh\n.ad l\n");
     section(&mut out, "NAME");
-    let _ = writeln!(out, "{} \\- {}", escape(page.name), escape(&help.summary));
+    let summary = escape(&help.summary)
+        .replace(" . ", "\\~. ")
+        .replace(" .)", "\\~.)");
+    let _ = writeln!(out, "{} \\- {summary}", escape(page.name));
     section(&mut out, "SYNOPSIS");
     let usage = help.usage.strip_prefix(page.name).unwrap_or(&help.usage);
     let _ = writeln!(out, ".B {}", escape(page.name));
@@ -95,6 +119,20 @@ pub fn render(page: &Page) -> String {
             out.push_str(&text(&entry.description));
         }
     }
+    for own in page.sections {
+        section(&mut out, &own.title);
+        out.push_str(&text(std::slice::from_ref(&own.intro)));
+        for (head, lines) in &own.entries {
+            out.push_str(".TP\n");
+            let _ = writeln!(out, "\\fB{}\\fR", escape(head));
+            for (i, line) in lines.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(".br\n");
+                }
+                out.push_str(&text(&[line.trim().to_string()]));
+            }
+        }
+    }
     if !help.exit_status.is_empty() {
         section(&mut out, "EXIT STATUS");
         // A table of codes (indented lines) inside it is kept as written, like an example.
@@ -112,6 +150,10 @@ pub fn render(page: &Page) -> String {
     if !help.notes.is_empty() {
         section(&mut out, "NOTES");
         paragraphs(&mut out, &help.notes);
+    }
+    if !help.examples.is_empty() {
+        section(&mut out, "EXAMPLES");
+        paragraphs(&mut out, std::slice::from_ref(&help.examples));
     }
     if !page.see_also.is_empty() {
         section(&mut out, "SEE ALSO");
@@ -166,6 +208,10 @@ fn parse(name: &str, help: &str) -> Help {
         if let Some(list) = list {
             list.extend(entries(&block[1..]));
             seen_lists = true;
+            continue;
+        }
+        if head == "Examples:" {
+            parsed.examples.extend(block[1..].iter().cloned());
             continue;
         }
         if let Some(rest) = head.strip_prefix("Exit status:") {
@@ -304,8 +350,16 @@ fn text(lines: &[String]) -> String {
     let mut out = String::new();
     let mut bold = false;
     let mut seen = 0;
-    for ch in joined.chars() {
-        if ch == '`' {
+    let chars: Vec<char> = joined.chars().collect();
+    for (i, &ch) in chars.iter().enumerate() {
+        // A lone `.` (the destination of `get ./* .`) stays on the line of the word before it.
+        let lone_dot = chars.get(i + 1) == Some(&'.')
+            && chars
+                .get(i + 2)
+                .map_or(true, |c| c.is_whitespace() || ",;)".contains(*c));
+        if ch.is_whitespace() && lone_dot {
+            out.push_str("\\~");
+        } else if ch == '`' {
             seen += 1;
             // A lone backtick left over (an odd count) is shown as one.
             if seen == ticks && !bold && ticks % 2 == 1 {
@@ -362,7 +416,7 @@ demo: shows `one` thing (the tutorial's demo.py)
 
 Usage: demo [OPTIONS] [NAME...]
 
-First paragraph, with a \\ and a - and ünïcode 你好.
+First paragraph, with a \\ and a - and ünïcode 你好, get ./* . as one.
 .starts with a dot
 
   demo> an example
@@ -382,6 +436,10 @@ The first line is `listening on`.
 
 Exit status: 0 when fine,
 1 when not.
+
+Examples:
+  demo --port 0
+  demo get ./* .
 ";
 
     fn page() -> String {
@@ -390,6 +448,14 @@ Exit status: 0 when fine,
             source: "socket-tutorial 0.1.0",
             help: HELP,
             see_also: &["tcp_server", "tcp_client"],
+            sections: &[Section {
+                title: "COMMANDS".into(),
+                intro: "At the `demo>` prompt:".into(),
+                entries: vec![(
+                    "get FILE".into(),
+                    vec!["fetch FILE".into(), "-a  resume".into()],
+                )],
+            }],
         })
     }
 
@@ -405,8 +471,10 @@ Exit status: 0 when fine,
                 ".SH DESCRIPTION",
                 ".SH ARGUMENTS",
                 ".SH OPTIONS",
+                ".SH COMMANDS",
                 ".SH \"EXIT STATUS\"",
                 ".SH NOTES",
+                ".SH EXAMPLES",
                 ".SH \"SEE ALSO\""
             ]
         );
@@ -445,7 +513,7 @@ Exit status: 0 when fine,
     fn text_is_escaped_and_examples_kept_as_written() {
         let page = page();
         assert!(
-            page.contains("First paragraph, with a \\e and a \\- and \\[u00FC]n\\[u00EF]code \\[u4F60]\\[u597D].\n\\&.starts with a dot\n"),
+            page.contains("First paragraph, with a \\e and a \\- and \\[u00FC]n\\[u00EF]code \\[u4F60]\\[u597D], get ./*\\~. as one.\n\\&.starts with a dot\n"),
             "{page}"
         );
         assert!(
@@ -467,5 +535,20 @@ Exit status: 0 when fine,
             .filter(|l| l.is_empty() || l.starts_with(' '))
             .collect();
         assert_eq!(spaced, ["  indented more"]);
+    }
+
+    #[test]
+    fn own_sections_and_examples_have_their_places() {
+        let page = page();
+        assert!(
+            page.contains(".SH COMMANDS\nAt the \\fBdemo>\\fR prompt:\n.TP\n\\fBget FILE\\fR\nfetch FILE\n.br\n\\-a  resume\n"),
+            "{page}"
+        );
+        assert!(
+            page.contains(
+                ".SH EXAMPLES\n.RS 4\n.nf\ndemo \\-\\-port 0\ndemo get ./* .\n.fi\n.RE\n"
+            ),
+            "{page}"
+        );
     }
 }

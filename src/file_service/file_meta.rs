@@ -118,6 +118,13 @@ pub fn give_mode(file: &File, mode: u16) -> io::Result<()> {
     file.set_permissions(imp::permissions(current, mode & !umask()))
 }
 
+/// `chmod`: of `mode`, what this system keeps (see [`apply`]), as it is: no umask, as
+/// sftp's chmod.
+pub fn set_mode(file: &File, mode: u16) -> io::Result<()> {
+    let current = file.metadata()?.permissions();
+    file.set_permissions(imp::permissions(current, mode))
+}
+
 /// A new file that only its owner can read until it is given its mode: a
 /// download's `.part` (a `0o600` file must not be readable by others while it
 /// arrives). Fails if something is already there.
@@ -132,10 +139,24 @@ pub fn create_private(path: &Path) -> io::Result<File> {
 /// the one way every unix allows: create a probe file asking for mode
 /// `0o777` in the temporary directory, read back what it got, and remove it.
 /// If even that fails, `0o022`, the usual value, is assumed.
+/// A umask set by [`set_umask`] (file_shell's `lumask`) stands in for it from then on.
 pub fn umask() -> u16 {
     static UMASK: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
-    *UMASK.get_or_init(|| imp::probe_umask().unwrap_or(0o022))
+    match SET_UMASK.load(std::sync::atomic::Ordering::Relaxed) {
+        UNSET => *UMASK.get_or_init(|| imp::probe_umask().unwrap_or(0o022)),
+        mask => mask & 0o777,
+    }
 }
+
+/// `lumask`: the umask [`umask`] answers for this process from now on. Like sftp's
+/// lumask (which calls umask(2)), it is the whole process's, not one session's.
+pub fn set_umask(mask: u16) {
+    SET_UMASK.store(mask & 0o777, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// No [`set_umask`] yet: the measured umask holds.
+const UNSET: u16 = u16::MAX;
+static SET_UMASK: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(UNSET);
 
 #[cfg(unix)]
 mod imp {

@@ -1,4 +1,4 @@
-//! The requests about directory entries (docs/PROTOCOL.md 7.2-7.3): LIST, STAT, MKDIR, RENAME, REMOVE and RMDIR, each one frame in and one answer out, through `Root`.
+//! The requests about directory entries (docs/PROTOCOL.md 7.2-7.3): LIST, STAT, MKDIR, RENAME, REMOVE, RMDIR and CHMOD, each one frame in and one answer out, through `Root`.
 
 use super::reply::{refuse, write_response};
 use super::{is_reserved, root_reply, FileServer, Outcome, Then};
@@ -26,6 +26,11 @@ impl FileServer {
     /// RMDIR: one empty directory.
     pub(super) fn remove_dir(&self, path: &[u8]) -> Response {
         done(self.root.remove_dir(path))
+    }
+
+    /// CHMOD: the permission bits of one file or directory, never through a link.
+    pub(super) fn chmod(&self, path: &[u8], mode: u16) -> Response {
+        done(self.root.set_mode(path, mode))
     }
 
     /// RENAME; with `overwrite` an existing file at `to` is replaced.

@@ -260,6 +260,14 @@ impl FileServer {
                 let reply = self.remove_dir(&path);
                 (path, send_reply(stream, &reply)?, Then::Continue)
             }
+            Request::Chmod { path, mode } => {
+                let reply = self.chmod(&path, mode);
+                let mut outcome = send_reply(stream, &reply)?;
+                if reply == Response::Ok {
+                    outcome.result = format!("ok, mode {mode:04o}");
+                }
+                (path, outcome, Then::Continue)
+            }
             Request::Rename {
                 from,
                 to,
@@ -288,12 +296,13 @@ impl FileServer {
                 | Request::RemoveFile { .. }
                 | Request::RemoveDir { .. }
                 | Request::Rename { .. }
+                | Request::Chmod { .. }
         );
         if writes && !self.config.writable {
             return Some(ErrorReply::new(
                 ErrorCode::ReadOnly,
                 "read-only server: it only sends files (start it with --writable to allow \
-                 upload, mkdir, rename and remove)",
+                 upload, mkdir, rename, remove and chmod)",
             ));
         }
         if matches!(
@@ -336,7 +345,8 @@ fn request_paths(request: &Request) -> Vec<&[u8]> {
         | Request::Mkdir { path }
         | Request::Upload { path, .. }
         | Request::RemoveFile { path }
-        | Request::RemoveDir { path } => vec![path],
+        | Request::RemoveDir { path }
+        | Request::Chmod { path, .. } => vec![path],
         Request::Rename { from, to, .. } => vec![from, to],
     }
 }

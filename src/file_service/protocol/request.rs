@@ -13,6 +13,9 @@ pub(super) const T_UPLOAD: u8 = 0x06;
 pub(super) const T_RENAME: u8 = 0x07;
 pub(super) const T_REMOVE: u8 = 0x08;
 pub(super) const T_RMDIR: u8 = 0x09;
+/// Added after the first release of version 1 (docs/PROTOCOL.md 5.1): an older server
+/// answers it as an unknown type.
+pub(super) const T_CHMOD: u8 = 0x0a;
 
 const DOWNLOAD_WANT_SHA256: u8 = 0x01;
 const UPLOAD_RESUME: u8 = 0x01;
@@ -69,6 +72,11 @@ pub enum Request {
     RemoveDir {
         path: Vec<u8>,
     },
+    /// `chmod`: give a file or directory these permission bits (`0o777` at most).
+    Chmod {
+        path: Vec<u8>,
+        mode: u16,
+    },
 }
 
 impl Request {
@@ -84,6 +92,7 @@ impl Request {
             Request::Rename { .. } => T_RENAME,
             Request::RemoveFile { .. } => T_REMOVE,
             Request::RemoveDir { .. } => T_RMDIR,
+            Request::Chmod { .. } => T_CHMOD,
         }
     }
 
@@ -99,6 +108,7 @@ impl Request {
             Request::Rename { .. } => "RENAME",
             Request::RemoveFile { .. } => "REMOVE",
             Request::RemoveDir { .. } => "RMDIR",
+            Request::Chmod { .. } => "CHMOD",
         }
     }
 
@@ -157,6 +167,10 @@ impl Request {
                 e.flag_byte(&[(*overwrite, RENAME_OVERWRITE)]);
                 e.path(from)?;
                 e.path(to)?;
+            }
+            Request::Chmod { path, mode } => {
+                e.mode(*mode)?;
+                e.path(path)?;
             }
         }
         e.finish()
@@ -253,6 +267,10 @@ fn decode_request(body: &[u8]) -> Result<Request, ProtocolError> {
                 overwrite: flags & RENAME_OVERWRITE != 0,
             }
         }
+        T_CHMOD => Request::Chmod {
+            mode: d.mode()?,
+            path: d.path()?,
+        },
         other => return Err(ProtocolError::UnknownType(other)),
     };
     d.finish()?;

@@ -50,6 +50,7 @@ impl Display for ShownRequest<'_> {
             Request::Mkdir { path } => write!(f, "MKDIR {}", name(path)),
             Request::RemoveFile { path } => write!(f, "REMOVE {}", name(path)),
             Request::RemoveDir { path } => write!(f, "RMDIR {}", name(path)),
+            Request::Chmod { path, mode } => write!(f, "CHMOD {} mode {mode:04o}", name(path)),
             Request::Upload {
                 path,
                 size,

@@ -91,7 +91,11 @@ fn sample_requests() -> Vec<Request> {
             overwrite: false,
         },
         Request::RemoveFile { path: p.clone() },
-        Request::RemoveDir { path: p },
+        Request::RemoveDir { path: p.clone() },
+        Request::Chmod {
+            path: p,
+            mode: 0o640,
+        },
     ]
 }
 
@@ -178,7 +182,7 @@ fn every_request_round_trips() {
         assert!(Request::read_from(&mut r).unwrap().is_none());
         types.insert(req.frame_type());
     }
-    assert_eq!(types.len(), 9, "every request type is sampled");
+    assert_eq!(types.len(), 10, "every request type is sampled");
 }
 
 #[test]
@@ -705,7 +709,7 @@ fn layout_violations_are_malformed() {
 
 #[test]
 fn types_are_checked_per_direction() {
-    for ty in [0x00, 0x0a, 0x7f, T_OK, T_ERROR, 0xff] {
+    for ty in [0x00, 0x0b, 0x7f, T_OK, T_ERROR, 0xff] {
         assert!(matches!(
             parse_request(&frame(ty, &[])),
             Err(ProtocolError::UnknownType(t)) if t == ty
@@ -855,4 +859,21 @@ fn protocol_errors_map_to_closing_replies() {
     }
     let eof: ProtocolError = io::Error::from(io::ErrorKind::UnexpectedEof).into();
     assert!(matches!(eof, ProtocolError::Truncated));
+}
+
+#[test]
+fn chmod_is_mode_then_path_on_the_wire() {
+    let req = Request::Chmod {
+        path: b"a".to_vec(),
+        mode: 0o640,
+    };
+    assert_eq!(
+        req.encode().unwrap(),
+        [0, 0, 0, 6, 0x0a, 0x01, 0xa0, 0, 1, b'a']
+    );
+    // Bits above 0o7777 are malformed in either direction.
+    assert!(is_malformed(parse_request(&frame(
+        0x0a,
+        &[0x10, 0, 0, 1, b'a']
+    ))));
 }

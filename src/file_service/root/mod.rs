@@ -314,6 +314,52 @@ impl Root {
     }
 }
 
+impl Root {
+    /// `chmod`: give a file or directory the permission bits of `mode` (`0o777`; set-id and
+    /// sticky bits are never applied, so no client makes a set-id file here). On Windows,
+    /// the only bit there is: read-only when `mode` has no owner-write bit (`0o200`).
+    ///
+    /// Never through a symbolic link in the last place (refused: a confined write never
+    /// follows one), never the root itself; the entry is opened, checked to be the one the
+    /// lookup found, and changed through that handle.
+    pub fn set_mode(&self, name: &[u8], mode: u16) -> Result<(), RootError> {
+        let w = self.walk(name, false, Follow::NotLast)?;
+        let trailing_dir = w.trailing_dir;
+        let (parent, entry, meta) = w.existing_entry(name, "chmod")?;
+        let path = self.child(&parent, &entry);
+        let file = match kind(&meta) {
+            EntryKind::Dir => sys::open_attributes(&path, true),
+            EntryKind::File if !trailing_dir => sys::open_attributes(&path, false),
+            EntryKind::File => return Err(err(RootErrorKind::NotDirectory, name, "")),
+            EntryKind::Symlink => {
+                return Err(err(
+                    RootErrorKind::PermissionDenied,
+                    name,
+                    "a symbolic link: chmod never follows one",
+                ))
+            }
+            EntryKind::Other => {
+                return Err(err(
+                    RootErrorKind::PermissionDenied,
+                    name,
+                    "not a regular file or directory",
+                ))
+            }
+        }
+        .map_err(|e| RootError::io(name, e))?;
+        let opened = file.metadata().map_err(|e| RootError::io(name, e))?;
+        if kind(&opened) != kind(&meta) || !sys::same_file(&meta, &opened) {
+            return Err(err(
+                RootErrorKind::Outside,
+                name,
+                "the entry changed between lookup and open",
+            ));
+        }
+        self.confirm(&parent, Some(&file), name)?;
+        crate::file_service::file_meta::set_mode(&file, mode).map_err(|e| RootError::io(name, e))
+    }
+}
+
 fn into_itself(to: &[u8]) -> RootError {
     err(
         RootErrorKind::BadRequest,

@@ -45,11 +45,15 @@ impl Browse for RemoteBrowse<'_> {
     }
 
     fn stat(&mut self, path: &RemotePath) -> Result<Meta, String> {
-        self.server.stat(path).map_err(|e| e.to_string())
+        self.server
+            .stat(path)
+            .map_err(|e| path.explain(&e.to_string()))
     }
 
     fn list(&mut self, dir: &RemotePath) -> Result<Vec<Entry>, String> {
-        self.server.list(dir).map_err(|e| e.to_string())
+        self.server
+            .list(dir)
+            .map_err(|e| dir.explain(&e.to_string()))
     }
 
     fn shown(&self, path: &RemotePath) -> String {
@@ -94,7 +98,10 @@ impl Shell {
             [dir] => self.cwd.resolve(&dir.text),
             _ => return Err("usage: cd [PATH]".into()),
         };
-        let meta = self.server.stat(&target).map_err(|e| e.to_string())?;
+        let meta = self
+            .server
+            .stat(&target)
+            .map_err(|e| target.explain(&e.to_string()))?;
         if meta.kind != Kind::Dir {
             return Err(format!("{}: not a directory", target.shown()));
         }
@@ -133,7 +140,7 @@ impl Shell {
         let path = self.cwd.resolve(&word.text);
         self.server
             .call(|c| op(c, &path.wire()))
-            .map_err(|e| e.to_string())
+            .map_err(|e| path.explain(&e.to_string()))
     }
 
     pub(super) fn rename(&mut self, args: &[Word]) -> Result<(), String> {
@@ -143,7 +150,7 @@ impl Shell {
         let (from, to) = (self.cwd.resolve(&from.text), self.cwd.resolve(&to.text));
         self.server
             .call(|c| c.rename(&from.wire(), &to.wire(), false))
-            .map_err(|e| e.to_string())
+            .map_err(|e| to.explain(&from.explain(&e.to_string())))
     }
 
     /// `rm PATH...`: each match is removed, and named, like sftp does.
@@ -172,7 +179,7 @@ impl Shell {
                 }
                 self.say(&format!("Removing {}", path.shown()))?;
                 if let Err(e) = self.server.call(|c| c.remove_file(&path.wire())) {
-                    self.complain(&e.to_string());
+                    self.complain(&path.explain(&e.to_string()));
                     failed += 1;
                 }
             }

@@ -170,6 +170,39 @@ pub const COMMANDS: &[Command] = &[
         flags: "",
     },
     Command {
+        name: "chmod",
+        aliases: &[],
+        usage: "chmod MODE PATH...",
+        summary: "change the permission bits of remote files or directories",
+        details: "MODE is octal, as for chmod(1) and sftp: 644, 0755. PATH may hold * and ?.\n\
+                  The server must run with --writable. A symbolic link is refused, never\n\
+                  followed (a confined server never writes through one), and set-id and\n\
+                  sticky bits are never applied, so MODE has three digits at most. A server\n\
+                  on Windows keeps only the read-only bit: set when MODE has no owner-write\n\
+                  bit (0200), cleared otherwise.",
+        flags: "",
+    },
+    Command {
+        name: "lumask",
+        aliases: &[],
+        usage: "lumask [UMASK]",
+        summary: "show or set the local umask that downloads get",
+        details: "UMASK is octal (022, 077). A file `get` saves without -p has the remote file's\n\
+                  permission bits less these, as with sftp's lumask. It starts as this\n\
+                  process's umask. Windows has no umask: a UMASK with the owner-write bit\n\
+                  (0200) makes downloads read-only there, the one bit Windows keeps.",
+        flags: "",
+    },
+    Command {
+        name: "version",
+        aliases: &[],
+        usage: "version",
+        summary: "show file_shell's version and the protocol version in use",
+        details: "sftp shows its SFTP protocol version; this is the version of our own protocol\n\
+                  (PROTOCOL.md, installed in share/doc/socket-tutorial).",
+        flags: "",
+    },
+    Command {
         name: "progress",
         aliases: &[],
         usage: "progress",
@@ -204,6 +237,38 @@ pub const COMMANDS: &[Command] = &[
     },
 ];
 
+/// sftp commands this shell does not offer, and why, so that they are not taken for typos.
+pub const NOT_OFFERED: &[(&str, &str)] = &[
+    (
+        "df",
+        "df is not offered: Rust's standard library has no call for a file system's free space, \
+         and the protocol has no request for it",
+    ),
+    (
+        "ln",
+        "ln is not offered: the server never creates a link, so that no name it serves can \
+         lead outside its root",
+    ),
+    (
+        "symlink",
+        "symlink is not offered: the server never creates a link, so that no name it serves \
+         can lead outside its root",
+    ),
+    (
+        "cp",
+        "cp is not offered: the protocol has no server-side copy (sftp's cp needs the \
+         copy-data extension); get the file and put it under the new name",
+    ),
+];
+
+/// Why `name` is one of the sftp commands not offered here, if it is.
+pub fn not_offered(name: &str) -> Option<&'static str> {
+    NOT_OFFERED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, why)| *why)
+}
+
 /// The command called `name` (or one of its aliases).
 pub fn lookup(name: &str) -> Option<&'static Command> {
     COMMANDS
@@ -231,8 +296,55 @@ pub fn overview() -> String {
     text.push_str(
         "In batch mode a line starting with - may fail, and one starting with @ is not echoed.\n",
     );
+    let names: Vec<&str> = NOT_OFFERED.iter().map(|(n, _)| *n).collect();
+    text.push_str(&format!(
+        "Not offered: {} (help NAME says why).\n",
+        names.join(", ")
+    ));
     text.push_str(EDITING);
     text
+}
+
+/// The COMMANDS section of file_shell's manual page: what `help` and `help NAME` say, for each command.
+pub fn manual_section() -> crate::core::manpage::Section {
+    let entries = COMMANDS
+        .iter()
+        .map(|c| {
+            let mut summary = c.summary.to_string();
+            if !c.aliases.is_empty() {
+                summary.push_str(&format!(" (also: {})", c.aliases.join(", ")));
+            }
+            let mut lines = vec![summary];
+            lines.extend(detail_paragraphs(c.details));
+            (c.usage.to_string(), lines)
+        })
+        .collect();
+    crate::core::manpage::Section {
+        title: "COMMANDS".into(),
+        intro: "At the `file> ` prompt, or one a line in batch mode (`help` lists them, `help NAME` explains one):".into(),
+        entries,
+    }
+}
+
+/// The details cut where a reader expects a new line, for filled text: each option
+/// (`-r  copy...`, with its indented continuation) and the prose around them.
+fn detail_paragraphs(details: &str) -> Vec<String> {
+    let mut paragraphs: Vec<String> = Vec::new();
+    for line in details.lines() {
+        let continued = match paragraphs.last() {
+            None => false,
+            Some(_) if line.starts_with('-') => false,
+            Some(last) => line.starts_with(' ') || !last.starts_with('-'),
+        };
+        match paragraphs.last_mut() {
+            Some(last) if continued => {
+                last.push(' ');
+                last.push_str(line.trim());
+            }
+            _ => paragraphs.push(line.trim().to_string()),
+        }
+    }
+    paragraphs
 }
 
 /// `help NAME`.
@@ -287,6 +399,7 @@ mod tests {
         for name in [
             "pwd", "lpwd", "cd", "lcd", "ls", "lls", "mkdir", "lmkdir", "get", "put", "reget",
             "reput", "rename", "rm", "rmdir", "progress", "help", "bye", "exit", "quit", "!", "?",
+            "chmod", "lumask", "version",
         ] {
             let c = lookup(name).unwrap_or_else(|| panic!("{name} is missing"));
             assert!(
@@ -295,15 +408,15 @@ mod tests {
             );
             assert!(details(c).starts_with("usage: "), "{name}");
         }
-        assert!(lookup("chmod").is_none());
+        assert!(lookup("df").is_none() && not_offered("df").is_some());
         let all = overview();
         for c in COMMANDS {
             assert!(all.contains(c.usage), "{}", c.name);
         }
-        // One line each, plus a heading, the batch note and the editing note.
+        // One line each, plus a heading, the batch note, the not-offered line and the editing note.
         assert_eq!(
             all.lines().count(),
-            COMMANDS.len() + 2 + EDITING.lines().count()
+            COMMANDS.len() + 3 + EDITING.lines().count()
         );
     }
 

@@ -178,7 +178,10 @@ mod tests {
             .into_iter()
             .map(|c| c.replacement)
             .collect();
-        assert_eq!(names, ["lpwd", "lcd", "ls", "lls", "ldir", "lmkdir"]);
+        assert_eq!(
+            names,
+            ["lpwd", "lcd", "ls", "lls", "ldir", "lmkdir", "lumask"]
+        );
         assert!(command_names("").iter().all(|c| c.finished));
         assert!(command_names("zz").is_empty());
     }

@@ -66,7 +66,7 @@ impl Shell {
                 _ => match self.server.stat(&remote) {
                     Ok(m) => m,
                     Err(e) => {
-                        self.complain(&e.to_string());
+                        self.complain(&remote.explain(&e.to_string()));
                         tally.add(Tally::failure());
                         continue;
                     }
@@ -238,7 +238,7 @@ impl Shell {
         let entries = match self.server.list(remote) {
             Ok(entries) => entries,
             Err(e) => {
-                self.complain(&e.to_string());
+                self.complain(&remote.explain(&e.to_string()));
                 return Tally::failure();
             }
         };

@@ -5,7 +5,7 @@
 //! (the table behind `help`), `complete` (Tab), `paths` (remote and local
 //! paths), `expand` (wildcards on either side), `remote` (the connection),
 //! `browse` (pwd, cd, ls, mkdir, rm, rmdir, rename), `local` (lpwd, lcd, lls,
-//! lmkdir, !), `copy` (what get and put share), `get` (get, reget), `put`
+//! lmkdir, !), `modes` (chmod, lumask, version), `copy` (what get and put share), `get` (get, reget), `put`
 //! (put, reput), `listing` (how ls sorts and shows entries), `host` (what
 //! differs between unix and Windows locally).
 
@@ -20,6 +20,7 @@ mod host;
 pub mod input;
 pub mod listing;
 mod local;
+mod modes;
 pub mod paths;
 mod put;
 mod remote;
@@ -43,7 +44,7 @@ use words::Word;
 /// idea of the remote directory): a closed connection is left for the next
 /// command that needs it.
 const NO_SERVER: &[&str] = &[
-    "pwd", "lpwd", "lcd", "lls", "lmkdir", "progress", "help", "bye",
+    "pwd", "lpwd", "lcd", "lls", "lmkdir", "lumask", "progress", "help", "!", "bye",
 ];
 
 /// The prompt, shown when a person types the commands.
@@ -234,6 +235,9 @@ impl Shell {
         let Some((name, args)) = words.split_first() else {
             return Ok(());
         };
+        if let Some(why) = commands::not_offered(&name.text) {
+            return Err(why.to_string());
+        }
         let Some(command) = commands::lookup(&name.text) else {
             return Err(format!(
                 "unknown command: {} (help lists the commands)",
@@ -263,6 +267,9 @@ impl Shell {
             "rename" => self.rename(args),
             "rm" => self.rm(args),
             "rmdir" => self.rmdir(args),
+            "chmod" => self.chmod(args),
+            "lumask" => self.lumask(args),
+            "version" => self.version(),
             "progress" => self.toggle_progress(),
             "help" => self.help(args),
             "bye" => {
@@ -284,7 +291,10 @@ impl Shell {
             }
             [name] => match commands::lookup(&name.text) {
                 Some(c) => commands::details(c),
-                None => return Err(format!("help: no command {}", name.text)),
+                None => match commands::not_offered(&name.text) {
+                    Some(why) => format!("{why}\n"),
+                    None => return Err(format!("help: no command {}", name.text)),
+                },
             },
             _ => return Err("usage: help [COMMAND]".into()),
         };

@@ -66,6 +66,18 @@ impl RemotePath {
         self.parts.join(&b'/')
     }
 
+    /// A server's message about this path, with the path as `pwd` shows it: the server
+    /// names what it was asked (`not found: "a/b"`), which is root-relative, while the
+    /// shell shows `/a/b`.
+    pub fn explain(&self, message: &str) -> String {
+        if self.is_root() {
+            return message.to_string();
+        }
+        let asked = crate::core::escape::name(&self.wire());
+        let shown = format!("\"{}\"", self.shown());
+        message.replacen(&asked, &shown, 1)
+    }
+
     /// For people: `/a/b`, control characters escaped.
     pub fn shown(&self) -> String {
         let mut text = String::from("/");
@@ -120,6 +132,16 @@ pub fn local_join(dir: &Path, name: &[u8]) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn server_messages_name_paths_as_pwd_does() {
+        let p = super::RemotePath::root().resolve("home/up_temp/nope");
+        assert_eq!(
+            p.explain("not found: \"home/up_temp/nope\""),
+            "not found: \"/home/up_temp/nope\""
+        );
+        assert_eq!(p.explain("busy"), "busy");
+    }
+
     use super::*;
 
     #[test]

@@ -105,6 +105,15 @@ impl Connection {
         })
     }
 
+    /// CHMOD: the permission bits of one file or directory (a link is refused, never
+    /// followed). A server older than CHMOD answers it as an unknown request and closes.
+    pub fn chmod(&mut self, remote: &[u8], mode: u16) -> Result<(), TransferError> {
+        self.expect_ok(&Request::Chmod {
+            path: remote.to_vec(),
+            mode,
+        })
+    }
+
     /// RENAME; with `overwrite` an existing file at `to` is replaced.
     pub fn rename(&mut self, from: &[u8], to: &[u8], overwrite: bool) -> Result<(), TransferError> {
         self.expect_ok(&Request::Rename {

@@ -179,6 +179,16 @@ pub(crate) fn open_read(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// A file or directory whose mode is to change: read-only is enough for its owner
+/// (`fchmod`), never through a link, never blocking on a FIFO.
+pub(crate) fn open_attributes(path: &Path, dir: bool) -> io::Result<File> {
+    if dir {
+        open_dir(path)
+    } else {
+        open_read(path)
+    }
+}
+
 /// An upload's partial file, created (`O_CREAT|O_EXCL`) or reopened, never through a link.
 pub(crate) fn open_partial(path: &Path, create: bool) -> io::Result<File> {
     OpenOptions::new()

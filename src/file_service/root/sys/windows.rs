@@ -29,6 +29,9 @@ use crate::file_service::root::EntryKind;
 
 const FILE_FLAG_BACKUP_SEMANTICS: u32 = 0x0200_0000;
 const FILE_FLAG_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+/// Access rights: read and write an entry's attributes (the read-only bit).
+const FILE_READ_ATTRIBUTES: u32 = 0x0080;
+const FILE_WRITE_ATTRIBUTES: u32 = 0x0100;
 const FILE_SHARE_READ: u32 = 0x1;
 const FILE_SHARE_WRITE: u32 = 0x2;
 const FILE_ATTRIBUTE_READONLY: u32 = 0x1;
@@ -64,6 +67,17 @@ pub(crate) fn open_read(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .read(true)
         .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
+        .open(path)
+}
+
+/// A file or directory whose read-only attribute is to change: only the right to read
+/// and write its attributes (opening for writing would fail on a file already
+/// read-only), itself and not a link's target.
+pub(crate) fn open_attributes(path: &Path, dir: bool) -> io::Result<File> {
+    let backup = if dir { FILE_FLAG_BACKUP_SEMANTICS } else { 0 };
+    OpenOptions::new()
+        .access_mode(FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES)
+        .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT | backup)
         .open(path)
 }
 

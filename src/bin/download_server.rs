@@ -70,10 +70,13 @@ fn run(config: Config) -> Result<(), Error> {
     server::announce(addr);
     announce_files(addr, &root, &serve);
     let files = FileServer::start(root, serve);
-    // Past --max-clients (or --max-per-address), a few clients at a time are told `busy` in
-    // their own protocol; beyond those the connection closes without a byte, which a
-    // tutorial client (that saves every byte as the file) also expects.
-    let admission = Admission::new(&config.server, Refusal::TurnAway { grace: BUSY_GRACE });
+    // When all --max-clients places are taken, the client idle longest (silent since it
+    // connected, or between requests) is closed to make room. Past that, and past
+    // --max-per-address, a few clients at a time are told `busy` in their own protocol;
+    // beyond those the connection closes without a byte, which a tutorial client (that
+    // saves every byte as the file) also expects.
+    let admission =
+        Admission::new(&config.server, Refusal::TurnAway { grace: BUSY_GRACE }).making_room();
     loop {
         // 2. Accept a client; a failed accept is logged (by `accept`), and the loop goes on.
         let Ok((stream, addr)) = listener.accept() else {

@@ -17,7 +17,7 @@ mod datagram;
 mod stream;
 
 pub use datagram::Socket;
-pub use stream::Stream;
+pub use stream::{Closer, Stream};
 pub(crate) use stream::{accept_failed, accepted, connect_failed, listening};
 
 use crate::core::encoding::Encoding;

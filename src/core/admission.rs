@@ -21,13 +21,13 @@
 
 use crate::core::cli::describe_io;
 use crate::core::server::Options;
+use crate::core::trace::Closer;
 use crate::core::trace::Stream;
 use crate::{eprintln, println};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;
-use crate::core::trace::Closer;
-use std::cell::RefCell;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -146,9 +146,11 @@ thread_local! {
 pub fn transferring() {
     PLACE.with_borrow(|place| {
         if let Some(place) = place {
-            let _ = place.state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
-                (s != CLOSED).then_some(TRANSFERRING)
-            });
+            let _ = place
+                .state
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                    (s != CLOSED).then_some(TRANSFERRING)
+                });
         }
     });
 }
@@ -241,13 +243,13 @@ impl Admission {
             });
             drop(counts);
             if let Some((place, idle)) = closed {
-                place.closer.shutdown();
                 println!(
                     "closed {}: idle for {:.1} s while all {} places were taken, to make room for {addr}",
                     place.addr,
                     idle.as_secs_f64(),
                     self.max_clients
                 );
+                place.closer.shutdown();
             }
             return Some(Seat {
                 counts: Arc::clone(&self.counts),

@@ -251,7 +251,9 @@ Options:
                            [default: 86400, a day]
       --token-file FILE    clients must present the token in FILE's first line
                            [default: $DOWNLOAD_SERVER_TOKEN if set, else no token]
-      --max-clients N      clients served at once; past it a newcomer is told `busy` [default: 1000]
+      --max-clients N      clients served at once; when all are taken, the one idle longest
+                           (silent, or between requests; never one mid-transfer) is
+                           closed to make room, else a newcomer is told `busy` [default: 1000]
       --max-per-address N  connections one client address (an IPv6 /64) may hold at once;
                            0 = no limit [default: 32]
       --idle-timeout SECS  disconnect a client silent this long before a request;

@@ -948,8 +948,13 @@ fn past_max_clients_a_framed_client_is_told_busy() {
     fs::create_dir_all(&root).unwrap();
     fs::create_dir_all(&cwd).unwrap();
     fs::write(root.join("a.txt"), b"a").unwrap();
-    let srv = download_server(&root, &["--max-clients", "1"]);
-    let (_holder, _) = framed(srv.connect_addr());
+    File::create(root.join("big.bin"))
+        .and_then(|f| f.set_len(48 * MIB))
+        .unwrap();
+    let srv = download_server(&root, &["--max-clients", "1", "--body-timeout", "0"]);
+    // The one place, held by a download in progress (an idle client would be closed to
+    // make room).
+    let _holder = stalled_download(srv.connect_addr(), b"big.bin");
     let out = client(&srv, &cwd, &["a.txt"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(
@@ -993,6 +998,18 @@ fn identity_of(addr: SocketAddr, name: &[u8]) -> Vec<u8> {
     }
 }
 
+/// A framed DOWNLOAD of `name` whose FILE frame was read, and then nothing more: the
+/// server's writes block, mid-transfer.
+fn stalled_download(addr: SocketAddr, name: &[u8]) -> TcpStream {
+    let (mut s, _) = framed(addr);
+    s.write_all(&download_frame(name, 0, &[], false)).unwrap();
+    assert!(
+        matches!(response(&mut s), Response::File { .. }),
+        "a download in progress"
+    );
+    s
+}
+
 /// A hello answered, on a new connection.
 fn hello_done(addr: SocketAddr) -> TcpStream {
     let (s, _) = framed(addr);
@@ -1031,10 +1048,8 @@ fn clients_that_drip_a_hello_or_a_request_lose_their_place_at_the_deadline() {
     for _ in 0..2 {
         drippers.push(drip(hello_done(addr), frame.clone(), every));
     }
-    // The server is full: a fourth client is told so.
-    let (mut probe, _) = framed(addr);
-    let err = expect_error(response(&mut probe), "full");
-    assert_eq!(err.code, ErrorCode::Busy, "{err:?}");
+    // The server is full; a fourth client would take the place of the one idle longest
+    // (`a_full_server_closes_the_client_idle_longest_to_make_room`), so none comes.
     wait_for_all(
         &mut srv,
         &[
@@ -1272,6 +1287,112 @@ fn one_address_cannot_take_every_place() {
     while served(v4).is_none() {
         assert!(Instant::now() < deadline, "{}", srv.transcript());
     }
+}
+
+/// Issue 20, finding 3: silent connections filled `--max-clients`, and a real client was
+/// closed without a byte. Now the client idle longest makes room, never one mid-transfer.
+#[test]
+fn a_full_server_closes_the_client_idle_longest_to_make_room() {
+    let tmp = TempDir::new("dl-make-room");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    fs::write(root.join("small.txt"), b"small").unwrap();
+    File::create(root.join("big.bin"))
+        .and_then(|f| f.set_len(48 * MIB))
+        .unwrap();
+    // All from 127.0.0.1 (std cannot choose a client's address; the next test can).
+    let args = [
+        "--max-clients",
+        "8",
+        "--max-per-address",
+        "0",
+        "--body-timeout",
+        "0",
+    ];
+    let mut srv = download_server(&root, &args);
+    let addr = srv.connect_addr();
+    // The oldest connection is a download whose reader has stopped: mid-transfer.
+    let mut reader = stalled_download(addr, b"big.bin");
+    // Every other place: connections that never say a word, oldest first. The accept loop
+    // admits in the order of connection, so the client below comes after them.
+    let mut silent: Vec<TcpStream> = (0..7).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let out = client(&srv, &cwd, &["small.txt"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(fs::read(cwd.join("copy-small.txt")).unwrap(), b"small");
+    // The oldest silent one made room, and was told by the close.
+    let oldest = silent[0].local_addr().unwrap();
+    srv.wait_for(&format!("closed {oldest}: idle for "));
+    silent[0].set_read_timeout(Some(TIMEOUT)).unwrap();
+    assert!(read_all(&mut silent[0]).is_empty());
+    // The others are still connected, and the download goes on.
+    for s in &silent[1..] {
+        s.set_nonblocking(true).unwrap();
+        let err = s.peek(&mut [0u8; 1]).expect_err("still open, nothing sent");
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock, "{err}");
+    }
+    reader.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut chunk = vec![0u8; MIB as usize];
+    reader.read_exact(&mut chunk).expect("the download goes on");
+}
+
+/// The same against a crowd from eight addresses (127.0.0.2 to 127.0.0.9, two connections
+/// each, at `--max-per-address`), which a Python peer opens: std cannot bind a client
+/// before it connects.
+#[test]
+fn a_silent_crowd_from_many_addresses_does_not_keep_a_client_out() {
+    let Some(python) = common::python() else {
+        return;
+    };
+    let tmp = TempDir::new("dl-crowd");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    let args = ["--max-clients", "8", "--max-per-address", "2"];
+    let mut srv = download_server(&root, &args);
+    let crowd = r#"
+import socket, sys
+port, addresses = int(sys.argv[1]), int(sys.argv[2])
+held = []
+for i in range(addresses):
+    for _ in range(2):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.%d" % (2 + i), 0))
+        except OSError as e:
+            print("cannot bind 127.0.0.%d: %s" % (2 + i, e), flush=True)
+            sys.exit(0)
+        s.connect(("127.0.0.1", port))
+        held.append(s)
+print("connected %d" % len(held), flush=True)
+sys.stdin.read()
+"#;
+    let mut crowd = python
+        .spawn()
+        .args(["-c", crowd, &srv.port(), "8"])
+        .piped_stdin()
+        .start();
+    let line = crowd.next_line().expect("the crowd says how it went");
+    if line.text().starts_with("cannot bind") {
+        return common::skip(&format!(
+            "{} (only 127.0.0.1 on this system's loopback)",
+            line.text()
+        ));
+    }
+    assert_eq!(line.text(), "connected 16", "{}", crowd.transcript());
+    // Sixteen silent connections for eight places: the second eight made room for
+    // themselves, and a client from 127.0.0.1 gets in, at the first try.
+    fs::write(root.join("a.txt"), b"served").unwrap();
+    let out = client(&srv, &cwd, &["a.txt"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(fs::read(cwd.join("copy-a.txt")).unwrap(), b"served");
+    srv.wait_for("to make room for 127.0.0.1:");
+    let closed = srv
+        .stdout_lines()
+        .iter()
+        .filter(|l| l.starts_with("closed 127.0.0.") && l.contains(": idle for "))
+        .count();
+    assert_eq!(closed, 8 + 1, "{}", srv.transcript());
 }
 
 #[cfg(target_os = "linux")]

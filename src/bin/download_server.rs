@@ -70,10 +70,13 @@ fn run(config: Config) -> Result<(), Error> {
     server::announce(addr);
     announce_files(addr, &root, &serve);
     let files = FileServer::start(root, serve);
-    // Past --max-clients (or --max-per-address), a few clients at a time are told `busy` in
-    // their own protocol; beyond those the connection closes without a byte, which a
-    // tutorial client (that saves every byte as the file) also expects.
-    let admission = Admission::new(&config.server, Refusal::TurnAway { grace: BUSY_GRACE });
+    // When all --max-clients places are taken, the client idle longest (silent since it
+    // connected, or between requests) is closed to make room. Past that, and past
+    // --max-per-address, a few clients at a time are told `busy` in their own protocol;
+    // beyond those the connection closes without a byte, which a tutorial client (that
+    // saves every byte as the file) also expects.
+    let admission =
+        Admission::new(&config.server, Refusal::TurnAway { grace: BUSY_GRACE }).making_room();
     loop {
         // 2. Accept a client; a failed accept is logged (by `accept`), and the loop goes on.
         let Ok((stream, addr)) = listener.accept() else {
@@ -258,7 +261,9 @@ Options:
                            [default: 86400, a day]
       --token-file FILE    clients must present the token in FILE's first line
                            [default: $DOWNLOAD_SERVER_TOKEN if set, else no token]
-      --max-clients N      clients served at once; past it a newcomer is told `busy` [default: 1000]
+      --max-clients N      clients served at once; when all are taken, the one idle longest
+                           (silent, or between requests; never one mid-transfer) is
+                           closed to make room, else a newcomer is told `busy` [default: 1000]
       --max-per-address N  connections one client address (an IPv6 /64) may hold at once;
                            0 = no limit [default: 32]
       --idle-timeout SECS  disconnect a client silent this long before a request;

@@ -1,4 +1,4 @@
-//! Who gets a thread: `--max-clients` and `--max-per-address`, and what a client past them is told.
+//! Who gets a thread: `--max-clients` and `--max-per-address`, what a client past them is told, and whose place a newcomer may take.
 //!
 //! The accept loop calls [`Admission::admit`] once per client. It counts the
 //! clients served (at most `--max-clients`) and the connections of each host
@@ -10,17 +10,29 @@
 //! download_server, whose tutorial clients would save any byte as the file,
 //! gives a few of them a seat to be turned away in its framed protocol
 //! ([`Seat::busy`]) and closes the rest without a byte.
+//!
+//! A server that knows when its clients are between requests
+//! ([`Admission::making_room`], download_server) first makes room: when every
+//! place is taken, the client that has waited longest for its next request (or
+//! for its first: a connection that says nothing) is closed and its place goes
+//! to the newcomer. A client moving a transfer is never closed so. The
+//! connection's thread says which it is doing, [`transferring`] and
+//! [`between_requests`] (download_server's deadlines call them).
 
 use crate::core::cli::describe_io;
 use crate::core::server::Options;
+use crate::core::trace::Closer;
 use crate::core::trace::Stream;
 use crate::{eprintln, println};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
+use std::time::{Duration, Instant};
 
 /// Stack reserved for each client thread. The 2 MiB default is address space, not memory: a
 /// thread uses only the pages it touches. But ten thousand threads would reserve 20 GiB, which
@@ -31,6 +43,11 @@ pub const CLIENT_STACK_BYTES: usize = 64 * 1024;
 
 /// Clients past a limit that one host may have being turned away at once (download_server).
 const TURN_AWAY_PER_HOST: usize = 2;
+
+/// Clients closed to make room whose threads may not have ended yet. Such a thread ends as
+/// soon as it sees its socket closed (at once on Linux and macOS; on Windows a read already
+/// waiting runs to its timeout), so threads alive never pass `--max-clients` by more.
+const LEAVING_AT_MOST: usize = 64;
 
 /// What a server does with a client past `--max-clients` or `--max-per-address`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +89,10 @@ pub struct Admission {
     max_clients: usize,
     max_per_address: Option<usize>,
     refusal: Refusal,
+    /// Whether a newcomer to a full server takes the place of the client idle longest.
+    make_room: bool,
+    /// What the idle times of [`Place`]s count from.
+    epoch: Instant,
 }
 
 /// Places taken, overall and per host.
@@ -81,6 +102,74 @@ struct Counts {
     turning_away: usize,
     /// Only hosts with a seat are here, so the table never holds more than the connections alive.
     hosts: HashMap<Host, Held>,
+    /// The places served clients hold, when the server makes room ([`Admission::making_room`]).
+    places: HashMap<u64, Arc<Place>>,
+    next_place: u64,
+    /// Clients closed to make room whose threads have not ended yet.
+    leaving: usize,
+}
+
+/// A served client's place, as the server making room sees it: what it is doing, and how
+/// to close it.
+struct Place {
+    id: u64,
+    addr: SocketAddr,
+    closer: Closer,
+    epoch: Instant,
+    /// [`TRANSFERRING`], [`CLOSED`], or idle since this many nanoseconds after `epoch`.
+    state: AtomicU64,
+}
+
+/// [`Place::state`] while its client moves a transfer.
+const TRANSFERRING: u64 = u64::MAX;
+/// [`Place::state`] once it was closed to make room; its place is already given.
+const CLOSED: u64 = u64::MAX - 1;
+
+impl Place {
+    fn now(&self) -> u64 {
+        nanos_since(self.epoch)
+    }
+}
+
+fn nanos_since(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_nanos()).map_or(CLOSED - 1, |n| n.min(CLOSED - 1))
+}
+
+thread_local! {
+    /// The place of the client this thread serves, set by [`Seat::spawn`].
+    static PLACE: RefCell<Option<Arc<Place>>> = const { RefCell::new(None) };
+}
+
+/// This thread's client is moving a transfer (an answer, an upload's bytes): its place is
+/// not taken from it. Nothing on a thread that serves no client, or on a server that does
+/// not make room.
+pub fn transferring() {
+    PLACE.with_borrow(|place| {
+        if let Some(place) = place {
+            let _ = place
+                .state
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                    (s != CLOSED).then_some(TRANSFERRING)
+                });
+        }
+    });
+}
+
+/// This thread's client is between requests: from now on, when every place is taken, it
+/// may be closed to make room. A client that has not yet made a request is idle since it
+/// connected.
+pub fn between_requests() {
+    PLACE.with_borrow(|place| {
+        if let Some(place) = place {
+            let now = place.now();
+            let _ = place.state.compare_exchange(
+                TRANSFERRING,
+                now,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
+    });
 }
 
 /// One host's seats.
@@ -97,7 +186,18 @@ impl Admission {
             max_clients: options.max_clients,
             max_per_address: options.max_per_address,
             refusal,
+            make_room: false,
+            epoch: Instant::now(),
         }
+    }
+
+    /// When every place is taken, a newcomer takes the place of the client that has been
+    /// idle longest (waiting for its next request, or for its first), which is closed; never
+    /// one moving a transfer. For a server whose threads say what they do ([`transferring`],
+    /// [`between_requests`]); `--max-per-address` still applies first.
+    pub fn making_room(mut self) -> Admission {
+        self.make_room = true;
+        self
     }
 
     /// A seat for this client, or `None` when it was refused (and told so, and logged).
@@ -114,10 +214,49 @@ impl Admission {
             }),
             _ => None,
         };
+        let mut closed = None;
+        let busy = match busy {
+            Some(Busy::Full { .. }) if self.make_room => match self.make_room(&mut counts) {
+                Some(place) => {
+                    closed = Some(place);
+                    None
+                }
+                None => busy,
+            },
+            busy => busy,
+        };
         let Some(busy) = busy else {
             counts.served += 1;
             counts.hosts.entry(host).or_default().served += 1;
-            return Some(self.seat(host, None));
+            let place = self.make_room.then(|| {
+                let id = counts.next_place;
+                counts.next_place += 1;
+                let place = Arc::new(Place {
+                    id,
+                    addr,
+                    closer: stream.closer(),
+                    epoch: self.epoch,
+                    state: AtomicU64::new(nanos_since(self.epoch)),
+                });
+                counts.places.insert(id, Arc::clone(&place));
+                place
+            });
+            drop(counts);
+            if let Some((place, idle)) = closed {
+                println!(
+                    "closed {}: idle for {:.1} s while all {} places were taken, to make room for {addr}",
+                    place.addr,
+                    idle.as_secs_f64(),
+                    self.max_clients
+                );
+                place.closer.shutdown();
+            }
+            return Some(Seat {
+                counts: Arc::clone(&self.counts),
+                host,
+                busy: None,
+                place,
+            });
         };
         if let Refusal::TurnAway { grace } = self.refusal {
             if counts.turning_away < grace && held.turning_away < TURN_AWAY_PER_HOST {
@@ -137,7 +276,50 @@ impl Admission {
             counts: Arc::clone(&self.counts),
             host,
             busy,
+            place: None,
         }
+    }
+
+    /// Gives up the place of the client idle longest, if any is idle (and not too many
+    /// closed ones are still ending): the place is free at once, for the caller to take;
+    /// the closed client's thread, when it ends, gives back nothing more. The place and
+    /// how long it was idle, to be shut down and logged once the lock is released.
+    fn make_room(&self, counts: &mut Counts) -> Option<(Arc<Place>, Duration)> {
+        if counts.leaving >= LEAVING_AT_MOST {
+            return None;
+        }
+        // A client may begin a transfer while we look: then it is not closed, and the
+        // next idle one is looked for (a few times at most, not for ever).
+        for _ in 0..4 {
+            let (place, since) = counts
+                .places
+                .values()
+                .filter_map(|p| {
+                    let s = p.state.load(Ordering::Acquire);
+                    (s < CLOSED).then_some((p, s))
+                })
+                .min_by_key(|&(_, s)| s)?;
+            let now = nanos_since(self.epoch);
+            if place
+                .state
+                .compare_exchange(since, CLOSED, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                continue;
+            }
+            let place = Arc::clone(place);
+            counts.leaving += 1;
+            counts.served -= 1;
+            let host = Host::of(place.addr.ip());
+            if let Some(held) = counts.hosts.get_mut(&host) {
+                held.served -= 1;
+                if held.served == 0 && held.turning_away == 0 {
+                    counts.hosts.remove(&host);
+                }
+            }
+            return Some((place, Duration::from_nanos(now.saturating_sub(since))));
+        }
+        None
     }
 
     fn refuse(&self, stream: &Stream, addr: SocketAddr, busy: Busy, held: Held, served: usize) {
@@ -206,6 +388,8 @@ pub struct Seat {
     host: Host,
     /// The limit this client met, when it has a seat only to be turned away.
     busy: Option<Busy>,
+    /// Its place, when the server makes room ([`Admission::making_room`]).
+    place: Option<Arc<Place>>,
 }
 
 impl Seat {
@@ -220,6 +404,7 @@ impl Seat {
         let started = thread::Builder::new()
             .stack_size(CLIENT_STACK_BYTES)
             .spawn(move || {
+                PLACE.set(self.place.clone());
                 let _seat = self;
                 serve();
             });
@@ -235,6 +420,14 @@ impl Seat {
 impl Drop for Seat {
     fn drop(&mut self) {
         let mut counts = lock(&self.counts);
+        if let Some(place) = &self.place {
+            counts.places.remove(&place.id);
+            // Its place was given to the newcomer it was closed for (under this lock).
+            if place.state.load(Ordering::Acquire) == CLOSED {
+                counts.leaving -= 1;
+                return;
+            }
+        }
         let turning_away = self.busy.is_some();
         if turning_away {
             counts.turning_away -= 1;

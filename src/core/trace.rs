@@ -17,8 +17,8 @@ mod datagram;
 mod stream;
 
 pub use datagram::Socket;
-pub use stream::Stream;
 pub(crate) use stream::{accept_failed, accepted, connect_failed, listening};
+pub use stream::{Closer, Stream};
 
 use crate::core::encoding::Encoding;
 use crate::core::escape;

@@ -22,6 +22,7 @@
 //! A deadline that passes is an [`io::ErrorKind::TimedOut`] error that says
 //! which one ([`explain`]), and the connection is closed.
 
+use crate::core::admission;
 use crate::core::cli::describe_io;
 use crate::core::trace::Stream;
 use std::cell::Cell;
@@ -114,6 +115,8 @@ impl<'s> Paced<'s> {
     /// Waiting for the next request: idle, unless some of it has already arrived (`begun`),
     /// and then its frame is due within `--request-timeout` from now.
     pub fn await_request(&self, begun: bool) {
+        // A server that is full may close a client between requests to make room (admission).
+        admission::between_requests();
         if begun {
             self.begin(Stage::Request, self.deadlines.request);
         } else {
@@ -124,6 +127,8 @@ impl<'s> Paced<'s> {
     /// A body starts moving (an answer, an upload's bytes): the client must keep up
     /// `--min-rate`, with `--body-timeout` of slack.
     pub fn body(&self) {
+        // ... but never one moving a transfer.
+        admission::transferring();
         self.phase.set(Phase::Body {
             slack: self.deadlines.body.unwrap_or(Duration::MAX),
             moved: 0,

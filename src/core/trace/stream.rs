@@ -12,7 +12,7 @@ use crate::core::cli::describe_io;
 use std::fmt::Display;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 /// Bytes of a run in one direction shown one operation a line.
@@ -25,7 +25,8 @@ const SUMMARY_BYTES: u64 = 64 * 1024 * 1024;
 /// (through `&mut Stream` or `&Stream`); its other methods are the `TcpStream`'s.
 #[derive(Debug)]
 pub struct Stream {
-    inner: TcpStream,
+    /// Shared only with [`Closer`]s, which do not keep it open: the socket closes when this drops.
+    inner: Arc<TcpStream>,
     /// `None` unless `--trace` was given.
     traced: Option<Box<Traced>>,
 }
@@ -77,7 +78,19 @@ impl Stream {
                 clone: false,
             })
         });
-        Stream { inner, traced }
+        Stream {
+            inner: Arc::new(inner),
+            traced,
+        }
+    }
+
+    /// A way to shut this connection down from another thread, which does not keep it
+    /// open: admission closes an idle client so when it makes room for a newcomer.
+    pub fn closer(&self) -> Closer {
+        Closer {
+            socket: Arc::downgrade(&self.inner),
+            traced: self.traced.as_ref().map(|t| (t.tracer, t.label.clone())),
+        }
     }
 
     /// One frame of the file protocol, decoded, after the reads that carried it or before
@@ -145,13 +158,13 @@ impl Stream {
             })
         });
         Ok(Stream {
-            inner: self.inner.try_clone()?,
+            inner: Arc::new(self.inner.try_clone()?),
             traced,
         })
     }
 
     fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let result = (&self.inner).read(buf);
+        let result = (&*self.inner).read(buf);
         if let Some(t) = &self.traced {
             let got = result.as_ref().ok().map(|&n| &buf[..n]);
             t.op(Way::Received, buf.len(), got, &result);
@@ -160,12 +173,40 @@ impl Stream {
     }
 
     fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        let result = (&self.inner).write(buf);
+        let result = (&*self.inner).write(buf);
         if let Some(t) = &self.traced {
             let sent = result.as_ref().ok().map(|&n| &buf[..n]);
             t.op(Way::Sent, buf.len(), sent, &result);
         }
         result
+    }
+}
+
+/// A [`Stream`]'s `shutdown(SHUT_RDWR)`, callable from any thread while the stream is open.
+#[derive(Debug)]
+pub struct Closer {
+    socket: Weak<TcpStream>,
+    traced: Option<(&'static Tracer, String)>,
+}
+
+impl Closer {
+    /// Shuts the connection down in both directions: its peer sees the close, and the
+    /// thread that reads it sees the end of the stream (on Linux and macOS at once; on
+    /// Windows a read already waiting goes on until its timeout). Nothing if it has closed.
+    pub fn shutdown(&self) {
+        let Some(socket) = self.socket.upgrade() else {
+            return;
+        };
+        let result = socket.shutdown(Shutdown::Both);
+        if let Some((tracer, label)) = &self.traced {
+            match &result {
+                Ok(()) => tracer.line(format_args!("{label} shutdown(SHUT_RDWR)")),
+                Err(e) => tracer.line(format_args!(
+                    "{label} shutdown(SHUT_RDWR) -> error: {}",
+                    describe_io(e)
+                )),
+            }
+        }
     }
 }
 

@@ -481,30 +481,33 @@ fn abandoned_uploads_make_room_for_new_ones_within_the_bound() {
     let tmp = TempDir::new("ws-partial-bytes");
     let root = tmp.join("root");
     fs::create_dir_all(&root).unwrap();
+    // A running upload holds what it received and at most 3000 / 16 = 187 bytes ahead.
     let mut srv = download_server(&root, &["--writable", "--max-partial-bytes", "3000"]);
     for name in ["a", "b", "c"] {
         abandon(&mut srv, name, 1000, 500);
     }
     let partial = |name: &str| root.join(format!(".{name}.part"));
-    // 1500 bytes held by abandoned uploads: 2000 more fit only without the oldest.
+    // 1500 bytes held by abandoned uploads: nothing is removed until the bytes need room.
     let (mut d, _) = framed(srv.connect_addr());
     assert_eq!(
         ask(&mut d, upload(b"d", 2000, b"id-d", false)),
         Response::UploadReady { offset: 0 }
     );
+    assert!(partial("a").exists() && partial("b").exists() && partial("c").exists());
+    // 1600 received need room for 9 * 187 = 1683: more than the 1500 left, so the oldest goes.
+    d.write_all(&[b'd'; 1600]).unwrap();
     srv.wait_for("removed partial upload \".a.part\" (500 bytes): untouched for");
     assert!(!partial("a").exists());
     assert!(partial("b").exists() && partial("c").exists());
-    d.write_all(&[b'd'; 100]).unwrap();
     let (mut s, _) = framed(srv.connect_addr());
     // More than the bound can ever hold.
     let err = refused(ask(&mut s, upload(b"e", 3001, b"id-e", false)), "too large");
     assert_eq!(err.code, ErrorCode::TooLarge, "{err:?}");
     assert!(err.message.contains("--max-partial-bytes"), "{err}");
-    // A running upload holds its 2000: 1500 more cannot fit, and nothing is removed for it.
+    // The running upload holds its 1683: 1500 more cannot fit, and nothing is removed for it.
     let err = refused(ask(&mut s, upload(b"f", 1500, b"id-f", false)), "busy");
     assert_eq!(err.code, ErrorCode::Busy, "{err:?}");
-    assert!(err.message.contains("hold 2000 of the 3000 bytes"), "{err}");
+    assert!(err.message.contains("hold 1683 of the 3000 bytes"), "{err}");
     assert!(partial("b").exists() && partial("c").exists());
     assert!(!partial("e").exists() && !partial("f").exists());
     // 1000 fit once both abandoned ones are gone.
@@ -512,18 +515,119 @@ fn abandoned_uploads_make_room_for_new_ones_within_the_bound() {
         ask(&mut s, upload(b"g", 1000, b"id-g", false)),
         Response::UploadReady { offset: 0 }
     );
+    s.write_all(&[b'g'; 1000]).unwrap();
+    assert_eq!(Response::read_from(&mut s).unwrap(), Some(Response::Ok));
     srv.wait_for("removed partial upload \".b.part\"");
     srv.wait_for("removed partial upload \".c.part\"");
     assert!(!partial("b").exists() && !partial("c").exists());
-    s.write_all(&[b'g'; 1000]).unwrap();
-    assert_eq!(Response::read_from(&mut s).unwrap(), Some(Response::Ok));
-    d.write_all(&[b'd'; 1900]).unwrap();
+    d.write_all(&[b'd'; 400]).unwrap();
     assert_eq!(Response::read_from(&mut d).unwrap(), Some(Response::Ok));
     // The removed partial's upload starts over.
     assert_eq!(
         ask(&mut d, upload(b"a", 1000, b"id-a", true)),
         Response::UploadReady { offset: 0 }
     );
+}
+
+/// The `--max-partial-bytes` the tests of issue 20's second finding use.
+const QUOTA: &str = "300000";
+
+#[test]
+fn an_upload_that_drips_holds_only_what_it_sent() {
+    let tmp = TempDir::new("ws-partial-drip");
+    let root = tmp.join("root");
+    fs::create_dir_all(&root).unwrap();
+    let mut srv = download_server(&root, &["--writable", "--max-partial-bytes", QUOTA]);
+    // One client announces the whole bound, sends a few KB and holds (well within
+    // --body-timeout, so it still keeps --min-rate).
+    let (mut drip, _) = framed(srv.connect_addr());
+    assert_eq!(
+        ask(&mut drip, upload(b"drip.bin", 300_000, b"id-drip", false)),
+        Response::UploadReady { offset: 0 }
+    );
+    let bytes = common::pattern(20, 300_000);
+    drip.write_all(&bytes[..4096]).unwrap();
+    common::wait_for_size(&root.join(".drip.bin.part"), "4096", |n| n == 4096);
+    // Another client's small upload is not locked out.
+    let (mut other, _) = framed(srv.connect_addr());
+    let mut busy = 0;
+    let mut stored = false;
+    for _ in 0..10 {
+        match ask(&mut other, upload(b"small.txt", 50, b"id-small", false)) {
+            Response::UploadReady { offset: 0 } => {
+                other.write_all(&[b's'; 50]).unwrap();
+                assert_eq!(Response::read_from(&mut other).unwrap(), Some(Response::Ok));
+                stored = true;
+                break;
+            }
+            Response::Error(e) if e.code == ErrorCode::Busy => busy += 1,
+            other => panic!("small upload: {other:?}"),
+        }
+    }
+    assert!(
+        stored,
+        "the small upload was told busy {busy} of 10 tries\n{}",
+        srv.transcript()
+    );
+    assert_eq!(busy, 0, "{}", srv.transcript());
+    assert_eq!(fs::read(root.join("small.txt")).unwrap(), [b's'; 50]);
+    // The drip, once it sends the rest, is stored whole.
+    drip.write_all(&bytes[4096..]).unwrap();
+    assert_eq!(Response::read_from(&mut drip).unwrap(), Some(Response::Ok));
+    assert_eq!(fs::read(root.join("drip.bin")).unwrap(), bytes);
+}
+
+#[test]
+fn an_upload_out_of_room_is_told_busy_and_resumes_later() {
+    let tmp = TempDir::new("ws-partial-full");
+    let root = tmp.join("root");
+    fs::create_dir_all(&root).unwrap();
+    let mut srv = download_server(&root, &["--writable", "--max-partial-bytes", QUOTA]);
+    let a_bytes = common::pattern(21, 300_000);
+    let (mut a, _) = framed(srv.connect_addr());
+    assert_eq!(
+        ask(&mut a, upload(b"a.bin", 300_000, b"id-a", false)),
+        Response::UploadReady { offset: 0 }
+    );
+    a.write_all(&a_bytes[..4096]).unwrap();
+    common::wait_for_size(&root.join(".a.bin.part"), "4096", |n| n == 4096);
+    // A second upload starts while the first holds little, and takes 100,000 of the bound.
+    let (mut b, _) = framed(srv.connect_addr());
+    assert_eq!(
+        ask(&mut b, upload(b"b.bin", 100_000, b"id-b", false)),
+        Response::UploadReady { offset: 0 }
+    );
+    b.write_all(&[b'b'; 99_000]).unwrap();
+    common::wait_for_size(&root.join(".b.bin.part"), "99000", |n| n == 99_000);
+    // The first cannot have room for all its bytes now: it is read to the end, told busy,
+    // and keeps what it had room for.
+    a.write_all(&a_bytes[4096..]).unwrap();
+    let err = refused(
+        Response::read_from(&mut a).unwrap().expect("an answer"),
+        "out of room",
+    );
+    assert_eq!(err.code, ErrorCode::Busy, "{err:?}");
+    assert!(
+        err.message.contains("--max-partial-bytes") && err.message.contains("resume later"),
+        "{err}"
+    );
+    let kept = fs::metadata(root.join(".a.bin.part")).unwrap().len();
+    assert!((4096..200_000).contains(&kept), "kept {kept}");
+    assert!(
+        err.message.contains(&format!("the first {kept} bytes")),
+        "{err}"
+    );
+    assert!(!root.join("a.bin").exists());
+    // Once the second is stored, the first resumes where it stopped.
+    b.write_all(&[b'b'; 1000]).unwrap();
+    assert_eq!(Response::read_from(&mut b).unwrap(), Some(Response::Ok));
+    assert_eq!(
+        ask(&mut a, upload(b"a.bin", 300_000, b"id-a", true)),
+        Response::UploadReady { offset: kept }
+    );
+    a.write_all(&a_bytes[kept as usize..]).unwrap();
+    assert_eq!(Response::read_from(&mut a).unwrap(), Some(Response::Ok));
+    assert_eq!(fs::read(root.join("a.bin")).unwrap(), a_bytes);
 }
 
 /// Sets a file's modification time.

@@ -5,16 +5,19 @@
 //! each target is locked for the length of its upload, by the key `Root`
 //! gives every spelling of it, and so is a partial while anything else
 //! removes it. Each partial on disk has a record here: where it is, how many
-//! bytes it holds (a running upload counts its whole announced size), when
-//! it was last written, and the source its bytes came from. A partial found
-//! after a restart of the server has no source: it is not trusted, and an
-//! upload to it starts over.
+//! bytes it holds (a running upload: what it has received, and the room it
+//! took for the next read, [`Partials::window`]), when it was last written,
+//! and the source its bytes came from. A partial found after a restart of the
+//! server has no source: it is not trusted, and an upload to it starts over.
 //!
-//! The records are what keeps abandoned uploads from piling up: an upload
-//! that would take the total past `--max-partial-bytes` first removes the
-//! partials of abandoned uploads, oldest first (it is told `busy` when
-//! running uploads alone leave no room, `too large` when it could never fit),
-//! and a partial untouched for `--max-partial-age` is removed. At start-up
+//! The records are what keeps abandoned uploads from piling up. An upload
+//! takes room under `--max-partial-bytes` as its bytes arrive, never for what
+//! it only announced, so one that drips holds what it sent and no more; room
+//! short, the partials of abandoned uploads are removed, oldest first. An
+//! upload is told `too large` when it could never fit, `busy` before its
+//! first byte when running uploads leave no room for its size, and `busy`
+//! after its last one when they took the room meanwhile (its partial kept
+//! for a resume). A partial untouched for `--max-partial-age` is removed. At start-up
 //! the root is walked once for partial files (`adopt_existing`), so that
 //! partials left by an earlier run count, and expire, too.
 
@@ -33,6 +36,10 @@ use std::time::{Duration, SystemTime};
 /// Partial uploads kept track of at once; past it, the oldest abandoned one is removed, so
 /// clients cannot make the server's memory grow without bound.
 const MAX_PARTIALS: usize = 4096;
+
+/// The most room a running upload holds ahead of the bytes it has received (see
+/// [`Partials::window`]): the size of one read from its socket.
+const MAX_WINDOW: u64 = 64 * 1024;
 
 /// The longest the expiry thread sleeps between two looks.
 const MAX_SLEEP: Duration = Duration::from_secs(3600);
@@ -68,7 +75,8 @@ pub(super) struct Source {
 struct Partial {
     /// Where it is, from the root through real directories: how it is found again to be removed.
     path: Vec<u8>,
-    /// What it holds on disk; while its upload runs, the whole announced size.
+    /// What it holds on disk; while its upload runs, that and the room taken ahead of it
+    /// (at most [`Partials::window`]).
     bytes: u64,
     /// When it was last written.
     touched: SystemTime,
@@ -90,6 +98,15 @@ impl State {
         let partial = self.partials.remove(key)?;
         self.total = self.total.saturating_sub(partial.bytes);
         Some(partial)
+    }
+
+    /// What the partials of running uploads other than `not` hold.
+    fn running_besides(&self, not: &UploadKey) -> u64 {
+        self.partials
+            .iter()
+            .filter(|(k, _)| *k != not && self.active.contains(*k))
+            .map(|(_, p)| p.bytes)
+            .sum()
     }
 
     /// The abandoned partial (no upload running) last written longest ago, other than `not`.
@@ -186,10 +203,21 @@ impl Partials {
         }
     }
 
-    /// Room for an upload of `size` bytes to the locked target, whose partial is at `path`:
-    /// the partials of abandoned uploads are removed, oldest first, until the total fits
-    /// `--max-partial-bytes` and the count [`MAX_PARTIALS`]. Refused, touching nothing, when
-    /// `size` alone is over the limit (`too large`) or running uploads leave no room (`busy`).
+    /// How far ahead of what it has received a running upload may hold room: one read of
+    /// the socket, and never more than a sixteenth of `--max-partial-bytes`, so that no
+    /// upload, however slowly it sends, holds room it has not used.
+    pub(super) fn window(&self) -> u64 {
+        match self.limits.max_bytes {
+            Some(max) => (max / 16).clamp(1, MAX_WINDOW),
+            None => MAX_WINDOW,
+        }
+    }
+
+    /// An upload of `size` bytes may begin on the locked target, whose partial is at `path`:
+    /// refused, touching nothing, when `size` alone is over `--max-partial-bytes` (`too
+    /// large`), or when what running uploads hold leaves no room for it (`busy`). It holds
+    /// nothing yet beyond what its partial holds: room is taken as the bytes come ([`Self::grow`]).
+    /// Past [`MAX_PARTIALS`], the oldest abandoned partial is removed.
     pub(super) fn reserve(
         &self,
         root: &Root,
@@ -202,7 +230,6 @@ impl Partials {
             let mut state = self.state();
             let key = &lock.key;
             let mine = state.partials.get(key).map_or(0, |p| p.bytes);
-            let others = state.total.saturating_sub(mine);
             if let Some(max) = self.limits.max_bytes {
                 if size > max {
                     return Err(ErrorReply::new(
@@ -213,13 +240,7 @@ impl Partials {
                         ),
                     ));
                 }
-                let idle: u64 = state
-                    .partials
-                    .iter()
-                    .filter(|(k, _)| *k != key && !state.active.contains(*k))
-                    .map(|(_, p)| p.bytes)
-                    .sum();
-                let running = others.saturating_sub(idle);
+                let running = state.running_besides(key);
                 if running.saturating_add(size) > max {
                     return Err(ErrorReply::new(
                         ErrorCode::Busy,
@@ -230,39 +251,7 @@ impl Partials {
                     ));
                 }
             }
-            let mut doomed = Vec::new();
-            loop {
-                let over_bytes = self
-                    .limits
-                    .max_bytes
-                    .is_some_and(|max| state.total.saturating_sub(mine).saturating_add(size) > max);
-                let over_count =
-                    !state.partials.contains_key(key) && state.partials.len() >= MAX_PARTIALS;
-                if !over_bytes && !over_count {
-                    break;
-                }
-                // Running uploads were counted above: an idle one is there if room is short.
-                let Some(victim) = state.oldest_idle(key) else {
-                    break;
-                };
-                let why = match self.limits.max_bytes {
-                    Some(max) if over_bytes => Why::Room(max),
-                    _ => Why::Count,
-                };
-                if let Some(partial) = state.take_out(&victim) {
-                    state.active.insert(victim.clone());
-                    doomed.push((
-                        Doomed {
-                            lock: Lock {
-                                partials: self,
-                                key: victim,
-                            },
-                            partial,
-                        },
-                        why,
-                    ));
-                }
-            }
+            let doomed = self.make_room(&mut state, key, mine);
             let now = SystemTime::now();
             let entry = state.partials.entry(key.clone()).or_insert(Partial {
                 path: Vec::new(),
@@ -270,17 +259,103 @@ impl Partials {
                 touched: now,
                 source: None,
             });
-            let before = entry.bytes;
             entry.path = path;
-            entry.bytes = size;
             entry.touched = now;
-            state.total = state.total.saturating_sub(before).saturating_add(size);
             doomed
         };
         for (d, why) in doomed {
             self.remove(root, d, why);
         }
         Ok(())
+    }
+
+    /// Room for the partial of the locked (running) upload to hold `to` bytes: the partials
+    /// of abandoned uploads are removed, oldest first, until the total fits
+    /// `--max-partial-bytes`. Refused `busy`, touching nothing, when running uploads hold the
+    /// rest; what the partial holds so far stays, for a resume.
+    pub(super) fn grow(&self, root: &Root, lock: &Lock<'_>, to: u64) -> Result<(), ErrorReply> {
+        let doomed = {
+            let mut state = self.state();
+            let key = &lock.key;
+            let mine = state.partials.get(key).map_or(0, |p| p.bytes);
+            if to <= mine {
+                return Ok(());
+            }
+            if let Some(max) = self.limits.max_bytes {
+                let running = state.running_besides(key);
+                if running.saturating_add(to) > max {
+                    return Err(ErrorReply::new(
+                        ErrorCode::Busy,
+                        &format!(
+                            "busy: uploads in progress hold {running} of the {max} bytes this \
+                             server keeps for them (--max-partial-bytes); the first {mine} \
+                             bytes are kept: resume later"
+                        ),
+                    ));
+                }
+            }
+            let doomed = self.make_room(&mut state, key, to);
+            let entry = state.partials.entry(key.clone()).or_insert(Partial {
+                path: Vec::new(),
+                bytes: 0,
+                touched: SystemTime::now(),
+                source: None,
+            });
+            let before = entry.bytes;
+            entry.bytes = to;
+            state.total = state.total.saturating_sub(before).saturating_add(to);
+            doomed
+        };
+        for (d, why) in doomed {
+            self.remove(root, d, why);
+        }
+        Ok(())
+    }
+
+    /// Takes out of the records, for removal, the abandoned partials (oldest first) that must
+    /// go for the partial of `key` to hold `wanted` bytes within `--max-partial-bytes`, and
+    /// for it to have a record within [`MAX_PARTIALS`]. The caller has checked that running
+    /// uploads leave room.
+    fn make_room<'a>(
+        &'a self,
+        state: &mut State,
+        key: &UploadKey,
+        wanted: u64,
+    ) -> Vec<(Doomed<'a>, Why)> {
+        let mine = state.partials.get(key).map_or(0, |p| p.bytes);
+        let mut doomed = Vec::new();
+        loop {
+            let over_bytes = self
+                .limits
+                .max_bytes
+                .is_some_and(|max| state.total.saturating_sub(mine).saturating_add(wanted) > max);
+            let over_count =
+                !state.partials.contains_key(key) && state.partials.len() >= MAX_PARTIALS;
+            if !over_bytes && !over_count {
+                break;
+            }
+            let Some(victim) = state.oldest_idle(key) else {
+                break;
+            };
+            let why = match self.limits.max_bytes {
+                Some(max) if over_bytes => Why::Room(max),
+                _ => Why::Count,
+            };
+            if let Some(partial) = state.take_out(&victim) {
+                state.active.insert(victim.clone());
+                doomed.push((
+                    Doomed {
+                        lock: Lock {
+                            partials: self,
+                            key: victim,
+                        },
+                        partial,
+                    },
+                    why,
+                ));
+            }
+        }
+        doomed
     }
 
     /// What the partial of the locked target holds from now on, for a resume.

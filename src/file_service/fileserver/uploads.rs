@@ -33,12 +33,20 @@ enum Received {
     /// is also incomplete in the middle.
     Lost {
         got: u64,
+        /// Of `got`, those in the partial file (fewer once room ran out).
+        written: u64,
         /// `connection lost` or `dropped`, and why.
         why: (&'static str, String),
         write_failed: bool,
     },
     /// Every byte was read, but writing them failed (disk full...).
     WriteFailed(io::Error),
+    /// Every byte was read, but only `written` went into the partial: past them
+    /// `--max-partial-bytes` had no room (`busy`), and the rest was dropped.
+    NoRoom {
+        written: u64,
+        reply: ErrorReply,
+    },
 }
 
 impl FileServer {
@@ -111,6 +119,8 @@ impl FileServer {
                 return refuse(stream, root_reply(&e));
             }
         }
+        // What the partial holds from here on; room for more is taken as bytes arrive.
+        self.partials.settle(&lock, offset);
         self.partials.remember(&lock, source);
         write_response(stream, &Response::UploadReady { offset })?;
 
@@ -121,10 +131,14 @@ impl FileServer {
             String::new()
         };
         let want = size - offset;
-        match receive(reader, up.file(), want) {
+        let window = self.partials.window();
+        let mut room = |to: u64| self.partials.grow(&self.root, &lock, to);
+        let received = receive(reader, up.file(), (offset, want), window, &mut room);
+        match received {
             Received::Done => {}
             Received::Lost {
                 got,
+                written,
                 why,
                 write_failed,
             } => {
@@ -133,7 +147,7 @@ impl FileServer {
                     let _ = up.abort();
                     "a write had failed, so nothing is kept"
                 } else {
-                    self.partials.settle(&lock, offset + got);
+                    self.partials.settle(&lock, offset + written);
                     up.keep();
                     "the partial file is kept for a resume"
                 };
@@ -155,6 +169,11 @@ impl FileServer {
                     crate::core::cli::describe_io(&e)
                 );
                 return refuse_received(stream, ErrorReply::new(ErrorCode::Internal, &why), want);
+            }
+            Received::NoRoom { written, reply } => {
+                self.partials.settle(&lock, offset + written);
+                up.keep();
+                return refuse_received(stream, reply, want);
             }
         }
         if let Some(attrs) = asked.attrs {
@@ -197,22 +216,49 @@ fn refuse_received(
     Ok((Outcome::new(outcome.result, received), then))
 }
 
-/// Exactly `want` raw bytes from `reader` into `file`. After a failed
-/// write the rest is still read (and dropped), so the stream stays in step
-/// and the client hears why (docs/PROTOCOL.md 7.4, step 4). Never reads
-/// past `want`: what is written is bounded by the announced size, which was
-/// checked against the server's limit.
-fn receive(reader: &mut dyn Read, file: &mut File, want: u64) -> Received {
+/// Exactly `want` raw bytes from `reader` into `file`, whose partial holds `offset`
+/// bytes before them. After a failed write the rest is still read (and dropped), so the
+/// stream stays in step and the client hears why (docs/PROTOCOL.md 7.4, step 4). Never reads
+/// past `want`: what is written is bounded by the announced size, which was checked against
+/// the server's limit.
+///
+/// Room under `--max-partial-bytes` is taken `window` bytes ahead of what has arrived
+/// (`room(to)`: the partial may hold `to` bytes), and no byte is written past it: an upload
+/// holds what it sent, not what it announced. When no room is left, the rest is read and
+/// dropped too, and the partial keeps what it has for a resume.
+fn receive(
+    reader: &mut dyn Read,
+    file: &mut File,
+    (offset, want): (u64, u64),
+    window: u64,
+    room: &mut dyn FnMut(u64) -> Result<(), ErrorReply>,
+) -> Received {
     let mut buf = vec![0u8; UPLOAD_RECV_BUFFER];
+    let end = offset + want;
     let mut got = 0u64;
+    let mut written = 0u64;
+    // The partial may hold up to here.
+    let mut held = offset;
     let mut failed: Option<io::Error> = None;
+    let mut no_room: Option<ErrorReply> = None;
     while got < want {
-        let n = usize::try_from(want - got).map_or(buf.len(), |left| left.min(buf.len()));
+        let writing = failed.is_none() && no_room.is_none();
+        let at = offset + got;
+        if writing && at == held {
+            match room(at.saturating_add(window).min(end)) {
+                Ok(()) => held = at.saturating_add(window).min(end),
+                Err(reply) => no_room = Some(reply),
+            }
+        }
+        let writing = failed.is_none() && no_room.is_none();
+        let left = if writing { held - at } else { want - got };
+        let n = usize::try_from(left).map_or(buf.len(), |left| left.min(buf.len()));
         let chunk = buf.get_mut(..n).unwrap_or_default();
         let read = match net::recv(reader, chunk) {
             Ok(0) => {
                 return Received::Lost {
                     got,
+                    written,
                     why: ("connection lost", "the client closed the connection".into()),
                     write_failed: failed.is_some(),
                 }
@@ -221,21 +267,24 @@ fn receive(reader: &mut dyn Read, file: &mut File, want: u64) -> Received {
             Err(e) => {
                 return Received::Lost {
                     got,
+                    written,
                     why: lost_or_dropped(&e),
                     write_failed: failed.is_some(),
                 }
             }
         };
-        if failed.is_none() {
-            if let Err(e) = file.write_all(chunk.get(..read).unwrap_or_default()) {
-                failed = Some(e);
+        if writing {
+            match file.write_all(chunk.get(..read).unwrap_or_default()) {
+                Ok(()) => written += read as u64,
+                Err(e) => failed = Some(e),
             }
         }
         got += read as u64;
     }
-    match failed {
-        None => Received::Done,
-        Some(e) => Received::WriteFailed(e),
+    match (failed, no_room) {
+        (Some(e), _) => Received::WriteFailed(e),
+        (None, Some(reply)) => Received::NoRoom { written, reply },
+        (None, None) => Received::Done,
     }
 }
 

@@ -25,10 +25,8 @@ fn main() -> ExitCode {
 }
 
 fn run(config: Config) -> Result<(), Error> {
-    if config.trace {
-        // Names and messages in frames are UTF-8.
-        trace::start(Encoding::Utf8);
-    }
+    // Names and messages in frames are UTF-8.
+    config.trace.start(Encoding::Utf8)?;
     let token = config.token.load()?;
     // Where the commands come from: a terminal (line editing), a file or a pipe.
     let mut input = Input::open(config.batch.as_deref()).map_err(Error::runtime)?;
@@ -121,6 +119,7 @@ Options:
                          [default: $DOWNLOAD_SERVER_TOKEN]
       --trace            print each socket operation and frame on stderr (file
                          bytes summarised)
+      --trace-file PATH  the same lines, with their fields, in PATH (docs/TRACE.md)
   -h, --help             print this help
   -V, --version          print the version
 
@@ -131,8 +130,8 @@ server cannot be reached, 2 for a bad argument.
 };
 
 struct Config {
-    /// `--trace`: every socket operation on stderr.
-    trace: bool,
+    /// `--trace`, `--trace-file`: every socket operation on stderr, in a file.
+    trace: trace::Options,
     /// `--max-depth`, `--max-entries`: how far `get -r` and `put -r` go.
     tree: TreeLimits,
     allow_any_name: bool,
@@ -147,7 +146,7 @@ struct Config {
 impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
-            trace: false,
+            trace: trace::Options::default(),
             tree: TreeLimits::default(),
             allow_any_name: false,
             server: Target::local(11500),
@@ -158,7 +157,7 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
-                Arg::Long("trace") => config.trace = true,
+                arg @ Arg::Long("trace" | "trace-file") => config.trace.parse(arg, parser)?,
                 Arg::Short('b') | Arg::Long("batch") => config.batch = Some(parser.value()?.into()),
                 // sftp's -P PORT; --host and --port go through Target below.
                 Arg::Short('P') => config

@@ -643,10 +643,11 @@ fn without_trace_nothing_is_printed_on_stderr() {
     }
 }
 
-/// The records of a trace file: its header, then each record's time, connection, call and fields.
-fn trace_file(
-    path: &std::path::Path,
-) -> (String, Vec<(u64, String, String, BTreeMap<String, String>)>) {
+/// One record of a trace file: its time, connection, call and fields.
+type Record = (u64, String, String, BTreeMap<String, String>);
+
+/// The records of a trace file, after its header.
+fn trace_file(path: &std::path::Path) -> (String, Vec<Record>) {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
     let header = lines.next().expect("a header").to_string();

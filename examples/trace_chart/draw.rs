@@ -62,7 +62,11 @@ pub fn svg(chart: &Chart, title: Option<&str>) -> String {
     ));
     let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
     let title = title.unwrap_or("time flows down; each arrow: bytes of a send, read by a recv");
-    let _ = writeln!(s, r##"<text x="10" y="20" font-size="14" font-weight="bold">{}</text>"##, xml(title));
+    let _ = writeln!(
+        s,
+        r##"<text x="10" y="20" font-size="14" font-weight="bold">{}</text>"##,
+        xml(title)
+    );
     let _ = writeln!(
         s,
         r##"<text x="10" y="38" fill="#555">rows follow time (each mark's time, in seconds, on the left); not to scale</text>"##
@@ -82,8 +86,16 @@ pub fn svg(chart: &Chart, title: Option<&str>) -> String {
     for (k, j) in chart.joins.iter().enumerate() {
         let send = &chart.events[j.send];
         let (x1, y1) = (x_of(send.lane), y_of(send.row));
-        let (color, head) = if j.udp { ("#2e7d32", "headudp") } else { ("#1565c0", "head") };
-        let what = if j.udp { bytes(j.to) } else { format!("{} ({}..{})", bytes(j.to - j.from), j.from, j.to) };
+        let (color, head) = if j.udp {
+            ("#2e7d32", "headudp")
+        } else {
+            ("#1565c0", "head")
+        };
+        let what = if j.udp {
+            bytes(j.to)
+        } else {
+            format!("{} ({}..{})", bytes(j.to - j.from), j.from, j.to)
+        };
         match j.recv {
             Some(r) => {
                 let recv = &chart.events[r];
@@ -101,7 +113,11 @@ pub fn svg(chart: &Chart, title: Option<&str>) -> String {
             }
             None => {
                 // Lost (UDP) or never read (TCP): an arrow that stops halfway, at a cross.
-                let toward: isize = if send.lane + 1 < chart.lanes.len() { 1 } else { -1 };
+                let toward: isize = if send.lane + 1 < chart.lanes.len() {
+                    1
+                } else {
+                    -1
+                };
                 let x2 = (x1 as isize + toward * (LANE_GAP as isize / 2)) as usize;
                 let y2 = y1 + ROW / 2;
                 let why = if j.udp { "lost" } else { "never read" };
@@ -123,7 +139,11 @@ pub fn svg(chart: &Chart, title: Option<&str>) -> String {
     }
     for (i, e) in chart.events.iter().enumerate() {
         let (x, y) = (x_of(e.lane), y_of(e.row));
-        let (tx, anchor) = if e.lane == 0 { (x - 10, "end") } else { (x + 10, "start") };
+        let (tx, anchor) = if e.lane == 0 {
+            (x - 10, "end")
+        } else {
+            (x + 10, "start")
+        };
         let color = match e.call.as_str() {
             "send" | "sendto" => "#1565c0",
             "recv" | "recvfrom" => "#6a1b9a",

@@ -67,10 +67,15 @@ fn run() -> Result<(), String> {
             .and_then(|p| p.extension())
             .is_some_and(|e| e.eq_ignore_ascii_case("html"));
     let svg = draw::svg(&chart, title.as_deref());
-    let text = if html { draw::html(&svg, &chart, title.as_deref()) } else { svg };
+    let text = if html {
+        draw::html(&svg, &chart, title.as_deref())
+    } else {
+        svg
+    };
     match out {
-        Some(path) => std::fs::write(&path, text)
-            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        Some(path) => {
+            std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }
         None => {
             use std::io::Write;
             std::io::stdout()

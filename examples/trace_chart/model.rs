@@ -37,7 +37,10 @@ impl Trace {
         }
         let head: BTreeMap<&str, &str> = head.filter_map(|f| f.split_once('=')).collect();
         let program = head.get("program").unwrap_or(&"?").to_string();
-        let start_unix_us = head.get("start_unix_us").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let start_unix_us = head
+            .get("start_unix_us")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         let mut records = Vec::new();
         for (n, line) in lines.enumerate() {
             if line.starts_with('#') || line.is_empty() {
@@ -52,9 +55,18 @@ impl Trace {
                 .filter_map(|f| f.split_once('='))
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
-            records.push(Record { t_us, conn, call, fields });
+            records.push(Record {
+                t_us,
+                conn,
+                call,
+                fields,
+            });
         }
-        Ok(Trace { program, start_unix_us, records })
+        Ok(Trace {
+            program,
+            start_unix_us,
+            records,
+        })
     }
 }
 
@@ -118,13 +130,22 @@ impl Chart {
                         .find(|r| r.conn == *c && r.get("peer").is_some())
                         .and_then(|r| r.get("peer"))
                         .unwrap_or("?");
-                    lanes.push(Lane { label: format!("{} · {peer}", trace.program) });
+                    lanes.push(Lane {
+                        label: format!("{} · {peer}", trace.program),
+                    });
                 }
             } else {
-                lanes.push(Lane { label: trace.program.clone() });
+                lanes.push(Lane {
+                    label: trace.program.clone(),
+                });
             }
             for (ri, r) in trace.records.iter().enumerate() {
-                let lane = first + conns.iter().position(|c| *c == r.conn).filter(|_| conns.len() > 1).unwrap_or(0);
+                let lane = first
+                    + conns
+                        .iter()
+                        .position(|c| *c == r.conn)
+                        .filter(|_| conns.len() > 1)
+                        .unwrap_or(0);
                 index.insert((ti, ri), events.len());
                 events.push(Event {
                     lane,
@@ -138,7 +159,11 @@ impl Chart {
         let mut joins = Vec::new();
         join_streams(&traces, &index, &mut joins);
         join_datagrams(&traces, &index, &mut joins);
-        let mut chart = Chart { lanes, events, joins };
+        let mut chart = Chart {
+            lanes,
+            events,
+            joins,
+        };
         chart.order();
         chart
     }
@@ -229,7 +254,10 @@ fn join_streams(traces: &[Trace], index: &BTreeMap<At, usize>, joins: &mut Vec<J
                     .records
                     .iter()
                     .enumerate()
-                    .filter(|(_, r)| r.conn == conn && (r.call == way || (r.call == "bulk" && r.get("dir") == Some(way))))
+                    .filter(|(_, r)| {
+                        r.conn == conn
+                            && (r.call == way || (r.call == "bulk" && r.get("dir") == Some(way)))
+                    })
                     .filter_map(|(ri, r)| {
                         let (at, n) = (r.num("at")?, r.num("n")?);
                         (n > 0).then_some((at, at + n, index[&(ti, ri)]))
@@ -244,7 +272,13 @@ fn join_streams(traces: &[Trace], index: &BTreeMap<At, usize>, joins: &mut Vec<J
                 let (r0, r1, re) = recvs[j];
                 let (from, to) = (s0.max(r0), s1.min(r1));
                 if from < to {
-                    joins.push(Join { send: se, recv: Some(re), from, to, udp: false });
+                    joins.push(Join {
+                        send: se,
+                        recv: Some(re),
+                        from,
+                        to,
+                        udp: false,
+                    });
                 }
                 if s1 <= r1 {
                     i += 1;
@@ -256,7 +290,13 @@ fn join_streams(traces: &[Trace], index: &BTreeMap<At, usize>, joins: &mut Vec<J
             let read_up_to = recvs.last().map_or(0, |r| r.1);
             for &(s0, s1, se) in &sends {
                 if s1 > read_up_to {
-                    joins.push(Join { send: se, recv: None, from: s0.max(read_up_to), to: s1, udp: false });
+                    joins.push(Join {
+                        send: se,
+                        recv: None,
+                        from: s0.max(read_up_to),
+                        to: s1,
+                        udp: false,
+                    });
                 }
             }
         }
@@ -296,7 +336,13 @@ fn join_datagrams(traces: &[Trace], index: &BTreeMap<At, usize>, joins: &mut Vec
             if let Some(e) = recv {
                 taken[e] = true;
             }
-            joins.push(Join { send, recv, from: 0, to: n, udp: true });
+            joins.push(Join {
+                send,
+                recv,
+                from: 0,
+                to: n,
+                udp: true,
+            });
         }
     }
 }
@@ -310,7 +356,10 @@ fn same_place(bound: Option<&str>, to: Option<&str>) -> bool {
     if bound == to {
         return true;
     }
-    let split = |a: &str| a.rsplit_once(':').map(|(h, p)| (h.to_string(), p.to_string()));
+    let split = |a: &str| {
+        a.rsplit_once(':')
+            .map(|(h, p)| (h.to_string(), p.to_string()))
+    };
     match (split(bound), split(to)) {
         (Some((bh, bp)), Some((_, tp))) => bp == tp && (bh == "0.0.0.0" || bh == "[::]"),
         _ => false,

@@ -7,9 +7,9 @@ const ROW: usize = 24;
 const TOP: usize = 70;
 const TIME_W: usize = 80;
 /// The first lane's labels are on its left, in this much room.
-const LEFT_LABELS: usize = 330;
+const LEFT_LABELS: usize = 400;
 const LANE_GAP: usize = 420;
-const RIGHT_LABELS: usize = 340;
+const RIGHT_LABELS: usize = 420;
 
 fn x_of(lane: usize) -> usize {
     TIME_W + LEFT_LABELS + lane * LANE_GAP
@@ -158,7 +158,7 @@ pub fn svg(chart: &Chart, title: Option<&str>) -> String {
             e.t_us / 1_000_000,
             e.t_us % 1_000_000,
             y + 4,
-            xml(&cut(&e.label, 52))
+            xml(&cut(&e.label, 46))
         );
     }
     s.push_str("</svg>\n");

@@ -2,7 +2,7 @@
 # Where there is no make (Windows): `cargo run --release --example demo` and `cargo test`.
 CARGO ?= cargo
 
-.PHONY: build test lint demo bench bench-chart install man clean check-windows check-macos test-windows
+.PHONY: build test lint demo bench bench-chart install man clean check-windows check-macos test-windows diagrams
 
 build:
 	$(CARGO) build --release --bins
@@ -69,3 +69,14 @@ man:
 
 clean:
 	$(CARGO) clean
+
+# The walkthrough's diagrams (docs/diagrams/*.svg), each drawn by trace_chart from a real run
+# of our programs with --trace-file; and, where Chromium is installed, a screenshot of each.
+diagrams:
+	$(CARGO) build --release --quiet --bins --example lesson --example trace_chart
+	target/release/examples/lesson --diagrams docs/diagrams
+	@if command -v chromium > /dev/null; then for d in tcp-stream udp slow-link; do \
+		chromium --headless --no-sandbox --disable-gpu --window-size=2200,1000 \
+			--user-data-dir="$${TMPDIR:-/tmp}/trace-chart-chromium" \
+			--screenshot="$(CURDIR)/docs/diagrams/$$d.png" "file://$(CURDIR)/docs/diagrams/$$d.svg" 2> /dev/null; \
+	done; fi

@@ -644,3 +644,149 @@ fn without_trace_nothing_is_printed_on_stderr() {
         assert!(stderr.is_empty(), "{name} printed on stderr:\n{stderr}");
     }
 }
+
+/// One record of a trace file: its time, connection, call and fields.
+type Record = (u64, String, String, BTreeMap<String, String>);
+
+/// The records of a trace file, after its header.
+fn trace_file(path: &std::path::Path) -> (String, Vec<Record>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().expect("a header").to_string();
+    let records = lines
+        .map(|line| {
+            let mut fields = line.split('\t');
+            let time = fields.next().unwrap().parse().expect(line);
+            let conn = fields.next().expect(line).to_string();
+            let call = fields.next().expect(line).to_string();
+            let keys = fields
+                .map(|f| {
+                    let (k, v) = f.split_once('=').expect(line);
+                    (k.to_string(), v.to_string())
+                })
+                .collect();
+            (time, conn, call, keys)
+        })
+        .collect();
+    (header, records)
+}
+
+#[test]
+fn the_trace_file_holds_the_lines_of_trace_with_their_fields() {
+    let dir = TempDir::new("trace-file");
+    let server = on_loopback("tcp_server", &[]).server();
+    let path = dir.join("client.trace");
+    let out = run_ok(
+        command("tcp_client")
+            .args(["--port", &server.port(), "--trace", "--trace-file"])
+            .arg(&path)
+            .write_stdin("hello\nexit\n"),
+    );
+    let (header, records) = trace_file(&path);
+    assert!(
+        header.starts_with("# socket-tutorial trace 1\tprogram=tcp_client\tstart_unix_us="),
+        "{header}"
+    );
+    // The same lines as on stderr, at the same times.
+    let stderr: Vec<String> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(String::from)
+        .collect();
+    let from_file: Vec<String> = records
+        .iter()
+        .map(|(t, _, _, f)| format!("+{}.{:06} {}", t / 1_000_000, t % 1_000_000, f["line"]))
+        .collect();
+    assert_eq!(from_file, stderr);
+    let calls: Vec<(&str, &str)> = records
+        .iter()
+        .map(|(_, c, call, _)| (c.as_str(), call.as_str()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("t1", "socket"),
+            ("t1", "connect"),
+            ("t1", "send"),
+            ("t1", "recv"),
+            ("t1", "send"),
+            ("t1", "recv"),
+            ("t1", "close")
+        ]
+    );
+    let connect = &records[1].3;
+    assert_eq!(connect["peer"], format!("127.0.0.1:{}", server.port()));
+    // Each direction counts its own offsets: "hello" at 0, "exit" at 5; the replies at 0 and 36.
+    let sends: Vec<(&str, &str, &str)> = records
+        .iter()
+        .filter(|r| r.2 == "send" || r.2 == "recv")
+        .map(|r| (r.3["at"].as_str(), r.3["n"].as_str(), r.3["data"].as_str()))
+        .collect();
+    let reply = "\"ok, Processing Request Completion！\"";
+    assert_eq!(
+        sends,
+        [
+            ("0", "5", "\"hello\""),
+            ("0", "36", reply),
+            ("5", "4", "\"exit\""),
+            ("36", "36", reply)
+        ]
+    );
+    // Without --trace, the file alone: nothing on stderr.
+    let quiet = dir.join("quiet.trace");
+    run_quiet(
+        command("tcp_client")
+            .args(["--port", &server.port(), "--trace-file"])
+            .arg(&quiet)
+            .write_stdin("hello\n"),
+    );
+    assert_eq!(trace_file(&quiet).1.len(), 5);
+}
+
+#[test]
+fn a_trace_file_that_cannot_be_written_is_a_runtime_error() {
+    let dir = TempDir::new("trace-file-bad");
+    let out = command("udp_receiver")
+        .args(["--port", "0", "--bind", "127.0.0.1", "--trace-file"])
+        .arg(dir.join("no").join("such.trace"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("udp_receiver: error: cannot write the trace to "),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_large_download_in_a_trace_file_is_summarised_with_its_offsets() {
+    let dir = TempDir::new("trace-file-bulk");
+    std::fs::create_dir(dir.join("served")).unwrap();
+    let size = 3 * 1024 * 1024 + 5;
+    std::fs::write(dir.join("served").join("big.bin"), common::pattern(8, size)).unwrap();
+    let server = Spawn::new("download_server")
+        .args(["--port", "0", "--root"])
+        .args([dir.join("served")])
+        .server();
+    let path = dir.join("client.trace");
+    run_quiet(
+        command("download_client")
+            .args(["--port", &server.port(), "--raw", "--trace-file"])
+            .arg(&path)
+            .args(["-o"])
+            .arg(dir.join("big.bin"))
+            .arg("big.bin"),
+    );
+    let (_, records) = trace_file(&path);
+    // Reads, shown and summarised, cover the file without a gap or an overlap.
+    let mut next = 0u64;
+    for (_, _, call, f) in &records {
+        if call == "recv" || (call == "bulk" && f["dir"] == "recv") {
+            assert_eq!(f["at"].parse::<u64>().unwrap(), next, "{f:?}");
+            next += f["n"].parse::<u64>().unwrap();
+        }
+    }
+    assert_eq!(next, size as u64);
+    assert!(records.iter().any(|r| r.2 == "bulk"));
+    assert!(records.len() < 80, "{} records", records.len());
+}

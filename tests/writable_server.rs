@@ -537,7 +537,7 @@ fn an_upload_that_drips_holds_only_what_it_sent() {
     let tmp = TempDir::new("ws-partial-drip");
     let root = tmp.join("root");
     fs::create_dir_all(&root).unwrap();
-    let mut srv = download_server(&root, &["--writable", "--max-partial-bytes", QUOTA]);
+    let srv = download_server(&root, &["--writable", "--max-partial-bytes", QUOTA]);
     // One client announces the whole bound, sends a few KB and holds (well within
     // --body-timeout, so it still keeps --min-rate).
     let (mut drip, _) = framed(srv.connect_addr());
@@ -582,7 +582,7 @@ fn an_upload_out_of_room_is_told_busy_and_resumes_later() {
     let tmp = TempDir::new("ws-partial-full");
     let root = tmp.join("root");
     fs::create_dir_all(&root).unwrap();
-    let mut srv = download_server(&root, &["--writable", "--max-partial-bytes", QUOTA]);
+    let srv = download_server(&root, &["--writable", "--max-partial-bytes", QUOTA]);
     let a_bytes = common::pattern(21, 300_000);
     let (mut a, _) = framed(srv.connect_addr());
     assert_eq!(

@@ -8,6 +8,7 @@
 //! Usage: lesson NAME            run one lesson
 //!        lesson --list          the lessons, with the section of the page each belongs to
 //!        lesson --windows NAME  a pair lesson's two commands, one per window
+//!        lesson --diagrams DIR  the walkthrough's diagrams, drawn from real runs (`make diagrams`)
 //! Options: --py DIR (where the tutorial's own Python programs are, for the lessons that
 //! run them; default py, as the page keeps them). For the walkthrough test: --free-ports
 //! (free ports, shown as the page's), --shown-dir DIR (the lesson's folder shown as DIR).
@@ -16,6 +17,7 @@
 
 #[path = "../demo/build.rs"]
 mod build;
+mod diagrams;
 mod download;
 mod pairs;
 mod run;
@@ -195,6 +197,7 @@ fn run() -> Result<()> {
     let mut free_ports = false;
     let mut shown_dir = None;
     let mut tutorial = std::path::PathBuf::from("py");
+    let mut diagrams = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -221,6 +224,7 @@ fn run() -> Result<()> {
                 return Ok(());
             }
             "--free-ports" => free_ports = true,
+            "--diagrams" => diagrams = Some(args.next().ok_or("--diagrams needs a folder")?),
             "--shown-dir" => shown_dir = Some(args.next().ok_or("--shown-dir needs a folder")?),
             "--py" => tutorial = args.next().ok_or("--py needs a folder")?.into(),
             "-h" | "--help" => {
@@ -232,6 +236,14 @@ fn run() -> Result<()> {
             _ if name.is_none() && !arg.starts_with('-') => name = Some(arg),
             _ => return Err(format!("unexpected argument '{arg}' (try --list)")),
         }
+    }
+    if let Some(out) = diagrams {
+        let bin = run::programs_dir()?;
+        build::build_when_run_by_cargo(&bin)?;
+        let out = std::env::current_dir()
+            .map(|d| d.join(&out))
+            .unwrap_or(out.into());
+        return diagrams::all(&Lesson::new(bin, true, None, tutorial)?, &out);
     }
     let name = name.ok_or("which lesson? `lesson --list` names them")?;
     let Some((_, _, lesson)) = LESSONS.iter().find(|(n, _, _)| *n == name) else {

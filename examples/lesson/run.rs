@@ -63,6 +63,11 @@ impl Lesson {
         })
     }
 
+    /// A path in the lesson's folder.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
     /// Makes a folder in the lesson's folder (`mkdir -p`).
     pub fn mkdir(&self, rel: &str) -> Result<PathBuf> {
         let path = self.dir.join(rel);

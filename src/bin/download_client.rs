@@ -37,9 +37,7 @@ fn main() -> ExitCode {
 }
 
 fn run(mut config: Config) -> Result<(), Error> {
-    if config.trace {
-        trace::start(config.encoding);
-    }
+    config.trace.start(config.encoding)?;
     if config.names.is_empty() {
         // 3 (first half). Ask for the file name, like the Python's input(); here before
         // connecting, so that the server is not kept waiting while someone types.
@@ -330,6 +328,8 @@ Options:
                        decodes gbk) [default: utf-8]
       --trace          print each socket operation and frame on stderr (file
                        bytes summarised)
+      --trace-file PATH
+                       the same lines, with their fields, in PATH (docs/TRACE.md)
   -h, --help           print this help
   -V, --version        print the version
 
@@ -367,8 +367,8 @@ enum Output {
 }
 
 struct Config {
-    /// `--trace`: every socket operation on stderr.
-    trace: bool,
+    /// `--trace`, `--trace-file`: every socket operation on stderr, in a file.
+    trace: trace::Options,
     server: Target,
     output: Output,
     verify: bool,
@@ -387,7 +387,7 @@ struct Config {
 impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
-            trace: false,
+            trace: trace::Options::default(),
             server: Target::local(11500),
             output: Output::Python,
             verify: false,
@@ -401,7 +401,7 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
-                Arg::Long("trace") => config.trace = true,
+                arg @ Arg::Long("trace" | "trace-file") => config.trace.parse(arg, parser)?,
                 Arg::Short('o') | Arg::Long("output") => config.output = output(parser.value()?),
                 Arg::Short('O') | Arg::Long("remote-name") => config.output = Output::RemoteName,
                 Arg::Short('s') | Arg::Long("silent") => config.quiet = true,

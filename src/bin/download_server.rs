@@ -50,9 +50,7 @@ fn main() -> ExitCode {
 }
 
 fn run(config: Config) -> Result<(), Error> {
-    if config.trace {
-        trace::start(config.encoding);
-    }
+    config.trace.start(config.encoding)?;
     let root = Root::open(&config.root)
         .map_err(|e| Error::io(format!("cannot serve {}", config.root.display()), &e))?;
     let serve = ServeConfig {
@@ -281,6 +279,7 @@ Options:
                            0 = any rate [default: 500]
       --trace              print each socket operation and frame on stderr (file
                            bytes summarised)
+      --trace-file PATH    the same lines, with their fields, in PATH (docs/TRACE.md)
   -h, --help               print this help
   -V, --version            print the version
 
@@ -291,8 +290,8 @@ share/doc/socket-tutorial where installed).
 };
 
 struct Config {
-    /// `--trace`: every socket operation on stderr.
-    trace: bool,
+    /// `--trace`, `--trace-file`: every socket operation on stderr, in a file.
+    trace: trace::Options,
     server: Options,
     deadlines: Deadlines,
     root: PathBuf,
@@ -306,7 +305,7 @@ struct Config {
 impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
-            trace: false,
+            trace: trace::Options::default(),
             server: Options {
                 bind: "127.0.0.1".into(),
                 port: 11500,
@@ -324,7 +323,7 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
-                Arg::Long("trace") => config.trace = true,
+                arg @ Arg::Long("trace" | "trace-file") => config.trace.parse(arg, parser)?,
                 Arg::Long("root") => config.root = parser.value()?.into(),
                 Arg::Long("encoding") => config.encoding = parser.parse("utf-8 or gbk")?,
                 Arg::Long("writable") => config.writable = true,

@@ -26,10 +26,8 @@ fn main() -> ExitCode {
 }
 
 fn run(config: Config) -> Result<(), Error> {
-    if config.trace {
-        // Names and messages in frames are UTF-8.
-        trace::start(Encoding::Utf8);
-    }
+    // Names and messages in frames are UTF-8.
+    config.trace.start(Encoding::Utf8)?;
     if let Some(user) = &config.user {
         eprintln!(
             "{}: ignoring the user '{}': download_server has no accounts (a token, \
@@ -144,6 +142,7 @@ Options:
                          [default: $DOWNLOAD_SERVER_TOKEN]
       --trace            print each socket operation and frame on stderr (file
                          bytes summarised)
+      --trace-file PATH  the same lines, with their fields, in PATH (docs/TRACE.md)
   -h, --help             print this help
   -V, --version          print the version
 
@@ -166,8 +165,8 @@ mode, for the command that stopped the batch:
 };
 
 struct Config {
-    /// `--trace`: every socket operation on stderr.
-    trace: bool,
+    /// `--trace`, `--trace-file`: every socket operation on stderr, in a file.
+    trace: trace::Options,
     /// `--max-depth`, `--max-entries`: how far `get -r` and `put -r` go.
     tree: TreeLimits,
     allow_any_name: bool,
@@ -184,7 +183,7 @@ struct Config {
 impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
-            trace: false,
+            trace: trace::Options::default(),
             tree: TreeLimits::default(),
             allow_any_name: false,
             server: Target::local(11500),
@@ -196,7 +195,7 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
-                Arg::Long("trace") => config.trace = true,
+                arg @ Arg::Long("trace" | "trace-file") => config.trace.parse(arg, parser)?,
                 Arg::Short('b') | Arg::Long("batch") => config.batch = Some(parser.value()?.into()),
                 // sftp's -P PORT; --host and --port go through Target below.
                 Arg::Short('P') => config

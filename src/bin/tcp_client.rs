@@ -23,9 +23,7 @@ fn main() -> ExitCode {
 }
 
 fn run(config: Config) -> Result<(), Error> {
-    if config.trace {
-        trace::start(config.encoding);
-    }
+    config.trace.start(config.encoding)?;
     // 1-2. Create the socket and connect to the server.
     let mut stream = config.server.connect()?;
     let peer = stream
@@ -108,6 +106,8 @@ Options:
                     input is read as UTF-8 and sent in E; a line with a character E
                     lacks is not sent (an error names it) and the exit status is 1
       --trace       print each socket operation on stderr, with its bytes
+      --trace-file PATH
+                    the same lines, with their fields, in PATH (docs/TRACE.md)
   -h, --help        print this help
   -V, --version     print the version
 
@@ -123,8 +123,8 @@ could not be encoded, 2 for a bad argument.
 const RECV_SIZE: usize = 1024;
 
 struct Config {
-    /// `--trace`: every socket operation on stderr.
-    trace: bool,
+    /// `--trace`, `--trace-file`: every socket operation on stderr, in a file.
+    trace: trace::Options,
     server: Target,
     encoding: Encoding,
 }
@@ -132,14 +132,14 @@ struct Config {
 impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
-            trace: false,
+            trace: trace::Options::default(),
             server: Target::local(10500),
             encoding: Encoding::Utf8,
         };
         let mut words = 0;
         while let Some(arg) = parser.next()? {
             match arg {
-                Arg::Long("trace") => config.trace = true,
+                arg @ Arg::Long("trace" | "trace-file") => config.trace.parse(arg, parser)?,
                 Arg::Long("encoding") => config.encoding = parser.parse("utf-8 or gbk")?,
                 // nc's habit: the host, then the port, as words.
                 Arg::Value(word) => {

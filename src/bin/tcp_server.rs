@@ -31,9 +31,7 @@ fn main() -> ExitCode {
 
 fn run(config: Config) -> Result<(), Error> {
     let config = Arc::new(config);
-    if config.trace {
-        trace::start(config.encoding);
-    }
+    config.trace.start(config.encoding)?;
     // 1-3. Create the socket, bind it and listen (one call in Rust).
     let mut listener = config.server.listen()?;
     server::announce(listener.local_addr()?);
@@ -133,6 +131,7 @@ Options:
       --idle-timeout SECS  disconnect a client silent this long; 0 = never [default: 600]
       --sequential         serve one client at a time, exactly like the Python loop
       --trace              print each socket operation on stderr, with its bytes
+      --trace-file PATH    the same lines, with their fields, in PATH (docs/TRACE.md)
   -h, --help               print this help
   -V, --version            print the version
 
@@ -147,8 +146,8 @@ const REPLY: &str = "ok, Processing Request Completion！";
 const RECV_SIZE: usize = 1024;
 
 struct Config {
-    /// `--trace`: every socket operation on stderr.
-    trace: bool,
+    /// `--trace`, `--trace-file`: every socket operation on stderr, in a file.
+    trace: trace::Options,
     server: Options,
     echo: bool,
     quiet: bool,
@@ -161,7 +160,7 @@ struct Config {
 impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
-            trace: false,
+            trace: trace::Options::default(),
             server: Options {
                 bind: "0.0.0.0".into(),
                 port: 10500,
@@ -177,7 +176,7 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
-                Arg::Long("trace") => config.trace = true,
+                arg @ Arg::Long("trace" | "trace-file") => config.trace.parse(arg, parser)?,
                 Arg::Long("echo") => config.echo = true,
                 Arg::Long("quiet") => config.quiet = true,
                 Arg::Long("sequential") => config.sequential = true,

@@ -25,9 +25,7 @@ fn main() -> ExitCode {
 }
 
 fn run(config: Config) -> Result<(), Error> {
-    if config.trace {
-        trace::start(config.encoding);
-    }
+    config.trace.start(config.encoding)?;
     // 1-2. Create the UDP socket and bind the receiving port (one call in Rust).
     let socket = net::bind_udp(&config.bind, config.port)?;
     let addr = socket
@@ -94,6 +92,7 @@ Options:
       --keep-open        `exit` and `exit()` are printed like any text and do not end the receiver
       --encoding ENC     how the text is decoded: utf-8 or gbk (the Python's) [default: utf-8]
       --trace            print each socket operation on stderr, with its bytes
+      --trace-file PATH  the same lines, with their fields, in PATH (docs/TRACE.md)
   -h, --help             print this help
   -V, --version          print the version
 
@@ -105,8 +104,8 @@ receiver exits 0.
 };
 
 struct Config {
-    /// `--trace`: every socket operation on stderr.
-    trace: bool,
+    /// `--trace`, `--trace-file`: every socket operation on stderr, in a file.
+    trace: trace::Options,
     bind: String,
     port: u16,
     count: Option<u64>,
@@ -117,7 +116,7 @@ struct Config {
 impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
-            trace: false,
+            trace: trace::Options::default(),
             bind: "0.0.0.0".into(),
             port: 15000,
             count: None,
@@ -126,7 +125,7 @@ impl Config {
         };
         while let Some(arg) = parser.next()? {
             match arg {
-                Arg::Long("trace") => config.trace = true,
+                arg @ Arg::Long("trace" | "trace-file") => config.trace.parse(arg, parser)?,
                 Arg::Long("bind") => config.bind = parser.string()?,
                 Arg::Long("port") => config.port = parser.parse("a port number from 0 to 65535")?,
                 Arg::Long("count") => {

@@ -23,9 +23,7 @@ fn main() -> ExitCode {
 }
 
 fn run(config: Config) -> Result<(), Error> {
-    if config.trace {
-        trace::start(config.encoding);
-    }
+    config.trace.start(config.encoding)?;
     // 1-2. Create the UDP socket and bind our own address (the Python binds port 14000 too);
     // `Sender::open` also connects it to the receiver, which the Python does not, so that
     // the OS can tell us when nobody listens there.
@@ -165,6 +163,7 @@ Options:
       --no-greeting      do not send the greeting first
       --encoding ENC     how the text is encoded: utf-8 or gbk (the Python's) [default: utf-8]
       --trace            print each socket operation on stderr, with its bytes
+      --trace-file PATH  the same lines, with their fields, in PATH (docs/TRACE.md)
   -h, --help             print this help
   -V, --version          print the version
 
@@ -183,8 +182,8 @@ const GREETING: &str = "this is a data from client, 我是客戶发送端!";
 const PROMPT: &str = "請輸入要要发送的数据:";
 
 struct Config {
-    /// `--trace`: every socket operation on stderr.
-    trace: bool,
+    /// `--trace`, `--trace-file`: every socket operation on stderr, in a file.
+    trace: trace::Options,
     receiver: Target,
     bind: Option<String>,
     bind_port: u16,
@@ -195,7 +194,7 @@ struct Config {
 impl Config {
     fn parse(parser: &mut Parser) -> Result<Config, Error> {
         let mut config = Config {
-            trace: false,
+            trace: trace::Options::default(),
             receiver: Target::local(15000),
             bind: None,
             bind_port: 14000,
@@ -205,7 +204,7 @@ impl Config {
         let mut words = 0;
         while let Some(arg) = parser.next()? {
             match arg {
-                Arg::Long("trace") => config.trace = true,
+                arg @ Arg::Long("trace" | "trace-file") => config.trace.parse(arg, parser)?,
                 Arg::Long("bind") => config.bind = Some(parser.string()?),
                 Arg::Long("bind-port") => {
                     config.bind_port = parser.parse("a port number from 0 to 65535")?

@@ -105,7 +105,6 @@ impl Listener {
 
     fn try_accept(&self) -> io::Result<(Stream, SocketAddr)> {
         let (stream, addr) = self.listener.accept().inspect_err(trace::accept_failed)?;
-        trace::accepted(addr);
         let stream = Stream::accepted(stream, addr);
         // A client that stops reading is as idle as one that stops writing.
         stream.set_read_timeout(self.idle_timeout)?;

@@ -12,19 +12,27 @@
 //! [`data`]: printable text as it is, the rest escaped by [`crate::core::escape`],
 //! long data cut with `…` (the line gives the total). Each line is one write to
 //! stderr under its lock, so lines of two client threads never mix.
+//!
+//! `--trace-file PATH` writes the same lines to a file, each with the fields a
+//! drawing needs (`file`; the format is docs/TRACE.md).
 
 mod datagram;
+mod file;
 mod stream;
 
 pub use datagram::Socket;
-pub(crate) use stream::{accept_failed, accepted, connect_failed, listening};
+pub(crate) use stream::{accept_failed, connect_failed, listening};
 pub use stream::{Closer, Stream};
 
+use crate::core::cli::{Arg, Error, Parser};
 use crate::core::encoding::Encoding;
 use crate::core::escape;
+pub(crate) use file::Fields;
 use std::fmt::{self, Display};
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -40,15 +48,53 @@ pub(crate) struct Tracer {
     start: Instant,
     /// How the binary decodes its peer's text (see [`data`]).
     encoding: Encoding,
+    /// `--trace`: lines on stderr.
+    stderr: bool,
+    /// `--trace-file`: the same lines, with their fields, in a file.
+    file: Option<file::TraceFile>,
+    /// The last connection number given (`t1`, `u2`: see [`Tracer::connection`]).
+    connections: AtomicU64,
 }
 
-/// Starts tracing for the rest of the process (`--trace`): times count from now.
+/// Starts tracing on stderr for the rest of the process (`--trace`): times count from now.
 /// `encoding` is how the binary reads its peer's text, so text in gbk is shown decoded.
 pub fn start(encoding: Encoding) {
-    let _ = TRACER.set(Tracer {
-        start: Instant::now(),
-        encoding,
-    });
+    let _ = TRACER.set(Tracer::new(encoding, true, None));
+}
+
+/// `--trace` and `--trace-file PATH`, the options every binary takes: parse them with
+/// [`Options::parse`], then [`Options::start`] once, first thing in `run`.
+#[derive(Debug, Default)]
+pub struct Options {
+    pub stderr: bool,
+    pub file: Option<PathBuf>,
+}
+
+impl Options {
+    /// `--trace` or `--trace-file PATH`; refuses any other option.
+    pub fn parse(&mut self, arg: Arg, parser: &mut Parser) -> Result<(), Error> {
+        match arg {
+            Arg::Long("trace") => self.stderr = true,
+            Arg::Long("trace-file") => self.file = Some(PathBuf::from(parser.value()?)),
+            arg => return Err(arg.unexpected()),
+        }
+        Ok(())
+    }
+
+    /// Starts tracing if either option was given; the file is created (emptied) now.
+    pub fn start(&self, encoding: Encoding) -> Result<(), Error> {
+        if !self.stderr && self.file.is_none() {
+            return Ok(());
+        }
+        let file = match &self.file {
+            Some(path) => Some(file::TraceFile::create(path).map_err(|e| {
+                Error::io(format!("cannot write the trace to {}", path.display()), &e)
+            })?),
+            None => None,
+        };
+        let _ = TRACER.set(Tracer::new(encoding, self.stderr, file));
+        Ok(())
+    }
 }
 
 /// The tracer, when `--trace` is on.
@@ -56,12 +102,16 @@ fn tracer() -> Option<&'static Tracer> {
     TRACER.get()
 }
 
-/// One line about no connection in particular (`socket`, `bind`, `listen`, `accept`), if tracing.
-pub(crate) fn note(line: impl Display) {
+/// One line about no connection in particular (`socket`, `bind`, `listen`), if tracing;
+/// `fields` says it for the trace file.
+pub(crate) fn note(call: &str, fields: impl FnOnce(&mut Fields), line: impl Display) {
     if let Some(t) = tracer() {
-        t.line(line);
+        t.line(NO_CONNECTION, call, fields, line);
     }
 }
+
+/// The connection column of a line about none.
+pub(crate) const NO_CONNECTION: &str = "-";
 
 /// `AF_INET` or `AF_INET6`, as the Python's `socket.socket(family, ...)` names it.
 pub(crate) fn family(addr: SocketAddr) -> &'static str {
@@ -89,12 +139,38 @@ impl Way {
 }
 
 impl Tracer {
-    /// Writes `+S.UUUUUU line` to stderr in one write; a failed write is ignored (tracing
-    /// must never stop the program it watches).
-    fn line(&self, line: impl Display) {
+    fn new(encoding: Encoding, stderr: bool, file: Option<file::TraceFile>) -> Tracer {
+        Tracer {
+            start: Instant::now(),
+            encoding,
+            stderr,
+            file,
+            connections: AtomicU64::new(0),
+        }
+    }
+
+    /// A new connection's name in the trace file: `t1`, `t2`... for TCP (`kind` `t`),
+    /// `u1`... for UDP sockets, numbered in the order they were made.
+    fn connection(&self, kind: char) -> String {
+        format!(
+            "{kind}{}",
+            self.connections.fetch_add(1, Ordering::Relaxed) + 1
+        )
+    }
+
+    /// Writes `+S.UUUUUU line` to stderr in one write (with `--trace`), and the same line
+    /// with its connection, call and `fields` to the trace file (with `--trace-file`); a
+    /// failed write is ignored (tracing must never stop the program it watches).
+    fn line(&self, conn: &str, call: &str, fields: impl FnOnce(&mut Fields), line: impl Display) {
         let t = self.start.elapsed();
-        let text = format!("+{}.{:06} {line}\n", t.as_secs(), t.subsec_micros());
-        let _ = io::stderr().lock().write_all(text.as_bytes());
+        let line = line.to_string();
+        if self.stderr {
+            let text = format!("+{}.{:06} {line}\n", t.as_secs(), t.subsec_micros());
+            let _ = io::stderr().lock().write_all(text.as_bytes());
+        }
+        if let Some(file) = &self.file {
+            file.record(t, conn, call, fields, &line);
+        }
     }
 }
 

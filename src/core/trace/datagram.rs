@@ -1,7 +1,8 @@
 //! A UDP socket that `--trace` can watch: `socket`, `bind`, `connect`, `sendto`, `recvfrom` and `close`, every datagram on its own line.
 
-use super::{data, family, note, tracer, Bytes};
+use super::{data, family, tracer, Bytes, Fields};
 use crate::core::cli::describe_io;
+use std::fmt::Display;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 
@@ -9,20 +10,41 @@ use std::net::{SocketAddr, UdpSocket};
 #[derive(Debug)]
 pub struct Socket {
     inner: UdpSocket,
+    /// The socket's name in the trace file (`u1`), when tracing.
+    conn: Option<String>,
 }
 
 impl Socket {
     /// Binds a UDP socket to `addr`: the Python's `socket(AF_INET, SOCK_DGRAM)` and `bind`.
     pub fn bind(addr: SocketAddr) -> io::Result<Socket> {
         let inner = UdpSocket::bind(addr)?;
-        if tracer().is_some() {
-            note(format_args!("socket {} SOCK_DGRAM", family(addr)));
-            match inner.local_addr() {
-                Ok(bound) => note(format_args!("bind {bound}")),
-                Err(_) => note(format_args!("bind {addr}")),
-            }
+        let socket = Socket {
+            conn: tracer().map(|t| t.connection('u')),
+            inner,
+        };
+        socket.line(
+            "socket",
+            |f| {
+                f.word("family", family(addr)).word("type", "SOCK_DGRAM");
+            },
+            format_args!("socket {} SOCK_DGRAM", family(addr)),
+        );
+        let bound = socket.inner.local_addr().unwrap_or(addr);
+        socket.line(
+            "bind",
+            |f| {
+                f.addr("local", bound);
+            },
+            format_args!("bind {bound}"),
+        );
+        Ok(socket)
+    }
+
+    /// One line about this socket, if tracing.
+    fn line(&self, call: &str, fields: impl FnOnce(&mut Fields), line: impl Display) {
+        if let (Some(t), Some(conn)) = (tracer(), &self.conn) {
+            t.line(conn, call, fields, line);
         }
-        Ok(Socket { inner })
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -33,10 +55,20 @@ impl Socket {
     pub fn connect(&self, addr: SocketAddr) -> io::Result<()> {
         let result = self.inner.connect(addr);
         match &result {
-            Ok(()) => note(format_args!(
-                "connect {addr} (UDP: sends nothing, only fixes the destination)"
-            )),
-            Err(e) => note(format_args!("connect {addr} -> error: {}", describe_io(e))),
+            Ok(()) => self.line(
+                "connect",
+                |f| {
+                    f.addr("peer", addr);
+                },
+                format_args!("connect {addr} (UDP: sends nothing, only fixes the destination)"),
+            ),
+            Err(e) => self.line(
+                "connect",
+                |f| {
+                    f.addr("peer", addr).text("error", &describe_io(e));
+                },
+                format_args!("connect {addr} -> error: {}", describe_io(e)),
+            ),
         }
         result
     }
@@ -45,21 +77,46 @@ impl Socket {
     pub fn send(&self, payload: &[u8]) -> io::Result<usize> {
         let result = self.inner.send(payload);
         if let Some(t) = tracer() {
-            let to = match self.inner.peer_addr() {
-                Ok(addr) => addr.to_string(),
-                Err(_) => "?".to_string(),
+            let peer = self.inner.peer_addr().ok();
+            let to = match peer {
+                Some(addr) => addr.to_string(),
+                None => "?".to_string(),
+            };
+            let local = self.inner.local_addr().ok();
+            let ends = |f: &mut Fields| {
+                if let Some(local) = local {
+                    f.addr("local", local);
+                }
+                if let Some(peer) = peer {
+                    f.addr("to", peer);
+                }
             };
             match &result {
-                Ok(n) => t.line(format_args!(
-                    "sendto {to} {} {}",
-                    Bytes(*n as u64),
-                    data(&payload[..*n], t.encoding)
-                )),
-                Err(e) => t.line(format_args!(
-                    "sendto {to} {} -> error: {}",
-                    Bytes(payload.len() as u64),
-                    describe_io(e)
-                )),
+                Ok(n) => self.line(
+                    "sendto",
+                    |f| {
+                        ends(f);
+                        f.num("n", *n as u64).data(&payload[..*n]);
+                    },
+                    format_args!(
+                        "sendto {to} {} {}",
+                        Bytes(*n as u64),
+                        data(&payload[..*n], t.encoding)
+                    ),
+                ),
+                Err(e) => self.line(
+                    "sendto",
+                    |f| {
+                        ends(f);
+                        f.num("asked", payload.len() as u64)
+                            .text("error", &describe_io(e));
+                    },
+                    format_args!(
+                        "sendto {to} {} -> error: {}",
+                        Bytes(payload.len() as u64),
+                        describe_io(e)
+                    ),
+                ),
             }
         }
         result
@@ -70,16 +127,34 @@ impl Socket {
         let result = self.inner.recv_from(buf);
         if let Some(t) = tracer() {
             let asked = buf.len();
+            let local = self.inner.local_addr().ok();
+            let here = |f: &mut Fields| {
+                f.num("asked", asked as u64);
+                if let Some(local) = local {
+                    f.addr("local", local);
+                }
+            };
             match &result {
-                Ok((n, from)) => t.line(format_args!(
-                    "recvfrom({asked}) -> {} from {from} {}",
-                    Bytes(*n as u64),
-                    data(&buf[..*n], t.encoding)
-                )),
-                Err(e) => t.line(format_args!(
-                    "recvfrom({asked}) -> error: {}",
-                    describe_io(e)
-                )),
+                Ok((n, from)) => self.line(
+                    "recvfrom",
+                    |f| {
+                        here(f);
+                        f.addr("from", *from).num("n", *n as u64).data(&buf[..*n]);
+                    },
+                    format_args!(
+                        "recvfrom({asked}) -> {} from {from} {}",
+                        Bytes(*n as u64),
+                        data(&buf[..*n], t.encoding)
+                    ),
+                ),
+                Err(e) => self.line(
+                    "recvfrom",
+                    |f| {
+                        here(f);
+                        f.text("error", &describe_io(e));
+                    },
+                    format_args!("recvfrom({asked}) -> error: {}", describe_io(e)),
+                ),
             }
         }
         result
@@ -93,6 +168,6 @@ impl Socket {
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        note("close");
+        self.line("close", |_| {}, "close");
     }
 }

@@ -6,12 +6,17 @@
 //! its first [`SHOW_BYTES`] one operation a line, then one summary line per
 //! [`SUMMARY_BYTES`] and one when the run ends: a 1 GiB download is a few
 //! dozen lines, and every read of a small exchange is visible.
+//!
+//! In the trace file each connection has a name (`t1`) and each `send` and
+//! `recv` the offset of its first byte in its direction (`at=`): the bytes a
+//! send put at offsets 0..5 are the bytes the peer's recvs read at 0..5.
 
-use super::{data, family, note, tracer, Bytes, Tracer, Way};
+use super::{data, family, note, tracer, Bytes, Fields, Tracer, Way};
 use crate::core::cli::describe_io;
 use std::fmt::Display;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
@@ -36,6 +41,10 @@ struct Traced {
     tracer: &'static Tracer,
     /// `[IP:PORT]`, the peer, at the start of each line.
     label: String,
+    /// The connection's name in the trace file (`t1`).
+    conn: String,
+    /// Bytes sent and received so far, shared with the clones (`try_clone`).
+    offsets: Arc<Offsets>,
     run: Mutex<Run>,
     /// A second handle (`try_clone`): closing it closes nothing the Python would.
     clone: bool,
@@ -49,24 +58,79 @@ struct Run {
     /// Operations and bytes not shown one by one, since the last summary.
     hidden_ops: u64,
     hidden_bytes: u64,
+    /// The offset of the first byte not shown.
+    hidden_at: u64,
+}
+
+/// How many bytes went each way on a connection: the next send's and recv's offsets.
+#[derive(Debug, Default)]
+struct Offsets {
+    sent: AtomicU64,
+    received: AtomicU64,
+}
+
+impl Offsets {
+    fn of(&self, way: Way) -> &AtomicU64 {
+        match way {
+            Way::Sent => &self.sent,
+            Way::Received => &self.received,
+        }
+    }
 }
 
 impl Stream {
-    /// A stream accepted by a listener, whose `accept` line [`accepted`] already traced.
+    /// A stream accepted by a listener; traces the Python's `accept`, where it returns.
     pub fn accepted(inner: TcpStream, peer: SocketAddr) -> Stream {
-        Stream::new(inner, peer)
+        let stream = Stream::new(inner, peer);
+        if let Some(t) = &stream.traced {
+            let local = stream.inner.local_addr().ok();
+            t.tracer.line(
+                &t.conn,
+                "accept",
+                |f| {
+                    if let Some(local) = local {
+                        f.addr("local", local);
+                    }
+                    f.addr("peer", peer);
+                },
+                format_args!("accept -> {peer}"),
+            );
+        }
+        stream
     }
 
     /// A stream this side connected to `peer`; traces the Python's `socket` and `connect`.
     pub fn connected(inner: TcpStream, peer: SocketAddr) -> Stream {
-        if tracer().is_some() {
-            note(format_args!("socket {} SOCK_STREAM", family(peer)));
-            match inner.local_addr() {
-                Ok(local) => note(format_args!("connect {peer} -> from {local}")),
-                Err(_) => note(format_args!("connect {peer}")),
+        let stream = Stream::new(inner, peer);
+        if let Some(t) = &stream.traced {
+            t.tracer.line(
+                &t.conn,
+                "socket",
+                |f| {
+                    f.word("family", family(peer)).word("type", "SOCK_STREAM");
+                },
+                format_args!("socket {} SOCK_STREAM", family(peer)),
+            );
+            let local = stream.inner.local_addr().ok();
+            let fields = |f: &mut Fields| {
+                if let Some(local) = local {
+                    f.addr("local", local);
+                }
+                f.addr("peer", peer);
+            };
+            match local {
+                Some(local) => t.tracer.line(
+                    &t.conn,
+                    "connect",
+                    fields,
+                    format_args!("connect {peer} -> from {local}"),
+                ),
+                None => t
+                    .tracer
+                    .line(&t.conn, "connect", fields, format_args!("connect {peer}")),
             }
         }
-        Stream::new(inner, peer)
+        stream
     }
 
     fn new(inner: TcpStream, peer: SocketAddr) -> Stream {
@@ -74,6 +138,8 @@ impl Stream {
             Box::new(Traced {
                 tracer,
                 label: format!("[{peer}]"),
+                conn: tracer.connection('t'),
+                offsets: Arc::default(),
                 run: Mutex::new(Run::default()),
                 clone: false,
             })
@@ -89,7 +155,10 @@ impl Stream {
     pub fn closer(&self) -> Closer {
         Closer {
             socket: Arc::downgrade(&self.inner),
-            traced: self.traced.as_ref().map(|t| (t.tracer, t.label.clone())),
+            traced: self
+                .traced
+                .as_ref()
+                .map(|t| (t.tracer, t.label.clone(), t.conn.clone())),
         }
     }
 
@@ -97,7 +166,17 @@ impl Stream {
     /// the write that sends it (`-> DOWNLOAD "notes.txt" ...`); nothing without `--trace`.
     pub fn frame(&self, way: Way, frame: impl Display) {
         if let Some(t) = &self.traced {
-            t.event(format_args!("{} {frame}", way.arrow()));
+            let dir = match way {
+                Way::Sent => "out",
+                Way::Received => "in",
+            };
+            t.event(
+                "frame",
+                |f| {
+                    f.word("dir", dir);
+                },
+                format_args!("{} {frame}", way.arrow()),
+            );
         }
     }
 
@@ -140,8 +219,20 @@ impl Stream {
                 Shutdown::Both => "SHUT_RDWR",
             };
             match &result {
-                Ok(()) => t.event(format_args!("shutdown({how})")),
-                Err(e) => t.event(format_args!("shutdown({how}) -> error: {}", describe_io(e))),
+                Ok(()) => t.event(
+                    "shutdown",
+                    |f| {
+                        f.word("how", how);
+                    },
+                    format_args!("shutdown({how})"),
+                ),
+                Err(e) => t.event(
+                    "shutdown",
+                    |f| {
+                        f.word("how", how).text("error", &describe_io(e));
+                    },
+                    format_args!("shutdown({how}) -> error: {}", describe_io(e)),
+                ),
             }
         }
         result
@@ -153,6 +244,8 @@ impl Stream {
             Box::new(Traced {
                 tracer: t.tracer,
                 label: t.label.clone(),
+                conn: t.conn.clone(),
+                offsets: Arc::clone(&t.offsets),
                 run: Mutex::new(Run::default()),
                 clone: true,
             })
@@ -186,7 +279,7 @@ impl Stream {
 #[derive(Debug)]
 pub struct Closer {
     socket: Weak<TcpStream>,
-    traced: Option<(&'static Tracer, String)>,
+    traced: Option<(&'static Tracer, String, String)>,
 }
 
 impl Closer {
@@ -198,13 +291,24 @@ impl Closer {
             return;
         };
         let result = socket.shutdown(Shutdown::Both);
-        if let Some((tracer, label)) = &self.traced {
+        if let Some((tracer, label, conn)) = &self.traced {
             match &result {
-                Ok(()) => tracer.line(format_args!("{label} shutdown(SHUT_RDWR)")),
-                Err(e) => tracer.line(format_args!(
-                    "{label} shutdown(SHUT_RDWR) -> error: {}",
-                    describe_io(e)
-                )),
+                Ok(()) => tracer.line(
+                    conn,
+                    "shutdown",
+                    |f| {
+                        f.word("how", "SHUT_RDWR");
+                    },
+                    format_args!("{label} shutdown(SHUT_RDWR)"),
+                ),
+                Err(e) => tracer.line(
+                    conn,
+                    "shutdown",
+                    |f| {
+                        f.word("how", "SHUT_RDWR").text("error", &describe_io(e));
+                    },
+                    format_args!("{label} shutdown(SHUT_RDWR) -> error: {}", describe_io(e)),
+                ),
             }
         }
     }
@@ -216,10 +320,20 @@ impl Traced {
     }
 
     /// A line that is not a read or a write: it ends the run.
-    fn event(&self, line: impl Display) {
+    fn event(&self, call: &str, fields: impl FnOnce(&mut Fields), line: impl Display) {
         let mut run = self.lock();
         self.end_run(&mut run);
-        self.tracer.line(format_args!("{} {line}", self.label));
+        self.line(call, fields, line);
+    }
+
+    /// One line of this connection: `[IP:PORT] line`.
+    fn line(&self, call: &str, fields: impl FnOnce(&mut Fields), line: impl Display) {
+        self.tracer.line(
+            &self.conn,
+            call,
+            fields,
+            format_args!("{} {line}", self.label),
+        );
     }
 
     fn end_run(&self, run: &mut Run) {
@@ -235,12 +349,20 @@ impl Traced {
             Some(Way::Sent) => "send",
             _ => "recv",
         };
-        self.tracer.line(format_args!(
-            "{} ... {} more {name} -> {} (bulk data, not shown one by one)",
-            self.label,
-            run.hidden_ops,
-            Bytes(run.hidden_bytes)
-        ));
+        let (ops, n, at) = (run.hidden_ops, run.hidden_bytes, run.hidden_at);
+        self.line(
+            "bulk",
+            |f| {
+                f.word("dir", name)
+                    .num("ops", ops)
+                    .num("n", n)
+                    .num("at", at);
+            },
+            format_args!(
+                "... {ops} more {name} -> {} (bulk data, not shown one by one)",
+                Bytes(n)
+            ),
+        );
         run.hidden_ops = 0;
         run.hidden_bytes = 0;
     }
@@ -252,32 +374,49 @@ impl Traced {
             self.end_run(&mut run);
             run.way = Some(way);
         }
+        let call = match way {
+            Way::Received => "recv",
+            Way::Sent => "send",
+        };
+        let offset = self.offsets.of(way);
         let bytes = match (moved, result) {
             (Some(bytes), _) if !bytes.is_empty() => bytes,
             (_, Err(e)) => {
-                let what = match way {
-                    Way::Received => format!("recv({asked})"),
-                    Way::Sent => format!("send({asked})"),
-                };
                 self.end_run(&mut run);
-                return self.tracer.line(format_args!(
-                    "{} {what} -> error: {}",
-                    self.label,
-                    describe_io(e)
-                ));
+                let at = offset.load(Ordering::Relaxed);
+                return self.line(
+                    call,
+                    |f| {
+                        f.num("asked", asked as u64)
+                            .num("at", at)
+                            .text("error", &describe_io(e));
+                    },
+                    format_args!("{call}({asked}) -> error: {}", describe_io(e)),
+                );
             }
             _ => {
                 // Nothing moved: a read of 0 is the peer's close, a write of 0 a full stop.
                 self.end_run(&mut run);
-                let what = match way {
-                    Way::Received => format!("recv({asked}) -> 0 bytes (peer closed)"),
-                    Way::Sent => format!("send({asked}) -> 0 bytes"),
+                let at = offset.load(Ordering::Relaxed);
+                let fields = |f: &mut Fields| {
+                    f.num("asked", asked as u64).num("n", 0).num("at", at);
                 };
-                return self.tracer.line(format_args!("{} {what}", self.label));
+                return match way {
+                    Way::Received => self.line(
+                        call,
+                        fields,
+                        format_args!("recv({asked}) -> 0 bytes (peer closed)"),
+                    ),
+                    Way::Sent => self.line(call, fields, format_args!("send({asked}) -> 0 bytes")),
+                };
             }
         };
         let n = bytes.len() as u64;
+        let at = offset.fetch_add(n, Ordering::Relaxed);
         if run.bytes >= SHOW_BYTES {
+            if run.hidden_ops == 0 {
+                run.hidden_at = at;
+            }
             run.hidden_ops += 1;
             run.hidden_bytes += n;
             run.bytes += n;
@@ -288,19 +427,26 @@ impl Traced {
         }
         run.bytes += n;
         let shown = data(bytes, self.tracer.encoding);
-        let label = &self.label;
+        let fields = |f: &mut Fields| {
+            f.num("asked", asked as u64)
+                .num("n", n)
+                .num("at", at)
+                .data(bytes);
+        };
         match way {
-            Way::Received => self.tracer.line(format_args!(
-                "{label} recv({asked}) -> {} {shown}",
-                Bytes(n)
-            )),
-            Way::Sent if n == asked as u64 => self
-                .tracer
-                .line(format_args!("{label} send {} {shown}", Bytes(n))),
-            Way::Sent => self.tracer.line(format_args!(
-                "{label} send({asked}) -> {} {shown}",
-                Bytes(n)
-            )),
+            Way::Received => self.line(
+                call,
+                fields,
+                format_args!("recv({asked}) -> {} {shown}", Bytes(n)),
+            ),
+            Way::Sent if n == asked as u64 => {
+                self.line(call, fields, format_args!("send {} {shown}", Bytes(n)))
+            }
+            Way::Sent => self.line(
+                call,
+                fields,
+                format_args!("send({asked}) -> {} {shown}", Bytes(n)),
+            ),
         }
     }
 }
@@ -309,7 +455,7 @@ impl Drop for Stream {
     fn drop(&mut self) {
         if let Some(t) = &self.traced {
             if !t.clone {
-                t.event("close");
+                t.event("close", |_| {}, "close");
             }
         }
     }
@@ -363,27 +509,49 @@ pub(crate) fn listening(listener: &TcpListener) {
         return;
     }
     if let Ok(addr) = listener.local_addr() {
-        note(format_args!("socket {} SOCK_STREAM", family(addr)));
-        note(format_args!("bind {addr}"));
+        note(
+            "socket",
+            |f| {
+                f.word("family", family(addr)).word("type", "SOCK_STREAM");
+            },
+            format_args!("socket {} SOCK_STREAM", family(addr)),
+        );
+        note(
+            "bind",
+            |f| {
+                f.addr("local", addr);
+            },
+            format_args!("bind {addr}"),
+        );
         // std's TcpListener::bind listens with a backlog of 128 on every platform we build for.
-        note(format_args!("listen {addr} backlog 128"));
+        note(
+            "listen",
+            |f| {
+                f.addr("local", addr).num("backlog", 128);
+            },
+            format_args!("listen {addr} backlog 128"),
+        );
     }
-}
-
-/// Traces `accept -> IP:PORT`, in the accept loop, where the Python's `accept` returns.
-pub(crate) fn accepted(peer: SocketAddr) {
-    note(format_args!("accept -> {peer}"));
 }
 
 /// Traces a failed `accept`.
 pub(crate) fn accept_failed(err: &io::Error) {
-    note(format_args!("accept -> error: {}", describe_io(err)));
+    note(
+        "accept",
+        |f| {
+            f.text("error", &describe_io(err));
+        },
+        format_args!("accept -> error: {}", describe_io(err)),
+    );
 }
 
 /// Traces a failed `connect`.
 pub(crate) fn connect_failed(peer: SocketAddr, err: &io::Error) {
-    note(format_args!(
-        "connect {peer} -> error: {}",
-        describe_io(err)
-    ));
+    note(
+        "connect",
+        |f| {
+            f.addr("peer", peer).text("error", &describe_io(err));
+        },
+        format_args!("connect {peer} -> error: {}", describe_io(err)),
+    );
 }

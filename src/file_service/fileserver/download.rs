@@ -160,18 +160,18 @@ impl FileServer {
             }
             Ok(sent) => {
                 let digest = known.or_else(|| hashing.as_ref().and_then(|h| h.finish(size)));
-                let verified =
-                    match digest {
-                        Some(digest) => {
-                            write_response(stream, &Response::Digest(digest))?;
-                            if hashing.is_some() {
-                                format!(", with sha256{hashed}")
-                            } else {
-                                ", with sha256 (remembered)".to_string()
-                            }
+                let verified = match digest {
+                    Some(digest) => {
+                        write_response(stream, &Response::Digest(digest))?;
+                        if hashing.is_some() {
+                            format!(", with sha256{hashed}")
+                        } else {
+                            ", with sha256 (remembered)".to_string()
                         }
-                        // Asked for, and the file ended before it was all hashed.
-                        None if want_sha256 => return Ok((
+                    }
+                    // Asked for, and the file ended before it was all hashed.
+                    None if want_sha256 => {
+                        return Ok((
                             Outcome::new(
                                 format!(
                                     "the file shrank while it was hashed{resumed}{hashed}; closed"
@@ -179,9 +179,10 @@ impl FileServer {
                                 sent,
                             ),
                             Then::Close,
-                        )),
-                        None => String::new(),
-                    };
+                        ))
+                    }
+                    None => String::new(),
+                };
                 Ok((
                     Outcome::new(format!("ok{resumed}{verified}"), sent),
                     Then::Continue,

@@ -643,10 +643,8 @@ fn a_killed_download_resumes_and_sends_less() {
     assert_eq!(files_in(&cwd), vec!["copy-big.bin"]);
     let line = srv.wait_for("(resumed at byte");
     assert!(
-        line.contains(&format!(
-            "(resumed at byte {cut}), with sha256, {} bytes",
-            size - cut
-        )),
+        line.contains(&format!("(resumed at byte {cut}), with sha256 (hashed "))
+            && line.ends_with(&format!(" bytes), {} bytes", size - cut)),
         "{line}"
     );
 }
@@ -989,6 +987,14 @@ fn drip(
 }
 
 /// The version identity of `name`, from the FILE frame of a download that is then dropped.
+/// The bytes a request's log line says it hashed (` (hashed N bytes)`), 0 when none.
+fn hashed_bytes(line: &str) -> u64 {
+    line.split(" (hashed ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
 fn identity_of(addr: SocketAddr, name: &[u8]) -> Vec<u8> {
     let (mut s, _) = framed(addr);
     s.write_all(&download_frame(name, 0, &[], false)).unwrap();
@@ -1155,8 +1161,13 @@ fn a_digest_asked_again_or_at_once_is_hashed_once() {
         let line = srv.wait_for("download \"d.bin\" -> ok (resumed at byte");
         lines.push(line);
     }
-    let hashed = lines.iter().filter(|l| !l.contains("(remembered)")).count();
-    assert_eq!(hashed, 1, "one hash for five requests:\n{lines:#?}");
+    // Requests at the same time may share the pieces of one hash: what they
+    // hashed together is the file, once.
+    assert_eq!(
+        lines.iter().map(|l| hashed_bytes(l)).sum::<u64>(),
+        size,
+        "one hash for five requests:\n{lines:#?}"
+    );
     // A new version is a new digest.
     let mut more = data.clone();
     more.extend_from_slice(b"tail");
@@ -1194,6 +1205,77 @@ fn a_digest_is_not_computed_for_a_client_that_left() {
         .unwrap();
     drop(s);
     srv.wait_for("download \"big.bin\" -> closed: the client left");
+}
+
+/// Issue 20, finding 1: ten clients one after another ask for the digest at
+/// `offset == size` and leave; each abandoned hash used to start over from byte
+/// 0 and be lost, so the server hashed the file again and again for nothing
+/// sent. Now what each one hashed is kept and the next goes on from there: the
+/// ten and one that waits for the digest hash the file once between them.
+#[test]
+fn abandoned_digests_are_resumed_not_repeated() {
+    let tmp = TempDir::new("dl-digest-abandoned");
+    let root = tmp.join("root");
+    fs::create_dir_all(&root).unwrap();
+    let size = 16 * MIB;
+    let data = pattern(20, size as usize);
+    fs::write(root.join("big.bin"), &data).unwrap();
+    fs::write(root.join("other.bin"), pattern(21, size as usize)).unwrap();
+    let mut srv = download_server(&root, &[]);
+    let addr = srv.connect_addr();
+    let cpu_before = server_cpu(srv.pid());
+    let identity = identity_of(addr, b"big.bin");
+    // identity_of's own download, which asked for no digest.
+    srv.wait_for("download \"big.bin\" -> ");
+    let mut lines = Vec::new();
+    for _ in 0..10 {
+        let (mut s, _) = framed(addr);
+        s.write_all(&download_frame(b"big.bin", size, &identity, true))
+            .unwrap();
+        drop(s);
+        lines.push(srv.wait_for("download \"big.bin\" -> "));
+    }
+    let (mut s, _) = framed(addr);
+    s.write_all(&download_frame(b"big.bin", size, &identity, true))
+        .unwrap();
+    assert!(matches!(response(&mut s), Response::File { .. }));
+    assert_eq!(response(&mut s), Response::Digest(Sha256::digest(&data)));
+    lines.push(srv.wait_for("download \"big.bin\" -> ok"));
+    assert_eq!(
+        lines.iter().map(|l| hashed_bytes(l)).sum::<u64>(),
+        size,
+        "eleven requests, one hash between them:\n{lines:#?}"
+    );
+    // The same in CPU time where it can be read: the eleven cost about what one
+    // whole hash of another file of the same size costs, not ten of them.
+    let cpu_eleven = server_cpu(srv.pid()).zip(cpu_before).map(|(a, b)| a - b);
+    let other = identity_of(addr, b"other.bin");
+    let (mut s, _) = framed(addr);
+    s.write_all(&download_frame(b"other.bin", size, &other, true))
+        .unwrap();
+    assert!(matches!(response(&mut s), Response::File { .. }));
+    assert!(matches!(response(&mut s), Response::Digest(_)));
+    srv.wait_for("download \"other.bin\" -> ok");
+    let cpu_one = server_cpu(srv.pid())
+        .zip(cpu_eleven.and(cpu_before))
+        .map(|(a, b)| a - b);
+    match (cpu_eleven, cpu_one, cpu_before) {
+        (Some(eleven), Some(total), Some(_)) => {
+            let one = total - eleven;
+            assert!(
+                eleven < 3 * one.max(1),
+                "eleven requests took {eleven} ticks of CPU, one whole hash {one}"
+            );
+        }
+        _ => eprintln!("SKIPPED: the server's CPU time (no /proc/PID/stat here); bytes checked"),
+    }
+}
+
+/// The CPU time (user + system, in clock ticks) of a process, from Linux's /proc.
+fn server_cpu(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
 
 /// A framed connection that was served: STAT answered.
@@ -2284,7 +2366,7 @@ fn a_finished_download_is_not_fetched_again() {
         format!("{}  copy-big.bin\n", sha256::hex(&Sha256::digest(&data)))
     );
     srv.wait_for(&format!(
-        "download \"big.bin\" -> ok (resumed at byte {size}), with sha256, 0 bytes"
+        "download \"big.bin\" -> ok (resumed at byte {size}), with sha256 (hashed {size} bytes), 0 bytes"
     ));
     let out = client(&srv, &cwd, &["--force", "big.bin"]);
     assert!(out.status.success(), "{}", describe(&out));

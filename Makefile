@@ -53,7 +53,7 @@ bench-chart:
 PREFIX ?= $(or $(CARGO_INSTALL_ROOT),$(CARGO_HOME),$(HOME)/.cargo)
 MANDIR ?= $(PREFIX)/share/man/man1
 DOCDIR ?= $(PREFIX)/share/doc/socket-tutorial
-DOCS = README.md README.zh-CN.md docs/PROTOCOL.md docs/FILE_SHELL.md docs/ROOT.md
+DOCS = README.md README.zh-CN.md docs/PROTOCOL.md docs/FILE_SHELL.md docs/ROOT.md docs/TRACE.md
 
 install:
 	$(CARGO) install --path . --root "$(PREFIX)"

@@ -771,7 +771,7 @@ fn a_large_download_in_a_trace_file_is_summarised_with_its_offsets() {
     let path = dir.join("client.trace");
     run_quiet(
         command("download_client")
-            .args(["--port", &server.port(), "--raw", "--trace-file"])
+            .args(["-q", "--port", &server.port(), "--raw", "--trace-file"])
             .arg(&path)
             .args(["-o"])
             .arg(dir.join("big.bin"))

@@ -8,7 +8,7 @@ build:
 	$(CARGO) build --release --bins
 
 test:
-	$(CARGO) test --all-targets
+	$(CARGO) test
 
 lint:
 	$(CARGO) fmt --check

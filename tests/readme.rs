@@ -96,9 +96,7 @@ fn every_program_of_ours_in_the_windows_blocks_takes_its_arguments() {
 
 #[test]
 fn the_two_windows_are_the_commands_the_tcp_pair_lesson_runs() {
-    let Some(program) = common::lesson_program() else {
-        return common::skip("the lesson runner (examples/lesson) was not built with the tests");
-    };
+    let program = common::lesson_program();
     let out = std::process::Command::new(&program)
         .args(["--windows", "tcp-python-client"])
         .output()

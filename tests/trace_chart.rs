@@ -7,15 +7,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// The example, built beside the tests by `cargo test`.
+/// The drawing tool, examples/trace_chart.
 fn trace_chart() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile = exe.parent().unwrap().parent().unwrap();
-    let chart = profile
-        .join("examples")
-        .join(format!("trace_chart{}", std::env::consts::EXE_SUFFIX));
-    assert!(chart.is_file(), "{} not built", chart.display());
-    chart
+    common::example("trace_chart")
 }
 
 /// The records of a trace file (after its header), as (call, fields) with `at`, `n`.

@@ -815,12 +815,63 @@ pub fn wait_for_size(path: &Path, wanted: &str, ok: impl Fn(u64) -> bool) {
     }
 }
 
-/// The lesson runner, examples/lesson, built beside the tests by `cargo test` (examples are built with the tests).
-pub fn lesson_program() -> Option<std::path::PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let profile = exe.parent()?.parent()?;
-    let lesson = profile
+/// An example program (examples/NAME), built for the tests. The whole `cargo test`
+/// builds every example beside the tests; a run of one suite (`cargo test --test
+/// walkthrough`) does not, so the one needed is built here, with the same cargo and
+/// into the same target directory as the test itself.
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/PROFILE/deps/TEST");
+    let path = profile
         .join("examples")
-        .join(format!("lesson{}", std::env::consts::EXE_SUFFIX));
-    lesson.is_file().then_some(lesson)
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if !path.is_file() {
+        build_example(name, profile);
+    }
+    assert!(
+        path.is_file(),
+        "{} is not built and could not be built here: run the whole `cargo test` \
+         (it builds the examples), or `cargo build --examples` first",
+        path.display()
+    );
+    path
+}
+
+fn build_example(name: &str, profile: &Path) {
+    // Suites run their tests at once: one build at a time, the others then find it built.
+    static BUILDING: Mutex<()> = Mutex::new(());
+    let _one = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let mut command = Command::new(cargo);
+    command.args(["build", "--quiet", "--example", name]);
+    command.current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile.file_name() == Some(OsStr::new("release")) {
+        command.arg("--release");
+    }
+    let Some(target_dir) = profile.parent() else {
+        return;
+    };
+    // target/PROFILE for this machine, target/TRIPLE/PROFILE for a cross build.
+    if target_dir.join("CACHEDIR.TAG").is_file() {
+        command.arg("--target-dir").arg(target_dir);
+    } else if let (Some(triple), Some(top)) = (target_dir.file_name(), target_dir.parent()) {
+        command
+            .arg("--target")
+            .arg(triple)
+            .arg("--target-dir")
+            .arg(top);
+    }
+    match command.status() {
+        Ok(status) if status.success() => {}
+        Ok(status) => eprintln!("building examples/{name} failed ({status}): {command:?}"),
+        Err(e) => eprintln!("cannot run cargo to build examples/{name}: {e}: {command:?}"),
+    }
+}
+
+/// The lesson runner, examples/lesson.
+pub fn lesson_program() -> PathBuf {
+    example("lesson")
 }

@@ -395,19 +395,25 @@ impl Lesson {
 
     /// Waits until `file` has `n` lines that contain `text` (the page's `wait_for`).
     pub fn wait_for(&self, file: &str, text: &str, n: usize) -> Result<()> {
+        self.wait_for_any(file, &[text], n)
+    }
+
+    /// Waits until `file` has `n` lines that contain one of `texts`.
+    pub fn wait_for_any(&self, file: &str, texts: &[&str], n: usize) -> Result<()> {
         let deadline = Instant::now() + DEADLINE;
         loop {
             let content = std::fs::read(self.dir.join(file)).unwrap_or_default();
             let found = String::from_utf8_lossy(&content)
                 .lines()
-                .filter(|l| l.contains(text))
+                .filter(|l| texts.iter().any(|text| l.contains(text)))
                 .count();
             if found >= n {
                 return Ok(());
             }
             if Instant::now() > deadline {
                 return Err(format!(
-                    "{file} has no {n} line(s) with '{text}' after {} s",
+                    "{file} has no {n} line(s) with '{}' after {} s",
+                    texts.join("' or '"),
                     DEADLINE.as_secs()
                 ));
             }

@@ -2,13 +2,13 @@
 
 mod common;
 
-use common::{bin, download_server, pattern, wait_for_size, TempDir, TIMEOUT};
+use common::{bin, download_server, pace, pattern, wait_for_size, TempDir, TIMEOUT};
 use std::fs;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Instant;
 
@@ -403,6 +403,12 @@ fn a_batch_in_the_background_is_never_stopped() {
 /// real terminal wraps them.
 struct Tmux {
     socket: std::path::PathBuf,
+    /// A control-mode client (`tmux -C`), attached so that tmux tells when the pane changes.
+    control: Child,
+    /// Its stdin, held open: the client detaches when it closes.
+    _control_keys: ChildStdin,
+    /// One message per `%output` notification: the pane got something to draw.
+    drawn: mpsc::Receiver<()>,
 }
 
 /// tmux, on unix; said on stderr where it is not there.
@@ -451,7 +457,9 @@ impl Tmux {
                 "-y",
                 "24",
             ])
-            .args(["sh", "-c", sh_command])
+            // Then `cat`, reading a keyboard nobody types on, keeps the pane
+            // open: tmux may send no `%output` for what a pane prints as it ends.
+            .args(["sh", "-c", &format!("{sh_command}\nexec cat")])
             .current_dir(dir)
             .env("HOME", home)
             .env("SHELL", "/bin/sh")
@@ -462,7 +470,54 @@ impl Tmux {
             .status()
             .expect("start tmux");
         assert!(status.success(), "tmux new-session failed: {status}");
-        Tmux { socket }
+        let (control, control_keys, drawn) = Self::watch(&socket);
+        Tmux {
+            socket,
+            control,
+            _control_keys: control_keys,
+            drawn,
+        }
+    }
+
+    /// Attaches a control-mode client to session `t` and reads its lines on a
+    /// thread: a screen says nothing when it changes, but tmux sends the
+    /// client `%output %PANE DATA` whenever the pane gets output. Returns once
+    /// the client is attached, so no output after that goes unannounced.
+    fn watch(socket: &Path) -> (Child, ChildStdin, mpsc::Receiver<()>) {
+        let mut control = Command::new("tmux")
+            .arg("-S")
+            .arg(socket)
+            .args(["-C", "attach", "-t", "t"])
+            .env_remove("TMUX")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a tmux control client");
+        let keys = control.stdin.take().expect("its stdin");
+        let out = control.stdout.take().expect("its stdout");
+        let (tx, drawn) = mpsc::channel();
+        let (attached_tx, attached) = mpsc::channel();
+        thread::spawn(move || {
+            let mut out = BufReader::new(out);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match out.read_until(b'\n', &mut line) {
+                    Ok(1..) => {}
+                    _ => return,
+                }
+                if line.starts_with(b"%session-changed") {
+                    let _ = attached_tx.send(());
+                } else if line.starts_with(b"%output") && tx.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+        attached
+            .recv_timeout(TIMEOUT)
+            .expect("the tmux control client attached");
+        (control, keys, drawn)
     }
 
     fn tmux(&self, args: &[&str]) -> String {
@@ -494,7 +549,8 @@ impl Tmux {
             .collect()
     }
 
-    /// Waits until the screen satisfies `ok`; fails after [`TIMEOUT`] showing it.
+    /// Waits until the screen satisfies `ok`, looking again each time tmux says
+    /// the pane got output; fails after [`TIMEOUT`] showing it.
     fn wait_until(&self, what: &str, ok: impl Fn(&[String]) -> bool) -> Vec<String> {
         let deadline = Instant::now() + TIMEOUT;
         loop {
@@ -502,13 +558,15 @@ impl Tmux {
             if ok(&rows) {
                 return rows;
             }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let news = self.drawn.recv_timeout(left);
             assert!(
-                Instant::now() < deadline,
-                "the screen never showed {what}; it shows:\n{}",
-                rows.join("\n")
+                news.is_ok(),
+                "the screen never showed {what} ({news:?}); it shows:\n{}",
+                self.rows().join("\n")
             );
-            // A bounded poll of what tmux draws: a screen says nothing when it changes.
-            thread::sleep(std::time::Duration::from_millis(20));
+            // One look covers all the output announced so far.
+            while self.drawn.try_recv().is_ok() {}
         }
     }
 
@@ -527,6 +585,9 @@ impl Drop for Tmux {
             .arg(&self.socket)
             .arg("kill-server")
             .status();
+        // The server gone, its control client ends too.
+        let _ = self.control.kill();
+        let _ = self.control.wait();
     }
 }
 
@@ -596,6 +657,15 @@ fn the_first_tab_after_the_idle_timeout_completes() {
     tmux.wait_for("EXIT=0");
 }
 
+/// Both ends of a connection on which nothing is ever sent: [`pace`] on one
+/// waits its full time, as a peer that is slow, with no sleep.
+fn idle_pair() -> Option<(TcpStream, TcpStream)> {
+    let listener = TcpListener::bind("127.0.0.1:0").ok()?;
+    let quiet = TcpStream::connect(listener.local_addr().ok()?).ok()?;
+    let (idle, _) = listener.accept().ok()?;
+    Some((idle, quiet))
+}
+
 /// A proxy to `server` that passes what the server sends `step` bytes at a
 /// time, `every` apart: a slow network, so that a download lasts long enough
 /// for its progress line to be redrawn many times.
@@ -614,15 +684,19 @@ fn slow_proxy(server: SocketAddr, step: usize, every: std::time::Duration) -> So
                 usize::MAX,
             );
             let (mut from, mut to) = (upstream, client);
+            // The pause between pieces is a wait on a socket nobody writes to.
+            let Some((mut idle, quiet)) = idle_pair() else {
+                return;
+            };
             thread::spawn(move || {
                 let mut buf = vec![0u8; step];
                 while let Ok(n @ 1..) = from.read(&mut buf) {
-                    if to.write_all(&buf[..n]).is_err() {
+                    if to.write_all(&buf[..n]).is_err() || !pace(&mut idle, every) {
                         break;
                     }
-                    thread::sleep(every);
                 }
                 let _ = to.shutdown(Shutdown::Both);
+                drop(quiet);
             });
         }
     });

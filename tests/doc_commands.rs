@@ -108,7 +108,11 @@ fn needs_other(block: &Block) -> Option<String> {
 fn check_arguments(block: &Block, command: &str, problems: &mut Vec<String>) -> usize {
     let mut checked = 0;
     for part in command.split('|') {
-        let words: Vec<&str> = part.split_whitespace().collect();
+        // The program's own words end where the shell's redirections begin (`> log.txt`).
+        let words: Vec<&str> = part
+            .split_whitespace()
+            .take_while(|w| !w.starts_with(['>', '<', '&']) && !w.starts_with("2>"))
+            .collect();
         let Some((&program, args)) = words.split_first() else {
             continue;
         };
@@ -340,7 +344,11 @@ mod run {
         }
         let mut parts: Vec<String> = Vec::new();
         for part in line.split('|') {
-            let words: Vec<&str> = part.split_whitespace().collect();
+            // The program's own words end where the shell's redirections begin (`> log.txt`).
+        let words: Vec<&str> = part
+            .split_whitespace()
+            .take_while(|w| !w.starts_with(['>', '<', '&']) && !w.starts_with("2>"))
+            .collect();
             let names_port = words
                 .iter()
                 .any(|w| *w == "--port" || *w == "-P" || w.contains(':'));

@@ -28,22 +28,30 @@ struct Screen {
     closed: usize,
 }
 
-/// `script` from util-linux, which gives a command a pseudo-terminal; `None`
-/// (said on stderr) where it is not there.
+/// `script` from util-linux, which gives a command a pseudo-terminal (said on stderr
+/// where it is not there).
 fn pty_available(test: &str) -> bool {
-    let ok = cfg!(target_os = "linux")
-        && Command::new("script")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!(
-            "SKIPPED {test}: no pseudo-terminal for tests here (it needs util-linux `script`, on Linux)"
-        );
-    }
-    ok
+    cfg!(target_os = "linux") && runs("script", "--version")
+        || skipped(
+            test,
+            "no pseudo-terminal for tests here (it needs util-linux `script`, on Linux)",
+        )
+}
+
+/// Whether `program arg` runs and succeeds here.
+fn runs(program: &str, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Says loudly that `test` is skipped and why; always false, for `available || skipped(..)`.
+fn skipped(test: &str, why: &str) -> bool {
+    eprintln!("SKIPPED {test}: {why}");
+    false
 }
 
 impl Pty {
@@ -413,19 +421,11 @@ struct Tmux {
 
 /// tmux, on unix; said on stderr where it is not there.
 fn tmux_available(test: &str) -> bool {
-    let ok = cfg!(unix)
-        && Command::new("tmux")
-            .arg("-V")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!(
-            "SKIPPED {test}: no tmux here (apt-get install tmux), so no terminal of a known width"
-        );
-    }
-    ok
+    cfg!(unix) && runs("tmux", "-V")
+        || skipped(
+            test,
+            "no tmux here (apt-get install tmux), so no terminal of a known width",
+        )
 }
 
 /// The terminal's width in the tmux tests: the one the issue was seen at.

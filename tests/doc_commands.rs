@@ -345,10 +345,10 @@ mod run {
         let mut parts: Vec<String> = Vec::new();
         for part in line.split('|') {
             // The program's own words end where the shell's redirections begin (`> log.txt`).
-        let words: Vec<&str> = part
-            .split_whitespace()
-            .take_while(|w| !w.starts_with(['>', '<', '&']) && !w.starts_with("2>"))
-            .collect();
+            let words: Vec<&str> = part
+                .split_whitespace()
+                .take_while(|w| !w.starts_with(['>', '<', '&']) && !w.starts_with("2>"))
+                .collect();
             let names_port = words
                 .iter()
                 .any(|w| *w == "--port" || *w == "-P" || w.contains(':'));

@@ -1456,10 +1456,16 @@ fn a_partial_no_upload_made_is_refused_and_left_as_it_is() {
     let f = fx();
     let r = &f.root;
     f.file(".notes.part", b"my own notes");
-    let e = r.create_upload(b"notes").map(|_| ()).expect_err("no record");
+    let e = r
+        .create_upload(b"notes")
+        .map(|_| ())
+        .expect_err("no record");
     assert_eq!(e.kind(), RootErrorKind::PermissionDenied, "{e}");
     assert!(e.to_string().contains("move it away"), "{e}");
-    assert_eq!(fs::read(f.dir.join(".notes.part")).expect("kept"), b"my own notes");
+    assert_eq!(
+        fs::read(f.dir.join(".notes.part")).expect("kept"),
+        b"my own notes"
+    );
     assert!(!f.dir.join(".notes.part.srv").exists());
     assert!(!f.dir.join("notes").exists());
 }
@@ -1471,28 +1477,50 @@ fn an_upload_keeps_a_record_beside_its_partial_that_no_client_can_name() {
     let mut up = r.create_upload(b"t.txt").expect("start");
     up.file().write_all(b"da").expect("write");
     up.keep();
-    assert!(f.dir.join(".t.txt.part.srv").is_file(), "the record is written");
-    assert!(!f.dir.join(".t.txt.part.srv.tmp").exists(), "renamed into place");
+    assert!(
+        f.dir.join(".t.txt.part.srv").is_file(),
+        "the record is written"
+    );
+    assert!(
+        !f.dir.join(".t.txt.part.srv.tmp").exists(),
+        "renamed into place"
+    );
     // Resumed: its record says an upload made it.
     let mut up = r.create_upload(b"t.txt").expect("resume");
     assert_eq!(up.resume_from(), 2);
     up.file().write_all(b"ta").expect("write");
-    let names: Vec<Vec<u8>> = r.read_dir(b"").expect("list").into_iter().map(|e| e.name).collect();
+    let names: Vec<Vec<u8>> = r
+        .read_dir(b"")
+        .expect("list")
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
     assert!(names.contains(&b".t.txt.part".to_vec()), "{names:?}");
     assert!(
         !names.iter().any(|n| n.ends_with(b".srv")),
         "records are left out of listings: {names:?}"
     );
     use RootErrorKind::BadRequest as B;
-    for name in [&b".t.txt.part.srv"[..], b"./.t.txt.part.srv", b".x.part.srv.tmp"] {
+    for name in [
+        &b".t.txt.part.srv"[..],
+        b"./.t.txt.part.srv",
+        b".x.part.srv.tmp",
+    ] {
         assert_eq!(kind(r.stat(name)).map(|_| ()), Err(B), "stat {name:?}");
         assert_eq!(read(r, name), Err(B), "open_file {name:?}");
         assert_eq!(kind(r.remove_file(name)), Err(B), "remove_file {name:?}");
-        assert_eq!(kind(r.create_upload(name)).map(|_| ()), Err(B), "upload {name:?}");
+        assert_eq!(
+            kind(r.create_upload(name)).map(|_| ()),
+            Err(B),
+            "upload {name:?}"
+        );
     }
     up.commit(4).expect("commit");
     assert_eq!(fs::read(f.dir.join("t.txt")).expect("committed"), b"data");
-    assert!(!f.dir.join(".t.txt.part.srv").exists(), "the record goes with its partial");
+    assert!(
+        !f.dir.join(".t.txt.part.srv").exists(),
+        "the record goes with its partial"
+    );
     // Removed by name, a partial takes its record with it.
     let mut up = r.create_upload(b"u.txt").expect("start");
     up.file().write_all(b"x").expect("write");

@@ -667,7 +667,10 @@ fn abandoned_uploads_expire_at_start_up_and_while_running() {
             srv.transcript()
         );
         assert!(!root.join(name).exists(), "{name}");
-        assert!(!root.join(format!("{name}.srv")).exists(), "{name}'s record");
+        assert!(
+            !root.join(format!("{name}.srv")).exists(),
+            "{name}'s record"
+        );
     }
     assert!(root.join("kept.part").exists() && root.join(".part").exists());
     // An upload abandoned now, and one still running, which never expires.
@@ -704,7 +707,10 @@ fn files_named_like_partials_that_no_upload_made_are_left_alone() {
     let root = tmp.join("root");
     fs::create_dir_all(root.join("sub")).unwrap();
     let three_days_ago = SystemTime::now() - Duration::from_secs(3 * 24 * 3600);
-    let own = [(".notes.part", &b"my notes"[..]), ("sub/.thesis.tex.part", b"\\chapter{}")];
+    let own = [
+        (".notes.part", &b"my notes"[..]),
+        ("sub/.thesis.tex.part", b"\\chapter{}"),
+    ];
     for (name, bytes) in own {
         fs::write(root.join(name), bytes).unwrap();
         set_mtime(&root.join(name), three_days_ago);

@@ -92,7 +92,9 @@ pub(crate) fn parse(raw: &[u8], allow_empty: bool) -> Result<Parsed, RootError> 
                     return bad(why);
                 }
                 if super::upload::is_record_name(name.as_bytes()) {
-                    return bad("names of the form .NAME.part.srv are the server's records of uploads");
+                    return bad(
+                        "names of the form .NAME.part.srv are the server's records of uploads",
+                    );
                 }
                 depth += 1;
                 parts.push(Part::Name(OsString::from(name)));

@@ -98,8 +98,11 @@ fn write_record(root: &Root, parent: &Dir, temp: &OsStr, raw: &[u8]) -> Result<(
         .and_then(|()| file.sync_all())
         .map_err(|e| RootError::io(raw, e))?;
     drop(file);
-    fs::rename(&tmp_path, root.child(parent, &suffixed(temp, RECORD_SUFFIX)))
-        .map_err(|e| RootError::io(raw, e))
+    fs::rename(
+        &tmp_path,
+        root.child(parent, &suffixed(temp, RECORD_SUFFIX)),
+    )
+    .map_err(|e| RootError::io(raw, e))
 }
 
 /// Removes the record of the partial `temp` in `parent`, once the partial is gone. One

@@ -440,7 +440,11 @@ impl<'r> UploadTarget<'r> {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 sys::open_partial(&temp_path, false).map_err(|e| partial_error(name, e))?
             }
-            Err(e) => return Err(RootError::io(name, e)),
+            Err(e) => {
+                // No partial after all: its record would mark nothing.
+                remove_record(root, &parent, &temp);
+                return Err(RootError::io(name, e));
+            }
         };
         let opened = file.metadata().map_err(|e| RootError::io(name, e))?;
         // A partial that is not a plain file, or has a second name somewhere (a hard link

@@ -1472,6 +1472,18 @@ fn a_partial_no_upload_made_is_refused_and_left_as_it_is() {
 
 #[test]
 fn an_upload_keeps_a_record_beside_its_partial_that_no_client_can_name() {
+    use socket_tutorial::file_service::root::is_record_name;
+    for (name, record) in [
+        (".t.txt.part.srv", true),
+        (".t.txt.part.srv.tmp", true),
+        ("t.txt.part.srv", false),
+        (".part.srv", false),
+        (".t.txt.srv", false),
+        (".t.txt.part", false),
+        (".t.txt.part.srv.old", false),
+    ] {
+        assert_eq!(is_record_name(name.as_bytes()), record, "{name}");
+    }
     let f = fx();
     let r = &f.root;
     let mut up = r.create_upload(b"t.txt").expect("start");

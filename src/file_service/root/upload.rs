@@ -6,8 +6,9 @@
 //! `.<name>.part.srv`, before the partial and removed after it: only a partial with its
 //! record was made by an upload here, so a user's own `.notes.part` is never appended to
 //! or cleaned up as if it were one ([`PartialFile::has_record`]). No client can name a
-//! record ([`is_record_name`]), and listings leave them out. [`UploadKey`] names a target however it was
-//! spelled, for a server that must not let two uploads share one partial.
+//! record ([`is_record_name`]), and listings leave them out. [`UploadKey`] names a
+//! target however it was spelled, for a server that must not let two uploads share one
+//! partial.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, Metadata};

@@ -1477,6 +1477,65 @@ sys.stdin.read()
     assert_eq!(closed, 8 + 1, "{}", srv.transcript());
 }
 
+/// A crowd that reconnects as fast as it is closed (545,000 lines in 20 s, once): the
+/// closings are logged one by one ten a second at most, the rest counted into one line.
+#[test]
+fn a_reconnecting_crowd_is_logged_in_a_few_lines_a_second() {
+    let tmp = TempDir::new("dl-storm");
+    let root = tmp.join("root");
+    fs::create_dir_all(&root).unwrap();
+    let args = ["--max-clients", "2", "--max-per-address", "0"];
+    let srv = download_server(&root, &args);
+    let addr = srv.connect_addr();
+    let started = Instant::now();
+    // The last few are kept open: each newcomer makes room by closing an older one.
+    let mut held = std::collections::VecDeque::new();
+    let counted = |lines: &[String]| {
+        lines
+            .iter()
+            .find(|l| l.contains("more idle clients to make room in the last"))
+            .cloned()
+    };
+    let mut folded = None;
+    for i in 0..200_000 {
+        held.push_back(TcpStream::connect(addr).unwrap());
+        if held.len() > 8 {
+            held.pop_front();
+        }
+        if i % 200 == 0 {
+            folded = counted(&srv.stdout_lines());
+            if folded.is_some() {
+                break;
+            }
+        }
+    }
+    let lines = srv.stdout_lines();
+    let elapsed = started.elapsed();
+    let folded =
+        folded.unwrap_or_else(|| panic!("no line counts the closings\n{}", srv.transcript()));
+    let count: u64 = folded
+        .strip_prefix("closed ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{folded}"));
+    assert!(count > 0, "{folded}");
+    let one_by_one = lines
+        .iter()
+        .filter(|l| l.starts_with("closed 127.0.0.1:") && l.contains(": idle for "))
+        .count() as u64;
+    // Ten in each second begun, of a storm counted by the second.
+    let seconds = elapsed.as_secs() + 1;
+    assert!(
+        (10..=10 * seconds).contains(&one_by_one),
+        "{one_by_one} lines one by one in {elapsed:?}, and {folded}\n{}",
+        srv.transcript()
+    );
+    eprintln!(
+        "{} lines in {elapsed:?}, {one_by_one} one by one, and: {folded}",
+        lines.len()
+    );
+}
+
 #[cfg(target_os = "linux")]
 fn peak_kib(pid: u32) -> u64 {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

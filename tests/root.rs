@@ -1397,12 +1397,12 @@ fn upload_target_rules() {
     assert_eq!(up(b"new/"), Err(BadRequest));
     assert_eq!(up(b"."), Err(BadRequest));
     assert_eq!(
-        up("u".repeat(250).as_bytes()),
+        up("u".repeat(242).as_bytes()),
         Err(BadRequest),
-        "temp name would pass 255 bytes"
+        "the record's temporary name (.NAME.part.srv.tmp) would pass 255 bytes"
     );
     let mut ok = r
-        .create_upload("u".repeat(249).as_bytes())
+        .create_upload("u".repeat(241).as_bytes())
         .expect("longest uploadable name");
     ok.file().write_all(b"x").expect("write");
     ok.commit(1).expect("commit");
@@ -1415,6 +1415,11 @@ fn planted_partials_are_not_written_through() {
     let f = fx();
     let before = f.outside();
     let r = &f.root;
+    // Each with the record an upload would have left, so that what is refused is the
+    // partial itself.
+    for name in [".a.part.srv", ".b.part.srv", ".c.part.srv"] {
+        f.file(name, b"record");
+    }
     if links_work() {
         // A link where the partial would be: it is opened as itself, and refused.
         f.link(".a.part", "../secret");
@@ -1444,6 +1449,104 @@ fn planted_partials_are_not_written_through() {
         fs::remove_file(&hard).expect("remove planted hard link");
     }
     assert_eq!(f.outside(), before);
+}
+
+#[test]
+fn a_partial_no_upload_made_is_refused_and_left_as_it_is() {
+    let f = fx();
+    let r = &f.root;
+    f.file(".notes.part", b"my own notes");
+    let e = r
+        .create_upload(b"notes")
+        .map(|_| ())
+        .expect_err("no record");
+    assert_eq!(e.kind(), RootErrorKind::PermissionDenied, "{e}");
+    assert!(e.to_string().contains("move it away"), "{e}");
+    assert_eq!(
+        fs::read(f.dir.join(".notes.part")).expect("kept"),
+        b"my own notes"
+    );
+    assert!(!f.dir.join(".notes.part.srv").exists());
+    assert!(!f.dir.join("notes").exists());
+}
+
+#[test]
+fn an_upload_keeps_a_record_beside_its_partial_that_no_client_can_name() {
+    use socket_tutorial::file_service::root::is_record_name;
+    for (name, record) in [
+        (".t.txt.part.srv", true),
+        (".t.txt.part.srv.tmp", true),
+        ("t.txt.part.srv", false),
+        (".part.srv", false),
+        (".t.txt.srv", false),
+        (".t.txt.part", false),
+        (".t.txt.part.srv.old", false),
+    ] {
+        assert_eq!(is_record_name(name.as_bytes()), record, "{name}");
+    }
+    let f = fx();
+    let r = &f.root;
+    let mut up = r.create_upload(b"t.txt").expect("start");
+    up.file().write_all(b"da").expect("write");
+    up.keep();
+    assert!(
+        f.dir.join(".t.txt.part.srv").is_file(),
+        "the record is written"
+    );
+    assert!(
+        !f.dir.join(".t.txt.part.srv.tmp").exists(),
+        "renamed into place"
+    );
+    // Resumed: its record says an upload made it.
+    let mut up = r.create_upload(b"t.txt").expect("resume");
+    assert_eq!(up.resume_from(), 2);
+    up.file().write_all(b"ta").expect("write");
+    let names: Vec<Vec<u8>> = r
+        .read_dir(b"")
+        .expect("list")
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert!(names.contains(&b".t.txt.part".to_vec()), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.ends_with(b".srv")),
+        "records are left out of listings: {names:?}"
+    );
+    use RootErrorKind::BadRequest as B;
+    for name in [
+        &b".t.txt.part.srv"[..],
+        b"./.t.txt.part.srv",
+        b".x.part.srv.tmp",
+    ] {
+        assert_eq!(kind(r.stat(name)).map(|_| ()), Err(B), "stat {name:?}");
+        assert_eq!(read(r, name), Err(B), "open_file {name:?}");
+        assert_eq!(kind(r.remove_file(name)), Err(B), "remove_file {name:?}");
+        assert_eq!(
+            kind(r.create_upload(name)).map(|_| ()),
+            Err(B),
+            "upload {name:?}"
+        );
+    }
+    up.commit(4).expect("commit");
+    assert_eq!(fs::read(f.dir.join("t.txt")).expect("committed"), b"data");
+    assert!(
+        !f.dir.join(".t.txt.part.srv").exists(),
+        "the record goes with its partial"
+    );
+    // Removed by name, a partial takes its record with it.
+    let mut up = r.create_upload(b"u.txt").expect("start");
+    up.file().write_all(b"x").expect("write");
+    up.keep();
+    r.find_partial(b".u.txt.part")
+        .expect("look up")
+        .expect("a partial")
+        .remove()
+        .expect("remove");
+    assert!(!f.dir.join(".u.txt.part").exists() && !f.dir.join(".u.txt.part.srv").exists());
+    // Aborted, too.
+    let up = r.create_upload(b"v.txt").expect("start");
+    up.abort().expect("abort");
+    assert!(!f.dir.join(".v.txt.part.srv").exists());
 }
 
 #[test]

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{command, describe, download_server, framed, prove, Spawn, TempDir, TIMEOUT};
-use socket_tutorial::file_service::protocol::{ErrorCode, Response};
+use socket_tutorial::file_service::protocol::{ErrorCode, Request, Response};
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -224,4 +224,59 @@ fn blank_and_control_tokens_stop_every_program_at_start() {
         "{}",
         srv.transcript()
     );
+}
+
+/// A client without a token, at a full server that wants one, says the server is busy:
+/// the ERROR that follows the hello says so, and it is read before the missing token is
+/// blamed.
+#[test]
+fn a_full_server_that_wants_a_token_is_reported_busy_to_a_client_without_one() {
+    let tmp = TempDir::new("tok-busy");
+    let (root, cwd) = (tmp.join("root"), tmp.join("cwd"));
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&cwd).unwrap();
+    fs::File::create(root.join("big.bin"))
+        .and_then(|f| f.set_len(48 << 20))
+        .unwrap();
+    fs::write(root.join("a.txt"), b"a").unwrap();
+    let token_file = tmp.join("token");
+    fs::write(&token_file, [TOKEN, b"\n"].concat()).unwrap();
+    let args = [
+        "--token-file",
+        token_file.to_str().unwrap(),
+        "--max-clients",
+        "1",
+        "--body-timeout",
+        "0",
+    ];
+    let mut srv = download_server(&root, &args);
+    srv.wait_for("token required");
+    // The one place, held by a download in progress (an idle client would make room).
+    let (mut holder, _) = framed(srv.connect_addr());
+    assert_eq!(prove(&mut holder, TOKEN), Response::Ok);
+    let download = Request::Download {
+        path: b"big.bin".to_vec(),
+        offset: 0,
+        identity: Vec::new(),
+        want_sha256: false,
+    };
+    download.write_to(&mut holder).unwrap();
+    assert!(matches!(
+        Response::read_from(&mut holder).unwrap(),
+        Some(Response::File { .. })
+    ));
+    let out = command("download_client")
+        .args(["--port", &srv.connect_addr().port().to_string(), "a.txt"])
+        .env_remove("DOWNLOAD_SERVER_TOKEN")
+        .current_dir(&cwd)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        err.contains("busy: the server already has 1 clients") && !err.contains("wants a token"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!cwd.join("copy-a.txt").exists());
 }

@@ -641,22 +641,23 @@ fn abandoned_uploads_expire_at_start_up_and_while_running() {
     let tmp = TempDir::new("ws-partial-age");
     let root = tmp.join("root");
     fs::create_dir_all(root.join("sub")).unwrap();
-    // Left by an earlier run: two old ones, a fresh one, and files that only look alike.
+    // An earlier run, whose uploads were interrupted: two made old, and a fresh one.
+    let mut earlier = download_server(&root, &["--writable"]);
+    for name in ["old", "sub/older", "fresh"] {
+        abandon(&mut earlier, name, 100, 9);
+    }
+    earlier.kill();
     let hour_ago = SystemTime::now() - Duration::from_secs(3600);
-    for (name, when) in [
-        (".old.part", Some(hour_ago)),
-        ("sub/.older.part", Some(hour_ago)),
-        (".fresh.part", None),
-        ("kept.part", Some(hour_ago)),
-        (".part", Some(hour_ago)),
-    ] {
+    for name in [".old.part", "sub/.older.part"] {
+        set_mtime(&root.join(name), hour_ago);
+    }
+    // Files that only look alike.
+    for name in ["kept.part", ".part"] {
         fs::write(root.join(name), b"left over").unwrap();
-        if let Some(when) = when {
-            set_mtime(&root.join(name), when);
-        }
+        set_mtime(&root.join(name), hour_ago);
     }
     let mut srv = download_server(&root, &["--writable", "--max-partial-age", "2"]);
-    srv.wait_for("partial uploads under the root: 1 kept (9 bytes), 2 removed");
+    srv.wait_for("partial uploads under the root: 1 kept (9 bytes), 2 removed, 0 left alone");
     let lines = srv.stdout_lines();
     for name in [".old.part", "sub/.older.part"] {
         let removed = format!("removed partial upload \"{name}\" (9 bytes): untouched for 3");
@@ -665,8 +666,12 @@ fn abandoned_uploads_expire_at_start_up_and_while_running() {
             "{}",
             srv.transcript()
         );
+        assert!(!root.join(name).exists(), "{name}");
+        assert!(
+            !root.join(format!("{name}.srv")).exists(),
+            "{name}'s record"
+        );
     }
-    assert!(!root.join(".old.part").exists() && !root.join("sub/.older.part").exists());
     assert!(root.join("kept.part").exists() && root.join(".part").exists());
     // An upload abandoned now, and one still running, which never expires.
     abandon(&mut srv, "run", 100, 10);
@@ -689,10 +694,64 @@ fn abandoned_uploads_expire_at_start_up_and_while_running() {
         );
     }
     assert!(!root.join(".fresh.part").exists() && !root.join(".run.part").exists());
+    assert!(!root.join(".fresh.part.srv").exists() && !root.join(".run.part.srv").exists());
     assert!(root.join(".live.part").exists());
     live.write_all(b"cd").unwrap();
     assert_eq!(Response::read_from(&mut live).unwrap(), Some(Response::Ok));
     assert_eq!(fs::read(root.join("live")).unwrap(), b"abcd");
+}
+
+#[test]
+fn files_named_like_partials_that_no_upload_made_are_left_alone() {
+    let tmp = TempDir::new("ws-own-part");
+    let root = tmp.join("root");
+    fs::create_dir_all(root.join("sub")).unwrap();
+    let three_days_ago = SystemTime::now() - Duration::from_secs(3 * 24 * 3600);
+    let own = [
+        (".notes.part", &b"my notes"[..]),
+        ("sub/.thesis.tex.part", b"\\chapter{}"),
+    ];
+    for (name, bytes) in own {
+        fs::write(root.join(name), bytes).unwrap();
+        set_mtime(&root.join(name), three_days_ago);
+    }
+    let mut srv = download_server(&root, &["--writable"]);
+    srv.wait_for("partial uploads under the root: 0 kept (0 bytes), 0 removed, 2 left alone");
+    let lines = srv.stdout_lines();
+    for (name, bytes) in own {
+        let alone = format!("left alone \"{name}\": named like a partial upload, but no upload");
+        let count = lines.iter().filter(|l| l.contains(name)).count();
+        assert!(
+            count == 1 && lines.iter().any(|l| l.starts_with(&alone)),
+            "one line for {name}: {}",
+            srv.transcript()
+        );
+        assert_eq!(fs::read(root.join(name)).unwrap(), bytes, "{name}");
+        let modified = fs::metadata(root.join(name)).unwrap().modified().unwrap();
+        assert_eq!(modified, three_days_ago, "{name} untouched");
+    }
+    // An upload onto the name is refused, and says what to do.
+    let (mut s, _) = framed(srv.connect_addr());
+    let err = refused(ask(&mut s, upload(b"notes", 4, b"id-n", false)), "upload");
+    assert_eq!(err.code, ErrorCode::PermissionDenied, "{err:?}");
+    assert!(err.message.contains("move it away"), "{err:?}");
+    assert_eq!(fs::read(root.join(".notes.part")).unwrap(), b"my notes");
+    assert!(!root.join("notes").exists() && !root.join(".notes.part.srv").exists());
+    // An upload's record is the server's: no client names it or sees it listed.
+    assert_eq!(
+        ask(&mut s, upload(b"a.txt", 4, b"id-a", false)),
+        Response::UploadReady { offset: 0 }
+    );
+    s.write_all(b"ab").unwrap();
+    common::wait_for_size(&root.join(".a.txt.part"), "2", |n| n == 2);
+    assert!(root.join(".a.txt.part.srv").is_file());
+    let (mut t, _) = framed(srv.connect_addr());
+    let err = refused(ask(&mut t, remove(b".a.txt.part.srv")), "remove a record");
+    assert_eq!(err.code, ErrorCode::BadRequest, "{err:?}");
+    assert!(root.join(".a.txt.part.srv").is_file());
+    s.write_all(b"cd").unwrap();
+    assert_eq!(Response::read_from(&mut s).unwrap(), Some(Response::Ok));
+    assert!(!root.join(".a.txt.part").exists() && !root.join(".a.txt.part.srv").exists());
 }
 
 #[test]

@@ -20,6 +20,7 @@
 //! [`between_requests`] (download_server's deadlines call them).
 
 use crate::core::cli::describe_io;
+use crate::core::fold::Fold;
 use crate::core::server::Options;
 use crate::core::trace::Closer;
 use crate::core::trace::Stream;
@@ -40,6 +41,10 @@ use std::time::{Duration, Instant};
 /// is 640 MiB for them. Our handlers need a few KiB (a 1 KiB read buffer, a formatted line);
 /// `tests/tcp.rs` (`every_handler_path_runs_in_the_client_stack`) measures tcp_server's.
 pub const CLIENT_STACK_BYTES: usize = 64 * 1024;
+
+/// Clients closed to make room that are logged one by one in a second; the others of that
+/// second are counted into one line.
+const CLOSINGS_LOGGED: u32 = 10;
 
 /// Clients past a limit that one host may have being turned away at once (download_server).
 const TURN_AWAY_PER_HOST: usize = 2;
@@ -93,6 +98,9 @@ pub struct Admission {
     make_room: bool,
     /// What the idle times of [`Place`]s count from.
     epoch: Instant,
+    /// The lines of clients closed to make room: a crowd reconnecting as fast as it is
+    /// closed would write hundreds of thousands a second.
+    closings: Fold,
 }
 
 /// Places taken, overall and per host.
@@ -172,6 +180,16 @@ pub fn between_requests() {
     });
 }
 
+/// Whether this thread's client was closed to make room for another: its closing is logged
+/// already (or counted, in a storm), so its end need not be.
+pub fn closed_to_make_room() -> bool {
+    PLACE.with_borrow(|place| {
+        place
+            .as_ref()
+            .is_some_and(|p| p.state.load(Ordering::Acquire) == CLOSED)
+    })
+}
+
 /// One host's seats.
 #[derive(Debug, Default, Clone, Copy)]
 struct Held {
@@ -188,6 +206,7 @@ impl Admission {
             refusal,
             make_room: false,
             epoch: Instant::now(),
+            closings: Fold::new(CLOSINGS_LOGGED),
         }
     }
 
@@ -243,13 +262,8 @@ impl Admission {
             });
             drop(counts);
             if let Some((place, idle)) = closed {
-                println!(
-                    "closed {}: idle for {:.1} s while all {} places were taken, to make room for {addr}",
-                    place.addr,
-                    idle.as_secs_f64(),
-                    self.max_clients
-                );
                 place.closer.shutdown();
+                self.log_closing(&place, idle, addr);
             }
             return Some(Seat {
                 counts: Arc::clone(&self.counts),
@@ -269,6 +283,28 @@ impl Admission {
         drop(counts);
         self.refuse(stream, addr, busy, held, served);
         None
+    }
+
+    /// The line of a client closed to make room for `addr`; in a storm of them, the first
+    /// [`CLOSINGS_LOGGED`] of a second, then one line that counts the rest.
+    fn log_closing(&self, place: &Place, idle: Duration, addr: SocketAddr) {
+        let turn = self.closings.turn(Instant::now());
+        if let Some((count, over)) = turn.folded {
+            let s = if count == 1 { "" } else { "s" };
+            println!(
+                "closed {count} more idle client{s} to make room in the last {:.1} s (past \
+                 {CLOSINGS_LOGGED} a second they are counted, not logged one by one)",
+                over.as_secs_f64()
+            );
+        }
+        if turn.print {
+            println!(
+                "closed {}: idle for {:.1} s while all {} places were taken, to make room for {addr}",
+                place.addr,
+                idle.as_secs_f64(),
+                self.max_clients
+            );
+        }
     }
 
     fn seat(&self, host: Host, busy: Option<Busy>) -> Seat {

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod encoding;
 pub mod errno;
 pub mod escape;
+pub mod fold;
 pub mod input;
 pub mod manpage;
 pub mod net;

@@ -130,7 +130,10 @@ impl FileServer {
         first: &[u8],
     ) -> io::Result<Option<(u16, Vec<u8>)>> {
         if first.is_empty() {
-            println!("{addr} connected and left without a request");
+            // One closed to make room was logged when it was closed (a storm of them, counted).
+            if !crate::core::admission::closed_to_make_room() {
+                println!("{addr} connected and left without a request");
+            }
             return Ok(None);
         }
         let mut got = first.to_vec();

@@ -19,7 +19,9 @@
 //! after its last one when they took the room meanwhile (its partial kept
 //! for a resume). A partial untouched for `--max-partial-age` is removed. At start-up
 //! the root is walked once for partial files (`adopt_existing`), so that
-//! partials left by an earlier run count, and expire, too.
+//! partials left by an earlier run count, and expire, too: only those with the
+//! record an upload writes beside its partial (`Root` keeps it); a file that
+//! only looks like one is the user's, and is left alone.
 
 use super::FileServer;
 use crate::core::escape;
@@ -522,10 +524,11 @@ impl Partials {
         false
     }
 
-    /// Walks the whole root once for partial files (`.<name>.part`) and adopts each; logs a
-    /// summary. Links are not followed; a directory a client could not name is skipped.
+    /// Walks the whole root once for partial files (`.<name>.part`) and adopts each that an
+    /// upload made (it has its record, `.<name>.part.srv`); any other is left alone, with one
+    /// line in the log. Logs a summary. Links are not followed; a directory a client could not name is skipped.
     fn adopt_existing(&self, root: &Root) {
-        let (mut kept, mut kept_bytes, mut removed) = (0u64, 0u64, 0u64);
+        let (mut kept, mut kept_bytes, mut removed, mut alone) = (0u64, 0u64, 0u64, 0u64);
         let mut stack = match root.stream_dir(b"") {
             Ok(top) => vec![(Vec::new(), top)],
             Err(e) => {
@@ -558,6 +561,16 @@ impl Partials {
                     let Ok(Some(found)) = root.find_partial(&path) else {
                         continue;
                     };
+                    if !found.has_record() {
+                        // Named like a partial, but no upload here made it: a user's own file.
+                        alone += 1;
+                        println!(
+                            "left alone {}: named like a partial upload, but no upload of this \
+                             server made it (it has no record beside it)",
+                            escape::name(&path)
+                        );
+                        continue;
+                    }
                     let touched = entry.modified.unwrap_or_else(SystemTime::now);
                     let key = found.key().clone();
                     let real = found.path();
@@ -572,9 +585,10 @@ impl Partials {
                 _ => {}
             }
         }
-        if kept > 0 || removed > 0 {
+        if kept > 0 || removed > 0 || alone > 0 {
             println!(
-                "partial uploads under the root: {kept} kept ({kept_bytes} bytes), {removed} removed"
+                "partial uploads under the root: {kept} kept ({kept_bytes} bytes), {removed} \
+                 removed, {alone} left alone"
             );
         }
     }

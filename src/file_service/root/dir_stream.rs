@@ -20,7 +20,8 @@ use super::{sys, DirEntryInfo, EntryKind, Root};
 ///
 /// Entries are described without following links (a link is `EntryKind::Symlink`); a name
 /// this system cannot carry as UTF-8 (on Windows, one that is not valid Unicode) is left out,
-/// since a client could not name it back; an entry removed while it is listed is left out.
+/// since a client could not name it back, and so is an upload's record (`.<name>.part.srv`,
+/// the server's own); an entry removed while it is listed is left out.
 #[derive(Debug)]
 pub struct DirStream<'r> {
     root: &'r Root,
@@ -114,6 +115,10 @@ impl Iterator for DirStream<'_> {
             else {
                 continue;
             };
+            // The server's records of uploads: no client may name them.
+            if super::upload::is_record_name(&name) {
+                continue;
+            }
             return Some(Ok(DirEntryInfo {
                 name,
                 kind: kind(&meta),

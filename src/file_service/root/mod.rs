@@ -21,7 +21,7 @@ pub use dir_stream::DirStream;
 pub use error::{RootError, RootErrorKind};
 pub use lookup::MAX_SYMLINK_HOPS;
 pub use name::{problem_here, MAX_COMPONENTS, MAX_COMPONENT_BYTES, MAX_NAME_BYTES};
-pub use upload::{is_partial_name, PartialFile, Upload, UploadKey, UploadTarget};
+pub use upload::{is_partial_name, is_record_name, PartialFile, Upload, UploadKey, UploadTarget};
 
 use crate::core::errno;
 use std::fs::{self, File, Metadata};

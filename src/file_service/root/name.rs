@@ -91,6 +91,11 @@ pub(crate) fn parse(raw: &[u8], allow_empty: bool) -> Result<Parsed, RootError> 
                 if let Some(why) = component_problem(name) {
                     return bad(why);
                 }
+                if super::upload::is_record_name(name.as_bytes()) {
+                    return bad(
+                        "names of the form .NAME.part.srv are the server's records of uploads",
+                    );
+                }
                 depth += 1;
                 parts.push(Part::Name(OsString::from(name)));
             }

@@ -2,8 +2,13 @@
 //!
 //! The target is looked up like any other name; the partial's name is deterministic so
 //! a broken upload is found again, and lives in the target's own directory so the final
-//! rename never crosses a file system. [`UploadKey`] names a target however it was
-//! spelled, for a server that must not let two uploads share one partial.
+//! rename never crosses a file system. Beside each partial an upload writes a record,
+//! `.<name>.part.srv`, before the partial and removed after it: only a partial with its
+//! record was made by an upload here, so a user's own `.notes.part` is never appended to
+//! or cleaned up as if it were one ([`PartialFile::has_record`]). No client can name a
+//! record ([`is_record_name`]), and listings leave them out. [`UploadKey`] names a
+//! target however it was spelled, for a server that must not let two uploads share one
+//! partial.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, Metadata};
@@ -36,6 +41,75 @@ pub fn is_partial_name(component: &[u8]) -> bool {
         tail == SUFFIX
     };
     component.len() > SUFFIX.len() + 1 && component.starts_with(b".") && suffix_matches
+}
+
+/// What a record's name adds to its partial's: `.<name>.part.srv`.
+const RECORD_SUFFIX: &str = ".srv";
+/// What the temporary a record is written to adds to its partial's name: the record is
+/// renamed into place whole, so it is there or not, never half-written.
+const RECORD_TEMP_SUFFIX: &str = ".srv.tmp";
+/// What the longest name the server makes for an upload adds to the target's name:
+/// `.` and `.part.srv.tmp`.
+const ADDED_BYTES: usize = 1 + ".part".len() + RECORD_TEMP_SUFFIX.len();
+/// What a record holds: a line for whoever comes across one.
+const RECORD_TEXT: &[u8] =
+    b"download_server: the partial upload beside this file is one of its uploads\n";
+
+/// Whether one path component has the form of an upload's record, `.<name>.part.srv`, or of
+/// the temporary it is written to, `.<name>.part.srv.tmp`. Such names belong to the server:
+/// [`Root`] refuses them from clients and leaves them out of listings, so that no client can
+/// make a file of its own look like one of the server's partial uploads.
+pub fn is_record_name(component: &[u8]) -> bool {
+    let ends_with = |suffix: &str| {
+        let suffix = suffix.as_bytes();
+        component.len() > suffix.len() && {
+            let tail = &component[component.len() - suffix.len()..];
+            if sys::NAMES_IGNORE_CASE {
+                tail.eq_ignore_ascii_case(suffix)
+            } else {
+                tail == suffix
+            }
+        }
+    };
+    let partial_of = |suffix: &str| {
+        ends_with(suffix) && is_partial_name(&component[..component.len() - suffix.len()])
+    };
+    partial_of(RECORD_SUFFIX) || partial_of(RECORD_TEMP_SUFFIX)
+}
+
+/// `name` with `suffix` after it.
+fn suffixed(name: &OsStr, suffix: &str) -> OsString {
+    let mut out = name.to_os_string();
+    out.push(suffix);
+    out
+}
+
+/// Writes the record of the partial `temp` in `parent`: a temporary, then a rename, so the
+/// record is whole or absent.
+fn write_record(root: &Root, parent: &Dir, temp: &OsStr, raw: &[u8]) -> Result<(), RootError> {
+    use std::io::Write;
+    let tmp_path = root.child(parent, &suffixed(temp, RECORD_TEMP_SUFFIX));
+    // A temporary left by a run that stopped half-way is ours to replace.
+    match fs::remove_file(&tmp_path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(RootError::io(raw, e)),
+        _ => {}
+    }
+    let mut file = sys::open_partial(&tmp_path, true).map_err(|e| RootError::io(raw, e))?;
+    file.write_all(RECORD_TEXT)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| RootError::io(raw, e))?;
+    drop(file);
+    fs::rename(
+        &tmp_path,
+        root.child(parent, &suffixed(temp, RECORD_SUFFIX)),
+    )
+    .map_err(|e| RootError::io(raw, e))
+}
+
+/// Removes the record of the partial `temp` in `parent`, once the partial is gone. One
+/// that cannot be removed only stays behind: without its partial it marks nothing.
+fn remove_record(root: &Root, parent: &Dir, temp: &OsStr) {
+    let _ = fs::remove_file(root.child(parent, &suffixed(temp, RECORD_SUFFIX)));
 }
 
 /// The target a partial file's name belongs to: `x` for `.x.part`.
@@ -176,11 +250,11 @@ impl Root {
             refuse_write_target(m, name)?;
         }
         let temp = temp_name(&target);
-        if temp.len() > MAX_COMPONENT_BYTES {
+        if target.len() + ADDED_BYTES > MAX_COMPONENT_BYTES {
             return Err(err(
                 RootErrorKind::BadRequest,
                 name,
-                "too long to upload: the temporary name adds 6 bytes",
+                &format!("too long to upload: the server's names for it add {ADDED_BYTES} bytes"),
             ));
         }
         // The target's last component came from the client, in UTF-8.
@@ -271,6 +345,15 @@ impl PartialFile<'_> {
         self.meta.as_ref()
     }
 
+    /// Whether its record is beside it: whether an upload here made it (see the module's
+    /// comment). A file named like a partial without one is someone's own file.
+    pub fn has_record(&self) -> bool {
+        let record = self
+            .root
+            .child(&self.parent, &suffixed(&self.entry, RECORD_SUFFIX));
+        lstat_opt(&record).is_ok_and(|m| m.is_some_and(|m| kind(&m) == EntryKind::File))
+    }
+
     /// Remove it, as [`Root::remove_file`] would: a directory is `IsDirectory`, a link is
     /// removed itself.
     pub fn remove(self) -> Result<(), RootError> {
@@ -286,6 +369,7 @@ impl PartialFile<'_> {
         }
         sys::remove_file(&self.root.child(&self.parent, &self.entry), meta)
             .map_err(|e| RootError::io(name, e))?;
+        remove_record(self.root, &self.parent, &self.entry);
         self.root.confirm(&self.parent, None, name)
     }
 }
@@ -320,8 +404,9 @@ impl<'r> UploadTarget<'r> {
         self.existing.is_some()
     }
 
-    /// Create `.<name>.part` (never over an existing name, never through a link), or
-    /// reopen it if a previous attempt left it; it must be a plain file with one link.
+    /// Create `.<name>.part` (never over an existing name, never through a link), its record
+    /// first, or reopen it if an upload here left it; it must be a plain file with one link.
+    /// One there without its record was not made by an upload: it is refused, untouched.
     pub fn open(self) -> Result<Upload<'r>, RootError> {
         let UploadTarget {
             root,
@@ -333,12 +418,34 @@ impl<'r> UploadTarget<'r> {
         } = self;
         let name = name.as_slice();
         let temp_path = root.child(&parent, &temp);
+        let record = root.child(&parent, &suffixed(&temp, RECORD_SUFFIX));
+        let left = lstat_opt(&temp_path).map_err(|e| RootError::io(name, e))?;
+        let recorded = lstat_opt(&record).map_err(|e| RootError::io(name, e))?;
+        match (left, recorded) {
+            (Some(_), None) => {
+                return Err(err(
+                    RootErrorKind::PermissionDenied,
+                    name,
+                    &format!(
+                        "{} is there and was not left by an upload of this server; move it \
+                         away to upload this name",
+                        crate::core::escape::name(resolved_path(&parent.rel, &temp).as_slice())
+                    ),
+                ))
+            }
+            (None, _) => write_record(root, &parent, &temp, name)?,
+            (Some(_), Some(_)) => {}
+        }
         let file = match sys::open_partial(&temp_path, true) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 sys::open_partial(&temp_path, false).map_err(|e| partial_error(name, e))?
             }
-            Err(e) => return Err(RootError::io(name, e)),
+            Err(e) => {
+                // No partial after all: its record would mark nothing.
+                remove_record(root, &parent, &temp);
+                return Err(RootError::io(name, e));
+            }
         };
         let opened = file.metadata().map_err(|e| RootError::io(name, e))?;
         // A partial that is not a plain file, or has a second name somewhere (a hard link
@@ -454,6 +561,7 @@ impl Upload<'_> {
             refuse_write_target(&m, raw)?;
         }
         fs::rename(&temp_path, &target_path).map_err(|e| RootError::io(raw, e))?;
+        remove_record(root, &parent, &temp);
         sys::sync_dir(root.dir_file(&parent));
         root.confirm(&parent, None, raw)
     }
@@ -474,6 +582,7 @@ impl Upload<'_> {
         // Closed first, so that on Windows the name goes at once, not when the handle does.
         drop(file);
         fs::remove_file(root.child(&parent, &temp)).map_err(|e| RootError::io(&name, e))?;
+        remove_record(root, &parent, &temp);
         root.confirm(&parent, None, &name)
     }
 }

@@ -132,6 +132,14 @@ impl Connection {
             match token {
                 Some(token) => conn.auth(token)?,
                 None => {
+                    // The server sends its next frame unasked: a CHALLENGE, or, when every
+                    // place is taken, the ERROR that says it is busy, which is the truth
+                    // to tell rather than the missing token.
+                    if let Ok(Response::Error(reply)) = conn.read_response("its CHALLENGE") {
+                        if reply.code != ErrorCode::Unauthorized {
+                            return Err(TransferError::Refused(reply));
+                        }
+                    }
                     return Err(TransferError::Refused(ErrorReply::new(
                         ErrorCode::Unauthorized,
                         &format!(
@@ -139,7 +147,7 @@ impl Connection {
                              or set {TOKEN_ENV}",
                             conn.peer
                         ),
-                    )))
+                    )));
                 }
             }
         }

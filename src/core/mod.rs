@@ -6,6 +6,7 @@ pub mod encoding;
 pub mod errno;
 pub mod escape;
 pub mod input;
+pub mod local_time;
 pub mod manpage;
 pub mod net;
 pub mod print;

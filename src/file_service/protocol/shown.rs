@@ -45,7 +45,11 @@ impl Display for ShownRequest<'_> {
                 }
                 Ok(())
             }
-            Request::List { path } => write!(f, "LIST {}", name(path)),
+            Request::List {
+                path,
+                owners: false,
+            } => write!(f, "LIST {}", name(path)),
+            Request::List { path, owners: true } => write!(f, "LIST_OWNERS {}", name(path)),
             Request::Stat { path } => write!(f, "STAT {}", name(path)),
             Request::Mkdir { path } => write!(f, "MKDIR {}", name(path)),
             Request::RemoveFile { path } => write!(f, "REMOVE {}", name(path)),

@@ -120,6 +120,7 @@ impl Iterator for DirStream<'_> {
                 size: meta.len(),
                 modified: meta.modified().ok(),
                 mode: sys::mode(&meta),
+                owner: crate::file_service::file_meta::owner(&meta),
             }));
         }
     }

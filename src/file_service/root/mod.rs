@@ -69,6 +69,8 @@ pub struct DirEntryInfo {
     /// the read-only attribute as Python's `os.stat` does (`0o666` or `0o444`, `+0o111`
     /// for a directory).
     pub mode: u32,
+    /// Owner and group numbers where the system has them (unix); `None` on Windows.
+    pub owner: Option<crate::file_service::protocol::Owner>,
 }
 
 impl Root {

@@ -60,7 +60,9 @@ pub const COMMANDS: &[Command] = &[
         details: "A directory lists its entries, a file or a pattern (`*.txt`) the names it matches,\n\
                   one a line (-1 says so too), sorted by name.\n\
                   -a  names starting with `.` too\n\
-                  -l  type, permission bits, size and time (UTC); -h sizes as 1.5K, 20M\n\
+                  -l  type, permission bits, owner and group (numbers, as ls -n), size and\n    \
+                  local time (TZ, else the system's zone; UTC, marked, when unknown)\n\
+                  -h  sizes as 1.5K, 20M (with -l)\n\
                   -t  newest first; -S largest first; -r the other way round",
         flags: "1ahlrSt",
     },

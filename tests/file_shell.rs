@@ -1433,6 +1433,82 @@ fn ls_l_shows_owners_and_local_times() {
     );
 }
 
+/// A server older than LIST_OWNERS answers it as an unknown request and
+/// closes (docs/PROTOCOL.md 5.1): `ls -l` connects again, lists with plain
+/// LIST, shows dashes for the owners, and asks no more for them.
+#[test]
+fn ls_l_against_a_server_older_than_owners_shows_dashes() {
+    use socket_tutorial::file_service::protocol::{
+        Entry, ErrorCode, ErrorReply, Kind, Meta, Request, Response, ServerHello, VERSION,
+    };
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let meta = |kind, size| Meta {
+        kind,
+        size,
+        mtime_ns: 1_700_000_000 * 1_000_000_000,
+        mode: 0o644,
+        owner: None,
+    };
+    let server = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        // The connection LIST_OWNERS ends, and the one after it.
+        for _ in 0..2 {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            s.read_exact(&mut [0u8; 6]).unwrap();
+            let hello = ServerHello {
+                version: VERSION,
+                token_required: false,
+                read_only: true,
+            };
+            s.write_all(&hello.encode()).unwrap();
+            while let Ok(Some(request)) = Request::read_from(&mut s) {
+                seen.push(request.name());
+                let reply = match request {
+                    Request::Stat { .. } => Response::Stat(meta(Kind::Dir, 0)),
+                    Request::List { owners: false, .. } => Response::Listing {
+                        entries: vec![Entry {
+                            name: b"old.txt".to_vec(),
+                            meta: meta(Kind::File, 5),
+                        }],
+                        last: true,
+                    },
+                    // What a server of before LIST_OWNERS says to it.
+                    _ => Response::Error(
+                        ErrorReply::new(ErrorCode::BadRequest, "bad request: unknown frame type")
+                            .closing(),
+                    ),
+                };
+                reply.write_to(&mut s).unwrap();
+                if matches!(reply, Response::Error(_)) {
+                    break;
+                }
+            }
+        }
+        seen
+    });
+    let out = command("file_shell")
+        .env("TZ", "UTC0")
+        .args(["--port", &port.to_string()])
+        .write_stdin("ls -l\nls -l old.txt\n")
+        .output()
+        .unwrap();
+    succeeded(&out);
+    let line = "-rw-r--r--     -     -           5 2023-11-14 22:13 old.txt";
+    assert_eq!(
+        stdout(&out),
+        format!("file> ls -l\n{line}\nfile> ls -l old.txt\n{line}\n"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(
+        server.join().unwrap(),
+        ["STAT", "LIST_OWNERS", "LIST", "STAT", "LIST"]
+    );
+}
+
 /// `ls -l`'s ten mode characters for a local file, as the server will show it.
 fn mode_of(path: &Path) -> String {
     let meta = fs::metadata(path).unwrap();

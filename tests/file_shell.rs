@@ -1342,8 +1342,9 @@ fn owner_columns(_path: &Path) -> String {
     format!("{:>5} {:>5}", "-", "-")
 }
 
-/// Issue 21 row 9: `ls -l` (and `lls -l`) show owner and group as `ls -n`
-/// does, for a listed directory, a named file and wildcard matches alike,
+/// Issue 21 row 9: `ls -l` (and `lls -l`, and `-n`, as sftp has it) show
+/// owner and group as `ls -n` does, for a listed directory, a named file and
+/// wildcard matches alike,
 /// and times in the zone `TZ` names: a POSIX rule, a zone file (with its
 /// summer time), UTC; `-lh` the same with human sizes.
 #[test]
@@ -1369,7 +1370,7 @@ fn ls_l_shows_owners_and_local_times() {
     let line = |mode_path: &Path, size: &str, time: &str, name: &str| {
         format!("{} {owners} {size} {time} {name}", mode_of(mode_path),)
     };
-    let script = "ls -l\nls -l winter.txt\nls -l s*.txt\nls -lh winter.txt\nlls -l local.txt\n";
+    let script = "ls -l\nls -n winter.txt\nls -l s*.txt\nls -lh winter.txt\nlls -l local.txt\n";
     let check = |tz: &str, winter: &str, summer: &str| {
         let out = f.shell_in_zone(script, &[], Some(tz));
         succeeded(&out);
@@ -1383,7 +1384,7 @@ fn ls_l_shows_owners_and_local_times() {
             "file> ls -l".to_string(),
             long(&s, summer, "summer.txt"),
             long(&w, winter, "winter.txt"),
-            "file> ls -l winter.txt".to_string(),
+            "file> ls -n winter.txt".to_string(),
             long(&w, winter, "winter.txt"),
             "file> ls -l s*.txt".to_string(),
             long(&s, summer, "summer.txt"),

@@ -24,12 +24,13 @@ pub enum Said {
     Failed(String),
 }
 
-/// How `ls` was asked to show entries: sftp's `-1 -a -l -h -t -S -r`.
+/// How `ls` was asked to show entries: sftp's `-1 -a -l -n -h -t -S -r`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Style {
     /// `-a`: names starting with `.` too.
     pub all: bool,
-    /// `-l`: type, permissions, owner and group, size and time.
+    /// `-l` (or `-n`, which is sftp's `-l` with numbers): type, permissions,
+    /// owner and group, size and time.
     pub long: bool,
     /// `-h`: sizes as 1.5K, 20M.
     pub human: bool,
@@ -59,7 +60,7 @@ impl Style {
         };
         Style {
             all: flags.contains(&'a'),
-            long: flags.contains(&'l'),
+            long: flags.contains(&'l') || flags.contains(&'n'),
             human: flags.contains(&'h'),
             order,
             reverse: flags.contains(&'r'),
@@ -92,7 +93,7 @@ impl Style {
     }
 }
 
-/// `ls [-1ahlrSt] [PATH...]` on one side: a directory named as such lists its
+/// `ls [-1ahlnrSt] [PATH...]` on one side: a directory named as such lists its
 /// entries (names starting with `.` only with `-a`); a file, or whatever a
 /// wildcard matched, is shown itself. Entries are sorted here (a server
 /// sends them as it reads them). Returns the lines and how many names failed.

@@ -92,19 +92,17 @@ impl Zone {
         let dir = std::env::var_os("TZDIR")
             .map_or_else(|| PathBuf::from("/usr/share/zoneinfo"), PathBuf::from);
         // A name that climbs out of the zone directory is not a zone name.
-        let candidates = if Path::new(name).is_absolute() {
-            vec![PathBuf::from(name)]
+        let file = if Path::new(name).is_absolute() {
+            Some(PathBuf::from(name))
         } else if name.split('/').any(|part| part == "..") {
-            vec![]
+            None
         } else {
-            vec![dir.join(name)]
+            Some(dir.join(name))
         };
-        for path in candidates {
-            if let zone @ (Zone::Table(_) | Zone::Rule(_)) = Zone::file(&path) {
-                return zone;
-            }
+        match file.map(|path| Zone::file(&path)).filter(Zone::known) {
+            Some(zone) => zone,
+            None => Posix::parse(name).map_or(Zone::Unknown, Zone::Rule),
         }
-        Posix::parse(name).map_or(Zone::Unknown, Zone::Rule)
     }
 
     fn file(path: &Path) -> Zone {

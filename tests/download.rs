@@ -1605,6 +1605,7 @@ fn a_listing_nobody_reads_costs_one_chunk_whatever_the_directory_holds() {
     let list = |s: &mut TcpStream| {
         Request::List {
             path: b"many".to_vec(),
+            owners: false,
         }
         .write_to(s)
         .unwrap();
@@ -1701,6 +1702,7 @@ fn stat_list_and_read_only_refusals() {
         &mut s,
         Request::List {
             path: b"many".to_vec(),
+            owners: false,
         },
     );
     loop {
@@ -2060,6 +2062,7 @@ fn a_listing_that_never_ends_is_given_up_at_its_bound() {
                 size: 1,
                 mtime_ns: 0,
                 mode: 0o644,
+                owner: None,
             },
         })
         .collect();
@@ -2080,7 +2083,7 @@ fn a_listing_that_never_ends_is_given_up_at_its_bound() {
     });
     let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut conn = Connection::open(stream.into(), None, Some(TIMEOUT)).unwrap();
-    let err = conn.list(b"dir").unwrap_err();
+    let err = conn.list(b"dir", false).unwrap_err();
     drop(conn);
     server.join().unwrap();
     assert!(!err.connection_usable());
@@ -2097,7 +2100,7 @@ fn a_listing_that_never_ends_is_given_up_at_its_bound() {
     let (port, server) = fake_server(true, |s| drop(read_request(s)));
     let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut conn = Connection::open(stream.into(), None, Some(Duration::from_secs(1))).unwrap();
-    let err = conn.list(b"").unwrap_err();
+    let err = conn.list(b"", false).unwrap_err();
     drop(conn);
     server.join().unwrap();
     assert!(!err.connection_usable());
@@ -2593,6 +2596,7 @@ fn endless_empty_listing_frames_end_the_listing() {
                 size: 0,
                 mtime_ns: 0,
                 mode: 0o755,
+                owner: None,
             })
             .write_to(s)
             .unwrap(),
@@ -2636,6 +2640,7 @@ fn endless_tree(fanout: usize) -> (u16, std::thread::JoinHandle<()>) {
         size: 0,
         mtime_ns: 0,
         mode: 0o755,
+        owner: None,
     };
     fake_server(true, move |s| {
         while let Ok(Some(request)) = Request::read_from(s) {
@@ -2918,6 +2923,7 @@ fn get_refuses_local_names_that_drive_a_terminal_or_read_as_options() {
         size: 2,
         mtime_ns: 0,
         mode: 0o644,
+        owner: None,
     };
     let listed: Vec<Entry> = names
         .iter()

@@ -41,8 +41,16 @@ impl Fixture {
     }
 
     fn shell_with(&self, script: &str, args: &[&str]) -> Output {
-        command("file_shell")
-            .args(["--port", &self.srv.port()])
+        self.shell_in_zone(script, args, None)
+    }
+
+    /// With `TZ` set to `tz` (listings show times in the zone it names).
+    fn shell_in_zone(&self, script: &str, args: &[&str], tz: Option<&str>) -> Output {
+        let mut cmd = command("file_shell");
+        if let Some(tz) = tz {
+            cmd.env("TZ", tz);
+        }
+        cmd.args(["--port", &self.srv.port()])
             .args(args)
             .current_dir(&self.here)
             .write_stdin(script)
@@ -695,9 +703,12 @@ fn dash_p_keeps_times_and_permission_bits_both_ways() {
     );
     assert_eq!(mode(&f.root.join("tree/sub/t.txt")), 0o604);
     assert_eq!(mode(&f.here.join("back/tree/sub/t.txt")), 0o604);
-    let out = f.shell("ls -l kept.sh\n");
+    let out = f.shell_in_zone("ls -l kept.sh\n", &[], Some("UTC0"));
     assert!(
-        stdout(&out).contains("-rwxr-x---          10 2001-09-09 01:46 kept.sh"),
+        stdout(&out).contains(&format!(
+            "-rwxr-x--- {}          10 2001-09-09 01:46 kept.sh",
+            owner_columns(&f.root.join("kept.sh"))
+        )),
         "{}",
         describe(&out)
     );
@@ -1284,7 +1295,8 @@ fn ls_takes_sftps_options_get_takes_dash_capital_r_and_failures_add_up() {
             .unwrap();
     }
     fs::write(f.root.join(".dot"), b"").unwrap();
-    let out = f.shell("ls -1\nls -t\nls -S\nls -Sr\nls -1a\nls -lh b.txt\n");
+    let script = "ls -1\nls -t\nls -S\nls -Sr\nls -1a\nls -lh b.txt\n";
+    let out = f.shell_in_zone(script, &[], Some("UTC0"));
     succeeded(&out);
     assert_eq!(
         stdout(&out),
@@ -1293,8 +1305,9 @@ fn ls_takes_sftps_options_get_takes_dash_capital_r_and_failures_add_up() {
          file> ls -S\nb.txt\nc.txt\na.txt\n\
          file> ls -Sr\na.txt\nc.txt\nb.txt\n\
          file> ls -1a\n.dot\na.txt\nb.txt\nc.txt\n\
-         file> ls -lh b.txt\n-rw-r--r--   3.0K 2023-11-16 22:13 b.txt\n"
+         file> ls -lh b.txt\n-rw-r--r-- OWNERS   3.0K 2023-11-16 22:13 b.txt\n"
             .replace("-rw-r--r--", &mode_of(&f.root.join("b.txt")))
+            .replace("OWNERS", &owner_columns(&f.root.join("b.txt")))
     );
     // get -R, and a tree where two files of three cannot be written.
     let served = f.root.join("served");
@@ -1312,6 +1325,189 @@ fn ls_takes_sftps_options_get_takes_dash_capital_r_and_failures_add_up() {
         describe(&out)
     );
     assert_eq!(fs::read(f.here.join("served/c.txt")).unwrap(), b"c.txt");
+}
+
+/// `ls -l`'s owner and group columns for a file made by this test: its
+/// numbers, which std reads on unix (the test process's own uid and gid).
+#[cfg(unix)]
+fn owner_columns(path: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(path).unwrap();
+    format!("{:>5} {:>5}", meta.uid(), meta.gid())
+}
+
+/// Windows: a file's owner is a security identifier that std does not show; a dash each.
+#[cfg(windows)]
+fn owner_columns(_path: &Path) -> String {
+    format!("{:>5} {:>5}", "-", "-")
+}
+
+/// Issue 21 row 9: `ls -l` (and `lls -l`, and `-n`, as sftp has it) show
+/// owner and group as `ls -n` does, for a listed directory, a named file and
+/// wildcard matches alike,
+/// and times in the zone `TZ` names: a POSIX rule, a zone file (with its
+/// summer time), UTC; `-lh` the same with human sizes.
+#[test]
+fn ls_l_shows_owners_and_local_times() {
+    let f = fixture("sh-ls-owner", &[]);
+    let at = |secs: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+    // 2023-11-14 22:13:20 UTC (winter in New York) and 2023-07-10 14:40 UTC (summer).
+    for (dir, name, secs) in [
+        (&f.root, "winter.txt", 1_700_000_000),
+        (&f.root, "summer.txt", 1_689_000_000),
+        (&f.here, "local.txt", 1_700_000_000),
+    ] {
+        let path = dir.join(name);
+        fs::write(&path, b"12345").unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(at(secs))
+            .unwrap();
+    }
+    let owners = owner_columns(&f.root.join("winter.txt"));
+    let line = |mode_path: &Path, size: &str, time: &str, name: &str| {
+        format!("{} {owners} {size} {time} {name}", mode_of(mode_path),)
+    };
+    let script = "ls -l\nls -n winter.txt\nls -l s*.txt\nls -lh winter.txt\nlls -l local.txt\n";
+    let check = |tz: &str, winter: &str, summer: &str| {
+        let out = f.shell_in_zone(script, &[], Some(tz));
+        succeeded(&out);
+        let (w, s, l) = (
+            f.root.join("winter.txt"),
+            f.root.join("summer.txt"),
+            f.here.join("local.txt"),
+        );
+        let long = |p: &Path, time: &str, name: &str| line(p, &format!("{:>11}", 5), time, name);
+        let expected = [
+            "file> ls -l".to_string(),
+            long(&s, summer, "summer.txt"),
+            long(&w, winter, "winter.txt"),
+            "file> ls -n winter.txt".to_string(),
+            long(&w, winter, "winter.txt"),
+            "file> ls -l s*.txt".to_string(),
+            long(&s, summer, "summer.txt"),
+            "file> ls -lh winter.txt".to_string(),
+            line(&w, &format!("{:>6}", 5), winter, "winter.txt"),
+            "file> lls -l local.txt".to_string(),
+            long(&l, winter, "local.txt"),
+        ];
+        assert_eq!(
+            stdout(&out).lines().collect::<Vec<_>>(),
+            expected,
+            "TZ={tz}\n{}",
+            describe(&out)
+        );
+    };
+    check("UTC0", "2023-11-14 22:13", "2023-07-10 14:40");
+    if cfg!(unix) {
+        // Set and empty: UTC (Windows keeps no empty variables).
+        check("", "2023-11-14 22:13", "2023-07-10 14:40");
+    }
+    check(
+        "EST5EDT,M3.2.0,M11.1.0",
+        "2023-11-14 17:13",
+        "2023-07-10 10:40",
+    );
+    check("<+0530>-5:30", "2023-11-15 03:43", "2023-07-10 20:10");
+    // A zone file, as TZ names it on unix; its table says when summer time was.
+    let zone = Path::new("/usr/share/zoneinfo/America/New_York");
+    if zone.is_file() {
+        check("America/New_York", "2023-11-14 17:13", "2023-07-10 10:40");
+        check(
+            ":/usr/share/zoneinfo/America/New_York",
+            "2023-11-14 17:13",
+            "2023-07-10 10:40",
+        );
+    } else {
+        common::skip(&format!(
+            "no {} here: ls -l with TZ naming a zone file is not checked",
+            zone.display()
+        ));
+    }
+    // A zone nobody can read: UTC, and it says so.
+    check(
+        "No/Such_Zone",
+        "2023-11-14 22:13 UTC",
+        "2023-07-10 14:40 UTC",
+    );
+}
+
+/// A server older than LIST_OWNERS answers it as an unknown request and
+/// closes (docs/PROTOCOL.md 5.1): `ls -l` connects again, lists with plain
+/// LIST, shows dashes for the owners, and asks no more for them.
+#[test]
+fn ls_l_against_a_server_older_than_owners_shows_dashes() {
+    use socket_tutorial::file_service::protocol::{
+        Entry, ErrorCode, ErrorReply, Kind, Meta, Request, Response, ServerHello, VERSION,
+    };
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let meta = |kind, size| Meta {
+        kind,
+        size,
+        mtime_ns: 1_700_000_000 * 1_000_000_000,
+        mode: 0o644,
+        owner: None,
+    };
+    let server = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        // The connection LIST_OWNERS ends, and the one after it.
+        for _ in 0..2 {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            s.read_exact(&mut [0u8; 6]).unwrap();
+            let hello = ServerHello {
+                version: VERSION,
+                token_required: false,
+                read_only: true,
+            };
+            s.write_all(&hello.encode()).unwrap();
+            while let Ok(Some(request)) = Request::read_from(&mut s) {
+                seen.push(request.name());
+                let reply = match request {
+                    Request::Stat { .. } => Response::Stat(meta(Kind::Dir, 0)),
+                    Request::List { owners: false, .. } => Response::Listing {
+                        entries: vec![Entry {
+                            name: b"old.txt".to_vec(),
+                            meta: meta(Kind::File, 5),
+                        }],
+                        last: true,
+                    },
+                    // What a server of before LIST_OWNERS says to it.
+                    _ => Response::Error(
+                        ErrorReply::new(ErrorCode::BadRequest, "bad request: unknown frame type")
+                            .closing(),
+                    ),
+                };
+                reply.write_to(&mut s).unwrap();
+                if matches!(reply, Response::Error(_)) {
+                    break;
+                }
+            }
+        }
+        seen
+    });
+    let out = command("file_shell")
+        .env("TZ", "UTC0")
+        .args(["--port", &port.to_string()])
+        .write_stdin("ls -l\nls -l old.txt\n")
+        .output()
+        .unwrap();
+    succeeded(&out);
+    let line = "-rw-r--r--     -     -           5 2023-11-14 22:13 old.txt";
+    assert_eq!(
+        stdout(&out),
+        format!("file> ls -l\n{line}\nfile> ls -l old.txt\n{line}\n"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(
+        server.join().unwrap(),
+        ["STAT", "LIST_OWNERS", "LIST", "STAT", "LIST"]
+    );
 }
 
 /// `ls -l`'s ten mode characters for a local file, as the server will show it.

@@ -18,9 +18,9 @@ use std::panic::{self, AssertUnwindSafe};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use socket_tutorial::file_service::protocol::{
-    parse_request, parse_response, Attrs, Entry, ErrorCode, ErrorReply, Kind, Meta, ProtocolError,
-    Request, Response, DIGEST_LEN, FRAME_HEADER_LEN, MAX_ENTRIES, MAX_ERROR_MESSAGE, MAX_FRAME,
-    MAX_IDENTITY, MAX_MODE, MAX_NAME, MAX_PATH, NONCE_LEN, PROOF_LEN,
+    parse_request, parse_response, Attrs, Entry, ErrorCode, ErrorReply, Kind, Meta, Owner,
+    ProtocolError, Request, Response, DIGEST_LEN, FRAME_HEADER_LEN, MAX_ENTRIES, MAX_ERROR_MESSAGE,
+    MAX_FRAME, MAX_IDENTITY, MAX_MODE, MAX_NAME, MAX_PATH, NONCE_LEN, PROOF_LEN,
 };
 
 const DEFAULT_REQUEST_CASES: usize = 100_000;
@@ -144,7 +144,10 @@ fn random_request(rng: &mut Rng) -> Request {
                 want_sha256: rng.percent(50),
             }
         }
-        2 => Request::List { path: rng.path() },
+        2 => Request::List {
+            path: rng.path(),
+            owners: rng.percent(50),
+        },
         3 => Request::Stat { path: rng.path() },
         4 => Request::Mkdir { path: rng.path() },
         5 => {
@@ -182,6 +185,7 @@ fn random_meta(rng: &mut Rng) -> Meta {
         size: rng.u64_edge(),
         mtime_ns: rng.u64_edge() as i64,
         mode: (rng.next() as u16) & MAX_MODE,
+        owner: None,
     }
 }
 
@@ -218,12 +222,21 @@ fn random_response(rng: &mut Rng) -> Response {
         }
         4 => {
             let count = rng.len_upto(0, MAX_ENTRIES);
+            // All entries carry owners (the answer to LIST_OWNERS) or none.
+            let owned = rng.percent(50);
             let entries = (0..count)
                 .map(|_| {
                     let len = rng.len_upto(1, MAX_NAME);
+                    let owner = owned.then(|| Owner {
+                        uid: rng.next() as u32,
+                        gid: rng.next() as u32,
+                    });
                     Entry {
                         name: rng.name_bytes(len),
-                        meta: random_meta(rng),
+                        meta: Meta {
+                            owner,
+                            ..random_meta(rng)
+                        },
                     }
                 })
                 .collect();
@@ -267,7 +280,9 @@ fn length_fields(frame: &[u8], request: bool) -> Vec<(usize, usize, usize)> {
             field(&mut at, 1, MAX_IDENTITY);
             field(&mut at, 2, MAX_PATH);
         }
-        (true, 0x03..=0x05) | (true, 0x08) | (true, 0x09) => field(&mut at, 2, MAX_PATH),
+        (true, 0x03..=0x05) | (true, 0x08) | (true, 0x09) | (true, 0x0b) => {
+            field(&mut at, 2, MAX_PATH)
+        }
         (true, 0x07) => {
             at += 1;
             field(&mut at, 2, MAX_PATH);
@@ -283,10 +298,12 @@ fn length_fields(frame: &[u8], request: bool) -> Vec<(usize, usize, usize)> {
         }
         (false, 0x84) => {
             let count = be(frame, at + 1, 2);
+            // OWNERS: uid and gid after each entry's mode.
+            let owners = if frame[at] & 0x02 != 0 { 8 } else { 0 };
             fields.push((at + 1, 2, MAX_ENTRIES));
             at += 3;
             let mut walk = |at: &mut usize| {
-                *at += 19;
+                *at += 19 + owners;
                 fields.push((*at, 1, MAX_NAME));
                 *at += 1 + be(frame, *at, 1);
             };

@@ -1274,9 +1274,9 @@ fn partial_names_are_recognised_and_listings_carry_modes() {
     };
     #[cfg(windows)]
     let want = {
-        // Python's os.stat: read-only is 0o444, a directory adds 0o111.
+        // As a STAT reply says (file_meta::mode_bits): read-only 0o444, a directory 0o755.
         perms.set_readonly(true);
-        [0o444, 0o777]
+        [0o444, 0o755]
     };
     fs::set_permissions(f.dir.join("m.txt"), perms).expect("chmod");
     let list = f.root.read_dir(b"").expect("list");

@@ -292,7 +292,13 @@ fn a_second_upload_of_the_same_target_is_told_busy() {
         );
     }
     // The partial is visible in a listing but cannot be read or removed meanwhile.
-    let Response::Listing { entries, .. } = ask(&mut b, Request::List { path: vec![] }) else {
+    let Response::Listing { entries, .. } = ask(
+        &mut b,
+        Request::List {
+            path: vec![],
+            owners: false,
+        },
+    ) else {
         panic!("a listing")
     };
     assert!(entries.iter().any(|e| e.name == b".big.bin.part"));
@@ -910,7 +916,13 @@ fn without_the_token_nothing_is_served() {
         matches!(challenge, Some(Response::Challenge { .. })),
         "{challenge:?}"
     );
-    let Response::Error(err) = ask(&mut s, Request::List { path: vec![] }) else {
+    let Response::Error(err) = ask(
+        &mut s,
+        Request::List {
+            path: vec![],
+            owners: false,
+        },
+    ) else {
         panic!("refused")
     };
     assert_eq!((err.code, err.closing), (ErrorCode::Unauthorized, true));
@@ -963,7 +975,7 @@ fn without_the_token_nothing_is_served() {
     assert!(err.to_string().contains("--token-file"), "{err}");
     let token = Token::from_file(&token_file).unwrap();
     let mut c = connection(&srv, Some(&token));
-    assert_eq!(c.list(b"").unwrap().len(), 1);
+    assert_eq!(c.list(b"", false).unwrap().len(), 1);
 
     // download_client: refused without it, served with the file or the variable.
     let cwd = tmp.join("cwd");

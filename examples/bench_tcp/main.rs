@@ -327,12 +327,12 @@ fn default_chart(bin_dir: &Path) -> PathBuf {
 
 /// Today's date (UTC) as YYYY-MM-DD, from the system clock.
 fn today() -> String {
-    let ns = std::time::SystemTime::now()
+    let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
+        .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let stamp = socket_tutorial::file_service::shell::listing::utc_minutes(ns);
-    stamp.split(' ').next().unwrap_or_default().to_string()
+    let (y, m, d) = socket_tutorial::core::local_time::civil_from_days(secs.div_euclid(86_400));
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 fn host_description() -> String {

@@ -7,6 +7,7 @@ pub mod errno;
 pub mod escape;
 pub mod fold;
 pub mod input;
+pub mod local_time;
 pub mod manpage;
 pub mod net;
 pub mod print;

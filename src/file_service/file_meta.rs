@@ -1,4 +1,4 @@
-//! A file's metadata as the protocol carries it (kind, modification time, mode bits, version identity), read from this system and applied back to it.
+//! A file's metadata as the protocol carries it (kind, modification time, mode bits, owner, version identity), read from this system and applied back to it.
 //!
 //! The protocol (docs/PROTOCOL.md 5.2, 7.1, 7.4) speaks in unix terms: a
 //! `mode` with permission bits, times in nanoseconds since 1970. On unix
@@ -8,7 +8,7 @@
 //! `0o755`/`0o555`), and applying a mode sets or clears that attribute. The
 //! platform parts are the `imp` modules at the bottom.
 
-use crate::file_service::protocol::{Kind, Meta, MAX_MODE};
+use crate::file_service::protocol::{Kind, Meta, Owner, MAX_MODE};
 use std::fs::{self, File};
 use std::io;
 use std::path::Path;
@@ -37,8 +37,16 @@ impl Meta {
             size: m.len(),
             mtime_ns: m.modified().map(system_time_ns).unwrap_or(0),
             mode: mode_bits(m),
+            owner: owner(m),
         }
     }
+}
+
+/// The owner's and group's numbers (`st_uid`, `st_gid`, as `ls -n` shows
+/// them); `None` on Windows, where a file's owner is a security identifier
+/// that stable std does not expose.
+pub fn owner(m: &fs::Metadata) -> Option<Owner> {
+    imp::owner(m)
 }
 
 /// The permission, set-id and sticky bits of a file, as the `mode` fields
@@ -160,6 +168,7 @@ static SET_UMASK: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::n
 
 #[cfg(unix)]
 mod imp {
+    use crate::file_service::protocol::Owner;
     use std::fs::{self, File, OpenOptions, Permissions};
     use std::io;
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -173,6 +182,13 @@ mod imp {
 
     pub fn file_and_volume(m: &fs::Metadata) -> (u64, u64) {
         (m.ino(), m.dev())
+    }
+
+    pub fn owner(m: &fs::Metadata) -> Option<Owner> {
+        Some(Owner {
+            uid: m.uid(),
+            gid: m.gid(),
+        })
     }
 
     pub fn permissions(_current: Permissions, mode: u16) -> Permissions {
@@ -224,6 +240,7 @@ mod imp {
 
 #[cfg(windows)]
 mod imp {
+    use crate::file_service::protocol::Owner;
     use std::fs::{self, File, OpenOptions, Permissions};
     use std::io;
     use std::os::windows::fs::{MetadataExt, OpenOptionsExt};
@@ -248,6 +265,10 @@ mod imp {
     /// is unstable): the creation time stands in for "which file", in 100 ns units.
     pub fn file_and_volume(m: &fs::Metadata) -> (u64, u64) {
         (m.creation_time(), 0)
+    }
+
+    pub fn owner(_m: &fs::Metadata) -> Option<Owner> {
+        None
     }
 
     pub fn permissions(mut current: Permissions, mode: u16) -> Permissions {

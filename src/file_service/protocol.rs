@@ -96,6 +96,17 @@ pub struct Meta {
     pub mtime_ns: i64,
     /// `st_mode & 0o7777`, at most [`MAX_MODE`].
     pub mode: u16,
+    /// The owner's and group's numbers, where the system has them and the
+    /// frame carries them (a LISTING answering LIST_OWNERS on a unix server;
+    /// never a STAT reply). `None` elsewhere: Windows, or an older server.
+    pub owner: Option<Owner>,
+}
+
+/// Who owns a file, as numbers (what `ls -n` shows): `st_uid` and `st_gid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// What `put` asks the server to give the uploaded file (docs/PROTOCOL.md 5.1,

@@ -13,7 +13,11 @@ impl FileServer {
     /// STAT: kind, size, time and mode of what `path` leads to.
     pub(super) fn stat(&self, path: &[u8]) -> Response {
         match self.root.stat(path) {
-            Ok(m) => Response::Stat(Meta::from_metadata(&m)),
+            // STAT's layout has no owner (docs/PROTOCOL.md 5.2).
+            Ok(m) => Response::Stat(Meta {
+                owner: None,
+                ..Meta::from_metadata(&m)
+            }),
             Err(e) => Response::Error(root_reply(&e)),
         }
     }
@@ -57,7 +61,14 @@ impl FileServer {
     /// LIST (docs/PROTOCOL.md 7.2): chunks of at most 128 entries, the last
     /// flagged, sent as the directory is read: one chunk in memory, whatever
     /// the directory holds, and in the file system's order (the client sorts).
-    pub(super) fn list(&self, client: &Paced<'_>, path: &[u8]) -> io::Result<(Outcome, Then)> {
+    /// With `owners` (LIST_OWNERS) each entry carries its owner and group, where this
+    /// system has them.
+    pub(super) fn list(
+        &self,
+        client: &Paced<'_>,
+        path: &[u8],
+        owners: bool,
+    ) -> io::Result<(Outcome, Then)> {
         let mut listing = match self.root.stream_dir(path) {
             Ok(listing) => listing,
             Err(e) => return refuse(client, root_reply(&e)),
@@ -70,7 +81,7 @@ impl FileServer {
             match entry {
                 // Linux names are at most 255 bytes; anything longer cannot be sent.
                 Ok(info) if info.name.len() > MAX_NAME => {}
-                Ok(info) => chunk.push(listing_entry(info)),
+                Ok(info) => chunk.push(listing_entry(info, owners)),
                 Err(e) => return list_failed(client, &e, sent),
             }
             next = listing.next();
@@ -123,7 +134,7 @@ fn dropped(e: &io::Error, sent: usize) -> (Outcome, Then) {
 }
 
 /// A directory entry as a LISTING carries it.
-fn listing_entry(e: DirEntryInfo) -> Entry {
+fn listing_entry(e: DirEntryInfo, owners: bool) -> Entry {
     Entry {
         meta: Meta {
             kind: match e.kind {
@@ -135,6 +146,7 @@ fn listing_entry(e: DirEntryInfo) -> Entry {
             size: e.size,
             mtime_ns: e.modified.map(file_meta::system_time_ns).unwrap_or(0),
             mode: u16::try_from(e.mode & u32::from(MAX_MODE)).unwrap_or(0),
+            owner: e.owner.filter(|_| owners),
         },
         name: e.name,
     }

@@ -243,8 +243,8 @@ impl FileServer {
                 };
                 (Vec::new(), send_reply(stream, &reply)?, Then::Continue)
             }
-            Request::List { path } => {
-                let (outcome, then) = self.list(stream, &path)?;
+            Request::List { path, owners } => {
+                let (outcome, then) = self.list(stream, &path, owners)?;
                 (path, outcome, then)
             }
             Request::Stat { path } => {
@@ -343,7 +343,7 @@ fn request_paths(request: &Request) -> Vec<&[u8]> {
     match request {
         Request::Auth { .. } => Vec::new(),
         Request::Download { path, .. }
-        | Request::List { path }
+        | Request::List { path, .. }
         | Request::Stat { path }
         | Request::Mkdir { path }
         | Request::Upload { path, .. }

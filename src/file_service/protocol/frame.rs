@@ -88,6 +88,10 @@ impl FrameBuilder {
         self.raw(&v.to_be_bytes());
     }
 
+    pub(super) fn u32(&mut self, v: u32) {
+        self.raw(&v.to_be_bytes());
+    }
+
     pub(super) fn u64(&mut self, v: u64) {
         self.raw(&v.to_be_bytes());
     }
@@ -226,6 +230,10 @@ impl<'a> PayloadReader<'a> {
         Ok(u16::from_be_bytes(self.array()?))
     }
 
+    pub(super) fn u32(&mut self) -> Result<u32, ProtocolError> {
+        Ok(u32::from_be_bytes(self.array()?))
+    }
+
     pub(super) fn u64(&mut self) -> Result<u64, ProtocolError> {
         Ok(u64::from_be_bytes(self.array()?))
     }
@@ -288,6 +296,7 @@ impl<'a> PayloadReader<'a> {
             size: self.u64()?,
             mtime_ns: self.i64()?,
             mode: self.mode()?,
+            owner: None,
         })
     }
 

@@ -16,6 +16,8 @@ pub(super) const T_RMDIR: u8 = 0x09;
 /// Added after the first release of version 1 (docs/PROTOCOL.md 5.1): an older server
 /// answers it as an unknown type.
 pub(super) const T_CHMOD: u8 = 0x0a;
+/// LIST whose answer carries owners (docs/PROTOCOL.md 5.1), added as CHMOD was.
+pub(super) const T_LIST_OWNERS: u8 = 0x0b;
 
 const DOWNLOAD_WANT_SHA256: u8 = 0x01;
 const UPLOAD_RESUME: u8 = 0x01;
@@ -43,6 +45,9 @@ pub enum Request {
     },
     List {
         path: Vec<u8>,
+        /// LIST_OWNERS rather than LIST: entries with their owner and group
+        /// where the server's system has them (`ls -l`).
+        owners: bool,
     },
     Stat {
         path: Vec<u8>,
@@ -85,7 +90,8 @@ impl Request {
         match self {
             Request::Auth { .. } => T_AUTH,
             Request::Download { .. } => T_DOWNLOAD,
-            Request::List { .. } => T_LIST,
+            Request::List { owners: false, .. } => T_LIST,
+            Request::List { owners: true, .. } => T_LIST_OWNERS,
             Request::Stat { .. } => T_STAT,
             Request::Mkdir { .. } => T_MKDIR,
             Request::Upload { .. } => T_UPLOAD,
@@ -101,7 +107,8 @@ impl Request {
         match self {
             Request::Auth { .. } => "AUTH",
             Request::Download { .. } => "DOWNLOAD",
-            Request::List { .. } => "LIST",
+            Request::List { owners: false, .. } => "LIST",
+            Request::List { owners: true, .. } => "LIST_OWNERS",
             Request::Stat { .. } => "STAT",
             Request::Mkdir { .. } => "MKDIR",
             Request::Upload { .. } => "UPLOAD",
@@ -129,7 +136,7 @@ impl Request {
                 e.bytes8("identity", identity, 0, MAX_IDENTITY)?;
                 e.path(path)?;
             }
-            Request::List { path }
+            Request::List { path, .. }
             | Request::Stat { path }
             | Request::Mkdir { path }
             | Request::RemoveFile { path }
@@ -221,7 +228,10 @@ fn decode_request(body: &[u8]) -> Result<Request, ProtocolError> {
                 want_sha256: flags & DOWNLOAD_WANT_SHA256 != 0,
             }
         }
-        T_LIST => Request::List { path: d.path()? },
+        T_LIST | T_LIST_OWNERS => Request::List {
+            path: d.path()?,
+            owners: ty == T_LIST_OWNERS,
+        },
         T_STAT => Request::Stat { path: d.path()? },
         T_MKDIR => Request::Mkdir { path: d.path()? },
         T_REMOVE => Request::RemoveFile { path: d.path()? },

@@ -2,8 +2,8 @@
 
 use super::frame::{check_flags, read_frame, split_frame, FrameBuilder, PayloadReader};
 use super::{
-    Entry, ErrorCode, ErrorReply, Meta, ProtocolError, DIGEST_LEN, MAX_ENTRIES, MAX_ERROR_MESSAGE,
-    MAX_IDENTITY, MAX_NAME, NONCE_LEN,
+    Entry, ErrorCode, ErrorReply, Meta, Owner, ProtocolError, DIGEST_LEN, MAX_ENTRIES,
+    MAX_ERROR_MESSAGE, MAX_IDENTITY, MAX_NAME, NONCE_LEN,
 };
 use std::io::{Read, Write};
 
@@ -18,6 +18,8 @@ pub(super) const T_CHALLENGE: u8 = 0x87;
 
 const ERROR_CLOSING: u8 = 0x01;
 const LISTING_LAST: u8 = 0x01;
+/// Each entry carries its owner and group (the answer to LIST_OWNERS).
+const LISTING_OWNERS: u8 = 0x02;
 
 /// A server-to-client frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,14 +101,24 @@ impl Response {
                         len: entries.len() as u64,
                         max: MAX_ENTRIES,
                     })?;
-                e.flag_byte(&[(*last, LISTING_LAST)]);
+                let owners = listing_owners(entries)?;
+                e.flag_byte(&[(*last, LISTING_LAST), (owners, LISTING_OWNERS)]);
                 e.u16(count);
                 for entry in entries {
                     e.meta(&entry.meta)?;
+                    if let Some(owner) = entry.meta.owner {
+                        e.u32(owner.uid);
+                        e.u32(owner.gid);
+                    }
                     e.bytes8("entry name", &entry.name, 1, MAX_NAME)?;
                 }
             }
-            Response::Stat(m) => e.meta(m)?,
+            Response::Stat(m) => {
+                if m.owner.is_some() {
+                    return Err(ProtocolError::Malformed("a STAT reply carries no owner"));
+                }
+                e.meta(m)?
+            }
             Response::UploadReady { offset } => e.u64(*offset),
             Response::Challenge { nonce } => e.raw(nonce),
         }
@@ -124,6 +136,19 @@ impl Response {
             None => Ok(None),
             Some(body) => decode_response(&body).map(Some),
         }
+    }
+}
+
+/// Whether a LISTING's entries carry owners: all of them or none, so the
+/// one flag can say which (and an empty listing never carries it).
+fn listing_owners(entries: &[Entry]) -> Result<bool, ProtocolError> {
+    let with = entries.iter().filter(|e| e.meta.owner.is_some()).count();
+    match with {
+        0 => Ok(false),
+        n if n == entries.len() => Ok(true),
+        _ => Err(ProtocolError::Malformed(
+            "a LISTING whose entries carry owners only in part",
+        )),
     }
 }
 
@@ -171,7 +196,8 @@ fn decode_response(body: &[u8]) -> Result<Response, ProtocolError> {
             Response::Digest(digest)
         }
         T_LISTING => {
-            let flags = check_flags(d.u8()?, LISTING_LAST)?;
+            let flags = check_flags(d.u8()?, LISTING_LAST | LISTING_OWNERS)?;
+            let owners = flags & LISTING_OWNERS != 0;
             let count = usize::from(d.u16()?);
             if count > MAX_ENTRIES {
                 return Err(ProtocolError::TooLarge {
@@ -180,9 +206,20 @@ fn decode_response(body: &[u8]) -> Result<Response, ProtocolError> {
                     max: MAX_ENTRIES,
                 });
             }
+            if owners && count == 0 {
+                return Err(ProtocolError::Malformed(
+                    "OWNERS on a LISTING without entries",
+                ));
+            }
             let mut entries = Vec::with_capacity(count);
             for _ in 0..count {
-                let meta = d.meta()?;
+                let mut meta = d.meta()?;
+                if owners {
+                    meta.owner = Some(Owner {
+                        uid: d.u32()?,
+                        gid: d.u32()?,
+                    });
+                }
                 let name = d.bytes8("entry name", 1, MAX_NAME)?;
                 entries.push(Entry { name, meta });
             }

@@ -45,7 +45,11 @@ impl Display for ShownRequest<'_> {
                 }
                 Ok(())
             }
-            Request::List { path } => write!(f, "LIST {}", name(path)),
+            Request::List {
+                path,
+                owners: false,
+            } => write!(f, "LIST {}", name(path)),
+            Request::List { path, owners: true } => write!(f, "LIST_OWNERS {}", name(path)),
             Request::Stat { path } => write!(f, "STAT {}", name(path)),
             Request::Mkdir { path } => write!(f, "MKDIR {}", name(path)),
             Request::RemoveFile { path } => write!(f, "REMOVE {}", name(path)),
@@ -120,6 +124,9 @@ impl Display for ShownResponse<'_> {
                 }
                 if entries.len() > ENTRIES_SHOWN {
                     f.write_str(" …")?;
+                }
+                if entries.iter().any(|e| e.meta.owner.is_some()) {
+                    f.write_str(" (owners)")?;
                 }
                 if *last {
                     f.write_str(" (last)")?;
@@ -257,5 +264,27 @@ mod tests {
             path: b"a\x1b[2J\n".to_vec(),
         };
         assert_eq!(ShownRequest(&evil).to_string(), "STAT \"a\\x1b[2J\\n\"");
+        let list = Request::List {
+            path: b"d".to_vec(),
+            owners: true,
+        };
+        assert_eq!(ShownRequest(&list).to_string(), "LIST_OWNERS \"d\"");
+        let owned = Response::Listing {
+            entries: vec![Entry {
+                name: b"x".to_vec(),
+                meta: Meta {
+                    kind: Kind::File,
+                    size: 2,
+                    mtime_ns: 0,
+                    mode: 0o644,
+                    owner: Some(crate::file_service::protocol::Owner { uid: 0, gid: 0 }),
+                },
+            }],
+            last: true,
+        };
+        assert_eq!(
+            ShownResponse(&owned).to_string(),
+            "LISTING 1 entry \"x\" (2) (owners) (last)"
+        );
     }
 }

@@ -47,7 +47,14 @@ fn sample_requests() -> Vec<Request> {
             identity: identity32(),
             want_sha256: true,
         },
-        Request::List { path: vec![] },
+        Request::List {
+            path: vec![],
+            owners: false,
+        },
+        Request::List {
+            path: b"docs".to_vec(),
+            owners: true,
+        },
         Request::Stat { path: p.clone() },
         Request::Mkdir { path: p.clone() },
         Request::Upload {
@@ -105,6 +112,7 @@ fn sample_responses() -> Vec<Response> {
         size: 6,
         mtime_ns: -1,
         mode: 0o644,
+        owner: None,
     };
     vec![
         Response::Ok,
@@ -138,6 +146,7 @@ fn sample_responses() -> Vec<Response> {
                         size: 4096,
                         mtime_ns: i64::MAX,
                         mode: MAX_MODE,
+                        owner: None,
                     },
                 },
                 Entry {
@@ -147,6 +156,7 @@ fn sample_responses() -> Vec<Response> {
                         size: 0,
                         mtime_ns: i64::MIN,
                         mode: 0o777,
+                        owner: None,
                     },
                 },
                 Entry {
@@ -156,6 +166,7 @@ fn sample_responses() -> Vec<Response> {
                         size: 0,
                         mtime_ns: 0,
                         mode: 0,
+                        owner: None,
                     },
                 },
             ],
@@ -182,7 +193,7 @@ fn every_request_round_trips() {
         assert!(Request::read_from(&mut r).unwrap().is_none());
         types.insert(req.frame_type());
     }
-    assert_eq!(types.len(), 10, "every request type is sampled");
+    assert_eq!(types.len(), 11, "every request type is sampled");
 }
 
 #[test]
@@ -517,6 +528,7 @@ fn listing_limits() {
             size: 1,
             mtime_ns: 1,
             mode: 0o600,
+            owner: None,
         },
     };
     let full = Response::Listing {
@@ -559,6 +571,84 @@ fn listing_limits() {
     assert!(is_malformed(parse_response(&frame(T_LISTING, &[1, 0, 2]))));
 }
 
+/// LIST_OWNERS (0x0b) is LIST's path under another type; its LISTING sets
+/// OWNERS (bit 1) and puts uid and gid between each entry's mode and name.
+#[test]
+fn listings_with_owners() {
+    let ask = Request::List {
+        path: b"d".to_vec(),
+        owners: true,
+    };
+    assert_eq!(ask.encode().unwrap(), [0, 0, 0, 4, 0x0b, 0, 1, b'd']);
+    let owned = |uid, gid| Meta {
+        kind: Kind::File,
+        size: 2,
+        mtime_ns: 3,
+        mode: 0o640,
+        owner: Some(Owner { uid, gid }),
+    };
+    let listing = Response::Listing {
+        entries: vec![Entry {
+            name: b"x".to_vec(),
+            meta: owned(1000, 0xfffe_0001),
+        }],
+        last: true,
+    };
+    let bytes = listing.encode().unwrap();
+    let mut want = vec![0, 0, 0, 33, T_LISTING, 0x03, 0, 1, 1];
+    want.extend(2u64.to_be_bytes());
+    want.extend(3i64.to_be_bytes());
+    want.extend(0o640u16.to_be_bytes());
+    want.extend(1000u32.to_be_bytes());
+    want.extend(0xfffe_0001u32.to_be_bytes());
+    want.extend([1, b'x']);
+    assert_eq!(bytes, want);
+    assert_eq!(parse_response(&bytes).unwrap().0, listing);
+    // A full listing with owners still fits in a frame.
+    let full = Response::Listing {
+        entries: (0..MAX_ENTRIES)
+            .map(|_| Entry {
+                name: vec![b'n'; MAX_NAME],
+                meta: owned(u32::MAX, u32::MAX),
+            })
+            .collect(),
+        last: true,
+    };
+    // The length field, then type, flags and count, then the entries.
+    assert_eq!(
+        full.encode().unwrap().len(),
+        4 + 4 + 128 * (19 + 8 + 1 + 255)
+    );
+    // All entries or none carry owners; an empty listing never claims them; STAT has none.
+    let mixed = Response::Listing {
+        entries: vec![
+            Entry {
+                name: b"a".to_vec(),
+                meta: owned(1, 1),
+            },
+            Entry {
+                name: b"b".to_vec(),
+                meta: Meta {
+                    owner: None,
+                    ..owned(1, 1)
+                },
+            },
+        ],
+        last: true,
+    };
+    assert!(is_malformed(mixed.encode()));
+    assert!(is_malformed(parse_response(&frame(
+        T_LISTING,
+        &[0x03, 0, 0]
+    ))));
+    assert!(is_malformed(Response::Stat(owned(1, 1)).encode()));
+    // Bit 2 is still reserved.
+    assert!(is_malformed(parse_response(&frame(
+        T_LISTING,
+        &[0x05, 0, 0]
+    ))));
+}
+
 #[test]
 fn modes_and_upload_attributes() {
     // STAT: kind, size, mtime, then the mode as a u16.
@@ -567,6 +657,7 @@ fn modes_and_upload_attributes() {
         size: 1,
         mtime_ns: 2,
         mode: 0o640,
+        owner: None,
     });
     assert_eq!(
         stat.encode().unwrap(),
@@ -580,6 +671,7 @@ fn modes_and_upload_attributes() {
         size: 1,
         mtime_ns: 2,
         mode: 0o10000,
+        owner: None,
     });
     assert!(is_malformed(bad.encode()));
 
@@ -709,7 +801,7 @@ fn layout_violations_are_malformed() {
 
 #[test]
 fn types_are_checked_per_direction() {
-    for ty in [0x00, 0x0b, 0x7f, T_OK, T_ERROR, 0xff] {
+    for ty in [0x00, 0x0c, 0x7f, T_OK, T_ERROR, 0xff] {
         assert!(matches!(
             parse_request(&frame(ty, &[])),
             Err(ProtocolError::UnknownType(t)) if t == ty
@@ -781,7 +873,14 @@ fn detect_tells_clients_apart() {
     }
     assert_eq!(detect(&hello), Detected::Framed { version: VERSION });
     let mut with_frame = hello.to_vec();
-    with_frame.extend(Request::List { path: vec![] }.encode().unwrap());
+    with_frame.extend(
+        Request::List {
+            path: vec![],
+            owners: false,
+        }
+        .encode()
+        .unwrap(),
+    );
     assert_eq!(detect(&with_frame), Detected::Framed { version: VERSION });
     assert_eq!(
         detect(&ClientHello { version: 0x0203 }.encode()),

@@ -124,7 +124,8 @@ impl Iterator for DirStream<'_> {
                 kind: kind(&meta),
                 size: meta.len(),
                 modified: meta.modified().ok(),
-                mode: sys::mode(&meta),
+                mode: u32::from(crate::file_service::file_meta::mode_bits(&meta)),
+                owner: crate::file_service::file_meta::owner(&meta),
             }));
         }
     }

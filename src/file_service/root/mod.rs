@@ -66,9 +66,11 @@ pub struct DirEntryInfo {
     /// Last modification, when the file system reports one.
     pub modified: Option<SystemTime>,
     /// Permission, set-id and sticky bits (`st_mode & 0o7777`); on Windows, made up from
-    /// the read-only attribute as Python's `os.stat` does (`0o666` or `0o444`, `+0o111`
-    /// for a directory).
+    /// the read-only attribute as a STAT reply's are (`file_meta::mode_bits`: `0o644` or
+    /// `0o444`, `0o755` or `0o555` for a directory), so `ls -l` and `ls -l FILE` agree.
     pub mode: u32,
+    /// Owner and group numbers where the system has them (unix); `None` on Windows.
+    pub owner: Option<crate::file_service::protocol::Owner>,
 }
 
 impl Root {

@@ -10,12 +10,14 @@ use crate::file_service::protocol::{Entry, Kind, Meta};
 use crate::file_service::transfer::{Connection, TransferError};
 
 /// The remote paths one word names from `cwd`: its wildcard matches
-/// (partial uploads left out unless `partials`), or itself.
+/// (partial uploads left out unless `partials`; with their owners if
+/// `owners`), or itself.
 fn remote_matches(
     server: &mut Server,
     cwd: &RemotePath,
     word: &Word,
     partials: bool,
+    owners: bool,
 ) -> Vec<(RemotePath, Option<Meta>)> {
     if !word.has_magic() {
         return vec![(cwd.resolve(&word.text), None)];
@@ -28,31 +30,55 @@ fn remote_matches(
     let keep = |name: &[u8]| {
         matchable(name) || (partials && crate::file_service::root::is_partial_name(name))
     };
-    expand(&mut RemoteSide(server), base, &word.pattern, &keep)
+    expand(
+        &mut RemoteSide { server, owners },
+        base,
+        &word.pattern,
+        &keep,
+    )
 }
 
 /// The remote side of `ls`.
 struct RemoteBrowse<'a> {
     server: &'a mut Server,
     cwd: &'a RemotePath,
+    /// `ls -l`: entries with owner and group.
+    long: bool,
 }
 
 impl Browse for RemoteBrowse<'_> {
     type Path = RemotePath;
 
     fn matches(&mut self, word: &Word, all: bool) -> Vec<(RemotePath, Option<Meta>)> {
-        remote_matches(self.server, self.cwd, word, all)
+        remote_matches(self.server, self.cwd, word, all, self.long)
     }
 
+    /// With `-l`, a file's owner comes from its directory's listing: a STAT
+    /// reply carries none (docs/PROTOCOL.md 5.2).
     fn stat(&mut self, path: &RemotePath) -> Result<Meta, String> {
-        self.server
+        let meta = self
+            .server
             .stat(path)
-            .map_err(|e| path.explain(&e.to_string()))
+            .map_err(|e| path.explain(&e.to_string()))?;
+        let (true, Some(name)) = (self.long && meta.kind != Kind::Dir, path.file_name()) else {
+            return Ok(meta);
+        };
+        let owner = self
+            .server
+            .list(&path.parent(), true)
+            .ok()
+            .and_then(|entries| {
+                entries
+                    .into_iter()
+                    .find(|e| e.name == name)
+                    .and_then(|e| e.meta.owner)
+            });
+        Ok(Meta { owner, ..meta })
     }
 
     fn list(&mut self, dir: &RemotePath) -> Result<Vec<Entry>, String> {
         self.server
-            .list(dir)
+            .list(dir, self.long)
             .map_err(|e| dir.explain(&e.to_string()))
     }
 
@@ -84,7 +110,7 @@ impl Shell {
         word: &Word,
         partials: bool,
     ) -> Vec<(RemotePath, Option<Meta>)> {
-        remote_matches(&mut self.server, &self.cwd, word, partials)
+        remote_matches(&mut self.server, &self.cwd, word, partials, false)
     }
 
     pub(super) fn pwd(&mut self) -> Result<(), String> {
@@ -113,6 +139,7 @@ impl Shell {
         let mut side = RemoteBrowse {
             server: &mut self.server,
             cwd: &self.cwd,
+            long: listing::Style::from_flags(flags).long,
         };
         let (said, failed) = listing::ls(&mut side, flags, args);
         self.tell(said)?;

@@ -55,22 +55,25 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "ls",
         aliases: &["dir"],
-        usage: "ls [-1ahlrSt] [PATH...]",
+        usage: "ls [-1ahlnrSt] [PATH...]",
         summary: "list remote files",
         details: "A directory lists its entries, a file or a pattern (`*.txt`) the names it matches,\n\
                   one a line (-1 says so too), sorted by name.\n\
                   -a  names starting with `.` too\n\
-                  -l  type, permission bits, size and time (UTC); -h sizes as 1.5K, 20M\n\
+                  -l  type, permission bits, owner and group (numbers, as ls -n), size and\n    \
+                  local time (TZ, else the system's zone; UTC, marked, when unknown);\n    \
+                  -n is the same, as in sftp (owners are always numbers here)\n\
+                  -h  sizes as 1.5K, 20M (with -l)\n\
                   -t  newest first; -S largest first; -r the other way round",
-        flags: "1ahlrSt",
+        flags: "1ahlnrSt",
     },
     Command {
         name: "lls",
         aliases: &["ldir"],
-        usage: "lls [-1ahlrSt] [PATH...]",
+        usage: "lls [-1ahlnrSt] [PATH...]",
         summary: "list local files",
         details: "The same as ls, for this machine.",
-        flags: "1ahlrSt",
+        flags: "1ahlnrSt",
     },
     Command {
         name: "mkdir",

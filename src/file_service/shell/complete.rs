@@ -73,7 +73,7 @@ impl ShellCompleter<'_> {
         // the line saying so would break into the line being edited.
         let _ = self.server.revive();
         // Nothing to offer is all a failure here can mean.
-        let entries = self.server.list(&listed).unwrap_or_default();
+        let entries = self.server.list(&listed, false).unwrap_or_default();
         let entries = entries.into_iter().filter(|e| matchable(&e.name));
         candidates(dir, prefix, entries)
     }
@@ -155,6 +155,7 @@ mod tests {
                 size: 0,
                 mtime_ns: 0,
                 mode: 0o644,
+                owner: None,
             },
         }
     }

@@ -235,7 +235,7 @@ impl Shell {
                 return Tally::failure();
             }
         }
-        let entries = match self.server.list(remote) {
+        let entries = match self.server.list(remote, false) {
             Ok(entries) => entries,
             Err(e) => {
                 self.complain(&remote.explain(&e.to_string()));

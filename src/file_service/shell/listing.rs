@@ -1,6 +1,7 @@
-//! `ls` and `lls`, the same walk for both sides, and how they show entries: a name a line, or with `-l` the type, permission bits, size and time (UTC), as `ls -l` would.
+//! `ls` and `lls`, the same walk for both sides, and how they show entries: a name a line, or with `-l` the type, permission bits, owner and group, size and local time, as `ls -ln` would.
 
 use super::words::Word;
+use crate::core::local_time::{self, civil_from_days, Zone};
 use crate::file_service::protocol::{Entry, Kind, Meta};
 
 /// What `ls` and `lls` need from their side.
@@ -23,12 +24,13 @@ pub enum Said {
     Failed(String),
 }
 
-/// How `ls` was asked to show entries: sftp's `-1 -a -l -h -t -S -r`.
+/// How `ls` was asked to show entries: sftp's `-1 -a -l -n -h -t -S -r`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Style {
     /// `-a`: names starting with `.` too.
     pub all: bool,
-    /// `-l`: type, permissions, size and time.
+    /// `-l` (or `-n`, which is sftp's `-l` with numbers): type, permissions,
+    /// owner and group, size and time.
     pub long: bool,
     /// `-h`: sizes as 1.5K, 20M.
     pub human: bool,
@@ -58,7 +60,7 @@ impl Style {
         };
         Style {
             all: flags.contains(&'a'),
-            long: flags.contains(&'l'),
+            long: flags.contains(&'l') || flags.contains(&'n'),
             human: flags.contains(&'h'),
             order,
             reverse: flags.contains(&'r'),
@@ -80,17 +82,18 @@ impl Style {
         }
     }
 
-    /// One entry's line.
+    /// One entry's line, times in this process's zone.
     pub fn line(&self, entry: &Entry) -> String {
+        let zone = local_time::local();
         match (self.long, self.human) {
             (false, _) => short(entry),
-            (true, false) => long(entry),
-            (true, true) => long_human(entry),
+            (true, false) => long(entry, zone),
+            (true, true) => long_human(entry, zone),
         }
     }
 }
 
-/// `ls [-1ahlrSt] [PATH...]` on one side: a directory named as such lists its
+/// `ls [-1ahlnrSt] [PATH...]` on one side: a directory named as such lists its
 /// entries (names starting with `.` only with `-a`); a file, or whatever a
 /// wildcard matched, is shown itself. Entries are sorted here (a server
 /// sends them as it reads them). Returns the lines and how many names failed.
@@ -163,26 +166,38 @@ pub fn short(entry: &Entry) -> String {
     line
 }
 
-/// `drwxr-xr-x        4096 2024-05-01 12:00 name/`
-pub fn long(entry: &Entry) -> String {
+/// `drwxr-xr-x  1000  1000        4096 2024-05-01 12:00 name/`
+pub fn long(entry: &Entry, zone: &Zone) -> String {
     format!(
-        "{} {:>11} {} {}",
+        "{} {} {:>11} {} {}",
         mode_string(entry.meta.kind, entry.meta.mode),
+        owner_columns(&entry.meta),
         entry.meta.size,
-        utc_minutes(entry.meta.mtime_ns),
+        minutes(entry.meta.mtime_ns, zone),
         short(entry)
     )
 }
 
 /// `ls -lh`: the size as `ls -h` shows it.
-pub fn long_human(entry: &Entry) -> String {
+pub fn long_human(entry: &Entry, zone: &Zone) -> String {
     format!(
-        "{} {:>6} {} {}",
+        "{} {} {:>6} {} {}",
         mode_string(entry.meta.kind, entry.meta.mode),
+        owner_columns(&entry.meta),
         human_size(entry.meta.size),
-        utc_minutes(entry.meta.mtime_ns),
+        minutes(entry.meta.mtime_ns, zone),
         short(entry)
     )
+}
+
+/// Owner and group as numbers, as `ls -n` shows them (no account names: the
+/// server's may not be this system's); a dash each where there are none
+/// (a Windows system, or a server older than LIST_OWNERS).
+pub fn owner_columns(meta: &Meta) -> String {
+    match meta.owner {
+        Some(owner) => format!("{:>5} {:>5}", owner.uid, owner.gid),
+        None => format!("{:>5} {:>5}", "-", "-"),
+    }
 }
 
 /// A size as `ls -h` shows it: bytes up to 1023, then K, M, G, ... (powers
@@ -234,32 +249,20 @@ pub fn mode_string(kind: Kind, mode: u16) -> String {
     s
 }
 
-/// A time as `YYYY-MM-DD HH:MM` in UTC (std has no time zones).
-pub fn utc_minutes(ns: i64) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
+/// A time as `YYYY-MM-DD HH:MM` in `zone`; in UTC, marked ` UTC`, when the
+/// zone is unknown (Windows without `TZ`: see `core::local_time`).
+pub fn minutes(ns: i64, zone: &Zone) -> String {
+    let utc = ns.div_euclid(1_000_000_000);
+    let secs = utc.saturating_add(i64::from(zone.offset_at(utc)));
     let days = secs.div_euclid(86_400);
     let in_day = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}{}",
         in_day / 3600,
-        in_day % 3600 / 60
+        in_day % 3600 / 60,
+        if zone.known() { "" } else { " UTC" }
     )
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
-/// calendar (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// A name from either side for the screen.
@@ -280,6 +283,7 @@ mod tests {
                 size,
                 mtime_ns,
                 mode,
+                owner: None,
             },
         }
     }
@@ -295,8 +299,13 @@ mod tests {
         assert_eq!(mode_string(Kind::Other, 0), "?---------");
     }
 
+    fn utc() -> Zone {
+        Zone::from_tz(Some(""))
+    }
+
     #[test]
     fn times_in_utc() {
+        let utc_minutes = |ns| minutes(ns, &utc());
         assert_eq!(utc_minutes(0), "1970-01-01 00:00");
         assert_eq!(utc_minutes(1_700_000_000_123_456_789), "2023-11-14 22:13");
         assert_eq!(utc_minutes(951_782_400 * 1_000_000_000), "2000-02-29 00:00");
@@ -308,6 +317,36 @@ mod tests {
         // The extremes do not panic.
         utc_minutes(i64::MIN);
         utc_minutes(i64::MAX);
+    }
+
+    #[test]
+    fn times_in_a_zone_or_marked_utc() {
+        let ns = 1_700_000_000_123_456_789;
+        assert_eq!(
+            minutes(ns, &Zone::from_tz(Some("EST5EDT"))),
+            "2023-11-14 17:13"
+        );
+        assert_eq!(
+            minutes(ns, &Zone::from_tz(Some("IST-5:30"))),
+            "2023-11-15 03:43"
+        );
+        assert_eq!(minutes(ns, &Zone::Unknown), "2023-11-14 22:13 UTC");
+        minutes(i64::MAX, &Zone::from_tz(Some("JST-9")));
+        minutes(i64::MIN, &Zone::from_tz(Some("EST5")));
+    }
+
+    #[test]
+    fn owners_as_numbers_or_dashes() {
+        let mut f = entry("a", Kind::File, 0o644, 5, 0);
+        assert_eq!(owner_columns(&f.meta), "    -     -");
+        f.meta.owner = Some(crate::file_service::protocol::Owner {
+            uid: 1000,
+            gid: 100,
+        });
+        assert_eq!(
+            long(&f, &utc()),
+            "-rw-r--r--  1000   100           5 1970-01-01 00:00 a"
+        );
     }
 
     #[test]
@@ -343,10 +382,9 @@ mod tests {
         assert_eq!(names(&rows), "b d c a");
         Style::from_flags(&['1', 'r']).sort(&mut rows);
         assert_eq!(names(&rows), "d c b a");
-        let style = Style::from_flags(&['l', 'h']);
         assert_eq!(
-            style.line(&entry("big", Kind::File, 0o600, 1536, 0)),
-            "-rw-------   1.5K 1970-01-01 00:00 big"
+            long_human(&entry("big", Kind::File, 0o600, 1536, 0), &utc()),
+            "-rw-------     -     -   1.5K 1970-01-01 00:00 big"
         );
     }
 
@@ -354,10 +392,13 @@ mod tests {
     fn lines() {
         let f = entry("a.txt", Kind::File, 0o640, 1234, 0);
         assert_eq!(short(&f), "a.txt");
-        assert_eq!(long(&f), "-rw-r-----        1234 1970-01-01 00:00 a.txt");
+        assert_eq!(
+            long(&f, &utc()),
+            "-rw-r-----     -     -        1234 1970-01-01 00:00 a.txt"
+        );
         let d = entry("docs", Kind::Dir, 0o755, 4096, 0);
         assert_eq!(short(&d), "docs/");
-        assert!(long(&d).starts_with("drwxr-xr-x"));
+        assert!(long(&d, &utc()).starts_with("drwxr-xr-x"));
         assert_eq!(
             short(&entry("bad\x1b[2J", Kind::File, 0, 0, 0)),
             "bad\\x1b[2J"

@@ -5,7 +5,7 @@ use super::paths::RemotePath;
 use crate::core::cli::Failure;
 use crate::core::net::Target;
 use crate::core::trace::Stream;
-use crate::file_service::protocol::{Entry, Kind, Meta};
+use crate::file_service::protocol::{Entry, ErrorCode, ErrorReply, Kind, Meta};
 use crate::file_service::root::is_partial_name;
 use crate::file_service::token::Token;
 use crate::file_service::transfer::{Connection, Interrupt, TransferError};
@@ -24,6 +24,9 @@ pub struct Server {
     open: Option<Open>,
     /// The kind of the last call's failure, if it failed, for batch mode's exit status.
     failure: Option<Failure>,
+    /// The server answered LIST_OWNERS as an unknown request (it is older than
+    /// it): listings are asked for without owners from then on.
+    no_owners: bool,
 }
 
 /// A connection, and a second handle on its socket to look at it between commands.
@@ -48,6 +51,7 @@ impl Server {
             interrupt,
             open: None,
             failure: None,
+            no_owners: false,
         }
     }
 
@@ -134,9 +138,20 @@ impl Server {
         self.call(|c| c.stat(&path.wire()))
     }
 
-    /// A remote directory's entries, sorted by name.
-    pub fn list(&mut self, dir: &RemotePath) -> Result<Vec<Entry>, TransferError> {
-        let mut entries = self.call(|c| c.list(&dir.wire()))?;
+    /// A remote directory's entries, sorted by name; with `owners` (for `ls -l`)
+    /// with their owner and group where the server has them. A server older than
+    /// LIST_OWNERS refuses it as a bad request and closes: the listing is asked
+    /// again without owners on a new connection, and so are all after it.
+    pub fn list(&mut self, dir: &RemotePath, owners: bool) -> Result<Vec<Entry>, TransferError> {
+        let owners = owners && !self.no_owners;
+        let mut entries = match self.call(|c| c.list(&dir.wire(), owners)) {
+            Err(TransferError::Refused(reply)) if owners && is_unknown_request(&reply) => {
+                self.no_owners = true;
+                self.open = None;
+                self.call(|c| c.list(&dir.wire(), false))?
+            }
+            other => other?,
+        };
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(entries)
     }
@@ -150,6 +165,11 @@ impl Server {
     pub fn describe(&self) -> String {
         format!("{}:{}", self.target.host, self.target.port)
     }
+}
+
+/// How a server answers a request type it does not know: `bad request`, closing.
+fn is_unknown_request(reply: &ErrorReply) -> bool {
+    reply.code == ErrorCode::BadRequest && reply.closing
 }
 
 /// Whether the server has closed this connection: it reads as ended, or (once
@@ -199,8 +219,11 @@ pub fn matchable(name: &[u8]) -> bool {
     safe_component(name) && !is_partial_name(name)
 }
 
-/// The remote side of [`super::expand::expand`].
-pub struct RemoteSide<'a>(pub &'a mut Server);
+/// The remote side of [`super::expand::expand`]; `owners` for `ls -l`'s wildcards.
+pub struct RemoteSide<'a> {
+    pub server: &'a mut Server,
+    pub owners: bool,
+}
 
 impl Side for RemoteSide<'_> {
     type Path = RemotePath;
@@ -215,7 +238,10 @@ impl Side for RemoteSide<'_> {
     }
 
     fn list(&mut self, dir: &RemotePath) -> Result<Vec<Found<Meta>>, String> {
-        let entries = self.0.list(dir).map_err(|e| e.to_string())?;
+        let entries = self
+            .server
+            .list(dir, self.owners)
+            .map_err(|e| e.to_string())?;
         Ok(entries
             .into_iter()
             .map(|e| Found {

@@ -49,9 +49,14 @@ impl Connection {
     /// not only each frame, and so is the number of frames: one that is not the
     /// last must bring an entry. Past any bound the listing is given up and the
     /// connection with it (the rest of the listing is still on its way).
-    pub fn list(&mut self, remote: &[u8]) -> Result<Vec<Entry>, TransferError> {
+    ///
+    /// With `owners` it asks LIST_OWNERS: entries with owner and group where the
+    /// server's system has them. A server older than LIST_OWNERS answers it as an
+    /// unknown request and closes, as it does CHMOD.
+    pub fn list(&mut self, remote: &[u8], owners: bool) -> Result<Vec<Entry>, TransferError> {
         self.send(&Request::List {
             path: remote.to_vec(),
+            owners,
         })?;
         let mut all = Vec::new();
         let mut taken = Taken::default();
@@ -170,6 +175,7 @@ mod tests {
                 size: 0,
                 mtime_ns: 0,
                 mode: 0,
+                owner: None,
             };
             (0..MAX_ENTRIES)
                 .map(|_| Entry {

@@ -3,8 +3,8 @@
 //! Each platform file offers the same items, and the lookup (`root/lookup.rs`) uses only these:
 //! - `open_dir`, `open_read`, `open_partial`: open a directory, a file to serve, an upload's
 //!   partial file, never following a link in the last place and never blocking on a special file.
-//! - `kind`, `mode`: what an entry is (a link is a link, never what it points to), and its
-//!   permission bits for a listing.
+//! - `kind`: what an entry is (a link is a link, never what it points to). Its permission
+//!   bits and owner are `file_meta`'s, the same for a listing as for STAT.
 //! - `same_file`, `inode`, `extra_links`: is this the file the lookup saw, which directory is it
 //!   (for upload keys), does it have a second name.
 //! - `own_name`: whether a name that exists is the entry's own name, not an alias of it.

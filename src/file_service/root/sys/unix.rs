@@ -213,11 +213,6 @@ pub(crate) fn kind(meta: &Metadata) -> EntryKind {
     }
 }
 
-/// Permission, set-id and sticky bits.
-pub(crate) fn mode(meta: &Metadata) -> u32 {
-    meta.mode() & 0o7777
-}
-
 /// Device and inode: the same file, whatever its name.
 pub(crate) fn same_file(a: &Metadata, b: &Metadata) -> bool {
     a.dev() == b.dev() && a.ino() == b.ino()

@@ -34,7 +34,6 @@ const FILE_READ_ATTRIBUTES: u32 = 0x0080;
 const FILE_WRITE_ATTRIBUTES: u32 = 0x0100;
 const FILE_SHARE_READ: u32 = 0x1;
 const FILE_SHARE_WRITE: u32 = 0x2;
-const FILE_ATTRIBUTE_READONLY: u32 = 0x1;
 const FILE_ATTRIBUTE_DIRECTORY: u32 = 0x10;
 const FILE_ATTRIBUTE_REPARSE_POINT: u32 = 0x400;
 
@@ -107,21 +106,6 @@ pub(crate) fn kind(meta: &Metadata) -> EntryKind {
         EntryKind::Dir
     } else {
         EntryKind::File
-    }
-}
-
-/// Permission bits as Python's `os.stat` makes them up on Windows: `0o666`, or `0o444`
-/// when read-only; directories add `0o111`.
-pub(crate) fn mode(meta: &Metadata) -> u32 {
-    let base = if meta.file_attributes() & FILE_ATTRIBUTE_READONLY != 0 {
-        0o444
-    } else {
-        0o666
-    };
-    if meta.file_attributes() & FILE_ATTRIBUTE_DIRECTORY != 0 {
-        base | 0o111
-    } else {
-        base
     }
 }
 

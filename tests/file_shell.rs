@@ -44,6 +44,31 @@ impl Fixture {
         self.shell_in_zone(script, args, None)
     }
 
+    /// file_shell fed in two parts: `first`, then, once its output shows `seen` and
+    /// `between` has done its part to the server, `rest`; its exit status and transcript.
+    fn shell_in_two_parts(
+        &mut self,
+        first: &str,
+        seen: &str,
+        between: impl FnOnce(&mut Running),
+        rest: &str,
+    ) -> (std::process::ExitStatus, String) {
+        use std::io::Write;
+        let mut shell = Spawn::new("file_shell")
+            .args(["-P", &self.srv.port()])
+            .current_dir(&self.here)
+            .piped_stdin()
+            .start();
+        let mut stdin = shell.stdin.take().unwrap();
+        stdin.write_all(first.as_bytes()).unwrap();
+        shell.wait_for(seen);
+        between(&mut self.srv);
+        stdin.write_all(rest.as_bytes()).unwrap();
+        drop(stdin);
+        let status = shell.wait_exit();
+        (status, shell.transcript())
+    }
+
     /// With `TZ` set to `tz` (listings show times in the zone it names).
     fn shell_in_zone(&self, script: &str, args: &[&str], tz: Option<&str>) -> Output {
         let mut cmd = command("file_shell");
@@ -1580,21 +1605,13 @@ fn a_session_that_outlives_the_idle_timeout_reconnects_quietly() {
     let mut f = fixture("sh-idle", &["--idle-timeout", "1"]);
     fs::create_dir(f.root.join("docs")).unwrap();
     fs::write(f.root.join("docs/a.txt"), b"a").unwrap();
-    let mut shell = Spawn::new("file_shell")
-        .args(["-P", &f.srv.port()])
-        .current_dir(&f.here)
-        .piped_stdin()
-        .start();
-    let mut stdin = shell.stdin.take().unwrap();
-    use std::io::Write;
-    stdin.write_all(b"cd docs\n").unwrap();
-    shell.wait_for("file> cd docs");
     // The server hangs up on the idle session: then the batch goes on.
-    f.srv.wait_for("idle timeout");
-    stdin.write_all(b"pwd\nget a.txt\n").unwrap();
-    drop(stdin);
-    let status = shell.wait_exit();
-    let transcript = shell.transcript();
+    let (status, transcript) = f.shell_in_two_parts(
+        "cd docs\n",
+        "file> cd docs",
+        |srv| drop(srv.wait_for("idle timeout")),
+        "pwd\nget a.txt\n",
+    );
     assert!(status.success(), "{transcript}");
     assert_eq!(
         transcript.matches("Reconnected to 127.0.0.1:").count(),
@@ -1737,20 +1754,12 @@ fn an_ssh_server_is_named_as_one() {
 #[test]
 fn commands_that_need_no_server_do_not_reconnect() {
     let mut f = fixture("sh-idle-local", &["--idle-timeout", "1"]);
-    let mut shell = Spawn::new("file_shell")
-        .args(["-P", &f.srv.port()])
-        .current_dir(&f.here)
-        .piped_stdin()
-        .start();
-    let mut stdin = shell.stdin.take().unwrap();
-    use std::io::Write;
-    stdin.write_all(b"ls\n").unwrap();
-    shell.wait_for("file> ls");
-    f.srv.wait_for("idle timeout");
-    stdin.write_all(b"lpwd\nhelp\npwd\nprogress\n").unwrap();
-    drop(stdin);
-    let status = shell.wait_exit();
-    let transcript = shell.transcript();
+    let (status, transcript) = f.shell_in_two_parts(
+        "ls\n",
+        "file> ls",
+        |srv| drop(srv.wait_for("idle timeout")),
+        "lpwd\nhelp\npwd\nprogress\n",
+    );
     assert!(status.success(), "{transcript}");
     assert!(
         transcript.contains("out| Remote working directory: /"),
@@ -1766,21 +1775,8 @@ fn a_lost_server_is_not_called_idle() {
     let mut f = fixture("sh-lost", &[]);
     fs::write(f.root.join("a.txt"), "a").unwrap();
     let port = f.srv.port();
-    let mut shell = Spawn::new("file_shell")
-        .args(["-P", &port])
-        .current_dir(&f.here)
-        .piped_stdin()
-        .start();
-    let mut stdin = shell.stdin.take().unwrap();
-    use std::io::Write;
-    stdin.write_all(b"ls\n").unwrap();
-    // The listing's line: the first ls is over, the connection idle and open.
-    shell.wait_for("a.txt");
-    f.srv.kill();
-    stdin.write_all(b"ls\n").unwrap();
-    drop(stdin);
-    let status = shell.wait_exit();
-    let transcript = shell.transcript();
+    // After the listing's line the first ls is over, the connection idle and open.
+    let (status, transcript) = f.shell_in_two_parts("ls\n", "a.txt", |srv| srv.kill(), "ls\n");
     assert_eq!(status.code(), Some(7), "{transcript}");
     assert!(
         transcript.contains(&format!(

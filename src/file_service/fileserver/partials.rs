@@ -244,13 +244,7 @@ impl Partials {
                 }
                 let running = state.running_besides(key);
                 if running.saturating_add(size) > max {
-                    return Err(ErrorReply::new(
-                        ErrorCode::Busy,
-                        &format!(
-                            "busy: uploads in progress hold {running} of the {max} bytes this \
-                             server keeps for them (--max-partial-bytes); try again later"
-                        ),
-                    ));
+                    return Err(busy(running, max, "try again later"));
                 }
             }
             let doomed = self.make_room(&mut state, key, mine);
@@ -286,14 +280,8 @@ impl Partials {
             if let Some(max) = self.limits.max_bytes {
                 let running = state.running_besides(key);
                 if running.saturating_add(to) > max {
-                    return Err(ErrorReply::new(
-                        ErrorCode::Busy,
-                        &format!(
-                            "busy: uploads in progress hold {running} of the {max} bytes this \
-                             server keeps for them (--max-partial-bytes); the first {mine} \
-                             bytes are kept: resume later"
-                        ),
-                    ));
+                    let kept = format!("the first {mine} bytes are kept: resume later");
+                    return Err(busy(running, max, &kept));
                 }
             }
             let doomed = self.make_room(&mut state, key, to);
@@ -651,4 +639,15 @@ pub(super) fn keep(server: &Arc<FileServer>) {
             crate::core::cli::describe_io(&e)
         );
     }
+}
+
+/// The `busy` answer when uploads in progress hold the room (`--max-partial-bytes`).
+fn busy(running: u64, max: u64, then: &str) -> ErrorReply {
+    ErrorReply::new(
+        ErrorCode::Busy,
+        &format!(
+            "busy: uploads in progress hold {running} of the {max} bytes this server keeps \
+             for them (--max-partial-bytes); {then}"
+        ),
+    )
 }

@@ -55,14 +55,8 @@ impl Fold {
             .started
             .map_or(true, |t| now.saturating_duration_since(t) >= WINDOW);
         if over {
-            if let Some(t) = w.started.filter(|_| w.folded > 0) {
-                folded = Some((w.folded, now.saturating_duration_since(t)));
-            }
-            *w = Window {
-                started: Some(now),
-                printed: 0,
-                folded: 0,
-            };
+            folded = w.end(now);
+            w.started = Some(now);
         }
         let print = w.printed < self.budget;
         if print {
@@ -71,6 +65,27 @@ impl Fold {
             w.folded += 1;
         }
         Turn { folded, print }
+    }
+
+    /// Ends the window at `now`, before its second is over (the next event opens a new
+    /// one): what it counted and how long it lasted, to be said before a line of another kind.
+    pub fn restart(&self, now: Instant) -> Option<(u64, Duration)> {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .end(now)
+    }
+}
+
+impl Window {
+    /// Closes this window: what it counted instead of printing, if anything, and for how long.
+    fn end(&mut self, now: Instant) -> Option<(u64, Duration)> {
+        let folded = self
+            .started
+            .filter(|_| self.folded > 0)
+            .map(|t| (self.folded, now.saturating_duration_since(t)));
+        *self = Window::default();
+        folded
     }
 }
 

@@ -14,6 +14,7 @@ pub mod deadline;
 
 use crate::core::cli::{describe_io, Arg, Error, Parser};
 use crate::core::errno;
+use crate::core::fold::Fold;
 use crate::core::net;
 use crate::core::trace::{self, Stream};
 use crate::{eprintln, println};
@@ -130,43 +131,48 @@ pub fn announce(addr: SocketAddr) {
 
 /// Logs failed accepts without flooding: out of file descriptors, accept fails again every
 /// [`ACCEPT_BACKOFF`] until a client leaves, so the same error is logged at most once a
-/// second, with how often it happened meanwhile.
-#[derive(Default)]
+/// second, with how often it happened meanwhile (a [`Fold`] of one line a second).
 struct Repeats {
-    last: Option<(String, Instant)>,
-    hidden: u64,
+    last: Option<String>,
+    fold: Fold,
+}
+
+impl Default for Repeats {
+    fn default() -> Repeats {
+        Repeats {
+            last: None,
+            fold: Fold::new(1),
+        }
+    }
 }
 
 impl Repeats {
-    const QUIET: Duration = Duration::from_secs(1);
-
     /// What to log for this failed accept, if anything (a repeat within a second is only counted).
     fn line(&mut self, err: &io::Error) -> Option<String> {
         let what = describe_io(err);
         let now = Instant::now();
-        let mut line = format!("accept failed: {what}");
-        if let Some((last, at)) = &self.last {
-            let elapsed = now.duration_since(*at);
-            if *last == what && elapsed < Self::QUIET {
-                self.hidden += 1;
-                return None;
+        let mut before = None;
+        if self.last.as_ref() != Some(&what) {
+            // Another error: what the last one's second counted is said first.
+            if let (Some(last), Some((n, _))) = (&self.last, self.fold.restart(now)) {
+                before = Some(format!("accept failed: {last} ({n} more times)"));
             }
-            if *last == what {
-                line = format!(
-                    "accept failed: {what} ({} times in the last {} s)",
-                    self.hidden + 1,
-                    elapsed.as_secs()
-                );
-            } else if self.hidden > 0 {
-                line = format!(
-                    "accept failed: {last} ({} more times)\naccept failed: {what}",
-                    self.hidden
-                );
-            }
+            self.last = Some(what.clone());
         }
-        self.last = Some((what, now));
-        self.hidden = 0;
-        Some(line)
+        let turn = self.fold.turn(now);
+        let line = match turn.folded {
+            Some((n, over)) => format!(
+                "accept failed: {what} ({} times in the last {} s)",
+                n + 1,
+                over.as_secs()
+            ),
+            None => format!("accept failed: {what}"),
+        };
+        let line = turn.print.then_some(line);
+        match (before, line) {
+            (Some(before), Some(line)) => Some(format!("{before}\n{line}")),
+            (before, line) => before.or(line),
+        }
     }
 }
 
